@@ -1,0 +1,56 @@
+package mqtt
+
+// CONNACK (3.1.1 section 3.2, 5.0 section 3.2).
+
+func (p *Connack) check(v Version) error {
+	if v == V5 {
+		return checkProps(&p.Props, CONNACK)
+	}
+	return nil
+}
+
+func (p *Connack) size(v Version) int {
+	if v == V5 {
+		return 2 + propsLen(&p.Props)
+	}
+	return 2
+}
+
+func (p *Connack) flags() byte { return 0 }
+
+func (p *Connack) appendBody(dst []byte, v Version) []byte {
+	var f byte
+	if p.SessionPresent {
+		f = 1
+	}
+	if v == V5 {
+		dst = append(dst, f, byte(p.Code))
+		return appendProps(dst, &p.Props)
+	}
+	return append(dst, f, ConnackCodeV3(p.Code))
+}
+
+func (p *Connack) decode(flags byte, c *cursor, v Version) error {
+	f, err := c.u8("connect acknowledge flags")
+	if err != nil {
+		return err
+	}
+	// Bits 7-1 are reserved and MUST be 0 [MQTT-3.2.2-1] (3.1: the whole
+	// byte is reserved).
+	if f&^1 != 0 {
+		return Errorf(ErrMalformedPacket, "reserved connack flags set")
+	}
+	p.SessionPresent = f&1 != 0
+	rc, err := c.u8("return code")
+	if err != nil {
+		return err
+	}
+	if v == V5 {
+		p.Code = ReasonCode(rc)
+		p.ReturnCodeV3 = ConnackCodeV3(p.Code)
+		return decodeProps(c, &p.Props, CONNACK)
+	}
+	p.ReturnCodeV3 = rc
+	p.Code = ConnackCodeFromV3(rc)
+	return nil
+}

@@ -1,0 +1,104 @@
+package mqtt
+
+import "strings"
+
+// Topic names and filters (MQTT 5.0 section 4.7, 3.1.1 section 4.7).
+
+// ValidTopicName checks a topic name a message is published to.
+func ValidTopicName(t string) error {
+	// All Topic Names and Topic Filters MUST be at least one character long
+	// [MQTT-4.7.3-1].
+	if t == "" {
+		return Errorf(ErrInvalidTopicName, "empty topic")
+	}
+	// They are UTF-8 Encoded Strings without U+0000 [MQTT-4.7.3-2] and at
+	// most 65,535 bytes [MQTT-4.7.3-3].
+	if !ValidUTF8(t) {
+		return Errorf(ErrInvalidTopicName, "topic is not valid UTF-8")
+	}
+	// Wildcards MUST NOT be used within a Topic Name [MQTT-4.7.0-1].
+	if strings.ContainsAny(t, "+#") {
+		return Errorf(ErrInvalidTopicName, "wildcard in topic name %q", t)
+	}
+	return nil
+}
+
+// ValidTopicFilter checks a topic filter (without a $share prefix; see
+// ParseShared).
+func ValidTopicFilter(f string) error {
+	if f == "" {
+		return Errorf(ErrInvalidTopicFilter, "empty filter") // [MQTT-4.7.3-1]
+	}
+	if !ValidUTF8(f) {
+		return Errorf(ErrInvalidTopicFilter, "filter is not valid UTF-8") // [MQTT-4.7.3-2]
+	}
+	for i := 0; i < len(f); i++ {
+		switch f[i] {
+		case '#':
+			// The multi-level wildcard MUST be the last character, alone in
+			// its level [MQTT-4.7.1-2].
+			if i != len(f)-1 || (i > 0 && f[i-1] != '/') {
+				return Errorf(ErrInvalidTopicFilter, "'#' not alone at the end of %q", f)
+			}
+		case '+':
+			// The single-level wildcard MUST occupy an entire level
+			// [MQTT-4.7.1-3].
+			if (i > 0 && f[i-1] != '/') || (i < len(f)-1 && f[i+1] != '/') {
+				return Errorf(ErrInvalidTopicFilter, "'+' not alone in its level of %q", f)
+			}
+		}
+	}
+	return nil
+}
+
+// SharePrefix starts a shared subscription filter: $share/{group}/{filter}.
+const SharePrefix = "$share/"
+
+// ParseShared splits a shared subscription filter. ok is false for an
+// ordinary filter. For a shared one, group must be non-empty and free of
+// '/', '+' and '#' [MQTT-4.8.2-1] [MQTT-4.8.2-2], and inner a valid filter.
+func ParseShared(filter string) (group, inner string, ok bool, err error) {
+	if !strings.HasPrefix(filter, SharePrefix) {
+		return "", filter, false, nil
+	}
+	rest := filter[len(SharePrefix):]
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return "", "", true, Errorf(ErrInvalidTopicFilter, "shared subscription %q has no filter", filter)
+	}
+	group, inner = rest[:i], rest[i+1:]
+	if group == "" || strings.ContainsAny(group, "+#") {
+		return "", "", true, Errorf(ErrInvalidTopicFilter, "invalid share name in %q", filter)
+	}
+	if err := ValidTopicFilter(inner); err != nil {
+		return "", "", true, err
+	}
+	return group, inner, true, nil
+}
+
+// MatchTopic reports whether topic name t matches filter f. It is the
+// simple reference matcher; the broker's trie is tested against it.
+func MatchTopic(f, t string) bool {
+	// Filters starting with a wildcard do not match topics starting with
+	// '$' [MQTT-4.7.2-1].
+	if len(t) > 0 && t[0] == '$' && len(f) > 0 && (f[0] == '+' || f[0] == '#') {
+		return false
+	}
+	return matchLevels(strings.Split(f, "/"), strings.Split(t, "/"))
+}
+
+func matchLevels(f, t []string) bool {
+	if len(f) == 0 {
+		return len(t) == 0
+	}
+	if f[0] == "#" {
+		return true // '#' also matches the parent level: "a/#" matches "a"
+	}
+	if len(t) == 0 {
+		return false
+	}
+	if f[0] != "+" && f[0] != t[0] {
+		return false
+	}
+	return matchLevels(f[1:], t[1:])
+}
