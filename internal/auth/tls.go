@@ -1,0 +1,224 @@
+package auth
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+)
+
+// TLSOptions are a listener's TLS settings, named after mosquitto.conf.
+type TLSOptions struct {
+	CertFile string // certfile: PEM server certificate (chain)
+	KeyFile  string // keyfile: PEM private key for CertFile
+	CAFile   string // cafile: PEM CA certificates trusted for client certificates
+	CAPath   string // capath: directory of PEM CA certificate files
+	// RequireCertificate (require_certificate) makes clients present a
+	// certificate signed by CAFile/CAPath. When false no client
+	// certificate is requested at all (mosquitto: SSL_VERIFY_NONE).
+	RequireCertificate bool
+	// TLSVersion (tls_version) is the minimum protocol version: "tlsv1.3",
+	// "tlsv1.2" or "tlsv1.1"; "" means TLS 1.2 (mosquitto's default of
+	// allowing 1.2 and 1.3).
+	TLSVersion string
+}
+
+// ParseTLSVersion maps a mosquitto tls_version value to a crypto/tls
+// version constant ("" gives TLS 1.2).
+func ParseTLSVersion(s string) (uint16, error) {
+	switch s {
+	case "", "tlsv1.2":
+		return tls.VersionTLS12, nil
+	case "tlsv1.3":
+		return tls.VersionTLS13, nil
+	case "tlsv1.1":
+		return tls.VersionTLS11, nil
+	}
+	return 0, fmt.Errorf("tls_version %q: must be tlsv1.3, tlsv1.2 or tlsv1.1", s)
+}
+
+// TLSConfig builds a server *tls.Config from opts. It is the static form
+// of NewTLSReloader(opts).Config(); use a TLSReloader to re-read the
+// files on SIGHUP.
+func TLSConfig(opts TLSOptions) (*tls.Config, error) {
+	r, err := NewTLSReloader(opts)
+	if err != nil {
+		return nil, err
+	}
+	return r.Config(), nil
+}
+
+// TLSReloader owns a listener's certificate, key and client CAs and can
+// re-read them while the listener runs. Handshakes that start after a
+// successful Reload use the new files; established connections are not
+// affected. It is safe for concurrent use.
+type TLSReloader struct {
+	opts TLSOptions
+	cur  atomic.Pointer[tls.Config]
+}
+
+// NewTLSReloader loads the files named in opts and checks them.
+func NewTLSReloader(opts TLSOptions) (*TLSReloader, error) {
+	r := &TLSReloader{opts: opts}
+	if err := r.Reload(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Reload re-reads the certificate, key and CAs. On error the previous
+// configuration stays in force.
+func (r *TLSReloader) Reload() error {
+	cfg, err := loadServerTLS(r.opts)
+	if err != nil {
+		return err
+	}
+	r.cur.Store(cfg)
+	return nil
+}
+
+// Config returns the *tls.Config to hand to tls.NewListener. It resolves
+// every handshake through GetConfigForClient to the most recently loaded
+// files, and GetCertificate to the current certificate.
+func (r *TLSReloader) Config() *tls.Config {
+	c := r.cur.Load().Clone()
+	c.Certificates = nil
+	c.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		return &r.cur.Load().Certificates[0], nil
+	}
+	c.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		return r.cur.Load(), nil
+	}
+	return c
+}
+
+func loadServerTLS(o TLSOptions) (*tls.Config, error) {
+	if o.CertFile == "" || o.KeyFile == "" {
+		return nil, errors.New("tls: certfile and keyfile are both required")
+	}
+	minVer, err := ParseTLSVersion(o.TLSVersion)
+	if err != nil {
+		return nil, err
+	}
+	certPEM, err := os.ReadFile(o.CertFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: certfile: %w", err)
+	}
+	keyPEM, err := os.ReadFile(o.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: keyfile: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("tls: certfile %s with keyfile %s: %w", o.CertFile, o.KeyFile, err)
+	}
+	cfg := &tls.Config{
+		MinVersion:   minVer,
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.NoClientCert,
+	}
+	if o.CAFile != "" || o.CAPath != "" {
+		pool, err := loadCAs(o.CAFile, o.CAPath)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ClientCAs = pool
+	}
+	if o.RequireCertificate {
+		if cfg.ClientCAs == nil {
+			return nil, errors.New("tls: require_certificate needs cafile or capath")
+		}
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
+}
+
+// loadCAs reads cafile and every regular file in capath that holds PEM
+// certificates (capath directories prepared with `openssl rehash` hold
+// PEM files under hashed names; other files are skipped).
+func loadCAs(file, dir string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("tls: cafile: %w", err)
+		}
+		n, err := addPEMCerts(pool, data)
+		if err != nil {
+			return nil, fmt.Errorf("tls: cafile %s: %w", file, err)
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("tls: cafile %s: no PEM certificates found", file)
+		}
+	}
+	if dir != "" {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("tls: capath: %w", err)
+		}
+		total := 0
+		for _, e := range entries {
+			p := filepath.Join(dir, e.Name())
+			if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+				continue
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return nil, fmt.Errorf("tls: capath: %w", err)
+			}
+			n, err := addPEMCerts(pool, data)
+			if err != nil {
+				return nil, fmt.Errorf("tls: capath file %s: %w", p, err)
+			}
+			total += n
+		}
+		if total == 0 {
+			return nil, fmt.Errorf("tls: capath %s: no PEM certificates found", dir)
+		}
+	}
+	return pool, nil
+}
+
+func addPEMCerts(pool *x509.CertPool, data []byte) (int, error) {
+	n := 0
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return n, nil
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return n, err
+		}
+		pool.AddCert(c)
+		n++
+	}
+}
+
+// CertificateIdentity returns the identity mosquitto's
+// use_identity_as_username takes from a client certificate: the Common
+// Name of the verified leaf certificate. It fails when the client sent no
+// verified certificate or the CN is empty or contains NUL.
+func CertificateIdentity(cs *tls.ConnectionState) (string, error) {
+	if cs == nil || len(cs.VerifiedChains) == 0 || len(cs.PeerCertificates) == 0 {
+		return "", errors.New("tls: no verified client certificate")
+	}
+	cn := cs.PeerCertificates[0].Subject.CommonName
+	if cn == "" {
+		return "", errors.New("tls: client certificate has no common name")
+	}
+	for i := 0; i < len(cn); i++ {
+		if cn[i] == 0 {
+			return "", errors.New("tls: client certificate common name contains NUL")
+		}
+	}
+	return cn, nil
+}

@@ -1,0 +1,332 @@
+// Package config parses mosquitto.conf files (mosquitto 2.0 syntax) into a
+// Config for mqbroker.
+//
+// The syntax is one "name value" per line; a line whose first non-blank
+// character is '#' is a comment, blank lines are ignored, and include_dir
+// (only in the main file) loads DIR/*.conf in byte order. Every option
+// mqbroker does not implement — bridges, plugins, TLS-PSK, mount_point,
+// unix sockets, OpenSSL-specific settings... — is an error naming the file,
+// line and option; nothing is silently ignored. See options.go for the
+// full list and the per-option rules.
+//
+// Listeners: "listener PORT [ADDRESS]" opens a listener; listener options
+// (protocol, certfile, keyfile, cafile, capath, require_certificate,
+// use_identity_as_username, tls_version, max_connections, max_qos,
+// max_topic_alias, websockets_path, websockets_origin) apply to the most
+// recent one. port, bind_address, and listener options given before the
+// first "listener" line configure mosquitto's default listener (port 1883
+// unless "port" says otherwise), which is opened after the others. With no
+// listener at all the broker is in local-only mode: one listener on
+// 127.0.0.1:1883 and allow_anonymous defaulting to true (mosquitto also
+// listens on ::1; mosquitto forces anonymous access on even when
+// allow_anonymous false is given, we keep the explicit value).
+//
+// Security options (allow_anonymous, password_file, acl_file,
+// allow_zero_length_clientid, auto_id_prefix) are global, or with
+// per_listener_settings true (which must come before them, as in
+// mosquitto) belong to the current listener.
+//
+// This package does not import internal/broker; cmd/mqbroker adapts a
+// Config to the broker's options.
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Pos is a position in a configuration file.
+type Pos struct {
+	File string
+	Line int
+}
+
+func (p Pos) String() string {
+	switch {
+	case p.File == "" && p.Line == 0:
+		return ""
+	case p.Line == 0:
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d", p.File, p.Line)
+}
+
+// Error is a configuration error. Its text is "file:line: option: message"
+// (parts that are unknown are left out), for example
+// "mosquitto.conf:12: max_qos: must be 0, 1 or 2".
+type Error struct {
+	Pos    Pos
+	Option string
+	Msg    string
+}
+
+func (e *Error) Error() string {
+	s := e.Msg
+	if e.Option != "" {
+		s = e.Option + ": " + s
+	}
+	if p := e.Pos.String(); p != "" {
+		s = p + ": " + s
+	}
+	return s
+}
+
+// Protocol is a listener protocol.
+type Protocol string
+
+const (
+	ProtocolMQTT       Protocol = "mqtt"
+	ProtocolWebsockets Protocol = "websockets"
+)
+
+// Security holds the options that are global, or per listener when
+// per_listener_settings is true.
+type Security struct {
+	// AllowAnonymous is the effective allow_anonymous: the configured
+	// value, or (when not configured) true in local-only mode and false
+	// otherwise, as in mosquitto 2.0.
+	AllowAnonymous bool
+	// AllowAnonymousSet reports whether allow_anonymous was configured.
+	AllowAnonymousSet       bool
+	PasswordFile            string // password_file ("" = none)
+	ACLFile                 string // acl_file ("" = none)
+	AllowZeroLengthClientID bool   // allow_zero_length_clientid, default true
+	AutoIDPrefix            string // auto_id_prefix, default "auto-"
+}
+
+func defaultSecurity() Security {
+	return Security{AllowZeroLengthClientID: true, AutoIDPrefix: "auto-"}
+}
+
+// Listener is one network listener.
+type Listener struct {
+	// Port is the TCP port; 0 asks the OS for a free one (an mqbroker
+	// extension for tests; mosquitto reserves port 0 for unix sockets).
+	Port int
+	// Bind is the address to bind; "" means every interface.
+	Bind     string
+	Protocol Protocol // protocol, default mqtt
+
+	CertFile              string // certfile
+	KeyFile               string // keyfile
+	CAFile                string // cafile
+	CAPath                string // capath
+	RequireCertificate    bool   // require_certificate
+	UseIdentityAsUsername bool   // use_identity_as_username
+	TLSVersion            string // tls_version: "", "tlsv1.1", "tlsv1.2", "tlsv1.3"
+
+	MaxConnections int    // max_connections, -1 = unlimited (default)
+	MaxQoS         byte   // max_qos, default 2
+	MaxTopicAlias  uint16 // max_topic_alias, default 10
+
+	// WebsocketsPath (websockets_path, an mqbroker extension) is the HTTP
+	// path served on a websockets listener; "" accepts any path.
+	WebsocketsPath string
+	// WebsocketsOrigins (websockets_origin, from mosquitto 2.1, repeatable)
+	// lists the allowed Origin header values; empty allows any origin.
+	WebsocketsOrigins []string
+
+	// Security is this listener's own security settings; set only when
+	// per_listener_settings is true (use Config.SecurityFor).
+	Security *Security
+
+	// Default reports the listener built from port / bind_address and the
+	// listener options that appear before the first "listener" line.
+	Default bool
+	// Local reports the implicit loopback listener of local-only mode (no
+	// listener configured at all).
+	Local bool
+	// Pos is where the listener was declared (for the default listener,
+	// its first option).
+	Pos Pos
+
+	set map[string]Pos // option name -> where it was set
+}
+
+// TLS reports whether the listener uses TLS (certfile and keyfile set).
+func (l *Listener) TLS() bool { return l.CertFile != "" && l.KeyFile != "" }
+
+// Addr returns "bind:port" for net.Listen.
+func (l *Listener) Addr() string {
+	if l.Bind != "" && containsColon(l.Bind) {
+		return fmt.Sprintf("[%s]:%d", l.Bind, l.Port)
+	}
+	return fmt.Sprintf("%s:%d", l.Bind, l.Port)
+}
+
+func containsColon(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' {
+			return true
+		}
+	}
+	return false
+}
+
+func newListener(pos Pos) *Listener {
+	return &Listener{
+		Protocol:       ProtocolMQTT,
+		MaxConnections: -1,
+		MaxQoS:         2,
+		MaxTopicAlias:  10,
+		Pos:            pos,
+		set:            map[string]Pos{},
+	}
+}
+
+// LogDest is one log destination.
+type LogDest struct {
+	Kind string // "stdout", "stderr", "syslog", "topic" or "file"
+	Path string // for "file"
+}
+
+// LogType is a set of log message types (log_type).
+type LogType uint
+
+const (
+	LogError LogType = 1 << iota
+	LogWarning
+	LogNotice
+	LogInformation
+	LogDebug
+	LogSubscribe
+	LogUnsubscribe
+	LogWebsockets
+	LogInternal
+
+	LogNone    LogType = 0
+	LogAll             = LogError | LogWarning | LogNotice | LogInformation | LogDebug | LogSubscribe | LogUnsubscribe | LogWebsockets | LogInternal
+	LogDefault         = LogError | LogWarning | LogNotice | LogInformation
+)
+
+// Config is a parsed configuration. Zero-valued fields that mosquitto
+// gives a default hold that default after Parse (see Default).
+type Config struct {
+	// Files lists the files read: the main file, then included ones.
+	Files []string
+
+	PerListenerSettings bool // per_listener_settings
+	// Security holds the global security settings (all of them when
+	// PerListenerSettings is false; see SecurityFor).
+	Security Security
+
+	// Listeners lists the listeners to open, in file order, then the
+	// default listener (if any). In local-only mode it holds one implicit
+	// listener on 127.0.0.1:1883 with Local set.
+	Listeners []*Listener
+	// LocalOnly reports that no listener was configured (mosquitto's
+	// "local only mode", where anonymous access defaults to allowed).
+	LocalOnly bool
+
+	Persistence         bool          // persistence (alias retained_persistence)
+	PersistenceLocation string        // persistence_location ("" = current directory)
+	PersistenceFile     string        // persistence_file, default "mosquitto.db"
+	AutosaveInterval    time.Duration // autosave_interval, default 1800s
+
+	MaxKeepalive        uint16 // max_keepalive, default 65535
+	MaxPacketSize       uint32 // max_packet_size, 0 = unlimited
+	MessageSizeLimit    uint32 // message_size_limit, 0 = unlimited
+	MaxInflightMessages uint16 // max_inflight_messages, default 20, 0 = unlimited
+	MaxQueuedMessages   int    // max_queued_messages, default 1000, 0 = unlimited
+	MaxQueuedBytes      int64  // max_queued_bytes, 0 = unlimited
+	RetainAvailable     bool   // retain_available, default true
+	// PersistentClientExpiration (persistent_client_expiration); 0 = never.
+	PersistentClientExpiration time.Duration
+	SysInterval                time.Duration // sys_interval, default 10s, 0 = no $SYS updates
+
+	LogDest            []LogDest // log_dest, default stderr; empty = none
+	LogTypes           LogType   // log_type, default error|warning|notice|information
+	LogTimestamp       bool      // log_timestamp, default true
+	ConnectionMessages bool      // connection_messages, default true
+	SetTCPNoDelay      bool      // set_tcp_nodelay
+	PIDFile            string    // pid_file
+	// User (user) is accepted for compatibility but mqbroker never changes
+	// its user id: a warning says so.
+	User string
+
+	// Warnings holds non-fatal remarks ("file:line: ..."), for example for
+	// deprecated options. Callers should log them.
+	Warnings []string
+}
+
+func newConfig() *Config {
+	return &Config{
+		Security:            defaultSecurity(),
+		PersistenceFile:     "mosquitto.db",
+		AutosaveInterval:    1800 * time.Second,
+		MaxKeepalive:        65535,
+		MaxInflightMessages: 20,
+		MaxQueuedMessages:   1000,
+		RetainAvailable:     true,
+		SysInterval:         10 * time.Second,
+		LogDest:             []LogDest{{Kind: "stderr"}},
+		LogTypes:            LogDefault,
+		LogTimestamp:        true,
+		ConnectionMessages:  true,
+	}
+}
+
+// Default returns the configuration of a broker started without a config
+// file: local-only mode, one listener on 127.0.0.1:1883, anonymous access
+// allowed, and mosquitto's defaults everywhere else.
+func Default() *Config {
+	c := newConfig()
+	c.finish(nil, false)
+	return c
+}
+
+// SecurityFor returns the security settings that apply to clients of l:
+// l's own with per_listener_settings, the global ones otherwise.
+func (c *Config) SecurityFor(l *Listener) Security {
+	if c.PerListenerSettings && l != nil && l.Security != nil {
+		return *l.Security
+	}
+	return c.Security
+}
+
+// PersistencePath returns persistence_location joined with
+// persistence_file.
+func (c *Config) PersistencePath() string {
+	if c.PersistenceLocation == "" {
+		return c.PersistenceFile
+	}
+	loc := c.PersistenceLocation
+	if loc[len(loc)-1] != '/' {
+		loc += "/"
+	}
+	return loc + c.PersistenceFile
+}
+
+// finish turns the parsed default-listener staging area into a listener
+// (when created), applies local-only mode and resolves allow_anonymous.
+func (c *Config) finish(def *Listener, created bool) {
+	if created {
+		c.Listeners = append(c.Listeners, def)
+	}
+	if len(c.Listeners) == 0 {
+		c.LocalOnly = true
+		l := newListener(Pos{})
+		l.Bind, l.Port, l.Local = "127.0.0.1", 1883, true
+		if def != nil {
+			l.Security = def.Security // per-listener options given before any listener
+		}
+		c.Listeners = []*Listener{l}
+	}
+	resolve := func(s *Security) {
+		if !s.AllowAnonymousSet {
+			s.AllowAnonymous = c.LocalOnly
+		}
+	}
+	resolve(&c.Security)
+	for _, l := range c.Listeners {
+		if !c.PerListenerSettings {
+			l.Security = nil
+			continue
+		}
+		if l.Security == nil {
+			s := defaultSecurity()
+			l.Security = &s
+		}
+		resolve(l.Security)
+	}
+}
