@@ -50,6 +50,13 @@ func (p *Connack) decode(flags byte, c *cursor, v Version) error {
 		p.ReturnCodeV3 = ConnackCodeV3(p.Code)
 		return decodeProps(c, &p.Props, CONNACK)
 	}
+	// Return codes 6-255 are reserved (3.1.1 section 3.2.2.3, Table 3.1): a
+	// server with no applicable code MUST close the connection without
+	// sending CONNACK [MQTT-3.2.2-6], so a reserved code is a protocol
+	// violation (and could not be re-encoded faithfully).
+	if rc > ConnRefusedNotAuthorized {
+		return Errorf(ErrProtocolError, "reserved CONNACK return code %d", rc)
+	}
 	p.ReturnCodeV3 = rc
 	p.Code = ConnackCodeFromV3(rc)
 	return nil

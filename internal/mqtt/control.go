@@ -98,7 +98,8 @@ func (p *Auth) decode(flags byte, c *cursor, v Version) error {
 	switch p.Code {
 	case Success, ContinueAuthentication, ReAuthenticate:
 	default:
-		return Errorf(ErrMalformedPacket, "AUTH reason code 0x%02X", rc)
+		// The sender MUST use one of the Authenticate Reason Codes [MQTT-3.15.2-1].
+		return Errorf(ErrProtocolError, "AUTH reason code 0x%02X", rc)
 	}
 	if c.remaining() == 0 {
 		return nil

@@ -130,11 +130,45 @@ func decodeBody(b0 byte, body []byte, v Version, p codec, alias bool) (Packet, e
 		}
 	}
 	c := cursor{b: body, alias: alias}
-	if err := p.decode(b0&0x0f, &c, v); err != nil {
+	if err := decodeInto(p, b0&0x0f, &c, v); err != nil {
 		return nil, err
 	}
 	if c.remaining() != 0 {
 		return nil, Errorf(ErrTrailingBytes, "%s", p.Type())
 	}
 	return p, nil
+}
+
+// decodeInto calls p.decode through a type switch rather than the codec
+// interface: with static calls the compiler can prove the cursor does not
+// escape, so decoding a PUBACK or PINGREQ allocates nothing (an interface
+// call would move the cursor to the heap, one allocation per packet).
+func decodeInto(p codec, flags byte, c *cursor, v Version) error {
+	switch q := p.(type) {
+	case *Connect:
+		return q.decode(flags, c, v)
+	case *Connack:
+		return q.decode(flags, c, v)
+	case *Publish:
+		return q.decode(flags, c, v)
+	case *Ack:
+		return q.decode(flags, c, v)
+	case *Subscribe:
+		return q.decode(flags, c, v)
+	case *Suback:
+		return q.decode(flags, c, v)
+	case *Unsubscribe:
+		return q.decode(flags, c, v)
+	case *Unsuback:
+		return q.decode(flags, c, v)
+	case *Pingreq:
+		return q.decode(flags, c, v)
+	case *Pingresp:
+		return q.decode(flags, c, v)
+	case *Disconnect:
+		return q.decode(flags, c, v)
+	case *Auth:
+		return q.decode(flags, c, v)
+	}
+	return Errorf(ErrInvalidPacketType, "%T", p) // unreachable: codec is unexported
 }

@@ -238,6 +238,9 @@ func decodeProp(c *cursor, p *Properties, id PropID, spec *propSpec) error {
 
 // checkProps validates p before it is encoded into packet type t.
 func checkProps(p *Properties, t PacketType) error {
+	if p.IsEmpty() {
+		return nil // nothing is encoded, nothing to check (keeps v5 acks cheap)
+	}
 	for id := PropID(1); int(id) < len(propTable); id++ {
 		spec := &propTable[id]
 		if spec.kind == 0 || !p.Has(id) {
@@ -245,6 +248,10 @@ func checkProps(p *Properties, t PacketType) error {
 		}
 		if spec.allowed&(1<<t) == 0 {
 			return Errorf(ErrInvalidProperty, "%s in %s", spec.name, t)
+		}
+		// Same rule as decodeProp: byte properties are 0 or 1.
+		if spec.kind == kByte && propByte(p, id) > 1 {
+			return Errorf(ErrProtocolError, "%s value %d", spec.name, propByte(p, id))
 		}
 	}
 	if t == SUBSCRIBE && len(p.SubscriptionIDs) > 1 {

@@ -26,8 +26,13 @@ func (p *Publish) check(v Version) error {
 // [MQTT-3.3.2-2]; it must be non-empty [MQTT-4.7.3-1] unless a v5 Topic
 // Alias stands in for it (section 3.3.2.3.4).
 func checkPublishTopic(topic string, v Version, props *Properties) error {
-	if topic == "" && v == V5 && props.Has(PropTopicAlias) {
-		return nil
+	if topic == "" && v == V5 {
+		if props.Has(PropTopicAlias) {
+			return nil
+		}
+		// "It is a Protocol Error if the Topic Name is zero length and there
+		// is no Topic Alias" (5.0 section 3.3.2.1).
+		return Errorf(ErrProtocolError, "empty topic name without topic alias")
 	}
 	if err := ValidTopicName(topic); err != nil {
 		return err

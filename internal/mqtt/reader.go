@@ -4,11 +4,18 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"slices"
 )
 
 // maxScratch is the largest body buffer a Reader keeps between packets;
 // larger control packets get a one-off buffer.
 const maxScratch = 64 << 10
+
+// bigBody is the body size above which the Reader grows the body buffer as
+// data arrives (doubling) instead of allocating the announced size up
+// front: a peer that announces 256 MB and sends nothing costs at most this
+// much memory, whatever the maximum packet size.
+const bigBody = 1 << 20
 
 // Reader reads packets from a stream.
 type Reader struct {
@@ -24,6 +31,17 @@ type Reader struct {
 	ack      Ack
 	pingreq  Pingreq
 	pingresp Pingresp
+
+	// err is sticky once the stream can no longer be framed (oversized
+	// packet, malformed remaining length, I/O error inside a packet):
+	// reading stops there.
+	err error
+}
+
+// fail records a framing error; every later ReadPacket returns it.
+func (r *Reader) fail(err error) error {
+	r.err = err
+	return err
 }
 
 // NewReader returns a Reader over r. maxSize limits the whole packet size
@@ -51,7 +69,16 @@ func (r *Reader) Buffered() int { return r.br.Buffered() }
 // PUBLISH body is one fresh allocation that its Topic, Payload and
 // properties point into, so those fields stay valid for ever. Other packet
 // types are freshly allocated.
+//
+// Errors that leave the stream unframed (ErrPacketTooLarge, a malformed
+// remaining length, an I/O error or EOF inside a packet) are sticky: every
+// later call returns the same error without reading. An error before the
+// first byte of a packet (io.EOF, a read deadline) is not, and a packet
+// that is framed but fails to decode is consumed, so the caller decides.
 func (r *Reader) ReadPacket() (Packet, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
 	b0, err := r.br.ReadByte()
 	if err != nil {
 		return nil, err
@@ -59,11 +86,11 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	var n uint32
 	for i := 0; ; i++ {
 		if i == 4 {
-			return nil, ErrMalformedVarInt // [MQTT-1.5.5-1]
+			return nil, r.fail(ErrMalformedVarInt) // at most four bytes
 		}
 		b, err := r.br.ReadByte()
 		if err != nil {
-			return nil, unexpected(err)
+			return nil, r.fail(unexpected(err))
 		}
 		n |= uint32(b&0x7f) << (7 * i)
 		if b&0x80 == 0 {
@@ -71,7 +98,7 @@ func (r *Reader) ReadPacket() (Packet, error) {
 		}
 	}
 	if total := 1 + uint64(varintSize(n)) + uint64(n); r.max > 0 && total > uint64(r.max) {
-		return nil, Errorf(ErrPacketTooLarge, "%d bytes exceeds maximum %d", total, r.max)
+		return nil, r.fail(Errorf(ErrPacketTooLarge, "%d bytes exceeds maximum %d", total, r.max))
 	}
 	v := r.Version
 	if v == 0 {
@@ -104,15 +131,16 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	fresh := t == PUBLISH || t == CONNECT || t == CONNACK || t == AUTH || n > maxScratch
 	var body []byte
 	if fresh {
-		body = make([]byte, n)
+		body, err = readBody(r.br, int(n))
 	} else {
 		if cap(r.scratch) < int(n) {
 			r.scratch = make([]byte, n, max(int(n), 256))
 		}
 		body = r.scratch[:n]
+		_, err = io.ReadFull(r.br, body)
 	}
-	if _, err := io.ReadFull(r.br, body); err != nil {
-		return nil, unexpected(err)
+	if err != nil {
+		return nil, r.fail(unexpected(err))
 	}
 	return decodeBody(b0, body, v, p, fresh)
 }
@@ -127,6 +155,28 @@ func newPacketCheck(b0 byte, v Version) (PacketType, error) {
 		return t, Errorf(ErrReservedFlags, "%s flags 0x%X", t, b0&0x0f)
 	}
 	return t, nil
+}
+
+// readBody reads an n-byte body into a new buffer: one allocation up to
+// bigBody, then a buffer that doubles as data arrives.
+func readBody(r io.Reader, n int) ([]byte, error) {
+	if n <= bigBody {
+		b := make([]byte, n)
+		_, err := io.ReadFull(r, b)
+		return b, err
+	}
+	b := make([]byte, 0, bigBody)
+	for len(b) < n {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(len(b), n-len(b)))
+		}
+		k, err := io.ReadFull(r, b[len(b):min(cap(b), n)])
+		b = b[:len(b)+k]
+		if err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 func unexpected(err error) error {

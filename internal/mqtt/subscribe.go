@@ -16,8 +16,13 @@ func (p *Subscribe) check(v Version) error {
 		if err := checkStr("topic filter", s.Filter); err != nil {
 			return err
 		}
-		if s.QoS > 2 || s.RetainHandling > 2 {
-			return Errorf(ErrInvalidQoS, "subscription options of %q", s.Filter)
+		if s.QoS > 2 {
+			return Errorf(ErrInvalidQoS, "subscription QoS of %q", s.Filter) // [MQTT-3-8.3-4]
+		}
+		if s.RetainHandling > 2 {
+			// "It is a Protocol Error to send a Retain Handling value of 3"
+			// (5.0 section 3.8.3.1).
+			return Errorf(ErrProtocolError, "retain handling 3 for %q", s.Filter)
 		}
 	}
 	if v == V5 {
@@ -151,6 +156,9 @@ func (p *Suback) decode(flags byte, c *cursor, v Version) error {
 	if p.PacketID, err = c.u16("packet identifier"); err != nil {
 		return err
 	}
+	if p.PacketID == 0 {
+		return ErrZeroPacketID // echoes a non-zero SUBSCRIBE id [MQTT-2.3.1-1] [MQTT-2.3.1-7]
+	}
 	if v == V5 {
 		if err := decodeProps(c, &p.Props, SUBACK); err != nil {
 			return err
@@ -269,6 +277,9 @@ func (p *Unsuback) decode(flags byte, c *cursor, v Version) error {
 	var err error
 	if p.PacketID, err = c.u16("packet identifier"); err != nil {
 		return err
+	}
+	if p.PacketID == 0 {
+		return ErrZeroPacketID // echoes a non-zero UNSUBSCRIBE id [MQTT-2.3.1-1] [MQTT-2.3.1-7]
 	}
 	if v != V5 {
 		return nil
