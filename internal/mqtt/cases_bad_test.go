@@ -28,6 +28,8 @@ var badCases = []badCase{
 	// Fixed header and framing.
 	{"varint five bytes", allV, hx("30 ff ff ff ff 7f"), ErrMalformedVarInt, 0},
 	{"varint truncated", allV, hx("30 ff"), ErrShortBuffer, 0},
+	{"varint not minimal", allV, hx("c0 80 00"), ErrMalformedVarInt, 0},              // [MQTT-1.5.5-1]
+	{"varint not minimal (3 bytes)", allV, hx("c0 80 80 00"), ErrMalformedVarInt, 0}, // [MQTT-1.5.5-1]
 	{"no remaining length", allV, hx("40"), ErrShortBuffer, 0},
 	{"remaining length past data", allV, hx("40 03 00 07"), ErrShortBuffer, 0},
 	{"trailing byte after packet", allV, hx("c0 00 00"), ErrTrailingBytes, 0},
@@ -110,8 +112,10 @@ var badCases = []badCase{
 	{"connect v5 will props session expiry", allV, hx("10 18 00 04", "'MQTT", "05 06 00 05 00 00 00 05 11 00 00 00 01 00 01", "'w", "00 00"), ErrInvalidProperty, 0},
 
 	// CONNACK.
-	{"connack reserved flags", allV, hx("20 02 02 00"), nil, MalformedPacket},       // [MQTT-3.2.2-1]
-	{"connack v3 reserved return code", v3s, hx("20 02 00 06"), nil, ProtocolError}, // [MQTT-3.2.2-6]
+	{"connack reserved flags", allV, hx("20 02 02 00"), nil, MalformedPacket},                  // [MQTT-3.2.2-1]
+	{"connack v3 reserved return code", v3s, hx("20 02 00 06"), nil, ProtocolError},            // [MQTT-3.2.2-6]
+	{"connack v3 refusal with session present", v3s, hx("20 02 01 05"), nil, ProtocolError},    // [MQTT-3.2.2-4]
+	{"connack v5 refusal with session present", v5s, hx("20 03 01 87 00"), nil, ProtocolError}, // [MQTT-3.2.2-6] (v5)
 	{"connack v5 maximum qos 2", v5s, hx("20 05 00 00 02 24 02"), nil, ProtocolError},
 	{"connack v5 topic alias not allowed", v5s, hx("20 06 00 00 03 23 00 01"), ErrInvalidProperty, 0},
 	{"connack v5 truncated", v5s, hx("20 01 00"), ErrShortBuffer, 0},

@@ -48,6 +48,10 @@ func (p *Connack) decode(flags byte, c *cursor, v Version) error {
 	if v == V5 {
 		p.Code = ReasonCode(rc)
 		p.ReturnCodeV3 = ConnackCodeV3(p.Code)
+		// A refusing CONNACK MUST have Session Present 0 [MQTT-3.2.2-6].
+		if p.Code.IsError() && p.SessionPresent {
+			return Errorf(ErrProtocolError, "session present with reason code 0x%02X", rc)
+		}
 		return decodeProps(c, &p.Props, CONNACK)
 	}
 	// Return codes 6-255 are reserved (3.1.1 section 3.2.2.3, Table 3.1): a
@@ -59,5 +63,10 @@ func (p *Connack) decode(flags byte, c *cursor, v Version) error {
 	}
 	p.ReturnCodeV3 = rc
 	p.Code = ConnackCodeFromV3(rc)
+	// A CONNACK with a non-zero return code MUST have Session Present 0
+	// [MQTT-3.2.2-4].
+	if rc != 0 && p.SessionPresent {
+		return Errorf(ErrProtocolError, "session present with return code %d", rc)
+	}
 	return nil
 }

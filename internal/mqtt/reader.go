@@ -94,6 +94,9 @@ func (r *Reader) ReadPacket() (Packet, error) {
 		}
 		n |= uint32(b&0x7f) << (7 * i)
 		if b&0x80 == 0 {
+			if i > 0 && b == 0 {
+				return nil, r.fail(ErrMalformedVarInt) // not minimal [MQTT-1.5.5-1]
+			}
 			break
 		}
 	}

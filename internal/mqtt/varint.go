@@ -30,8 +30,10 @@ func appendVarint(dst []byte, v uint32) []byte {
 }
 
 // decodeVarint decodes a variable byte integer at the start of b and returns
-// its value and length. A fifth continuation byte is malformed
-// [MQTT-1.5.5-1]; running out of bytes is ErrShortBuffer.
+// its value and length. At most four bytes are allowed (section 1.5.5) and
+// the value MUST use the minimum number of bytes [MQTT-1.5.5-1], so a
+// fifth byte or a trailing zero group is malformed; running out of bytes
+// is ErrShortBuffer.
 func decodeVarint(b []byte) (uint32, int, error) {
 	var v uint32
 	for i := 0; i < 4; i++ {
@@ -40,6 +42,9 @@ func decodeVarint(b []byte) (uint32, int, error) {
 		}
 		v |= uint32(b[i]&0x7f) << (7 * i)
 		if b[i]&0x80 == 0 {
+			if i > 0 && b[i] == 0 {
+				return 0, 0, ErrMalformedVarInt // not minimal [MQTT-1.5.5-1]
+			}
 			return v, i + 1, nil
 		}
 	}
