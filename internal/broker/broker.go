@@ -1,0 +1,348 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mqkit/mqkit/internal/broker/topics"
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// Broker is an MQTT 3.1 / 3.1.1 / 5.0 broker.
+type Broker struct {
+	cfg   *config
+	store Store
+
+	subs      *topics.Trie[*session]
+	retained  *topics.Tree[*message]
+	retainMu  sync.Mutex
+	matchPool sync.Pool
+
+	mu            sync.Mutex // guards the fields below
+	sessions      map[string]*session
+	conns         map[*conn]struct{}
+	listeners     []*listener
+	started       bool
+	shuttingDown  bool
+	closedDone    bool
+	nextSessionID atomic.Uint64
+
+	wg       sync.WaitGroup // every goroutine the broker starts
+	done     chan struct{}  // closed when Shutdown begins
+	stats    stats
+	now      func() time.Time // clock for message expiry (tests replace it)
+	startAt  time.Time
+	shutOnce sync.Once
+}
+
+// ErrServerClosed is returned by Start, Serve and ServeConn after
+// Shutdown.
+var ErrServerClosed = errors.New("broker: server closed")
+
+// New validates opts and returns a broker that is not yet listening.
+func New(opts Options) (*Broker, error) {
+	cfg, err := opts.resolve()
+	if err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		cfg:      cfg,
+		store:    opts.Store,
+		subs:     topics.New[*session](),
+		retained: topics.NewTree[*message](),
+		sessions: make(map[string]*session),
+		conns:    make(map[*conn]struct{}),
+		done:     make(chan struct{}),
+		now:      time.Now,
+	}
+	if b.store == nil {
+		b.store = nopStore{}
+	}
+	// Shared subscriptions go to connected members first (MQTT 5.0
+	// section 4.8.2); offline durable members get messages only when no
+	// member of the group is connected.
+	b.subs.SetPrefer(func(s *session) bool { return s.online.Load() })
+	b.matchPool.New = func() any {
+		s := make([]*subscription, 0, 16)
+		return &s
+	}
+	return b, nil
+}
+
+// Start loads the store, binds every listener and starts serving. It
+// returns once all listeners are bound (Addr is then valid).
+func (b *Broker) Start() error {
+	b.mu.Lock()
+	if b.shuttingDown {
+		b.mu.Unlock()
+		return ErrServerClosed
+	}
+	if b.started {
+		b.mu.Unlock()
+		return errors.New("broker: already started")
+	}
+	b.started = true
+	b.startAt = time.Now()
+	b.mu.Unlock()
+
+	if err := b.load(); err != nil {
+		return fmt.Errorf("broker: loading store: %w", err)
+	}
+	var lns []*listener
+	for i := range b.cfg.Listeners {
+		l, err := b.listen(&b.cfg.Listeners[i])
+		if err != nil {
+			for _, l := range lns {
+				l.close()
+			}
+			return err
+		}
+		lns = append(lns, l)
+	}
+	b.mu.Lock()
+	if b.shuttingDown {
+		b.mu.Unlock()
+		for _, l := range lns {
+			l.close()
+		}
+		return ErrServerClosed
+	}
+	b.listeners = lns
+	for _, l := range lns {
+		b.wg.Add(1)
+		go l.serve()
+		b.logc("Opening %s listen socket on %s.", l.kind(), l.addr())
+	}
+	if b.cfg.sysInterval > 0 {
+		b.wg.Add(1)
+		go b.sysLoop()
+	}
+	b.mu.Unlock()
+	return nil
+}
+
+// Addr returns the bound address of the listener called name, or nil.
+func (b *Broker) Addr(name string) net.Addr {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, l := range b.listeners {
+		if l.cfg.Name == name {
+			return l.ln.Addr()
+		}
+	}
+	return nil
+}
+
+// Serve starts the broker (unless already started), blocks until ctx is
+// done, then shuts down gracefully (waiting at most 10 seconds).
+func (b *Broker) Serve(ctx context.Context) error {
+	b.mu.Lock()
+	started := b.started
+	b.mu.Unlock()
+	if !started {
+		if err := b.Start(); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-ctx.Done():
+	case <-b.done:
+		return ErrServerClosed
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return b.Shutdown(sctx)
+}
+
+// ServeConn serves one already established connection (for example a
+// net.Pipe end, or a connection accepted elsewhere) as if accepted on a
+// listener called listenerName. It returns at once; the connection is
+// served until it ends or the broker shuts down.
+func (b *Broker) ServeConn(nc net.Conn, listenerName string) error {
+	return b.startConn(nc, &listener{cfg: ListenerConfig{Name: listenerName}})
+}
+
+// startConn registers nc and starts its goroutines.
+func (b *Broker) startConn(nc net.Conn, l *listener) error {
+	b.mu.Lock()
+	if b.shuttingDown {
+		b.mu.Unlock()
+		nc.Close()
+		return ErrServerClosed
+	}
+	c := newConn(b, nc, l)
+	b.conns[c] = struct{}{}
+	b.wg.Add(2) // reader and writer
+	b.mu.Unlock()
+	l.active.Add(1)
+	if b.cfg.ConnectionMessages {
+		on := l.name()
+		if l.ln != nil {
+			if _, port, err := net.SplitHostPort(l.ln.Addr().String()); err == nil {
+				on = "port " + port
+			}
+		}
+		b.logc("New connection from %s on %s.", c.remote, on)
+	}
+	go c.serve()
+	return nil
+}
+
+// Shutdown stops accepting connections, publishes the wills of connected
+// clients (a server-side close publishes the will, [MQTT-3.1.2-8]),
+// disconnects everyone (v5 clients get DISCONNECT 0x8B Server shutting
+// down), and waits until every goroutine has finished or ctx is done.
+// Pending delayed wills are published too: they would be lost otherwise.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	b.shutOnce.Do(func() {
+		b.mu.Lock()
+		b.shuttingDown = true
+		close(b.done)
+		lns := b.listeners
+		conns := make([]*conn, 0, len(b.conns))
+		for c := range b.conns {
+			conns = append(conns, c)
+		}
+		var wills []pendingWill
+		for _, s := range b.sessions {
+			s.mu.Lock()
+			if w, ok := s.takeWill(); ok {
+				wills = append(wills, w)
+			}
+			s.stopTimers()
+			s.mu.Unlock()
+		}
+		b.mu.Unlock()
+		for _, l := range lns {
+			l.close()
+		}
+		for _, c := range conns {
+			if w := c.will.Swap(nil); w != nil && c.connected.Load() {
+				wills = append(wills, pendingWill{s: c.sess, info: c.info, will: w})
+			}
+		}
+		for _, w := range wills {
+			b.publishWill(w)
+		}
+		for _, c := range conns {
+			c.close(CloseShutdown, 0)
+		}
+	})
+	waited := make(chan struct{})
+	go func() {
+		b.wg.Wait()
+		close(waited)
+	}()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+		// Force: close every socket so the goroutines end.
+		b.mu.Lock()
+		for c := range b.conns {
+			c.nc.Close()
+		}
+		b.mu.Unlock()
+		<-waited
+		b.finish()
+		return ctx.Err()
+	}
+	b.finish()
+	return nil
+}
+
+func (b *Broker) finish() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closedDone = true
+	for _, s := range b.sessions {
+		s.mu.Lock()
+		s.stopTimers()
+		s.mu.Unlock()
+	}
+}
+
+// load restores retained messages and durable sessions from the store.
+func (b *Broker) load() error {
+	snap, err := b.store.Load()
+	if err != nil {
+		return err
+	}
+	if snap == nil {
+		return nil
+	}
+	now := b.now()
+	for _, sm := range snap.Retained {
+		m := messageFromStored(sm)
+		if m.expired(now) {
+			b.logStoreErr("delete retained", b.store.DeleteRetained(sm.Topic))
+			continue
+		}
+		m.retain = true
+		b.retained.Set(m.topic, m)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, ss := range snap.Sessions {
+		if ss.ExpiryInterval == 0 {
+			b.storeDeleteSession(ss.ClientID)
+			continue
+		}
+		s := &session{b: b, id: b.nextSessionID.Add(1), clientID: ss.ClientID, version: ss.Version,
+			expiry: ss.ExpiryInterval, disconnectedAt: ss.DisconnectedAt}
+		if s.disconnectedAt.IsZero() {
+			s.disconnectedAt = now
+		}
+		if s.expiry != expiryNever && now.Sub(s.disconnectedAt) >= time.Duration(s.expiry)*time.Second {
+			b.storeDeleteSession(ss.ClientID)
+			continue
+		}
+		s.info = &ClientInfo{ClientID: ss.ClientID, Version: ss.Version}
+		for _, st := range ss.Subscriptions {
+			group, filter, _, err := mqtt.ParseShared(st.Filter)
+			if err != nil {
+				continue
+			}
+			sub := &subscription{Owner: s, Filter: filter, Group: group, QoS: byte(st.QoS),
+				NoLocal: st.NoLocal, RetainAsPublished: st.RetainAsPublished,
+				RetainHandling: st.RetainHandling, ID: st.ID}
+			if s.subs == nil {
+				s.subs = make(map[string]*subscription)
+			}
+			s.subs[st.Filter] = sub
+			b.subs.Subscribe(sub)
+		}
+		for _, sm := range ss.Messages {
+			om := &outMsg{seq: sm.Seq, msg: messageFromStored(sm), qos: sm.QoS, retain: sm.Retain,
+				dup: sm.Dup || sm.State != StateQueued, subIDs: sm.SubIDs, pid: sm.PacketID, state: sm.State}
+			s.seq = max(s.seq, sm.Seq)
+			if om.state != StateQueued && om.pid != 0 {
+				if s.byPID == nil {
+					s.byPID = make(map[uint16]*outMsg)
+				}
+				s.byPID[om.pid] = om
+				s.inflight = append(s.inflight, om)
+				s.nextPID = max(s.nextPID, om.pid)
+				continue
+			}
+			om.state, om.pid = StateQueued, 0
+			s.pending = append(s.pending, om)
+			s.pendingBytes += om.msg.payloadSize()
+		}
+		for _, pid := range ss.Inbound {
+			if s.inbound == nil {
+				s.inbound = make(map[uint16]struct{})
+			}
+			s.inbound[pid] = struct{}{}
+		}
+		b.sessions[s.clientID] = s
+		s.mu.Lock()
+		b.scheduleExpiry(s)
+		s.mu.Unlock()
+	}
+	return nil
+}

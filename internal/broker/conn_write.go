@@ -1,0 +1,334 @@
+package broker
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// Outbound path. Any goroutine queues items under qmu (never writing to
+// the socket); the writer goroutine swaps the queue out, encodes outside
+// the lock into a bufio.Writer and flushes only when the queue is empty,
+// so one wake-up writes everything queued meanwhile. A write deadline
+// bounds every batch: a client that stops reading is a slow consumer.
+//
+// Back-pressure policy:
+//   - control packets (CONNACK, acks, SUBACK, PINGRESP, DISCONNECT) and
+//     QoS 1/2 publishes are always queued; QoS 1/2 are bounded by the
+//     inflight window, the rest waits in the session queue (session.go);
+//   - a QoS 0 publish is dropped and counted when the connection already
+//     holds MaxQueued publishes or MaxQueuedBytes bytes;
+//   - above MaxOutboundBytes queued bytes the client is closed as a slow
+//     consumer (v5: DISCONNECT 0x97).
+
+type itemKind uint8
+
+const (
+	itemPacket  itemKind = iota // a prepared control packet
+	itemPublish                 // an application message
+	itemAck                     // PUBACK/PUBREC/PUBREL/PUBCOMP
+)
+
+type outItem struct {
+	kind    itemKind
+	qos     mqtt.QoS
+	retain  bool
+	dup     bool
+	pid     uint16
+	ackKind mqtt.PacketType
+	code    mqtt.ReasonCode
+	msg     *message
+	subIDs  []uint32
+	pkt     mqtt.Packet
+	size    int64
+}
+
+// writerState is owned by the writer goroutine.
+type writerState struct {
+	raw     io.Writer     // the socket, counting bytes
+	bw      *bufio.Writer // from bufPool while there is something to write
+	scratch []byte
+	pub     mqtt.Publish
+	ack     mqtt.Ack
+	aliases map[string]uint16 // outbound topic aliases of this connection
+}
+
+// closeFlushTimeout bounds the final flush after close.
+const closeFlushTimeout = 2 * time.Second
+
+// push appends it to the queue and wakes the writer. It reports false when
+// the connection is closing or, for QoS 0 (drop0), when the queue is full.
+func (c *conn) push(it outItem, drop0 bool) bool {
+	max := c.b.cfg.maxOutbound
+	c.qmu.Lock()
+	if c.closed {
+		c.qmu.Unlock()
+		return false
+	}
+	if drop0 && (c.qPubs >= c.b.cfg.maxQueued ||
+		(c.b.cfg.MaxQueuedBytes > 0 && c.qBytes+it.size > c.b.cfg.MaxQueuedBytes)) {
+		c.qmu.Unlock()
+		return false
+	}
+	if drop0 {
+		c.qPubs++
+	}
+	c.queue = append(c.queue, it)
+	c.qBytes += it.size
+	slow := c.qBytes > max
+	c.qmu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	if slow {
+		c.close(CloseSlowConsumer, 0)
+	}
+	return true
+}
+
+func (c *conn) enqueuePacket(p mqtt.Packet) {
+	c.push(outItem{kind: itemPacket, pkt: p, size: 16}, false)
+}
+
+func (c *conn) enqueueAck(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode) {
+	c.push(outItem{kind: itemAck, ackKind: kind, pid: pid, code: code, size: 8}, false)
+}
+
+// enqueuePublish queues a QoS 1/2 message (already in the inflight window).
+func (c *conn) enqueuePublish(m *message, qos mqtt.QoS, retain, dup bool, pid uint16, subIDs []uint32) {
+	c.push(outItem{kind: itemPublish, msg: m, qos: qos, retain: retain, dup: dup, pid: pid,
+		subIDs: subIDs, size: m.payloadSize() + 16}, false)
+}
+
+// enqueueQoS0 queues a QoS 0 message, or drops it (false) when full.
+func (c *conn) enqueueQoS0(m *message, retain bool, subIDs []uint32) bool {
+	if !c.fits(m, 0, subIDs) {
+		return false // [MQTT-3.1.2-25]
+	}
+	return c.push(outItem{kind: itemPublish, msg: m, retain: retain, subIDs: subIDs,
+		size: m.payloadSize() + 16}, true)
+}
+
+// fits reports whether m can be sent to a client that set a v5 Maximum
+// Packet Size [MQTT-3.1.2-24].
+func (c *conn) fits(m *message, qos mqtt.QoS, subIDs []uint32) bool {
+	if c.maxOut == 0 {
+		return true
+	}
+	if int64(len(m.payload)+len(m.topic))+7 > int64(c.maxOut) {
+		return false
+	}
+	p := mqtt.Publish{Topic: m.topic, Payload: m.payload, QoS: qos, PacketID: 1, Props: m.props}
+	p.Props.SubscriptionIDs = subIDs
+	if !m.expiry.IsZero() {
+		p.Props.SetMessageExpiry(1)
+	}
+	return mqtt.Size(&p, c.version) <= int(c.maxOut)
+}
+
+func (c *conn) writeLoop() {
+	defer c.b.wg.Done()
+	defer close(c.writerDone)
+	c.w.raw = writerFunc(c.writeRaw)
+	for {
+		select {
+		case <-c.wake:
+		case <-c.closing:
+		}
+		closed, err := c.drain()
+		if err != nil {
+			c.writeFailed(err)
+			return
+		}
+		if closed {
+			return
+		}
+	}
+}
+
+// drain writes everything queued, then flushes. It reports whether the
+// connection is closed (and fully flushed).
+func (c *conn) drain() (closed bool, err error) {
+	for {
+		c.qmu.Lock()
+		items := c.queue
+		c.queue, c.spare = c.spare[:0], nil
+		c.qBytes, c.qPubs = 0, 0
+		closed = c.closed
+		c.qmu.Unlock()
+		if len(items) == 0 {
+			break
+		}
+		if c.w.bw == nil {
+			c.w.bw = bufPool.Get().(*bufio.Writer)
+			c.w.bw.Reset(c.w.raw)
+		}
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.WriteTimeout))
+		if c.isClosing() {
+			c.closingDeadline()
+		}
+		for i := range items {
+			if err := c.writeItem(&items[i]); err != nil {
+				return closed, err
+			}
+		}
+		clear(items)
+		if cap(items) <= 1024 { // do not keep a burst's array for ever
+			c.qmu.Lock()
+			c.spare = items[:0]
+			c.qmu.Unlock()
+		}
+	}
+	if c.w.bw != nil {
+		if c.w.bw.Buffered() > 0 {
+			if c.isClosing() {
+				c.closingDeadline()
+			}
+			if err := c.w.bw.Flush(); err != nil {
+				return closed, err
+			}
+		}
+		// An idle connection holds no write buffer.
+		c.w.bw.Reset(nil)
+		bufPool.Put(c.w.bw)
+		c.w.bw = nil
+	}
+	return closed, nil
+}
+
+// bufPool holds the writers' 4 KiB buffers while connections are idle.
+var bufPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+
+// closingDeadline shortens the writer's deadline once the connection is
+// closing (writer goroutine only). Checked after setting the normal
+// deadline, so a concurrent close (which calls limitWrite itself) cannot
+// be undone by it.
+func (c *conn) closingDeadline() {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Duration(c.finalFlush.Load())))
+	c.limitWrite()
+}
+
+func (c *conn) writeFailed(err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.close(CloseSlowConsumer, 0)
+	} else {
+		c.close(CloseWriteError, 0)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func (c *conn) writeRaw(p []byte) (int, error) {
+	n, err := c.nc.Write(p)
+	c.b.stats.bytesSent.Add(int64(n))
+	return n, err
+}
+
+func (c *conn) wireVersion() mqtt.Version {
+	if c.version == 0 {
+		return mqtt.V311
+	}
+	return c.version
+}
+
+func (c *conn) writeItem(it *outItem) error {
+	w := &c.w
+	v := c.wireVersion()
+	var p mqtt.Packet
+	switch it.kind {
+	case itemPublish:
+		return c.writePublish(it, v)
+	case itemAck:
+		w.ack = mqtt.Ack{Kind: it.ackKind, PacketID: it.pid, Code: it.code}
+		p = &w.ack
+	default:
+		p = it.pkt
+	}
+	buf, err := mqtt.Append(w.bw.AvailableBuffer(), p, v)
+	if err != nil {
+		c.b.cfg.Logger.Error("encode failed", "client", c.clientID, "packet", p.Type().String(), "err", err)
+		return nil
+	}
+	c.b.stats.msgsSent.Add(1)
+	if c.b.cfg.Verbose {
+		c.logSent(p)
+	}
+	_, err = w.bw.Write(buf)
+	return err
+}
+
+func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
+	w := &c.w
+	m := it.msg
+	now := c.b.now()
+	if it.qos == 0 && m.expired(now) {
+		return nil // [MQTT-3.3.2-5]
+	}
+	p := &w.pub
+	*p = mqtt.Publish{Topic: m.topic, Payload: m.payload, QoS: it.qos, Retain: it.retain,
+		Dup: it.dup, PacketID: it.pid}
+	if v == mqtt.V5 {
+		p.Props = m.props
+		p.Props.SubscriptionIDs = it.subIDs // [MQTT-3.3.4-3]
+		if !m.expiry.IsZero() {
+			p.Props.SetMessageExpiry(m.remainingExpiry(now)) // [MQTT-3.3.2-6]
+		}
+		if c.aliasMaxOut > 0 {
+			c.applyAlias(p)
+		}
+	}
+	hdr, err := mqtt.AppendHeader(w.scratch[:0], p, v)
+	if err != nil {
+		c.b.cfg.Logger.Error("encode failed", "client", c.clientID, "topic", m.topic, "err", err)
+		return nil
+	}
+	w.scratch = hdr[:0]
+	c.b.stats.msgsSent.Add(1)
+	c.b.stats.publishSent.Add(1)
+	if c.b.cfg.Verbose {
+		c.logv("Sending PUBLISH to %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
+			c.clientID, b2i(it.dup), it.qos, b2i(it.retain), it.pid, m.topic, len(m.payload))
+	}
+	if _, err := w.bw.Write(hdr); err != nil {
+		return err
+	}
+	_, err = w.bw.Write(m.payload)
+	return err
+}
+
+// applyAlias uses or creates an outbound topic alias, within the client's
+// Topic Alias Maximum [MQTT-3.3.2-8]. New topics beyond the maximum are
+// sent in full.
+func (c *conn) applyAlias(p *mqtt.Publish) {
+	w := &c.w
+	if a, ok := w.aliases[p.Topic]; ok {
+		p.Topic = ""
+		p.Props.SetTopicAlias(a)
+		return
+	}
+	if len(w.aliases) >= int(c.aliasMaxOut) {
+		return
+	}
+	if w.aliases == nil {
+		w.aliases = make(map[string]uint16)
+	}
+	a := uint16(len(w.aliases) + 1)
+	w.aliases[p.Topic] = a
+	p.Props.SetTopicAlias(a)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,128 @@
+package broker
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// publish stores or deletes the retained copy of m when it carries the
+// retain flag, then routes it. It returns the number of subscriptions it
+// was delivered (or queued) to, and the first store error. Store calls are
+// complete when it returns, so the caller may acknowledge.
+func (b *Broker) publish(m *message) (int, error) {
+	var err error
+	if m.retain {
+		err = b.setRetained(m)
+	}
+	n, rerr := b.route(m)
+	if err == nil {
+		err = rerr
+	}
+	return n, err
+}
+
+// route delivers m to every matching subscription.
+func (b *Broker) route(m *message) (int, error) {
+	bufp := b.matchPool.Get().(*[]*subscription)
+	subs := b.subs.Match(m.topic, (*bufp)[:0])
+	n, err := b.fanout(m, subs)
+	clear(subs)
+	if cap(subs) <= 4096 {
+		*bufp = subs[:0]
+		b.matchPool.Put(bufp)
+	}
+	return n, err
+}
+
+// fanout delivers m once per session. Overlapping non-shared
+// subscriptions of one session are merged into one delivery at the
+// highest QoS, carrying every subscription identifier [MQTT-3.3.4-2]
+// [MQTT-3.3.4-4]; each shared subscription match is delivered on its own
+// (MQTT 5.0 section 4.8.2).
+func (b *Broker) fanout(m *message, subs []*subscription) (int, error) {
+	// Partition: non-shared first, shared at the end.
+	plain := 0
+	for i, s := range subs {
+		if s.Group == "" {
+			subs[plain], subs[i] = subs[i], subs[plain]
+			plain++
+		}
+	}
+	shared := subs[plain:]
+	subs = subs[:plain]
+	if len(subs) > 1 {
+		slices.SortFunc(subs, func(a, b *subscription) int { return cmp.Compare(a.Owner.id, b.Owner.id) })
+	}
+	var firstErr error
+	delivered := 0
+	note := func(err error) {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	for i := 0; i < len(subs); {
+		j := i + 1
+		for j < len(subs) && subs[j].Owner == subs[i].Owner {
+			j++
+		}
+		owner := subs[i].Owner
+		var qos mqtt.QoS
+		var rap, any bool
+		var ids []uint32
+		for _, s := range subs[i:j] {
+			// No Local: not to the connection that published it
+			// [MQTT-3.8.3-3].
+			if s.NoLocal && owner == m.from {
+				continue
+			}
+			any = true
+			qos = max(qos, mqtt.QoS(s.QoS))
+			rap = rap || s.RetainAsPublished
+			if s.ID != 0 {
+				ids = append(ids, s.ID)
+			}
+		}
+		i = j
+		if !any {
+			continue
+		}
+		delivered++
+		note(b.deliver(owner, m, qos, rap && m.retain, ids))
+	}
+	for _, s := range shared {
+		delivered++
+		var ids []uint32
+		if s.ID != 0 {
+			ids = []uint32{s.ID}
+		}
+		note(b.deliver(s.Owner, m, mqtt.QoS(s.QoS), s.RetainAsPublished && m.retain, ids))
+	}
+	return delivered, firstErr
+}
+
+// deliver hands m to session s at subscription QoS subQoS. The delivered
+// QoS is the lower of the message's and the subscription's [MQTT-3.8.4-8].
+// The RETAIN flag is set only under Retain As Published [MQTT-3.3.1-12]
+// [MQTT-3.3.1-13] (3.1.1: always 0 [MQTT-3.3.1-9]).
+func (b *Broker) deliver(s *session, m *message, subQoS mqtt.QoS, retain bool, ids []uint32) error {
+	qos := min(m.qos, subQoS)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return nil
+	}
+	if b.cfg.Authorizer != nil && !b.cfg.Authorizer.Authorize(s.info, m.topic, AccessRead) {
+		return nil
+	}
+	if qos == 0 {
+		// QoS 0 is not queued for offline sessions (mosquitto's
+		// queue_qos0_messages false).
+		if c := s.conn; c != nil && !c.enqueueQoS0(m, retain, ids) {
+			b.stats.publishDropped.Add(1)
+		}
+		return nil
+	}
+	return s.push(&outMsg{msg: m, qos: qos, retain: retain, subIDs: ids})
+}

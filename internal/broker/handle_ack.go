@@ -1,0 +1,36 @@
+package broker
+
+import "github.com/mqkit/mqkit/internal/mqtt"
+
+// handleAck handles PUBACK, PUBREC and PUBCOMP for messages we sent, and
+// PUBREL for QoS 2 messages we received.
+func (c *conn) handleAck(p *mqtt.Ack) error {
+	s := c.sess
+	if c.b.cfg.Verbose {
+		c.logv("Received %s from %s (Mid: %d, RC:%d)", p.Kind, c.clientID, p.PacketID, p.Code)
+	}
+	if p.Kind == mqtt.PUBREL {
+		s.mu.Lock()
+		_, ok := s.inbound[p.PacketID]
+		if ok {
+			delete(s.inbound, p.PacketID)
+			s.persist("delete inbound", func(st Store) error { return st.DeleteInbound(s.clientID, p.PacketID) })
+		}
+		s.mu.Unlock()
+		code := mqtt.Success
+		if !ok && c.version == mqtt.V5 {
+			code = mqtt.PacketIdentifierNotFound
+		}
+		// [MQTT-4.3.3-11] respond to PUBREL with PUBCOMP.
+		c.enqueueAck(mqtt.PUBCOMP, p.PacketID, code)
+		return nil
+	}
+	s.mu.Lock()
+	ok := s.ack(p.Kind, p.PacketID, p.Code)
+	s.mu.Unlock()
+	if !ok && p.Kind == mqtt.PUBREC && c.version == mqtt.V5 {
+		// Unknown id: release it anyway so the client can finish its flow.
+		c.enqueueAck(mqtt.PUBREL, p.PacketID, mqtt.PacketIdentifierNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,201 @@
+package broker
+
+import (
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// handleConnect validates CONNECT, authenticates, attaches the session and
+// queues CONNACK. A refusal queues a CONNACK with the failure code (mapped
+// to the 3.1.1 return code for older clients) and closes.
+func (c *conn) handleConnect(p *mqtt.Connect) error {
+	b := c.b
+	cfg := b.cfg
+	c.version = p.Version
+	c.r.Version = p.Version
+	c.clientID = p.ClientID
+	v5 := p.Version == mqtt.V5
+
+	c.sendWindow = cfg.maxInflight
+	if v5 {
+		if p.Props.Has(mqtt.PropReceiveMaximum) && int(p.Props.ReceiveMaximum) < c.sendWindow {
+			c.sendWindow = int(p.Props.ReceiveMaximum) // [MQTT-3.3.4-9]
+		}
+		if p.Props.Has(mqtt.PropMaximumPacketSize) {
+			c.maxOut = p.Props.MaximumPacketSize
+		}
+		if p.Props.Has(mqtt.PropTopicAliasMaximum) {
+			c.aliasMaxOut = p.Props.TopicAliasMaximum
+		}
+		if p.Props.Has(mqtt.PropRequestProblemInfo) {
+			c.problemInfo = p.Props.RequestProblemInfo != 0
+		}
+	}
+
+	refuse := func(code mqtt.ReasonCode, why string) error {
+		ack := &mqtt.Connack{Code: code}
+		if v5 && c.problemInfo {
+			ack.Props.SetReasonString(why)
+		}
+		c.logc("Client %s from %s refused: %s.", c.clientID, c.remote, why)
+		c.enqueuePacket(ack)
+		return &closeError{reason: CloseConnectRefused}
+	}
+
+	// Client identifier rules [MQTT-3.1.3-6] [MQTT-3.1.3-7] [MQTT-3.1.3-8].
+	var assigned bool
+	if p.ClientID == "" {
+		switch {
+		case p.Version == mqtt.V31:
+			return refuse(mqtt.ClientIdentifierNotValid, "empty client id (MQTT 3.1)")
+		case p.Version == mqtt.V311 && !p.CleanStart:
+			return refuse(mqtt.ClientIdentifierNotValid, "empty client id without clean session")
+		case cfg.DenyZeroLengthClientID:
+			return refuse(mqtt.ClientIdentifierNotValid, "empty client id not allowed")
+		}
+		c.clientID = cfg.AutoIDPrefix + newUUID()
+		assigned = true
+	}
+
+	// Enhanced authentication: no method is supported, so any
+	// Authentication Method is refused with 0x8C (MQTT 5.0 section 4.12).
+	if v5 && p.Props.Has(mqtt.PropAuthMethod) {
+		return refuse(mqtt.BadAuthenticationMethod, "authentication method not supported")
+	}
+
+	if w := p.Will; w != nil {
+		if w.QoS > cfg.maxQoS {
+			return refuse(mqtt.QoSNotSupported, "will QoS not supported") // [MQTT-3.2.2-12]
+		}
+		if w.Retain && cfg.DisableRetain {
+			return refuse(mqtt.RetainNotSupported, "retain not supported") // [MQTT-3.2.2-13]
+		}
+	}
+
+	ka := p.KeepAlive
+	var serverKA bool
+	if max := cfg.MaxKeepAlive; max > 0 && (ka > max || ka == 0) {
+		if !v5 {
+			// As mosquitto 2.0.12+: 3.1/3.1.1 cannot be told a keep alive.
+			return refuse(mqtt.ClientIdentifierNotValid, fmt.Sprintf("keep alive %d above max_keepalive %d", ka, max))
+		}
+		ka, serverKA = max, true // [MQTT-3.2.2-21] the client MUST use the server's value
+	}
+	c.keepAlive = time.Duration(ka) * time.Second
+
+	ci := &ClientInfo{
+		ClientID: c.clientID, Username: p.Username, HasUsername: p.HasUsername, Password: p.Password,
+		RemoteAddr: c.remote, Listener: c.lis.name(), CertCommonName: c.certCommonName(), Version: p.Version,
+	}
+	if cfg.Authenticator != nil {
+		if code := cfg.Authenticator.Authenticate(ci); code != mqtt.Success {
+			if !code.IsError() {
+				code = mqtt.NotAuthorized
+			}
+			ci.Password = nil
+			return refuse(code, code.String())
+		}
+	}
+	ci.Password = nil // never kept after authentication
+	c.info = ci
+
+	// Session expiry: v5 from the property (capped), 3.1/3.1.1 from the
+	// clean session flag (mosquitto's persistent_client_expiration).
+	var expiry uint32
+	var capped bool
+	if v5 {
+		expiry = p.Props.SessionExpiry
+		if m := cfg.MaxSessionExpiry; m > 0 && expiry > m {
+			expiry, capped = m, true
+		}
+	} else if !p.CleanStart {
+		expiry = expiryNever
+		if d := cfg.PersistentClientExpiration; d > 0 {
+			expiry = uint32(min(d/time.Second, expiryNever-1))
+		}
+	}
+	if p.Will != nil {
+		c.will.Store(p.Will)
+	}
+
+	ack := &mqtt.Connack{}
+	if v5 {
+		pr := &ack.Props
+		if assigned {
+			pr.SetAssignedClientID(c.clientID) // [MQTT-3.2.2-16]
+		}
+		if serverKA {
+			pr.SetServerKeepAlive(ka)
+		}
+		if capped {
+			pr.SetSessionExpiry(expiry)
+		}
+		pr.SetReceiveMaximum(cfg.recvMax)
+		if cfg.maxQoS < 2 {
+			pr.SetMaximumQoS(byte(cfg.maxQoS)) // [MQTT-3.2.2-9]
+		}
+		pr.SetRetainAvailable(byte(b2i(!cfg.DisableRetain)))
+		if cfg.MaxPacketSize > 0 {
+			pr.SetMaximumPacketSize(cfg.MaxPacketSize)
+		}
+		if cfg.topicAliasMax > 0 {
+			pr.SetTopicAliasMaximum(cfg.topicAliasMax)
+		}
+		pr.SetWildcardSubAvailable(1)
+		pr.SetSubIDAvailable(1)
+		pr.SetSharedSubAvailable(1)
+	}
+	if err := b.attach(c, p.CleanStart, expiry, ack); err != nil {
+		return err
+	}
+	if cfg.ConnectionMessages {
+		user := ""
+		if p.HasUsername {
+			user = fmt.Sprintf(", u'%s'", p.Username)
+		}
+		c.logc("New client connected from %s as %s (p%d, c%d, k%d%s).", c.remote, c.clientID,
+			protoNumber(p.Version), b2i(p.CleanStart), ka, user)
+		if c.b.cfg.Verbose {
+			if w := p.Will; w != nil {
+				c.logv("Will message specified (%d bytes) (r%d, q%d).", len(w.Payload), b2i(w.Retain), w.QoS)
+				c.logv("\t%s", w.Topic)
+			} else {
+				c.logv("No will message specified.")
+			}
+		}
+	}
+	return nil
+}
+
+// protoNumber is mosquitto's protocol number in log lines: 1 for 3.1,
+// 2 for 3.1.1, 5 for 5.0.
+func protoNumber(v mqtt.Version) int {
+	switch v {
+	case mqtt.V31:
+		return 1
+	case mqtt.V311:
+		return 2
+	}
+	return int(v)
+}
+
+// newUUID returns a random (version 4) UUID in upper case, the form of
+// mosquitto's assigned client ids.
+func newUUID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%X-%X-%X-%X-%X", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}
+
+// capExpiry applies MaxSessionExpiry to a requested expiry.
+func (b *Broker) capExpiry(e uint32) uint32 {
+	if m := b.cfg.MaxSessionExpiry; m > 0 && e > m {
+		return m
+	}
+	return e
+}

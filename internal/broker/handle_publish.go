@@ -1,0 +1,126 @@
+package broker
+
+import (
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// handlePublish handles an inbound PUBLISH: topic alias, limits, QoS 2
+// duplicate detection, authorization, retain, routing and the ack. Routing
+// (and the store calls it makes) completes before the PUBACK/PUBREC is
+// queued, so an acknowledged message is never lost by the broker.
+func (c *conn) handlePublish(p *mqtt.Publish) error {
+	b := c.b
+	cfg := b.cfg
+	v5 := c.version == mqtt.V5
+	topic := p.Topic
+	if v5 {
+		if err := c.resolveAlias(p, &topic); err != nil {
+			return err
+		}
+		// A PUBLISH from a client MUST NOT contain a Subscription
+		// Identifier [MQTT-3.3.4-6].
+		if len(p.Props.SubscriptionIDs) > 0 {
+			return protocolErr(mqtt.ProtocolError, "subscription identifier in PUBLISH from client")
+		}
+	}
+	b.stats.publishReceived.Add(1)
+	if cfg.Verbose {
+		c.logv("Received PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
+			c.clientID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, topic, len(p.Payload))
+	}
+	if p.QoS > cfg.maxQoS {
+		return protocolErr(mqtt.QoSNotSupported, "QoS %d above maximum %d", p.QoS, cfg.maxQoS) // [MQTT-3.2.2-11]
+	}
+	if p.Retain && cfg.DisableRetain {
+		return protocolErr(mqtt.RetainNotSupported, "retain not available") // [MQTT-3.2.2-14]
+	}
+	s := c.sess
+	if p.QoS == 2 {
+		s.mu.Lock()
+		_, seen := s.inbound[p.PacketID]
+		n := len(s.inbound)
+		s.mu.Unlock()
+		if seen {
+			// Method A (section 4.3.3): the message was already routed when
+			// its PUBREC was sent; a re-sent PUBLISH with the same id is not
+			// delivered again [MQTT-4.3.3-9], only acknowledged.
+			c.enqueueAck(mqtt.PUBREC, p.PacketID, mqtt.Success)
+			return nil
+		}
+		if v5 && n >= int(cfg.recvMax) {
+			return protocolErr(mqtt.ReceiveMaximumExceeded, "more than %d QoS 2 publishes unacknowledged", cfg.recvMax) // [MQTT-3.3.4-9]
+		}
+	}
+	if cfg.Authorizer != nil && !cfg.Authorizer.Authorize(c.info, topic, AccessWrite) {
+		c.logc("Denied PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
+			c.clientID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, topic, len(p.Payload))
+		code := mqtt.Success // 3.1.1 has no way to refuse: ack and drop
+		if v5 {
+			code = mqtt.NotAuthorized
+		}
+		c.ackPublish(p, code)
+		return nil
+	}
+	m := &message{topic: topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, from: s, fromID: c.clientID}
+	if v5 {
+		m.props = forwardedProps(&p.Props)
+		m.expiry = expiryFrom(&p.Props, b.now())
+	}
+	n, err := b.publish(m)
+	code := mqtt.Success
+	switch {
+	case err != nil:
+		code = mqtt.ImplementationSpecificError
+	case n == 0:
+		code = mqtt.NoMatchingSubscribers
+	}
+	c.ackPublish(p, code)
+	return nil
+}
+
+// ackPublish sends PUBACK (QoS 1) or PUBREC (QoS 2) with code, recording a
+// successful QoS 2 id until its PUBREL.
+func (c *conn) ackPublish(p *mqtt.Publish, code mqtt.ReasonCode) {
+	switch p.QoS {
+	case 1:
+		c.enqueueAck(mqtt.PUBACK, p.PacketID, code)
+	case 2:
+		if !code.IsError() {
+			s := c.sess
+			s.mu.Lock()
+			if s.inbound == nil {
+				s.inbound = make(map[uint16]struct{})
+			}
+			s.inbound[p.PacketID] = struct{}{}
+			s.persist("save inbound", func(st Store) error { return st.SaveInbound(s.clientID, p.PacketID) })
+			s.mu.Unlock()
+		}
+		c.enqueueAck(mqtt.PUBREC, p.PacketID, code)
+	}
+}
+
+// resolveAlias applies an inbound v5 Topic Alias (section 3.3.2.3.4).
+func (c *conn) resolveAlias(p *mqtt.Publish, topic *string) error {
+	if !p.Props.Has(mqtt.PropTopicAlias) {
+		return nil
+	}
+	a := p.Props.TopicAlias
+	// 0 or above our Topic Alias Maximum: Topic Alias invalid
+	// [MQTT-3.3.2-8] [MQTT-3.3.2-9].
+	if a == 0 || a > c.b.cfg.topicAliasMax {
+		return protocolErr(mqtt.TopicAliasInvalid, "topic alias %d out of range 1-%d", a, c.b.cfg.topicAliasMax)
+	}
+	if p.Topic == "" {
+		t, ok := c.aliasesIn[a]
+		if !ok {
+			return protocolErr(mqtt.ProtocolError, "topic alias %d not set", a)
+		}
+		*topic = t
+		return nil
+	}
+	if c.aliasesIn == nil {
+		c.aliasesIn = make(map[uint16]string)
+	}
+	c.aliasesIn[a] = p.Topic
+	return nil
+}

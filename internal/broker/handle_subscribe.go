@@ -1,0 +1,143 @@
+package broker
+
+import (
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// handleSubscribe adds or replaces subscriptions, answers SUBACK with one
+// code per filter in order [MQTT-3.8.4-6], then sends matching retained
+// messages (after the SUBACK, as mosquitto does).
+func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
+	b := c.b
+	cfg := b.cfg
+	v5 := c.version == mqtt.V5
+	if cfg.Verbose {
+		c.logv("Received SUBSCRIBE from %s", c.clientID)
+	}
+	var subID uint32
+	if v5 && len(p.Props.SubscriptionIDs) > 0 {
+		subID = p.Props.SubscriptionIDs[0]
+	}
+	type retainJob struct {
+		sub *subscription
+	}
+	var jobs []retainJob
+	codes := make([]mqtt.ReasonCode, len(p.Subscriptions))
+	s := c.sess
+	for i := range p.Subscriptions {
+		req := &p.Subscriptions[i]
+		group, filter, shared, err := mqtt.ParseShared(req.Filter)
+		if err == nil && !shared {
+			err = mqtt.ValidTopicFilter(req.Filter)
+		}
+		if err != nil {
+			codes[i] = failCode(v5, mqtt.TopicFilterInvalid)
+			continue
+		}
+		if shared && req.NoLocal && v5 {
+			// No Local on a shared subscription is a Protocol Error
+			// [MQTT-3.8.3-4].
+			return protocolErr(mqtt.ProtocolError, "no local on shared subscription %q", req.Filter)
+		}
+		if cfg.Authorizer != nil && !cfg.Authorizer.Authorize(c.info, filter, AccessSubscribe) {
+			codes[i] = failCode(v5, mqtt.NotAuthorized)
+			if cfg.Verbose {
+				c.logv("\t%s (QoS %d) denied", req.Filter, req.QoS)
+			}
+			continue
+		}
+		qos := min(req.QoS, cfg.maxQoS) // granted QoS may be lower [MQTT-3.9.3-?]
+		sub := &subscription{
+			Owner: s, Filter: filter, Group: group, QoS: byte(qos),
+			NoLocal: req.NoLocal, RetainAsPublished: req.RetainAsPublished,
+			RetainHandling: req.RetainHandling, ID: subID,
+		}
+		existed := s.subscribe(req.Filter, sub)
+		codes[i] = mqtt.ReasonCode(qos)
+		if cfg.Verbose {
+			c.logv("\t%s (QoS %d)", req.Filter, req.QoS)
+			c.logv("%s %d %s", c.clientID, qos, req.Filter)
+		}
+		// Retained messages: not for shared subscriptions (section
+		// 4.8.2); Retain Handling 0 always, 1 only for a new
+		// subscription, 2 never [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11].
+		if !shared && (req.RetainHandling == 0 || (req.RetainHandling == 1 && !existed)) {
+			jobs = append(jobs, retainJob{sub})
+		}
+	}
+	ack := &mqtt.Suback{PacketID: p.PacketID, Codes: codes}
+	c.enqueuePacket(ack) // [MQTT-3.8.4-1]
+	for _, j := range jobs {
+		var ids []uint32
+		if j.sub.ID != 0 {
+			ids = []uint32{j.sub.ID}
+		}
+		for _, m := range b.retainedFor(j.sub.Filter) {
+			// Sent with RETAIN set because of a new subscription
+			// [MQTT-3.3.1-8] (3.1.1) / [MQTT-3.3.1-9] (5.0).
+			if err := b.deliver(s, m, mqtt.QoS(j.sub.QoS), true, ids); err != nil {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func failCode(v5 bool, code mqtt.ReasonCode) mqtt.ReasonCode {
+	if v5 {
+		return code
+	}
+	return mqtt.UnspecifiedError // 0x80: the only 3.1.1 failure code
+}
+
+// subscribe records sub under key (the filter as subscribed) in the
+// session, the trie and the store. It reports whether the session already
+// had a subscription with that filter (which is replaced [MQTT-3.8.4-3]).
+func (s *session) subscribe(key string, sub *subscription) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.subs == nil {
+		s.subs = make(map[string]*subscription)
+	}
+	_, existed := s.subs[key]
+	s.subs[key] = sub
+	s.b.subs.Subscribe(sub)
+	s.persist("save subscription", func(st Store) error { return st.SaveSubscription(s.clientID, storedSub(key, sub)) })
+	return existed
+}
+
+func storedSub(key string, sub *subscription) *StoredSubscription {
+	return &StoredSubscription{Filter: key, QoS: mqtt.QoS(sub.QoS), NoLocal: sub.NoLocal,
+		RetainAsPublished: sub.RetainAsPublished, RetainHandling: sub.RetainHandling, ID: sub.ID}
+}
+
+// handleUnsubscribe removes subscriptions; v5 gets one code per filter:
+// Success or No subscription existed (0x11).
+func (c *conn) handleUnsubscribe(p *mqtt.Unsubscribe) error {
+	if c.b.cfg.Verbose {
+		c.logv("Received UNSUBSCRIBE from %s", c.clientID)
+	}
+	s := c.sess
+	codes := make([]mqtt.ReasonCode, len(p.Filters))
+	s.mu.Lock()
+	for i, key := range p.Filters {
+		if c.b.cfg.Verbose {
+			c.logv("\t%s", key)
+		}
+		sub, ok := s.subs[key]
+		if !ok {
+			codes[i] = mqtt.NoSubscriptionExisted
+			continue
+		}
+		delete(s.subs, key)
+		c.b.subs.Unsubscribe(s, sub.Filter, sub.Group)
+		s.persist("delete subscription", func(st Store) error { return st.DeleteSubscription(s.clientID, key) })
+	}
+	s.mu.Unlock()
+	ack := &mqtt.Unsuback{PacketID: p.PacketID}
+	if c.version == mqtt.V5 {
+		ack.Codes = codes
+	}
+	c.enqueuePacket(ack) // [MQTT-3.10.4-4]
+	return nil
+}

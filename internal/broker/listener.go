@@ -1,0 +1,119 @@
+package broker
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// listener is one bound socket: raw MQTT (TCP, TLS, unix) or WebSocket.
+type listener struct {
+	b      *Broker
+	cfg    ListenerConfig
+	ln     net.Listener
+	http   *http.Server // WebSocket listeners
+	active atomic.Int64
+}
+
+func (l *listener) name() string {
+	if l == nil {
+		return ""
+	}
+	return l.cfg.Name
+}
+
+func (l *listener) kind() string {
+	switch {
+	case l.cfg.WebSocket && l.cfg.TLS != nil:
+		return "wss"
+	case l.cfg.WebSocket:
+		return "ws"
+	case l.cfg.TLS != nil:
+		return "tls"
+	}
+	return l.cfg.Network
+}
+
+func (l *listener) addr() string { return l.ln.Addr().String() }
+
+// listen binds cfg.
+func (b *Broker) listen(cfg *ListenerConfig) (*listener, error) {
+	ln, err := net.Listen(cfg.Network, cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("broker: listener %q: %w", cfg.Name, err)
+	}
+	l := &listener{b: b, cfg: *cfg, ln: ln}
+	if cfg.WebSocket {
+		l.http = b.newWSServer(l)
+	}
+	return l, nil
+}
+
+func (l *listener) close() {
+	if l.http != nil {
+		l.http.Close()
+		return
+	}
+	l.ln.Close()
+}
+
+// serve runs the accept loop of the listener.
+func (l *listener) serve() {
+	defer l.b.wg.Done()
+	if l.http != nil {
+		ln := l.ln
+		if l.cfg.TLS != nil {
+			ln = tls.NewListener(ln, l.cfg.TLS)
+		}
+		err := l.http.Serve(ln)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			l.b.cfg.Logger.Error("WebSocket listener stopped", "listener", l.cfg.Name, "err", err)
+		}
+		return
+	}
+	var backoff time.Duration
+	for {
+		nc, err := l.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Temporary errors (EMFILE, ...): back off and retry, as
+			// net/http does.
+			if backoff == 0 {
+				backoff = 5 * time.Millisecond
+			} else {
+				backoff = min(2*backoff, time.Second)
+			}
+			l.b.cfg.Logger.Warn("accept error", "listener", l.cfg.Name, "err", err)
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-l.b.done:
+				return
+			}
+		}
+		backoff = 0
+		l.accept(nc)
+	}
+}
+
+// accept applies MaxConnections and TLS, then serves nc.
+func (l *listener) accept(nc net.Conn) {
+	if max := l.cfg.MaxConnections; max > 0 && l.active.Load() >= int64(max) {
+		l.b.logc("Client connection from %s denied: max_connections exceeded.", nc.RemoteAddr())
+		nc.Close()
+		return
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	if l.cfg.TLS != nil {
+		nc = tls.Server(nc, l.cfg.TLS)
+	}
+	_ = l.b.startConn(nc, l)
+}

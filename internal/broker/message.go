@@ -1,0 +1,108 @@
+package broker
+
+import (
+	"math"
+	"time"
+
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// message is an application message as routed by the broker. It is
+// immutable once routed and shared by every subscriber it is delivered to
+// (topic, payload and property slices are never copied per subscriber).
+type message struct {
+	topic   string
+	payload []byte
+	qos     mqtt.QoS // as published
+	retain  bool     // as published
+	// props are the properties forwarded unchanged to v5 subscribers
+	// [MQTT-3.3.2-17] [MQTT-3.3.2-18]: payload format, content type,
+	// response topic, correlation data, user properties. Topic alias,
+	// subscription identifiers and message expiry are per delivery.
+	props  mqtt.Properties
+	expiry time.Time // zero = never expires
+	from   *session  // publisher, for No Local; nil for broker messages
+	fromID string
+}
+
+// forwardedProps copies the properties of an inbound PUBLISH that are
+// forwarded to subscribers.
+func forwardedProps(in *mqtt.Properties) mqtt.Properties {
+	var p mqtt.Properties
+	if in.Has(mqtt.PropPayloadFormat) {
+		p.SetPayloadFormat(in.PayloadFormat)
+	}
+	if in.Has(mqtt.PropContentType) {
+		p.SetContentType(in.ContentType)
+	}
+	if in.Has(mqtt.PropResponseTopic) {
+		p.SetResponseTopic(in.ResponseTopic)
+	}
+	if in.Has(mqtt.PropCorrelationData) {
+		p.SetCorrelationData(in.CorrelationData)
+	}
+	p.User = in.User
+	return p
+}
+
+// expiryFrom turns a v5 Message Expiry Interval into an absolute time.
+func expiryFrom(p *mqtt.Properties, now time.Time) time.Time {
+	if !p.Has(mqtt.PropMessageExpiry) {
+		return time.Time{}
+	}
+	return now.Add(time.Duration(p.MessageExpiry) * time.Second)
+}
+
+// expired reports whether m has expired at now.
+func (m *message) expired(now time.Time) bool {
+	return !m.expiry.IsZero() && !now.Before(m.expiry)
+}
+
+// remainingExpiry is the Message Expiry Interval to forward: the received
+// value minus the time the message has waited [MQTT-3.3.2-6], at least 1.
+func (m *message) remainingExpiry(now time.Time) uint32 {
+	d := m.expiry.Sub(now)
+	if d <= 0 {
+		return 1
+	}
+	s := math.Ceil(d.Seconds())
+	if s > math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return uint32(s)
+}
+
+// outMsg is one QoS 1/2 message owned by a session: queued, or inflight
+// (sent and not completely acknowledged).
+type outMsg struct {
+	seq    uint64
+	msg    *message
+	qos    mqtt.QoS
+	retain bool // RETAIN flag to send
+	dup    bool // sent before: the next send has DUP set [MQTT-3.3.1-1]
+	subIDs []uint32
+	pid    uint16
+	state  MessageState
+}
+
+func (o *outMsg) stored(publisher string) *StoredMessage {
+	m := o.msg
+	return &StoredMessage{
+		Seq: o.seq, PacketID: o.pid, State: o.state, QoS: o.qos, Retain: o.retain, Dup: o.dup,
+		SubIDs: o.subIDs, Topic: m.topic, Payload: m.payload, Props: m.props, Expiry: m.expiry,
+		Publisher: publisher,
+	}
+}
+
+func storedRetained(m *message) *StoredMessage {
+	return &StoredMessage{QoS: m.qos, Retain: true, Topic: m.topic, Payload: m.payload,
+		Props: m.props, Expiry: m.expiry, Publisher: m.fromID}
+}
+
+func messageFromStored(sm *StoredMessage) *message {
+	return &message{topic: sm.Topic, payload: sm.Payload, qos: sm.QoS, retain: sm.Retain,
+		props: sm.Props, expiry: sm.Expiry, fromID: sm.Publisher}
+}
+
+// payloadSize is what a queued message counts against byte limits.
+func (m *message) payloadSize() int64 { return int64(len(m.payload) + len(m.topic)) }

@@ -1,0 +1,260 @@
+package broker
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// ListenerConfig describes one listener.
+type ListenerConfig struct {
+	// Name identifies the listener in logs and in Addr; it must be unique.
+	// Empty names default to "tcp", "tls", "ws" or "wss" (then "-2", "-3"…).
+	Name string
+	// Network is "tcp" (the default), "tcp4", "tcp6" or "unix".
+	Network string
+	// Addr is the address to bind, e.g. "127.0.0.1:1883"; port 0 picks a
+	// free port (see Broker.Addr).
+	Addr string
+	// WebSocket serves MQTT over WebSocket (subprotocol "mqtt", binary
+	// frames) instead of raw MQTT.
+	WebSocket bool
+	// WSPath is the HTTP path accepted for the WebSocket upgrade; "" accepts
+	// any path (as mosquitto does). The usual value is "/mqtt".
+	WSPath string
+	// WSOrigins lists the allowed Origin header values ("*" allows any).
+	// When empty, only requests without an Origin header or whose Origin
+	// host equals the Host header are accepted.
+	WSOrigins []string
+	// TLS, when non-nil, turns the listener into TLS (or wss). Set
+	// ClientAuth / ClientCAs for client certificates.
+	TLS *tls.Config
+	// MaxConnections caps simultaneous connections on this listener;
+	// <= 0 means unlimited. Extra connections are closed at once.
+	MaxConnections int
+}
+
+// Options configures a Broker. The zero value of every field selects the
+// documented default, so Options{} is a working broker (with no listener:
+// use ServeConn, or add a listener).
+type Options struct {
+	Listeners []ListenerConfig
+
+	// MaxPacketSize is the largest packet accepted from clients, in bytes,
+	// advertised to v5 clients as Maximum Packet Size. 0 = protocol maximum.
+	MaxPacketSize uint32
+	// MaxKeepAlive caps client keep alive, in seconds. 0 = no cap. v5
+	// clients asking for more (or for 0) get it as Server Keep Alive in
+	// CONNACK; 3.1/3.1.1 clients asking for more (or for 0) are refused
+	// with return code 2, as mosquitto 2.0.12+ does (CVE-2020-13849).
+	MaxKeepAlive uint16
+	// MaxInflight is the number of outgoing QoS 1/2 messages a client may
+	// have unacknowledged (further capped by a v5 client's Receive
+	// Maximum). 0 = 20 (mosquitto's default), negative = 65535.
+	MaxInflight int
+	// MaxQueued is the number of QoS 1/2 messages queued per session
+	// beyond the inflight window (also while offline), and of QoS 0
+	// messages waiting in a connection's write queue. Messages beyond it
+	// are dropped and counted. 0 = 1000, negative = unlimited.
+	MaxQueued int
+	// MaxQueuedBytes caps the payload bytes of a session's queue in the
+	// same way. 0 = unlimited.
+	MaxQueuedBytes int64
+	// MaxOutboundBytes is the hard cap on bytes waiting to be written to
+	// one connection; a client above it is a slow consumer and is closed.
+	// 0 = 64 MiB, negative = unlimited.
+	MaxOutboundBytes int64
+	// WriteTimeout bounds each flush to a client; a client that does not
+	// read for this long is closed as a slow consumer. 0 = 30s.
+	WriteTimeout time.Duration
+
+	// DisableRetain makes retained messages unavailable (v5: Retain
+	// Available 0 in CONNACK; a PUBLISH with retain is refused).
+	DisableRetain bool
+	// MaxQoS is the highest QoS supported; nil = 2. A client publishing
+	// above it is disconnected (v5 0x9B), subscriptions are granted at most
+	// this QoS.
+	MaxQoS *mqtt.QoS
+	// MaxTopicAlias is the inbound Topic Alias Maximum announced to v5
+	// clients. 0 = 10 (mosquitto's default), negative = no aliases.
+	MaxTopicAlias int
+	// ReceiveMaximum is the number of inbound QoS 1/2 publishes a v5 client
+	// may have unacknowledged by us (we answer 0x93 beyond). 0 = 65535.
+	ReceiveMaximum uint16
+
+	// DenyZeroLengthClientID refuses clients without a client id instead of
+	// assigning one (mosquitto allow_zero_length_clientid false).
+	DenyZeroLengthClientID bool
+	// AutoIDPrefix prefixes assigned client ids. "" = "auto-".
+	AutoIDPrefix string
+	// PersistentClientExpiration expires 3.1/3.1.1 durable sessions
+	// (clean session 0) after this long offline. 0 = never.
+	PersistentClientExpiration time.Duration
+	// MaxSessionExpiry caps the v5 Session Expiry Interval (seconds); the
+	// cap is returned in CONNACK. 0 = no cap.
+	MaxSessionExpiry uint32
+	// ConnectTimeout drops connections that do not complete CONNECT in
+	// time. 0 = 10s.
+	ConnectTimeout time.Duration
+
+	// SysInterval is the period of $SYS/broker/... updates; 0 (or
+	// negative) turns $SYS off, as mosquitto's sys_interval 0 does.
+	// mosquitto's default is 10s (DefaultSysInterval).
+	SysInterval time.Duration
+
+	// Logger receives mosquitto-style messages (Info level for connection
+	// messages and -v traces, Warn/Error for problems). nil = discard.
+	Logger *slog.Logger
+	// Verbose logs every packet like mosquitto -v.
+	Verbose bool
+	// ConnectionMessages logs connects and disconnects (mosquitto
+	// connection_messages). Verbose implies it.
+	ConnectionMessages bool
+
+	// Authenticator checks CONNECT credentials; nil allows everyone.
+	Authenticator Authenticator
+	// Authorizer checks publish, subscribe and delivery; nil allows all.
+	Authorizer Authorizer
+	// Store persists retained messages and durable sessions; nil keeps
+	// everything in memory only. The caller closes it after Shutdown.
+	Store Store
+}
+
+// DefaultSysInterval is mosquitto's sys_interval default.
+const DefaultSysInterval = 10 * time.Second
+
+// Defaults.
+const (
+	defaultMaxInflight      = 20
+	defaultMaxQueued        = 1000
+	defaultMaxOutboundBytes = 64 << 20
+	defaultWriteTimeout     = 30 * time.Second
+	defaultMaxTopicAlias    = 10
+	defaultReceiveMaximum   = 65535
+	defaultAutoIDPrefix     = "auto-"
+	defaultConnectTimeout   = 10 * time.Second
+	unlimited               = int(^uint(0) >> 1)
+)
+
+// config is Options with every default resolved.
+type config struct {
+	Options
+	maxQoS        mqtt.QoS
+	maxInflight   int
+	maxQueued     int
+	maxOutbound   int64
+	topicAliasMax uint16
+	recvMax       uint16
+	sysInterval   time.Duration // 0 = off
+}
+
+func (o *Options) resolve() (*config, error) {
+	c := &config{Options: *o}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.maxQoS = mqtt.QoS(2)
+	if o.MaxQoS != nil {
+		if *o.MaxQoS > 2 {
+			return nil, fmt.Errorf("broker: MaxQoS %d out of range 0-2", *o.MaxQoS)
+		}
+		c.maxQoS = *o.MaxQoS
+	}
+	c.maxInflight = pick(o.MaxInflight, defaultMaxInflight, 65535)
+	if c.maxInflight > 65535 {
+		c.maxInflight = 65535
+	}
+	c.maxQueued = pick(o.MaxQueued, defaultMaxQueued, unlimited)
+	c.maxOutbound = int64(pick(int(o.MaxOutboundBytes), defaultMaxOutboundBytes, unlimited))
+	switch {
+	case o.MaxTopicAlias == 0:
+		c.topicAliasMax = defaultMaxTopicAlias
+	case o.MaxTopicAlias < 0:
+		c.topicAliasMax = 0
+	case o.MaxTopicAlias > 65535:
+		return nil, fmt.Errorf("broker: MaxTopicAlias %d out of range", o.MaxTopicAlias)
+	default:
+		c.topicAliasMax = uint16(o.MaxTopicAlias)
+	}
+	c.recvMax = o.ReceiveMaximum
+	if c.recvMax == 0 {
+		c.recvMax = defaultReceiveMaximum
+	}
+	if c.AutoIDPrefix == "" {
+		c.AutoIDPrefix = defaultAutoIDPrefix
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = defaultConnectTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = defaultWriteTimeout
+	}
+	if o.SysInterval > 0 {
+		c.sysInterval = o.SysInterval
+	}
+	if o.MaxPacketSize != 0 && o.MaxPacketSize < 20 {
+		return nil, errors.New("broker: MaxPacketSize must be at least 20 bytes")
+	}
+	if o.MaxQueuedBytes < 0 {
+		c.MaxQueuedBytes = 0
+	}
+	if c.Verbose {
+		c.ConnectionMessages = true
+	}
+	names := map[string]bool{}
+	c.Listeners = append([]ListenerConfig(nil), o.Listeners...)
+	for i := range c.Listeners {
+		l := &c.Listeners[i]
+		if l.Network == "" {
+			l.Network = "tcp"
+		}
+		if l.Name == "" {
+			l.Name = defaultListenerName(l, names)
+		}
+		if names[l.Name] {
+			return nil, fmt.Errorf("broker: duplicate listener name %q", l.Name)
+		}
+		names[l.Name] = true
+		if l.WebSocket && l.Network == "unix" {
+			return nil, fmt.Errorf("broker: listener %q: WebSocket over a unix socket is not supported", l.Name)
+		}
+	}
+	return c, nil
+}
+
+// pick resolves an int option: 0 = def, negative = unset (max).
+func pick(v, def, max int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return max
+	}
+	return v
+}
+
+func defaultListenerName(l *ListenerConfig, used map[string]bool) string {
+	base := "tcp"
+	switch {
+	case l.WebSocket && l.TLS != nil:
+		base = "wss"
+	case l.WebSocket:
+		base = "ws"
+	case l.TLS != nil:
+		base = "tls"
+	case l.Network == "unix":
+		base = "unix"
+	}
+	if !used[base] {
+		return base
+	}
+	for i := 2; ; i++ {
+		if n := fmt.Sprintf("%s-%d", base, i); !used[n] {
+			return n
+		}
+	}
+}

@@ -1,0 +1,261 @@
+package broker
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mqkit/mqkit/internal/broker/topics"
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// expiryNever is the Session Expiry Interval meaning "never expires".
+const expiryNever = math.MaxUint32
+
+type subscription = topics.Subscription[*session]
+
+// session is the state the spec keeps per client id (MQTT 5.0 section
+// 4.1): subscriptions, outgoing QoS 1/2 messages (inflight and queued),
+// inbound QoS 2 packet ids awaiting PUBREL, expiry and a delayed will. It
+// outlives connections when durable (expiry > 0).
+//
+// Everything below mu is guarded by it. Lock order: Broker.mu, then
+// session.mu, then trie/tree locks, then conn.qmu (see doc.go).
+type session struct {
+	b        *Broker
+	id       uint64 // unique per session, orders sessions when merging matches
+	clientID string
+
+	online atomic.Bool // conn != nil; read under the trie lock (shared groups)
+
+	mu      sync.Mutex
+	conn    *conn // current connection; nil while offline
+	info    *ClientInfo
+	version mqtt.Version
+	expiry  uint32 // seconds; 0 = ends with the connection; expiryNever
+	ended   bool
+
+	subs map[string]*subscription // key: filter as subscribed (with $share prefix)
+
+	inflight     []*outMsg          // sent, not completely acknowledged, in send order
+	byPID        map[uint16]*outMsg // inflight by packet id
+	nextPID      uint16
+	pending      []*outMsg // waiting for room in the inflight window
+	pendingBytes int64
+	inbound      map[uint16]struct{} // QoS 2 ids we sent PUBREC for [MQTT-4.3.3-9]
+	seq          uint64
+
+	disconnectedAt time.Time
+	expireTimer    *time.Timer
+	expireGen      uint64
+	will           *mqtt.Will  // delayed will (Will Delay Interval)
+	willInfo       *ClientInfo // client that set it
+	willTimer      *time.Timer
+}
+
+func (s *session) durable() bool { return s.expiry > 0 }
+
+// persist runs a store call for a durable session and logs failures.
+func (s *session) persist(what string, fn func(Store) error) error {
+	if !s.durable() {
+		return nil
+	}
+	err := fn(s.b.store)
+	if err != nil {
+		s.b.cfg.Logger.Error("Store error: "+what, "client", s.clientID, "err", err)
+	}
+	return err
+}
+
+func (s *session) storedSession() *StoredSession {
+	return &StoredSession{ClientID: s.clientID, Version: s.version, ExpiryInterval: s.expiry,
+		DisconnectedAt: s.disconnectedAt}
+}
+
+// push hands a QoS 1/2 message to the session: straight into the inflight
+// window when the client is connected and there is room, else to the
+// queue. Called with s.mu held. A full queue drops the message (counted).
+// The message is stored before push returns.
+func (s *session) push(om *outMsg) error {
+	c := s.conn
+	s.seq++
+	om.seq = s.seq
+	if c != nil && len(s.pending) == 0 && len(s.inflight) < c.sendWindow {
+		if !c.fits(om.msg, om.qos, om.subIDs) {
+			s.b.stats.publishDropped.Add(1) // [MQTT-3.1.2-25] discard as if sent
+			return nil
+		}
+		s.startSend(om)
+		err := s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
+		c.enqueuePublish(om.msg, om.qos, om.retain, false, om.pid, om.subIDs)
+		return err
+	}
+	cfg := s.b.cfg
+	size := om.msg.payloadSize()
+	if len(s.pending) >= cfg.maxQueued || (cfg.MaxQueuedBytes > 0 && s.pendingBytes+size > cfg.MaxQueuedBytes) {
+		s.b.stats.publishDropped.Add(1)
+		return nil
+	}
+	s.pending = append(s.pending, om)
+	s.pendingBytes += size
+	return s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
+}
+
+// startSend assigns a packet id and moves om into the inflight window.
+func (s *session) startSend(om *outMsg) {
+	om.pid = s.allocPID()
+	om.state = StateSent
+	if s.byPID == nil {
+		s.byPID = make(map[uint16]*outMsg)
+	}
+	s.byPID[om.pid] = om
+	s.inflight = append(s.inflight, om)
+}
+
+// allocPID returns a packet identifier not used by an inflight message
+// [MQTT-2.2.1-4]. The window is smaller than 65535 so one is always free.
+func (s *session) allocPID() uint16 {
+	for {
+		s.nextPID++
+		if s.nextPID == 0 {
+			s.nextPID = 1
+		}
+		if _, used := s.byPID[s.nextPID]; !used {
+			return s.nextPID
+		}
+	}
+}
+
+// fill moves queued messages into the inflight window while there is
+// room. Called with s.mu held.
+func (s *session) fill() {
+	c := s.conn
+	if c == nil {
+		return
+	}
+	now := s.b.now()
+	for len(s.pending) > 0 && len(s.inflight) < c.sendWindow {
+		om := s.pending[0]
+		s.pending[0] = nil
+		s.pending = s.pending[1:]
+		s.pendingBytes -= om.msg.payloadSize()
+		// A message that expired before onward delivery started is
+		// deleted [MQTT-3.3.2-5]; one too big for the client is discarded
+		// [MQTT-3.1.2-25].
+		if om.msg.expired(now) || !c.fits(om.msg, om.qos, om.subIDs) {
+			if !om.msg.expired(now) {
+				s.b.stats.publishDropped.Add(1)
+			}
+			s.persist("delete message", func(st Store) error { return st.DeleteMessage(s.clientID, om.seq) })
+			continue
+		}
+		dup := om.dup
+		s.startSend(om)
+		s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
+		c.enqueuePublish(om.msg, om.qos, om.retain, dup, om.pid, om.subIDs)
+	}
+	if len(s.pending) == 0 {
+		s.pending = nil // release the backing array
+	}
+}
+
+// ack handles PUBACK, PUBREC and PUBCOMP from the client. It reports
+// whether the packet id was known in the right state. Called with s.mu held.
+func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode) bool {
+	om := s.byPID[pid]
+	if om == nil {
+		return false
+	}
+	switch kind {
+	case mqtt.PUBACK:
+		if om.qos != 1 {
+			return false
+		}
+	case mqtt.PUBREC:
+		if om.qos != 2 || om.state != StateSent {
+			return false
+		}
+		if !code.IsError() {
+			// [MQTT-4.3.3-4] answer PUBREC with PUBREL; the message is now
+			// delivered, only the release remains.
+			om.state = StateReleased
+			s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
+			if s.conn != nil {
+				s.conn.enqueueAck(mqtt.PUBREL, pid, mqtt.Success)
+			}
+			return true
+		}
+		// A v5 PUBREC with an error code ends the flow [MQTT-4.3.3-?]:
+		// the packet id is free again.
+	case mqtt.PUBCOMP:
+		if om.qos != 2 || om.state != StateReleased {
+			return false
+		}
+	}
+	s.complete(om)
+	s.fill()
+	return true
+}
+
+// complete removes a finished message from the inflight window.
+func (s *session) complete(om *outMsg) {
+	delete(s.byPID, om.pid)
+	for i, m := range s.inflight {
+		if m == om {
+			copy(s.inflight[i:], s.inflight[i+1:])
+			s.inflight[len(s.inflight)-1] = nil
+			s.inflight = s.inflight[:len(s.inflight)-1]
+			break
+		}
+	}
+	if len(s.inflight) == 0 {
+		s.inflight = nil
+	}
+	s.persist("delete message", func(st Store) error { return st.DeleteMessage(s.clientID, om.seq) })
+}
+
+// resend re-sends the inflight window on a resumed session, in the
+// original order and with the original packet ids: PUBLISH with DUP set,
+// PUBREL for released QoS 2 messages [MQTT-4.4.0-1]. Messages beyond the
+// new connection's window go back to the head of the queue. Then the queue
+// is drained into the window. Called with s.mu held, s.conn set.
+func (s *session) resend() {
+	c := s.conn
+	if len(s.inflight) > c.sendWindow {
+		var keep, back []*outMsg
+		for i, om := range s.inflight {
+			if i < c.sendWindow || om.state == StateReleased {
+				keep = append(keep, om)
+				continue
+			}
+			delete(s.byPID, om.pid)
+			om.pid, om.state, om.dup = 0, StateQueued, true
+			s.pendingBytes += om.msg.payloadSize()
+			s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
+			back = append(back, om)
+		}
+		s.inflight = keep
+		s.pending = append(back, s.pending...)
+	}
+	for _, om := range s.inflight {
+		if om.state == StateReleased {
+			c.enqueueAck(mqtt.PUBREL, om.pid, mqtt.Success)
+			continue
+		}
+		c.enqueuePublish(om.msg, om.qos, om.retain, true, om.pid, om.subIDs)
+	}
+	s.fill()
+}
+
+// dropQueues forgets all outgoing state (session end or clean start).
+func (s *session) dropQueues() {
+	s.inflight, s.byPID, s.pending, s.pendingBytes, s.inbound = nil, nil, nil, 0, nil
+}
+
+// queuedCount is the number of QoS 1/2 messages held for the session.
+func (s *session) queuedCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.inflight) + len(s.pending)
+}

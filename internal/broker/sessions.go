@@ -1,0 +1,242 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// Session lifecycle: attach on CONNECT (create, resume or take over),
+// detach when the connection ends (end clean sessions, start the expiry
+// of durable ones), expire.
+
+// attach binds c to its session under the broker lock. An existing
+// connection with the same client id is closed (v5: DISCONNECT 0x8E)
+// [MQTT-3.1.4-3]. With clean start the old session is discarded
+// [MQTT-3.1.2-4], otherwise it is resumed and Session Present is set
+// [MQTT-3.2.2-2]. The CONNACK is queued before the session becomes
+// reachable, so no delivery can overtake it; inflight messages of a
+// resumed session are re-sent right after it.
+func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) error {
+	var wills []pendingWill
+	defer func() {
+		for _, w := range wills {
+			b.publishWill(w)
+		}
+	}()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.shuttingDown {
+		c.enqueuePacket(&mqtt.Connack{Code: mqtt.ServerUnavailable})
+		return &closeError{reason: CloseShutdown}
+	}
+	var s *session
+	if old := b.sessions[c.clientID]; old != nil {
+		old.mu.Lock()
+		if oc := old.conn; oc != nil {
+			old.conn = nil
+			old.online.Store(false)
+			oc.takenOver.Store(true)
+			oc.resumed.Store(!clean)
+			oc.close(CloseTakenOver, 0)
+			b.logc("Client %s already connected, closing old connection.", c.clientID)
+		}
+		if clean {
+			if w, ok := b.endLocked(old); ok {
+				wills = append(wills, w)
+			}
+		} else {
+			s = old
+		}
+		old.mu.Unlock()
+	}
+	present := s != nil
+	if s == nil {
+		s = &session{b: b, id: b.nextSessionID.Add(1), clientID: c.clientID}
+		b.sessions[c.clientID] = s
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopTimers() // a delayed will is not sent after a reconnect [MQTT-3.1.3-9]
+	wasDurable := s.durable()
+	s.expiry, s.version, s.info = expiry, c.version, c.info
+	s.disconnectedAt = time.Time{}
+	switch {
+	case s.durable():
+		s.persist("save session", func(st Store) error { return st.SaveSession(s.storedSession()) })
+		if !wasDurable {
+			s.saveAll()
+		}
+	case wasDurable:
+		b.storeDeleteSession(s.clientID)
+	}
+	ack.SessionPresent = present
+	c.enqueuePacket(ack)
+	c.sess = s
+	c.connected.Store(true)
+	s.conn = c
+	s.online.Store(true)
+	b.stats.connected.Add(1)
+	b.stats.noteConnected()
+	if present {
+		s.resend()
+	}
+	return nil
+}
+
+// saveAll writes a session that just became durable to the store with
+// everything it holds. s.mu held.
+func (s *session) saveAll() {
+	for key, sub := range s.subs {
+		s.persist("save subscription", func(st Store) error { return st.SaveSubscription(s.clientID, storedSub(key, sub)) })
+	}
+	for _, om := range s.inflight {
+		s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
+	}
+	for _, om := range s.pending {
+		s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
+	}
+	for pid := range s.inbound {
+		s.persist("save inbound", func(st Store) error { return st.SaveInbound(s.clientID, pid) })
+	}
+}
+
+func (b *Broker) storeDeleteSession(id string) {
+	if err := b.store.DeleteSession(id); err != nil {
+		b.cfg.Logger.Error("Store error: delete session", "client", id, "err", err)
+	}
+}
+
+// endLocked ends session s: it leaves the broker, its subscriptions leave
+// the trie, its messages are dropped and it is deleted from the store.
+// b.mu and s.mu are held. A will still waiting for its delay is returned:
+// the end of the session cuts the delay short.
+func (b *Broker) endLocked(s *session) (pendingWill, bool) {
+	s.ended = true
+	if b.sessions[s.clientID] == s {
+		delete(b.sessions, s.clientID)
+	}
+	for key, sub := range s.subs {
+		b.subs.Unsubscribe(s, sub.Filter, sub.Group)
+		delete(s.subs, key)
+	}
+	s.dropQueues()
+	w, ok := s.takeWill()
+	s.stopTimers()
+	if s.durable() {
+		b.storeDeleteSession(s.clientID)
+	}
+	return w, ok
+}
+
+func (s *session) stopTimers() {
+	if s.expireTimer != nil {
+		s.expireTimer.Stop()
+		s.expireTimer = nil
+	}
+	s.expireGen++
+	if s.willTimer != nil {
+		s.willTimer.Stop()
+		s.willTimer = nil
+	}
+	s.will = nil
+}
+
+// connGone runs once per connection after both goroutines are done: it
+// detaches the session, handles the will and logs.
+func (b *Broker) connGone(c *conn) {
+	b.mu.Lock()
+	delete(b.conns, c)
+	b.mu.Unlock()
+	if c.lis != nil {
+		c.lis.active.Add(-1)
+	}
+	if !c.connected.Load() {
+		if c.reason == CloseConnectTimeout {
+			b.logc("Client %s disconnected: connect timeout.", c.remote)
+		}
+		return
+	}
+	b.stats.connected.Add(-1)
+	reason := c.reason
+	var will *mqtt.Will
+	if w := c.will.Swap(nil); w != nil && reason.publishesWill() {
+		will = w
+	}
+	var now []pendingWill
+	s := c.sess
+	b.mu.Lock()
+	s.mu.Lock()
+	switch {
+	case s.conn == c:
+		s.conn = nil
+		s.online.Store(false)
+		if !s.durable() || s.ended {
+			if will != nil {
+				now = append(now, pendingWill{s: s, info: c.info, will: will})
+			}
+			if !s.ended {
+				if w, ok := b.endLocked(s); ok {
+					now = append(now, w)
+				}
+			}
+			break
+		}
+		s.disconnectedAt = time.Now()
+		s.persist("save session", func(st Store) error { return st.SaveSession(s.storedSession()) })
+		b.scheduleExpiry(s)
+		if will != nil {
+			delay := willDelay(will, c.version)
+			if delay == 0 || b.shuttingDown {
+				now = append(now, pendingWill{s: s, info: c.info, will: will})
+			} else {
+				b.scheduleWill(s, pendingWill{s: s, info: c.info, will: will}, delay)
+			}
+		}
+	default:
+		// Taken over. A will with a delay is not sent when the session
+		// was resumed by the new connection [MQTT-3.1.3-9].
+		if will != nil && !(c.resumed.Load() && willDelay(will, c.version) > 0) {
+			now = append(now, pendingWill{s: s, info: c.info, will: will})
+		}
+	}
+	s.mu.Unlock()
+	b.mu.Unlock()
+	for _, w := range now {
+		b.publishWill(w)
+	}
+	if b.cfg.ConnectionMessages && reason != CloseTakenOver {
+		b.logc("%s", reason.logLine(c.clientID))
+	}
+}
+
+// scheduleExpiry starts the expiry timer of an offline durable session.
+// b.mu and s.mu held.
+func (b *Broker) scheduleExpiry(s *session) {
+	if s.expiry == expiryNever || b.shuttingDown {
+		return
+	}
+	s.expireGen++
+	gen := s.expireGen
+	d := time.Duration(s.expiry)*time.Second - time.Since(s.disconnectedAt)
+	s.expireTimer = time.AfterFunc(max(d, 0), func() { b.expire(s, gen) })
+}
+
+// expire ends an offline session whose expiry interval has passed.
+func (b *Broker) expire(s *session, gen uint64) {
+	b.mu.Lock()
+	s.mu.Lock()
+	if s.ended || s.conn != nil || s.expireGen != gen || b.closedDone {
+		s.mu.Unlock()
+		b.mu.Unlock()
+		return
+	}
+	w, ok := b.endLocked(s)
+	s.mu.Unlock()
+	b.mu.Unlock()
+	b.stats.expired.Add(1)
+	b.logc("Client %s has expired.", s.clientID)
+	if ok {
+		b.publishWill(w)
+	}
+}

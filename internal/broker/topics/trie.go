@@ -1,0 +1,333 @@
+// Package topics holds the broker's topic indexes: a subscription trie
+// (Trie) matched against topic names on every PUBLISH, and a retained
+// message tree (Tree) matched against topic filters on every SUBSCRIBE.
+//
+// Topic semantics (MQTT 3.1.1 section 4.7, MQTT 5.0 section 4.7):
+//   - levels are separated by '/', and a level may be empty;
+//   - '+' matches exactly one level, including an empty one;
+//   - '#' matches any number of levels including the parent, so "a/#"
+//     matches "a" [MQTT-4.7.1-2];
+//   - a filter starting with a wildcard does not match topic names that
+//     start with '$' [MQTT-4.7.2-1].
+//
+// Both structures assume their inputs were validated by the caller
+// (mqtt topic name / filter rules); they do not re-check them.
+package topics
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Subscription is one entry of the trie. Entries are immutable once
+// inserted: re-subscribing replaces the pointer, so a *Subscription
+// returned by Match may be read without the trie lock.
+type Subscription[O comparable] struct {
+	Owner  O      // the subscriber (the broker uses its session)
+	Filter string // the topic filter, without any "$share/group/" prefix
+	Group  string // shared subscription group name, "" when not shared
+
+	QoS               byte
+	NoLocal           bool
+	RetainAsPublished bool
+	RetainHandling    byte
+	ID                uint32 // v5 subscription identifier, 0 = none
+}
+
+type node[O comparable] struct {
+	children map[string]*node[O]
+	plus     *node[O] // '+' child
+	hash     *node[O] // '#' child
+
+	subs   []*Subscription[O] // non-shared subscriptions ending here
+	index  map[O]int          // owner -> position in subs
+	groups []*group[O]        // shared subscriptions ending here
+}
+
+type group[O comparable] struct {
+	name    string
+	members []*Subscription[O]
+	next    atomic.Uint32 // round-robin cursor
+}
+
+// Trie indexes subscriptions by filter. It is safe for concurrent use; one
+// RWMutex covers the whole trie.
+type Trie[O comparable] struct {
+	mu     sync.RWMutex
+	root   node[O]
+	count  int
+	shared int
+	prefer func(O) bool // shared groups: members to try first (nil = none)
+}
+
+// SetPrefer makes Match pick, within each shared group, the next member
+// (round robin) for which prefer returns true, falling back to plain
+// round robin when there is none. prefer runs under the trie's read lock:
+// it must be fast and must not lock anything the trie's callers hold.
+// Call it before the trie is used.
+func (t *Trie[O]) SetPrefer(prefer func(O) bool) { t.prefer = prefer }
+
+// New returns an empty trie.
+func New[O comparable]() *Trie[O] { return &Trie[O]{} }
+
+// Len returns the number of subscriptions, shared ones included.
+func (t *Trie[O]) Len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.count
+}
+
+// SharedLen returns the number of shared subscriptions.
+func (t *Trie[O]) SharedLen() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.shared
+}
+
+// Subscribe adds s, replacing the owner's existing subscription with the
+// same filter and group. It reports whether one was replaced.
+func (t *Trie[O]) Subscribe(s *Subscription[O]) (replaced bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := &t.root
+	rest := s.Filter
+	for {
+		level, tail, more := cut(rest)
+		n = n.child(level)
+		if !more {
+			break
+		}
+		rest = tail
+	}
+	if s.Group != "" {
+		g := n.group(s.Group)
+		if g == nil {
+			g = &group[O]{name: s.Group}
+			n.groups = append(n.groups, g)
+		}
+		for i, m := range g.members {
+			if m.Owner == s.Owner {
+				// Copy on write: readers may hold the old slice.
+				members := append([]*Subscription[O](nil), g.members...)
+				members[i] = s
+				g.members = members
+				return true
+			}
+		}
+		g.members = append(g.members[:len(g.members):len(g.members)], s)
+		t.count++
+		t.shared++
+		return false
+	}
+	if i, ok := n.index[s.Owner]; ok {
+		n.subs[i] = s
+		return true
+	}
+	if n.index == nil {
+		n.index = make(map[O]int)
+	}
+	n.index[s.Owner] = len(n.subs)
+	n.subs = append(n.subs, s)
+	t.count++
+	return false
+}
+
+// Unsubscribe removes owner's subscription to filter (in group, "" for a
+// non-shared one) and reports whether it existed.
+func (t *Trie[O]) Unsubscribe(owner O, filter, group string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.remove(&t.root, owner, filter, group)
+}
+
+// remove walks down filter and prunes empty nodes on the way back.
+func (t *Trie[O]) remove(n *node[O], owner O, filter, group string) bool {
+	level, rest, more := cut(filter)
+	var c *node[O]
+	switch level {
+	case "+":
+		c = n.plus
+	case "#":
+		c = n.hash
+	default:
+		c = n.children[level]
+	}
+	if c == nil {
+		return false
+	}
+	var ok bool
+	if more {
+		ok = t.remove(c, owner, rest, group)
+	} else {
+		ok = t.removeHere(c, owner, group)
+	}
+	if ok && c.empty() {
+		switch level {
+		case "+":
+			n.plus = nil
+		case "#":
+			n.hash = nil
+		default:
+			delete(n.children, level)
+		}
+	}
+	return ok
+}
+
+func (t *Trie[O]) removeHere(n *node[O], owner O, group string) bool {
+	if group != "" {
+		for gi, g := range n.groups {
+			if g.name != group {
+				continue
+			}
+			for i, m := range g.members {
+				if m.Owner != owner {
+					continue
+				}
+				members := make([]*Subscription[O], 0, len(g.members)-1)
+				members = append(members, g.members[:i]...)
+				g.members = append(members, g.members[i+1:]...)
+				if len(g.members) == 0 {
+					n.groups = append(n.groups[:gi:gi], n.groups[gi+1:]...)
+				}
+				t.count--
+				t.shared--
+				return true
+			}
+			return false
+		}
+		return false
+	}
+	i, ok := n.index[owner]
+	if !ok {
+		return false
+	}
+	last := len(n.subs) - 1
+	if i != last {
+		n.subs[i] = n.subs[last]
+		n.index[n.subs[i].Owner] = i
+	}
+	n.subs[last] = nil
+	n.subs = n.subs[:last]
+	delete(n.index, owner)
+	t.count--
+	return true
+}
+
+// Match appends to dst every subscription whose filter matches topic and
+// returns the extended slice. For each matching shared group exactly one
+// member is appended, chosen round robin. A subscriber may appear more
+// than once (overlapping filters); the caller merges. Match does not
+// allocate beyond growing dst.
+func (t *Trie[O]) Match(topic string, dst []*Subscription[O]) []*Subscription[O] {
+	t.mu.RLock()
+	dst = t.root.match(topic, true, dst, t.prefer)
+	t.mu.RUnlock()
+	return dst
+}
+
+// match matches the remaining levels of topic (at least one) below n.
+func (n *node[O]) match(topic string, first bool, dst []*Subscription[O], prefer func(O) bool) []*Subscription[O] {
+	level, rest, more := cut(topic)
+	// [MQTT-4.7.2-1] wildcards at the first level never match '$' topics.
+	wild := !first || len(level) == 0 || level[0] != '$'
+	if wild && n.hash != nil {
+		dst = n.hash.appendSubs(dst, prefer)
+	}
+	if wild && n.plus != nil {
+		dst = n.plus.step(rest, more, dst, prefer)
+	}
+	if c := n.children[level]; c != nil {
+		dst = c.step(rest, more, dst, prefer)
+	}
+	return dst
+}
+
+func (n *node[O]) step(rest string, more bool, dst []*Subscription[O], prefer func(O) bool) []*Subscription[O] {
+	if more {
+		return n.match(rest, false, dst, prefer)
+	}
+	dst = n.appendSubs(dst, prefer)
+	if n.hash != nil { // "a/#" matches "a" [MQTT-4.7.1-2]
+		dst = n.hash.appendSubs(dst, prefer)
+	}
+	return dst
+}
+
+func (n *node[O]) appendSubs(dst []*Subscription[O], prefer func(O) bool) []*Subscription[O] {
+	dst = append(dst, n.subs...)
+	for _, g := range n.groups {
+		if m := g.pick(prefer); m != nil {
+			dst = append(dst, m)
+		}
+	}
+	return dst
+}
+
+// pick chooses the group member for one message: round robin, skipping
+// members prefer rejects unless all are rejected.
+func (g *group[O]) pick(prefer func(O) bool) *Subscription[O] {
+	k := uint32(len(g.members))
+	if k == 0 {
+		return nil
+	}
+	start := g.next.Add(1) - 1
+	if prefer != nil {
+		for i := uint32(0); i < k; i++ {
+			if m := g.members[(start+i)%k]; prefer(m.Owner) {
+				if i > 0 {
+					g.next.Add(i) // continue after the chosen member
+				}
+				return m
+			}
+		}
+	}
+	return g.members[start%k]
+}
+
+func (n *node[O]) child(level string) *node[O] {
+	switch level {
+	case "+":
+		if n.plus == nil {
+			n.plus = &node[O]{}
+		}
+		return n.plus
+	case "#":
+		if n.hash == nil {
+			n.hash = &node[O]{}
+		}
+		return n.hash
+	}
+	c := n.children[level]
+	if c == nil {
+		if n.children == nil {
+			n.children = make(map[string]*node[O])
+		}
+		c = &node[O]{}
+		n.children[level] = c
+	}
+	return c
+}
+
+func (n *node[O]) group(name string) *group[O] {
+	for _, g := range n.groups {
+		if g.name == name {
+			return g
+		}
+	}
+	return nil
+}
+
+func (n *node[O]) empty() bool {
+	return len(n.subs) == 0 && len(n.groups) == 0 && len(n.children) == 0 &&
+		n.plus == nil && n.hash == nil
+}
+
+// cut splits the first level off s.
+func cut(s string) (level, rest string, more bool) {
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		return s[:i], s[i+1:], true
+	}
+	return s, "", false
+}
