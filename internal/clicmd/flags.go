@@ -1,0 +1,99 @@
+package clicmd
+
+import "github.com/urfave/cli/v2"
+
+// Flag names shared by mqpub and mqsub (mosquitto's long option names; the
+// one-letter aliases are mosquitto's short options).
+const (
+	flagHost             = "host"
+	flagPort             = "port"
+	flagURL              = "url"
+	flagProtocol         = "protocol-version"
+	flagID               = "id"
+	flagIDPrefix         = "id-prefix"
+	flagKeepalive        = "keepalive"
+	flagNoClean          = "disable-clean-session"
+	flagSessionExpiry    = "session-expiry-interval"
+	flagUsername         = "username"
+	flagPassword         = "pw"
+	flagDebug            = "debug"
+	flagDump             = "dump"
+	flagQuiet            = "quiet"
+	flagWillTopic        = "will-topic"
+	flagWillPayload      = "will-payload"
+	flagWillQoS          = "will-qos"
+	flagWillRetain       = "will-retain"
+	flagProperty         = "D"
+	flagCAFile           = "cafile"
+	flagCAPath           = "capath"
+	flagCert             = "cert"
+	flagKey              = "key"
+	flagInsecure         = "insecure"
+	flagTLSVersion       = "tls-version"
+	flagHelp             = "help"
+	flagVersion          = "version"
+	flagNoColor          = "no-color"
+	flagDisconnectReason = "disconnect-reason"
+	flagQoS              = "qos"
+	flagTopic            = "topic"
+)
+
+// envPassword is the environment variable holding the password when -u is
+// given without -P.
+const envPassword = "MQ_PASSWORD"
+
+const (
+	catConn   = "Connection"
+	catAuth   = "Authentication and will"
+	catTLS    = "TLS"
+	catOutput = "Diagnostics"
+	catMsg    = "Message"
+	catSub    = "Subscription"
+	catV5     = "MQTT 5"
+)
+
+func str(name string, aliases []string, cat, usage string) *cli.StringFlag {
+	return &cli.StringFlag{Name: name, Aliases: aliases, Category: cat, Usage: usage}
+}
+
+func boolean(name string, aliases []string, cat, usage string) *cli.BoolFlag {
+	return &cli.BoolFlag{Name: name, Aliases: aliases, Category: cat, Usage: usage}
+}
+
+func short(s string) []string { return []string{s} }
+
+// commonFlags are the options mqpub and mqsub share.
+func commonFlags() []cli.Flag {
+	return []cli.Flag{
+		str(flagHost, short("h"), catConn, "broker host (default localhost)"),
+		str(flagPort, short("p"), catConn, "broker port (default 1883, 8883 with TLS)"),
+		str(flagURL, short("L"), catConn, "mqtt|mqtts|ws|wss://[user[:pass]@]host[:port][/topic or /ws-path]"),
+		str(flagProtocol, short("V"), catConn, "MQTT version: 31, 311 or 5 (also mqttv31, mqttv311, mqttv5); default 311"),
+		str(flagID, short("i"), catConn, "client id (default: assigned by the broker; random for 3.1)"),
+		str(flagIDPrefix, short("I"), catConn, "client id prefix; the process id is appended"),
+		str(flagKeepalive, short("k"), catConn, "keep alive in seconds, 5-65535 (default 60)"),
+		boolean(flagNoClean, short("c"), catConn, "persistent session (clean session 0); needs -i"),
+		str(flagSessionExpiry, short("x"), catV5, "session expiry interval in seconds; -1 or ∞ for never (MQTT 5)"),
+		str(flagUsername, short("u"), catAuth, "user name"),
+		str(flagPassword, short("P"), catAuth, "password (or set "+envPassword+", or be prompted on a terminal)"),
+		str(flagWillTopic, nil, catAuth, "topic of the will message"),
+		str(flagWillPayload, nil, catAuth, "payload of the will message"),
+		str(flagWillQoS, nil, catAuth, "QoS of the will message (0, 1 or 2)"),
+		boolean(flagWillRetain, nil, catAuth, "retain the will message"),
+		&cli.StringSliceFlag{Name: flagProperty, Aliases: []string{"property"}, Category: catV5,
+			Usage: "MQTT 5 property: -D CMD NAME VALUE, or -D CMD user-property KEY VALUE"},
+		str(flagDisconnectReason, nil, catV5, "end with a DISCONNECT carrying this reason code (e.g. 4: publish the will)"),
+		str(flagCAFile, nil, catTLS, "trusted CA certificates (PEM); enables TLS"),
+		str(flagCAPath, nil, catTLS, "directory of trusted CA certificates; enables TLS"),
+		str(flagCert, nil, catTLS, "client certificate (PEM)"),
+		str(flagKey, nil, catTLS, "client private key (PEM)"),
+		boolean(flagInsecure, nil, catTLS, "do not check the server certificate's host name"),
+		str(flagTLSVersion, nil, catTLS, "minimum TLS version: tlsv1.3, tlsv1.2 or tlsv1.1"),
+		boolean(flagDebug, short("d"), catOutput, "print every packet sent and received"),
+		boolean(flagDump, nil, catOutput, "with the packet trace, print each packet's bytes in hex"),
+		boolean(flagQuiet, nil, catOutput, "do not print runtime errors"),
+		boolean(flagNoColor, nil, catOutput, "never colour the output (also: NO_COLOR=1)"),
+		boolean(flagHelp, nil, catOutput, "show this help"),
+		boolean(flagVersion, nil, catOutput, "print the version"),
+	}
+}

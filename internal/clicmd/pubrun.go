@@ -1,0 +1,217 @@
+package clicmd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mqkit/mqkit/internal/client"
+	"github.com/mqkit/mqkit/internal/cliutil"
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+func runPub(c *cli.Context, e *env) error {
+	cc, err := parseConn(c, e, nil)
+	if err != nil {
+		return err
+	}
+	pc, err := parsePub(c, e, cc)
+	if err != nil {
+		return err
+	}
+	var payload []byte
+	switch pc.mode {
+	case "m":
+		payload = []byte(c.String(flagMessage))
+	case "f":
+		if payload, err = os.ReadFile(c.String(flagFile)); err != nil {
+			return cli.Exit(fmt.Sprintf("Error loading input file \"%s\": %v.", c.String(flagFile), errors.Unwrap(err)), cliutil.ExitError)
+		}
+	case "s":
+		if payload, err = io.ReadAll(e.stdin); err != nil {
+			return cli.Exit("Error reading stdin: "+err.Error(), cliutil.ExitError)
+		}
+	}
+	cc.opts.MaxInflight = pc.maxInflight
+	s := newSession(e, cc)
+	ctx := c.Context
+	cl, err := s.connect(ctx, nil)
+	if err != nil {
+		return err
+	}
+	p := &pubRun{s: s, cl: cl, pc: pc}
+	if pc.mode == "l" {
+		err = p.lines(ctx, e.stdin)
+	} else {
+		err = p.repeat(ctx, payload)
+	}
+	return p.finish(ctx, err)
+}
+
+// pubRun publishes and tracks the outstanding acknowledgements.
+type pubRun struct {
+	s       *session
+	cl      *client.Client
+	pc      *pubConfig
+	pending []*client.Token
+	failed  error // first refused publish
+}
+
+func (p *pubRun) publish(ctx context.Context, payload []byte) (*client.Token, error) {
+	msg := &mqtt.Publish{Topic: p.pc.topic, Payload: payload, QoS: p.pc.qos, Retain: p.pc.retain}
+	if p.cl.Version() == mqtt.V5 {
+		msg.Props = p.s.cc.props.Publish
+	}
+	tok, err := p.cl.Publish(ctx, msg)
+	if err != nil {
+		return nil, err
+	}
+	p.pending = append(p.pending, tok)
+	if len(p.pending) >= 1024 {
+		p.prune()
+	}
+	return tok, nil
+}
+
+// prune drops finished tokens, remembering the first refusal.
+func (p *pubRun) prune() {
+	kept := p.pending[:0]
+	for _, t := range p.pending {
+		select {
+		case <-t.Done():
+			p.check(t)
+		default:
+			kept = append(kept, t)
+		}
+	}
+	p.pending = kept
+}
+
+// check records a refused publish and warns about it.
+func (p *pubRun) check(t *client.Token) {
+	var ae *client.AckError
+	if err := t.Err(); errors.As(err, &ae) {
+		if p.failed == nil {
+			p.failed = err
+		} else {
+			msg, hint, _ := describeFailure(err, false)
+			p.s.rep.warn(msg, hint)
+		}
+	}
+}
+
+// repeat publishes payload pc.repeat times; with --repeat-delay it waits
+// for each delivery, then the delay, before the next publish.
+func (p *pubRun) repeat(ctx context.Context, payload []byte) error {
+	delay := time.Duration(p.pc.repeatDelay * float64(time.Second))
+	for i := 0; i < p.pc.repeat; i++ {
+		tok, err := p.publish(ctx, payload)
+		if err != nil {
+			return err
+		}
+		if delay > 0 && i < p.pc.repeat-1 {
+			if err := tok.Wait(ctx); err != nil && ctx.Err() != nil {
+				return err
+			}
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
+// lines publishes each line of r (without its "\n") over the connection.
+func (p *pubRun) lines(ctx context.Context, r io.Reader) error {
+	type line struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan line)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		br := bufio.NewReaderSize(r, 64<<10)
+		for {
+			b, err := br.ReadBytes('\n')
+			if len(b) > 0 && b[len(b)-1] == '\n' {
+				b = b[:len(b)-1]
+			} else if len(b) == 0 && err != nil {
+				b = nil
+			}
+			// A last line without "\n" is published too (mosquitto drops it).
+			if b != nil || err == nil {
+				select {
+				case ch <- line{b: b}:
+				case <-stop:
+					return
+				}
+			}
+			if err != nil {
+				select {
+				case ch <- line{err: err}:
+				case <-stop:
+				}
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case l := <-ch:
+			if l.err == io.EOF {
+				return nil
+			}
+			if l.err != nil {
+				return fmt.Errorf("reading stdin: %w", l.err)
+			}
+			if _, err := p.publish(ctx, l.b); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.cl.Done():
+			return p.cl.Err()
+		}
+	}
+}
+
+// finish waits for every acknowledgement, disconnects and reports.
+func (p *pubRun) finish(ctx context.Context, err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		for _, t := range p.pending {
+			if t.Wait(ctx) != nil && ctx.Err() != nil {
+				break // interrupted
+			}
+		}
+		p.prune() // records refusals; keeps what is still unacknowledged
+	}
+	var connErr error
+	select {
+	case <-p.cl.Done():
+		connErr = p.cl.Err()
+	default:
+		if derr := p.s.disconnect(ctx, p.cl); derr != nil && err == nil {
+			return derr
+		}
+	}
+	switch {
+	case err != nil && !errors.Is(err, context.Canceled):
+		return p.s.fail(err)
+	case connErr != nil:
+		return p.s.fail(connErr)
+	case p.failed != nil:
+		return p.s.fail(p.failed)
+	case len(p.pending) > 0:
+		return cli.Exit(p.s.rep.errorText("Error: interrupted before every message was acknowledged.", ""), cliutil.ExitError)
+	}
+	return nil
+}

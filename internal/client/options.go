@@ -1,0 +1,106 @@
+package client
+
+import (
+	"crypto/tls"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// Endpoint says where and how to connect.
+type Endpoint struct {
+	// Scheme is "mqtt" (TCP), "mqtts" (TLS), "ws" (WebSocket) or "wss"
+	// (WebSocket over TLS). Empty means "mqtt".
+	Scheme string
+	Host   string
+	Port   int
+	// Path is the WebSocket request path ("/mqtt" when empty).
+	Path string
+	// TLS configures mqtts and wss. When nil a default configuration with
+	// the system roots and ServerName = Host is used.
+	TLS *tls.Config
+}
+
+// Addr is host:port.
+func (e Endpoint) Addr() string { return net.JoinHostPort(e.Host, strconv.Itoa(e.Port)) }
+
+// String is the endpoint as a URL, e.g. "ws://127.0.0.1:8080/mqtt".
+func (e Endpoint) String() string {
+	s := e.Scheme
+	if s == "" {
+		s = "mqtt"
+	}
+	u := s + "://" + e.Addr()
+	if s == "ws" || s == "wss" {
+		u += e.wsPath()
+	}
+	return u
+}
+
+func (e Endpoint) wsPath() string {
+	if e.Path == "" {
+		return "/mqtt"
+	}
+	if e.Path[0] != '/' {
+		return "/" + e.Path
+	}
+	return e.Path
+}
+
+// Options configures a Client.
+type Options struct {
+	Endpoint Endpoint
+
+	// Connect is the CONNECT packet sent on Connect. Connect.Version selects
+	// the protocol (V31, V311 or V5; 0 means V311).
+	Connect mqtt.Connect
+
+	// MaxInflight caps outbound QoS 1/2 PUBLISH packets awaiting their
+	// final acknowledgement. 0 means no client-side cap; the server's v5
+	// Receive Maximum always applies [MQTT-3.3.4-9].
+	MaxInflight int
+
+	// ConnectTimeout bounds dialling, the TLS/WebSocket handshakes and the
+	// wait for CONNACK. 0 means 30 seconds.
+	ConnectTimeout time.Duration
+
+	// WriteTimeout bounds each flush to the network. 0 means 30 seconds.
+	WriteTimeout time.Duration
+
+	// OnMessage is called on the reader goroutine for every application
+	// message, after topic alias resolution, exactly once per QoS 2
+	// message. Return false to leave the message unacknowledged (the server
+	// keeps it for a persistent session). The callback must not wait for
+	// acknowledgements of the same client (it runs on the reader).
+	OnMessage func(p *mqtt.Publish) bool
+
+	// OnServerDisconnect, if set, is called when the server sends DISCONNECT.
+	OnServerDisconnect func(d *mqtt.Disconnect)
+
+	// Trace, if set, is called for every packet sent and received.
+	Trace func(ev TraceEvent)
+}
+
+// TraceEvent describes one packet crossing the wire.
+type TraceEvent struct {
+	Sent     bool   // true for packets we send, false for received ones
+	ClientID string // client identifier in use ("" before CONNACK for v5)
+	Packet   mqtt.Packet
+	Raw      []byte // the exact bytes on the wire (valid during the call)
+}
+
+func (o *Options) connectTimeout() time.Duration {
+	if o.ConnectTimeout > 0 {
+		return o.ConnectTimeout
+	}
+	return 30 * time.Second
+}
+
+func (o *Options) writeTimeout() time.Duration {
+	if o.WriteTimeout > 0 {
+		return o.WriteTimeout
+	}
+	return 30 * time.Second
+}
