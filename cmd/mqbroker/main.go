@@ -1,26 +1,13 @@
-// Command mqbroker is an MQTT 3.1, 3.1.1 and 5.0 broker.
+// Command mqbroker is an MQTT 3.1, 3.1.1 and 5.0 broker, compatible with
+// mosquitto's command line, configuration files, password and ACL files.
 package main
 
 import (
-	"fmt"
 	"os"
 
-	"github.com/urfave/cli/v2"
-
-	"github.com/mqkit/mqkit/internal/version"
+	"github.com/mqkit/mqkit/internal/brokercmd"
 )
 
 func main() {
-	app := &cli.App{
-		Name:    "mqbroker",
-		Usage:   "an MQTT 3.1 / 3.1.1 / 5.0 broker",
-		Version: version.Version,
-		Action: func(c *cli.Context) error {
-			return cli.Exit("mqbroker: not implemented yet", 1)
-		},
-	}
-	if err := app.Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	os.Exit(brokercmd.Main(os.Args, os.Stdout, os.Stderr))
 }

@@ -1,0 +1,233 @@
+// Package brokercmd is the mqbroker command line: it reads a mosquitto.conf
+// style configuration, builds the broker, and runs it until a signal.
+package brokercmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mqkit/mqkit/internal/broker"
+	"github.com/mqkit/mqkit/internal/config"
+	"github.com/mqkit/mqkit/internal/store"
+	"github.com/mqkit/mqkit/internal/version"
+)
+
+const examples = `EXAMPLES:
+   mqbroker                          listen on 127.0.0.1:1883, anonymous, in memory
+   mqbroker -p 1884 -v               another port, log every packet (like mosquitto -v)
+   mqbroker --data ./data            keep retained messages and sessions in ./data (durable)
+   mqbroker -c /etc/mosquitto/mosquitto.conf
+   mqbroker --test-config -c my.conf check a configuration file and exit
+   mqbroker passwd -c pwfile alice   create a password file (mosquitto_passwd format)
+
+SIGNALS:
+   SIGINT, SIGTERM   graceful shutdown (v5 clients get DISCONNECT 0x8B)
+   SIGHUP            reload password files, ACL files and TLS certificates
+
+EXIT STATUS:
+   0 clean shutdown or valid configuration; 1 configuration or start-up error`
+
+// NewApp builds the mqbroker application writing to stdout and stderr.
+func NewApp(stdout, stderr io.Writer) *cli.App {
+	// -v is --verbose (as in mosquitto), so --version has no short form.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	return &cli.App{
+		Name:                   "mqbroker",
+		Usage:                  "an MQTT 3.1 / 3.1.1 / 5.0 broker (mosquitto compatible)",
+		UsageText:              "mqbroker [-c FILE] [-p PORT ...] [-v] [--data DIR] [--test-config]\n   mqbroker passwd [options] FILE USER [PASSWORD]",
+		Description:            examples,
+		Version:                version.Version,
+		Writer:                 stdout,
+		ErrWriter:              stderr,
+		EnableBashCompletion:   true,
+		UseShortOptionHandling: true,
+		HideHelpCommand:        true,
+		// Errors are returned to Main, which alone picks the exit status.
+		ExitErrHandler: func(*cli.Context, error) {},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config-file", Aliases: []string{"c"}, Usage: "mosquitto.conf style configuration `FILE`"},
+			&cli.IntSliceFlag{Name: "port", Aliases: []string{"p"}, Usage: "listen on `PORT` on 127.0.0.1 (repeatable; ignored when the config file defines listeners)"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log every connect, subscribe, publish and disconnect (log_type all)"},
+			&cli.StringFlag{Name: "data", Usage: "turn persistence on, storing in `DIR`/mqbroker.db"},
+			&cli.BoolFlag{Name: "test-config", Usage: "check the configuration (and the files it names) and exit"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no banner and no logging"},
+			&cli.BoolFlag{Name: "daemon", Aliases: []string{"d"}, Usage: "not supported: run under a service manager instead"},
+		},
+		Commands: []*cli.Command{passwdCommand()},
+		Action:   run,
+	}
+}
+
+// Main runs the app and returns the process exit status.
+func Main(args []string, stdout, stderr io.Writer) int {
+	app := NewApp(stdout, stderr)
+	if err := app.Run(args); err != nil {
+		var ec cli.ExitCoder
+		if errors.As(err, &ec) {
+			if msg := ec.Error(); msg != "" {
+				fmt.Fprintln(stderr, msg)
+			}
+			return ec.ExitCode()
+		}
+		fmt.Fprintf(stderr, "mqbroker: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// loadConfig reads -c (or the embedded defaults) and applies -p and --data.
+func loadConfig(c *cli.Context) (*config.Config, error) {
+	cfg := config.Default()
+	if f := c.String("config-file"); f != "" {
+		var err error
+		if cfg, err = config.LoadFile(f); err != nil {
+			return nil, err
+		}
+	}
+	if ports := c.IntSlice("port"); len(ports) > 0 {
+		if cfg.LocalOnly {
+			// As mosquitto 2.0: -p listeners bind the loopback interface.
+			cfg.Listeners = nil
+			for _, p := range ports {
+				if p < 0 || p > 65535 {
+					return nil, fmt.Errorf("-p %d: port out of range", p)
+				}
+				cfg.Listeners = append(cfg.Listeners, &config.Listener{Port: p, Bind: "127.0.0.1",
+					Protocol: config.ProtocolMQTT, MaxConnections: -1, MaxQoS: 2, MaxTopicAlias: 10, Local: true})
+			}
+		} else {
+			cfg.Warnings = append(cfg.Warnings, "-p ignored: the configuration file defines listeners")
+		}
+	}
+	if dir := c.String("data"); dir != "" {
+		cfg.Persistence = true
+		cfg.PersistenceLocation = dir
+		cfg.PersistenceFile = "mqbroker.db"
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg *config.Config, c *cli.Context) (*slog.Logger, io.Closer, error) {
+	types := cfg.LogTypes
+	if c.Bool("verbose") {
+		types = config.LogAll
+	}
+	var out io.Writer
+	var closer io.Closer
+	for _, d := range cfg.LogDest {
+		switch d.Kind {
+		case "stdout":
+			out = c.App.Writer
+		case "stderr":
+			out = c.App.ErrWriter
+		case "file":
+			f, err := os.OpenFile(d.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+			if err != nil {
+				return nil, nil, fmt.Errorf("log_dest file: %w", err)
+			}
+			out, closer = f, f
+		}
+	}
+	if c.Bool("quiet") {
+		out = nil
+	}
+	h := newLogHandler(out, types, cfg.LogTimestamp)
+	return slog.New(h), closer, nil
+}
+
+func run(c *cli.Context) error {
+	if c.Args().Present() {
+		return cli.Exit(fmt.Sprintf("mqbroker: unexpected argument %q (see --help)", c.Args().First()), 1)
+	}
+	if c.Bool("daemon") {
+		return cli.Exit("mqbroker: -d/--daemon is not supported: run mqbroker under systemd, a container or '&'", 1)
+	}
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return cli.Exit("mqbroker: "+err.Error(), 1)
+	}
+	logger, closer, err := newLogger(cfg, c)
+	if err != nil {
+		return cli.Exit("mqbroker: "+err.Error(), 1)
+	}
+	if closer != nil {
+		defer closer.Close()
+	}
+	verbose := c.Bool("verbose") || cfg.LogTypes&config.LogDebug != 0
+	p, err := buildPlan(cfg, logger, verbose)
+	if err != nil {
+		return cli.Exit("mqbroker: "+err.Error(), 1)
+	}
+	for _, w := range cfg.Warnings {
+		logger.Warn("Warning: " + w)
+	}
+	if c.Bool("test-config") {
+		fmt.Fprintf(c.App.Writer, "Configuration OK: %d listener(s)\n", len(cfg.Listeners))
+		return nil
+	}
+	if cfg.Persistence {
+		path := cfg.PersistencePath()
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return cli.Exit("mqbroker: persistence: "+err.Error(), 1)
+		}
+		st, err := store.Open(path, store.Options{Logf: func(f string, a ...any) { logger.Error(fmt.Sprintf(f, a...)) }})
+		if err != nil {
+			return cli.Exit("mqbroker: "+err.Error(), 1)
+		}
+		defer st.Close()
+		p.opts.Store = st
+	}
+	if cfg.PIDFile != "" {
+		if err := os.WriteFile(cfg.PIDFile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
+			return cli.Exit("mqbroker: pid_file: "+err.Error(), 1)
+		}
+		defer os.Remove(cfg.PIDFile)
+	}
+	b, err := broker.New(p.opts)
+	if err != nil {
+		return cli.Exit("mqbroker: "+err.Error(), 1)
+	}
+	if err := b.Start(); err != nil {
+		return cli.Exit("mqbroker: "+err.Error(), 1)
+	}
+	if !c.Bool("quiet") {
+		printBanner(c.App.ErrWriter, cfg, p, b)
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			reload(logger, p)
+		}
+	}()
+	if err := b.Serve(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return cli.Exit("mqbroker: "+err.Error(), 1)
+	}
+	logger.Info("mqbroker " + version.Version + " terminating")
+	return nil
+}
+
+// reload re-reads password files, ACLs and certificates (SIGHUP).
+func reload(logger *slog.Logger, p *plan) {
+	err := p.guard.Reload()
+	for _, r := range p.reloaders {
+		err = errors.Join(err, r.Reload())
+	}
+	if err != nil {
+		logger.Error("Error: reload failed, keeping the previous files: " + err.Error())
+		return
+	}
+	logger.Info("Reloaded password, ACL and certificate files.")
+}

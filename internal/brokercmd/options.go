@@ -1,0 +1,149 @@
+package brokercmd
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/mqkit/mqkit/internal/auth"
+	"github.com/mqkit/mqkit/internal/broker"
+	"github.com/mqkit/mqkit/internal/config"
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// plan is everything needed to run a broker from a configuration.
+type plan struct {
+	opts      broker.Options
+	names     []string // listener names, parallel to cfg.Listeners
+	urls      []string // what the banner prints, parallel to cfg.Listeners
+	guard     *guard
+	reloaders []*auth.TLSReloader
+}
+
+// listenerName names listener i for logs, Broker.Addr and security scopes.
+func listenerName(i int) string { return "listener-" + strconv.Itoa(i+1) }
+
+// buildPlan turns a parsed configuration into broker options. It loads
+// the password, ACL and TLS files, so every file error surfaces here
+// (and from --test-config).
+func buildPlan(cfg *config.Config, logger *slog.Logger, verbose bool) (*plan, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := &plan{}
+	var maxQoS byte = 2
+	var topicAlias uint16 = 10
+	for i, l := range cfg.Listeners {
+		name := listenerName(i)
+		lc := broker.ListenerConfig{
+			Name:           name,
+			Addr:           l.Addr(),
+			WebSocket:      l.Protocol == config.ProtocolWebsockets,
+			WSPath:         l.WebsocketsPath,
+			WSOrigins:      l.WebsocketsOrigins,
+			MaxConnections: l.MaxConnections,
+		}
+		if len(lc.WSOrigins) == 0 && lc.WebSocket {
+			// mosquitto 2.0 accepts any Origin unless websockets_origin is set.
+			lc.WSOrigins = []string{"*"}
+		}
+		if l.TLS() {
+			r, err := auth.NewTLSReloader(auth.TLSOptions{
+				CertFile: l.CertFile, KeyFile: l.KeyFile, CAFile: l.CAFile, CAPath: l.CAPath,
+				RequireCertificate: l.RequireCertificate || l.UseIdentityAsUsername,
+				TLSVersion:         l.TLSVersion,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where(l), err)
+			}
+			p.reloaders = append(p.reloaders, r)
+			lc.TLS = r.Config()
+		}
+		// max_qos and max_topic_alias are per listener in mosquitto; the
+		// broker applies one value to all, so listeners must agree.
+		if i == 0 {
+			maxQoS, topicAlias = l.MaxQoS, l.MaxTopicAlias
+		} else if l.MaxQoS != maxQoS || l.MaxTopicAlias != topicAlias {
+			return nil, fmt.Errorf("%s: max_qos and max_topic_alias must be the same on every listener", where(l))
+		}
+		p.opts.Listeners = append(p.opts.Listeners, lc)
+		p.names = append(p.names, name)
+		p.urls = append(p.urls, listenerURL(l, lc.TLS))
+	}
+	g, err := newGuard(cfg, p.names)
+	if err != nil {
+		return nil, err
+	}
+	p.guard = g
+	o := &p.opts
+	o.Authenticator = g
+	if g.anyACL {
+		o.Authorizer = g
+	}
+	o.MaxPacketSize = cfg.MaxPacketSize
+	if cfg.MaxKeepalive != 65535 {
+		o.MaxKeepAlive = cfg.MaxKeepalive
+	}
+	o.MaxInflight = int(cfg.MaxInflightMessages)
+	if cfg.MaxInflightMessages == 0 {
+		o.MaxInflight = -1 // 0 = unlimited in mosquitto.conf
+	}
+	o.MaxQueued = cfg.MaxQueuedMessages
+	if cfg.MaxQueuedMessages == 0 {
+		o.MaxQueued = -1
+	}
+	o.MaxQueuedBytes = cfg.MaxQueuedBytes
+	o.DisableRetain = !cfg.RetainAvailable
+	q := mqtt.QoS(maxQoS)
+	o.MaxQoS = &q
+	o.MaxTopicAlias = int(topicAlias)
+	if topicAlias == 0 {
+		o.MaxTopicAlias = -1
+	}
+	o.DenyZeroLengthClientID = !cfg.Security.AllowZeroLengthClientID
+	o.AutoIDPrefix = cfg.Security.AutoIDPrefix
+	o.PersistentClientExpiration = cfg.PersistentClientExpiration
+	o.SysInterval = cfg.SysInterval
+	if cfg.SysInterval == 0 {
+		o.SysInterval = -1 // sys_interval 0 turns $SYS off
+	}
+	o.Logger = logger
+	o.Verbose = verbose
+	o.ConnectionMessages = cfg.ConnectionMessages
+	return p, nil
+}
+
+func where(l *config.Listener) string {
+	if s := l.Pos.String(); s != "" {
+		return s
+	}
+	return "listener " + l.Addr()
+}
+
+// listenerURL renders a listener as a URL for the banner.
+func listenerURL(l *config.Listener, t *tls.Config) string {
+	scheme := "mqtt"
+	switch {
+	case l.Protocol == config.ProtocolWebsockets && t != nil:
+		scheme = "wss"
+	case l.Protocol == config.ProtocolWebsockets:
+		scheme = "ws"
+	case t != nil:
+		scheme = "mqtts"
+	}
+	host := l.Bind
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	u := scheme + "://" + net.JoinHostPort(host, strconv.Itoa(l.Port))
+	if l.Protocol == config.ProtocolWebsockets {
+		path := l.WebsocketsPath
+		if path == "" {
+			path = "/mqtt"
+		}
+		u += path
+	}
+	return u
+}
