@@ -11,9 +11,10 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-# Build, then start the broker with its embedded defaults (127.0.0.1:1883).
+# Build, then start the broker with its embedded defaults (127.0.0.1:1883,
+# anonymous) keeping retained messages and sessions in ./data (durable).
 run: build
-	./$(BIN)/mqbroker
+	./$(BIN)/mqbroker --data data
 
 # vet + the whole suite under the race detector (CI runs exactly this).
 test: build
