@@ -23,7 +23,8 @@ type Broker struct {
 	retainMu  sync.Mutex
 	matchPool sync.Pool
 
-	mu            sync.Mutex // guards the fields below
+	durable       DurableStore // store with deferred acks, or nil
+	mu            sync.Mutex   // guards the fields below
 	sessions      map[string]*session
 	conns         map[*conn]struct{}
 	listeners     []*listener
@@ -59,6 +60,9 @@ func New(opts Options) (*Broker, error) {
 		conns:    make(map[*conn]struct{}),
 		done:     make(chan struct{}),
 		now:      time.Now,
+	}
+	if d, ok := b.store.(DurableStore); ok {
+		b.durable = d
 	}
 	if b.store == nil {
 		b.store = nopStore{}

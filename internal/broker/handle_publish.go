@@ -44,7 +44,7 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 			// Method A (section 4.3.3): the message was already routed when
 			// its PUBREC was sent; a re-sent PUBLISH with the same id is not
 			// delivered again [MQTT-4.3.3-9], only acknowledged.
-			c.enqueueAck(mqtt.PUBREC, p.PacketID, mqtt.Success)
+			c.sendPublishAck(mqtt.PUBREC, p.PacketID, mqtt.Success)
 			return nil
 		}
 		if v5 && n >= int(cfg.recvMax) {
@@ -83,7 +83,7 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 func (c *conn) ackPublish(p *mqtt.Publish, code mqtt.ReasonCode) {
 	switch p.QoS {
 	case 1:
-		c.enqueueAck(mqtt.PUBACK, p.PacketID, code)
+		c.sendPublishAck(mqtt.PUBACK, p.PacketID, code)
 	case 2:
 		if !code.IsError() {
 			s := c.sess
@@ -95,8 +95,32 @@ func (c *conn) ackPublish(p *mqtt.Publish, code mqtt.ReasonCode) {
 			s.persist("save inbound", func(st Store) error { return st.SaveInbound(s.clientID, p.PacketID) })
 			s.mu.Unlock()
 		}
-		c.enqueueAck(mqtt.PUBREC, p.PacketID, code)
+		c.sendPublishAck(mqtt.PUBREC, p.PacketID, code)
 	}
+}
+
+// sendPublishAck queues the PUBACK or PUBREC of an inbound publish. With a
+// store that commits asynchronously (DurableStore), the ack waits until
+// every store write made so far — this message's queue entries, its
+// retained copy, its QoS 2 id — is on disk, so an acknowledged message
+// survives a crash. The reader goroutine is not blocked meanwhile, and
+// acks keep their order because the store runs callbacks in call order
+// (PUBACKs in the order the PUBLISHes arrived, [MQTT-4.6.0-2]).
+func (c *conn) sendPublishAck(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode) {
+	d := c.b.durable
+	if d == nil {
+		c.enqueueAck(kind, pid, code)
+		return
+	}
+	v5 := c.version == mqtt.V5
+	d.AfterDurable(func(err error) {
+		if err != nil && v5 && !code.IsError() {
+			// Not on disk: a v5 publisher learns it (a 3.1.1 one cannot be
+			// told; it still gets its ack, see Store).
+			code = mqtt.UnspecifiedError
+		}
+		c.enqueueAck(kind, pid, code)
+	})
 }
 
 // resolveAlias applies an inbound v5 Topic Alias (section 3.3.2.3.4).

@@ -53,6 +53,18 @@ type Store interface {
 	DeleteInbound(clientID string, packetID uint16) error
 }
 
+// DurableStore is a Store whose Save*/Delete* calls only queue the write
+// and return; the write reaches the disk later, in a group commit.
+// AfterDurable runs fn (in call order, on the store's goroutine) once every
+// call made before it is durable, with the commit's error. When
+// Options.Store implements it, the broker sends each PUBACK/PUBREC from
+// such a callback, so nothing is acknowledged before it is on disk.
+// internal/store.Bolt implements it.
+type DurableStore interface {
+	Store
+	AfterDurable(fn func(err error))
+}
+
 // StoreSnapshot is everything Load found.
 type StoreSnapshot struct {
 	Retained []*StoredMessage

@@ -224,3 +224,4 @@ func fileSize(path string) (int64, error) {
 	}
 	return fi.Size(), nil
 }
+var _ broker.DurableStore = (*Bolt)(nil)
