@@ -224,4 +224,5 @@ func fileSize(path string) (int64, error) {
 	}
 	return fi.Size(), nil
 }
+
 var _ broker.DurableStore = (*Bolt)(nil)
