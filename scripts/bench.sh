@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: mqbroker against mosquitto on this machine.
+#
+# Builds bin/mqbroker and bin/mqbench, starts both brokers on loopback,
+# runs every scenario against each broker INTERLEAVED (mqbroker, mosquitto,
+# mqbroker, mosquitto, ...) for REPS repetitions, and prints the medians per
+# broker and the ratio mqbroker/mosquitto per scenario (bin/mqbench table).
+#
+#   scripts/bench.sh              # full run, REPS=3 (about 10 minutes)
+#   QUICK=1 scripts/bench.sh      # smoke run, well under 60 s
+#   REPS=5 scripts/bench.sh       # more repetitions
+#
+# Environment: REPS, QUICK, MQB_PORT (default 21883), MOSQ_PORT (21884),
+# MOSQUITTO (the mosquitto binary), MQBROKER (the broker under test,
+# default bin/mqbroker, built here; anything taking -p PORT), MAX_SECONDS (overall budget; runs that
+# would start after it are skipped), OUT (results directory, scripts/out).
+# Raw results stay in $OUT/bench-*.jsonl (one mqbench --json result a line).
+#
+# The brokers are restarted before every repetition and the idle scenario
+# runs first, on fresh processes: an allocator keeps the memory of an
+# earlier run, which would make RSS per connection read as zero.
+#
+# Exits 0 once the table is printed, whatever the figures; non-zero only
+# when something could not run (build failure, a broker that does not
+# start).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin
+
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then REPS=${REPS:-1}; else REPS=${REPS:-3}; fi
+MQB_PORT=${MQB_PORT:-21883}
+MOSQ_PORT=${MOSQ_PORT:-21884}
+MOSQUITTO=${MOSQUITTO:-mosquitto}
+MQBROKER=${MQBROKER:-bin/mqbroker}
+OUT=${OUT:-scripts/out}
+
+if [ "$QUICK" = 1 ]; then
+  MAX_SECONDS=${MAX_SECONDS:-55}
+  RUN_TIMEOUT=20
+  COMMON=(--stall 1s)
+  SCENARIOS=(
+    "idle|idle -c 1000 --hold 1s"
+    "p2p-q0|p2p -q 0 --pubs 10 -s 64 -n 20000"
+    "p2p-q1|p2p -q 1 --pubs 10 -s 64 -n 20000"
+    "p2p-q2|p2p -q 2 --pubs 10 -s 64 -n 20000"
+    "fanout-q0|fanout -q 0 --subs 100 -s 64 -n 1000"
+    "fanout-q1|fanout -q 1 --subs 100 -s 64 -n 1000"
+    "latency|latency -q 0 --rate 1000 -d 2s"
+  )
+else
+  MAX_SECONDS=${MAX_SECONDS:-1800}
+  RUN_TIMEOUT=150
+  COMMON=(--stall 3s)
+  SCENARIOS=(
+    "idle|idle -c 10000 --hold 3s"
+    "p2p-q0|p2p -q 0 --pubs 10 -s 64 -n 200000"
+    "p2p-q1|p2p -q 1 --pubs 10 -s 64 -n 200000"
+    "p2p-q2|p2p -q 2 --pubs 10 -s 64 -n 200000"
+    "fanout-q0|fanout -q 0 --subs 100 -s 64 -n 10000"
+    "fanout-q1|fanout -q 1 --subs 100 -s 64 -n 10000"
+    "latency|latency -q 0 --rate 1000 -d 10s"
+  )
+fi
+
+log() { printf '%s\n' "bench.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+command -v "$MOSQUITTO" >/dev/null 2>&1 ||
+  die "mosquitto not found (apt-get install mosquitto, or set MOSQUITTO=/path/to/mosquitto)"
+
+# Each idle connection is a file descriptor in the broker and in mqbench.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 10100 ]; then
+  log "warning: file descriptor limit $(ulimit -n) is below 10100; the idle scenario will refuse 10000 connections"
+fi
+
+mkdir -p bin "$OUT"
+if [ "$MQBROKER" = bin/mqbroker ]; then
+  log "building bin/mqbroker and bin/mqbench"
+  go build -trimpath -o bin/ ./cmd/mqbroker ./cmd/mqbench
+else
+  log "building bin/mqbench (broker under test: $MQBROKER)"
+  go build -trimpath -o bin/ ./cmd/mqbench
+fi
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in "$MQB_PORT" "$MOSQ_PORT"; do
+  port_busy "$p" && die "port $p is already in use (set MQB_PORT / MOSQ_PORT)"
+done
+
+MQB_PID=
+MOSQ_PID=
+stop_brokers() {
+  local pid
+  for pid in "$MQB_PID" "$MOSQ_PID"; do
+    [ -n "$pid" ] || continue
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  MQB_PID= MOSQ_PID=
+}
+trap stop_brokers EXIT
+trap 'exit 130' INT TERM
+
+# wait_port NAME PID PORT LOG: wait up to 5 s for the broker to accept.
+wait_port() {
+  local name=$1 pid=$2 port=$3 logf=$4
+  for _ in $(seq 50); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "$name exited during start-up; its output ($logf):"
+      sed 's/^/  | /' "$logf" >&2
+      return 1
+    fi
+    port_busy "$port" && return 0
+    sleep 0.1
+  done
+  log "$name did not accept connections on 127.0.0.1:$port within 5 s; its output ($logf):"
+  sed 's/^/  | /' "$logf" >&2
+  return 1
+}
+
+start_brokers() {
+  "$MQBROKER" -p "$MQB_PORT" >"$OUT/mqbroker.log" 2>&1 &
+  MQB_PID=$!
+  wait_port mqbroker "$MQB_PID" "$MQB_PORT" "$OUT/mqbroker.log" ||
+    die "mqbroker is not usable yet: '$MQBROKER -p $MQB_PORT' must start a broker with its default configuration on 127.0.0.1"
+  # With -p and no configuration file mosquitto 2.0 listens on loopback only.
+  "$MOSQUITTO" -p "$MOSQ_PORT" >"$OUT/mosquitto.log" 2>&1 &
+  MOSQ_PID=$!
+  wait_port mosquitto "$MOSQ_PID" "$MOSQ_PORT" "$OUT/mosquitto.log" || die "mosquitto did not start"
+}
+
+START=$SECONDS # the budget counts the runs, not the build
+RESULTS="$OUT/bench-$(date +%Y%m%d-%H%M%S).jsonl"
+: >"$RESULTS"
+log "results: $RESULTS (REPS=$REPS QUICK=$QUICK, budget ${MAX_SECONDS}s)"
+log "note: a shared machine makes single runs noisy; compare medians of interleaved runs"
+
+skipped=0
+for rep in $(seq "$REPS"); do
+  stop_brokers
+  start_brokers
+  for entry in "${SCENARIOS[@]}"; do
+    name=${entry%%|*}
+    read -r -a args <<<"${entry#*|}"
+    for broker in mqbroker mosquitto; do
+      if [ $((SECONDS - START)) -ge "$MAX_SECONDS" ]; then
+        skipped=$((skipped + 1))
+        continue
+      fi
+      if [ "$broker" = mqbroker ]; then port=$MQB_PORT pid=$MQB_PID; else port=$MOSQ_PORT pid=$MOSQ_PID; fi
+      log "[rep $rep/$REPS] $name on $broker"
+      # mqbench bounds itself; timeout is the belt to its braces (TERM
+      # makes mqbench print what it measured so far).
+      rc=0
+      timeout -k 5 "$RUN_TIMEOUT" bin/mqbench --json --no-progress -p "$port" --pid "$pid" \
+        --label "$broker" "${COMMON[@]}" "${args[@]}" >>"$RESULTS" || rc=$?
+      [ "$rc" -eq 0 ] || log "  $name on $broker failed (exit $rc); see above"
+    done
+  done
+done
+stop_brokers
+
+[ "$skipped" -eq 0 ] || log "warning: $skipped runs skipped: the ${MAX_SECONDS}s budget ran out"
+echo
+echo "mqbroker vs mosquitto 2.0.11, $REPS repetition(s), interleaved; medians (QUICK=$QUICK)"
+bin/mqbench table "$RESULTS"
+echo
+echo "raw results: $RESULTS (elapsed $((SECONDS - START))s)"
+exit 0
