@@ -3,6 +3,7 @@ BIN     := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 LDFLAGS := -s -w -X github.com/mqkit/mqkit/internal/version.Version=$(VERSION)
 FUZZTIME ?= 20s
+CI_FUZZTIME ?= 3s
 
 .PHONY: all build run test test-short fuzz bench demo clean
 
@@ -16,19 +17,23 @@ build:
 run: build
 	./$(BIN)/mqbroker --data data
 
-# vet + the whole suite under the race detector (CI runs exactly this).
+# vet + the whole suite under the race detector + each fuzzer briefly (CI runs exactly this).
 test: build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
 
 test-short:
 	$(GO) test -count=1 ./...
 
 # Each fuzz target for FUZZTIME (go test allows one -fuzz target per run).
+# Crashers found are written to the package's testdata/fuzz and then replay
+# in every ordinary `go test`.
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	@set -e; for d in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for t in $$(grep -h '^func Fuzz' $$d/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+	    echo "== fuzz $$d $$t ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$d; \
 	  done; \
 	done
 
