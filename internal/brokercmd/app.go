@@ -192,16 +192,8 @@ func run(c *cli.Context) error {
 		}
 		defer os.Remove(cfg.PIDFile)
 	}
-	b, err := broker.New(p.opts)
-	if err != nil {
-		return cli.Exit("mqbroker: "+err.Error(), 1)
-	}
-	if err := b.Start(); err != nil {
-		return cli.Exit("mqbroker: "+err.Error(), 1)
-	}
-	if !c.Bool("quiet") {
-		printBanner(c.App.ErrWriter, cfg, p, b)
-	}
+	// Signals are caught before the listeners open, so a SIGHUP or SIGTERM
+	// that follows the banner is never fatal.
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -212,6 +204,16 @@ func run(c *cli.Context) error {
 			reload(logger, p)
 		}
 	}()
+	b, err := broker.New(p.opts)
+	if err != nil {
+		return cli.Exit("mqbroker: "+err.Error(), 1)
+	}
+	if err := b.Start(); err != nil {
+		return cli.Exit("mqbroker: "+err.Error(), 1)
+	}
+	if !c.Bool("quiet") {
+		printBanner(c.App.ErrWriter, cfg, p, b)
+	}
 	if err := b.Serve(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return cli.Exit("mqbroker: "+err.Error(), 1)
 	}
