@@ -198,7 +198,7 @@ func run(c *cli.Context) error {
 	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	defer func() { signal.Stop(hup); close(hup) }()
 	go func() {
 		for range hup {
 			reload(logger, p)
