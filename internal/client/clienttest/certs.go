@@ -3,6 +3,7 @@ package clienttest
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha512"
 	"crypto/x509"
@@ -15,8 +16,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/pbkdf2"
 )
 
 // TLSFiles are PEM files of a throwaway CA, a server certificate for
@@ -141,7 +140,10 @@ func PasswordLine(t testing.TB, user, password string) string {
 	if _, err := rand.Read(salt); err != nil {
 		t.Fatal(err)
 	}
-	hash := pbkdf2.Key([]byte(password), salt, 101, 64, sha512.New)
+	hash, err := pbkdf2.Key(sha512.New, password, salt, 101, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return user + ":$7$101$" + base64.StdEncoding.EncodeToString(salt) + "$" +
 		base64.StdEncoding.EncodeToString(hash)
 }
