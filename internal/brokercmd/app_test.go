@@ -3,6 +3,7 @@ package brokercmd
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -346,5 +347,28 @@ func TestGuardCodes(t *testing.T) {
 				t.Fatalf("got %v (v3 %d), want %v (v3 %d)", got, mqtt.ConnackCodeV3(got), tc.want, tc.wantV3)
 			}
 		})
+	}
+}
+
+// TestReadPasswordFromStdin: when stdin is not a terminal the password is
+// one line of it (so `echo pw | mqbroker passwd FILE USER` works).
+func TestReadPasswordFromStdin(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{{"s3cret\n", "s3cret"}, {"no-newline", "no-newline"}, {"crlf\r\n", "crlf"}} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.WriteString(tc.in)
+		w.Close()
+		got, err := readPassword(r, io.Discard)
+		r.Close()
+		if err != nil || string(got) != tc.want {
+			t.Errorf("%q: got %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	r, w, _ := os.Pipe()
+	w.Close()
+	if _, err := readPassword(r, io.Discard); err == nil {
+		t.Error("empty stdin: no error")
 	}
 }
