@@ -13,6 +13,9 @@ func (p *Ack) check(v Version) error {
 		return ErrZeroPacketID // [MQTT-2.2.1-3]
 	}
 	if v == V5 {
+		if err := checkReason(p.Kind, p.Code); err != nil {
+			return err
+		}
 		return checkProps(&p.Props, p.Kind)
 	}
 	return nil
@@ -64,6 +67,9 @@ func (p *Ack) decode(flags byte, c *cursor, v Version) error {
 	}
 	rc, _ := c.u8("reason code")
 	p.Code = ReasonCode(rc)
+	if err := checkReason(p.Kind, p.Code); err != nil {
+		return err
+	}
 	if c.remaining() == 0 {
 		return nil
 	}

@@ -112,9 +112,16 @@ var badCases = []badCase{
 	{"connect v5 will props session expiry", allV, hx("10 18 00 04", "'MQTT", "05 06 00 05 00 00 00 05 11 00 00 00 01 00 01", "'w", "00 00"), ErrInvalidProperty, 0},
 
 	// CONNACK.
-	{"connack reserved flags", allV, hx("20 02 02 00"), nil, MalformedPacket},                  // [MQTT-3.2.2-1]
-	{"connack v3 reserved return code", v3s, hx("20 02 00 06"), nil, ProtocolError},            // [MQTT-3.2.2-6]
-	{"connack v3 refusal with session present", v3s, hx("20 02 01 05"), nil, ProtocolError},    // [MQTT-3.2.2-4]
+	{"connack reserved flags", allV, hx("20 02 02 00"), nil, MalformedPacket},               // [MQTT-3.2.2-1]
+	{"connack v3 reserved return code", v3s, hx("20 02 00 06"), nil, ProtocolError},         // [MQTT-3.2.2-6]
+	{"connack v3 refusal with session present", v3s, hx("20 02 01 05"), nil, ProtocolError}, // [MQTT-3.2.2-4]
+	// v5 reason codes outside each packet's list are Protocol Errors.
+	{"v5 puback with a disconnect code", v5s, hx("40 03 00 01 04"), nil, ProtocolError},
+	{"v5 pubrel with 0x80", v5s, hx("62 03 00 01 80"), nil, ProtocolError},
+	{"v5 disconnect with 0x10", v5s, hx("e0 01 10"), nil, ProtocolError}, // [MQTT-3.14.2-1]
+	{"v5 suback with 0x04", v5s, hx("90 04 00 01 00 04"), nil, ProtocolError},
+	{"v5 unsuback with 0x10", v5s, hx("b0 04 00 01 00 10"), nil, ProtocolError},
+	{"v5 connack with 0x04", v5s, hx("20 03 00 04 00"), nil, ProtocolError},
 	{"connack v5 refusal with session present", v5s, hx("20 03 01 87 00"), nil, ProtocolError}, // [MQTT-3.2.2-6] (v5)
 	{"connack v5 maximum qos 2", v5s, hx("20 05 00 00 02 24 02"), nil, ProtocolError},
 	{"connack v5 topic alias not allowed", v5s, hx("20 06 00 00 03 23 00 01"), ErrInvalidProperty, 0},

@@ -4,6 +4,9 @@ package mqtt
 
 func (p *Connack) check(v Version) error {
 	if v == V5 {
+		if err := checkReason(CONNACK, p.Code); err != nil {
+			return err
+		}
 		return checkProps(&p.Props, CONNACK)
 	}
 	return nil
@@ -47,6 +50,9 @@ func (p *Connack) decode(flags byte, c *cursor, v Version) error {
 	}
 	if v == V5 {
 		p.Code = ReasonCode(rc)
+		if err := checkReason(CONNACK, p.Code); err != nil {
+			return err // [MQTT-3.2.2-8]
+		}
 		p.ReturnCodeV3 = ConnackCodeV3(p.Code)
 		// A refusing CONNACK MUST have Session Present 0 [MQTT-3.2.2-6].
 		if p.Code.IsError() && p.SessionPresent {

@@ -16,6 +16,9 @@ func (*Pingresp) decode(byte, *cursor, Version) error   { return nil }
 
 func (p *Disconnect) check(v Version) error {
 	if v == V5 {
+		if err := checkReason(DISCONNECT, p.Code); err != nil {
+			return err
+		}
 		return checkProps(&p.Props, DISCONNECT)
 	}
 	return nil
@@ -50,6 +53,9 @@ func (p *Disconnect) decode(flags byte, c *cursor, v Version) error {
 	}
 	rc, _ := c.u8("reason code")
 	p.Code = ReasonCode(rc)
+	if err := checkReason(DISCONNECT, p.Code); err != nil {
+		return err // [MQTT-3.14.2-1]
+	}
 	if c.remaining() == 0 {
 		return nil
 	}

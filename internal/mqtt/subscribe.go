@@ -169,6 +169,11 @@ func (p *Suback) decode(flags byte, c *cursor, v Version) error {
 		if v != V5 && b > 2 && b != 0x80 {
 			return Errorf(ErrMalformedPacket, "SUBACK return code 0x%02X", b)
 		}
+		if v == V5 {
+			if err := checkReason(SUBACK, ReasonCode(b)); err != nil {
+				return err
+			}
+		}
 		p.Codes = append(p.Codes, ReasonCode(b))
 	}
 	return nil
@@ -288,6 +293,9 @@ func (p *Unsuback) decode(flags byte, c *cursor, v Version) error {
 		return err
 	}
 	for _, b := range c.rest() {
+		if err := checkReason(UNSUBACK, ReasonCode(b)); err != nil {
+			return err
+		}
 		p.Codes = append(p.Codes, ReasonCode(b))
 	}
 	return nil
