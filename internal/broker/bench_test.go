@@ -118,7 +118,8 @@ func BenchmarkFanout(b *testing.B) {
 			var conns []*conn
 			for i := 0; i < fan; i++ {
 				s := &session{b: br, id: uint64(i + 1), clientID: fmt.Sprint("s", i)}
-				c := &conn{b: br, wake: make(chan struct{}, 1), closing: make(chan struct{}), sendWindow: 20}
+				c := &conn{b: br, closing: make(chan struct{}), sendWindow: 20}
+				c.writing.Store(true) // as if a write job were running: none starts
 				s.conn = c
 				conns = append(conns, c)
 				s.subscribe("bench/+", &subscription{Owner: s, Filter: "bench/+", QoS: 0})
@@ -127,7 +128,7 @@ func BenchmarkFanout(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for n := 0; n < b.N; n++ {
-				br.route(m)
+				br.route(m, nil)
 				if n%256 == 0 {
 					for _, c := range conns {
 						c.qmu.Lock()

@@ -33,7 +33,8 @@ type Broker struct {
 	closedDone    bool
 	nextSessionID atomic.Uint64
 
-	wg       sync.WaitGroup // every goroutine the broker starts
+	wg       sync.WaitGroup // every goroutine the broker starts (but workers)
+	workers  workerPool     // run connections' handlers and writes (workers.go)
 	done     chan struct{}  // closed when Shutdown begins
 	stats    stats
 	now      func() time.Time // clock for message expiry (tests replace it)
@@ -181,7 +182,7 @@ func (b *Broker) startConn(nc net.Conn, l *listener) error {
 	}
 	c := newConn(b, nc, l)
 	b.conns[c] = struct{}{}
-	b.wg.Add(2) // reader and writer
+	b.wg.Add(1) // the connection's goroutine (its jobs run on b.workers)
 	b.mu.Unlock()
 	l.active.Add(1)
 	if b.cfg.ConnectionMessages {

@@ -12,15 +12,21 @@ import (
 	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
+	"github.com/mqkit/mqkit/internal/wsconn"
 )
 
-// conn is one network connection. Two goroutines serve it: the reader
-// (serve/readLoop: decodes packets and runs the handlers in order) and the
-// writer (writeLoop in conn_write.go: the only one that writes to nc).
+// conn is one network connection. Its own goroutine (serve/readLoop) only
+// waits for input, on a small stack; the packets that arrive are decoded
+// and handled in order by a read job on a shared worker (workers.go)
+// while the connection's goroutine waits for it. Writes are done by one
+// write job at a time (writeJob), started when something is queued and
+// ended when the queue is empty, so an idle connection has one goroutine
+// and holds no buffers.
 //
 // Fields are owned as marked: "reader" fields are used only by the reader
-// goroutine (set during CONNECT, before the conn becomes reachable from a
-// session), "writer" fields only by the writer, the queue by qmu.
+// (the connection's goroutine and its read jobs, one at a time; set
+// during CONNECT, before the conn becomes reachable from a session),
+// "writer" fields only by the write job holding wmu, the queue by qmu.
 type conn struct {
 	b      *Broker
 	nc     net.Conn
@@ -33,7 +39,11 @@ type conn struct {
 	info        *ClientInfo
 	keepAlive   time.Duration // 0 = none
 	aliasesIn   map[uint16]string
-	problemInfo bool // v5 Request Problem Information (default 1)
+	problemInfo bool           // v5 Request Problem Information (default 1)
+	started     bool           // CONNECT handled
+	deadlineOff bool           // keep alive 0: the read deadline is cleared
+	jobErr      error          // result of the last read or handshake job
+	jobDone     sync.WaitGroup // the connection's goroutine waits for its job
 
 	// set during CONNECT, read-only afterwards; published by connected.
 	version     mqtt.Version
@@ -54,25 +64,25 @@ type conn struct {
 	qBytes int64
 	qPubs  int // QoS 0 publishes in queue
 	closed bool
-	wake   chan struct{}
+	room   chan struct{} // closed when publishers waiting for room may go on (flow.go)
 
 	// writer
-	w writerState
+	writing atomic.Bool // a write job is queued or running
+	wmu     sync.Mutex  // held by the write job (and the final flush)
+	wfailed bool        // a write failed: write no more
+	w       writerState
 
 	closeOnce  sync.Once
 	reason     CloseReason  // set once by close
 	finalFlush atomic.Int64 // write time allowed after close (ns)
 	closing    chan struct{}
-	writerDone chan struct{}
 }
 
 func newConn(b *Broker, nc net.Conn, lis *listener) *conn {
 	c := &conn{
 		b: b, nc: nc, lis: lis, remote: nc.RemoteAddr().String(),
 		problemInfo: true,
-		wake:        make(chan struct{}, 1),
 		closing:     make(chan struct{}),
-		writerDone:  make(chan struct{}),
 	}
 	c.r = mqtt.NewReader(countingReader{c}, b.cfg.MaxPacketSize)
 	return c
@@ -110,10 +120,10 @@ func protocolErr(code mqtt.ReasonCode, format string, args ...any) error {
 	return &closeError{reason: CloseProtocolError, code: code, err: fmt.Errorf(format, args...)}
 }
 
-// serve runs the reader goroutine for the whole life of the connection.
+// serve is the connection's goroutine, for the whole life of the
+// connection.
 func (c *conn) serve() {
 	defer c.b.wg.Done()
-	go c.writeLoop()
 	err := c.readLoop()
 	var ce *closeError
 	if !errors.As(err, &ce) {
@@ -123,7 +133,7 @@ func (c *conn) serve() {
 		c.b.cfg.Logger.Debug("protocol error", "client", c.clientID, "remote", c.remote, "err", ce.err)
 	}
 	c.close(ce.reason, ce.code)
-	<-c.writerDone
+	c.flushAtClose()
 	// The socket is closed only after the session is detached and the
 	// will handled: a client that sees the close sees settled state.
 	c.b.connGone(c)
@@ -161,6 +171,9 @@ func (c *conn) isClosing() bool {
 	}
 }
 
+// readLoop waits for input and hands it to read jobs until the
+// connection fails or closes. Everything deeper than a socket read runs
+// on a worker, so this goroutine's stack stays at its minimum size.
 func (c *conn) readLoop() error {
 	deadline := time.Now().Add(c.b.cfg.ConnectTimeout)
 	if err := c.nc.SetReadDeadline(deadline); err != nil {
@@ -169,50 +182,152 @@ func (c *conn) readLoop() error {
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		// The handshake (reads and writes) is bounded by the connect timeout.
 		_ = tc.SetDeadline(deadline)
-		if err := tc.Handshake(); err != nil {
-			return &closeError{reason: CloseNetwork, err: err}
+		if err := c.runJob(jobHandshake); err != nil {
+			return err
 		}
-	}
-	p, err := c.r.ReadPacket()
-	if err != nil {
-		if errors.Is(err, mqtt.ErrUnsupportedVersion) {
-			// [MQTT-3.1.2-2] unacceptable protocol level: CONNACK 0x01 in
-			// the 3.1.1 format, then close.
-			c.enqueuePacket(&mqtt.Connack{Code: mqtt.UnsupportedProtocolVersion})
-			return &closeError{reason: CloseConnectRefused, err: err}
-		}
-		return err
-	}
-	cp, ok := p.(*mqtt.Connect)
-	if !ok {
-		// The first packet MUST be CONNECT [MQTT-3.1.0-1].
-		return protocolErr(0, "first packet is %s, not CONNECT", p.Type())
-	}
-	if err := c.handleConnect(cp); err != nil {
-		return err
 	}
 	for {
 		if c.isClosing() {
 			return nil
 		}
-		var dl time.Time
-		if c.keepAlive > 0 {
-			// [MQTT-3.1.2-24] one and a half times the keep alive.
-			dl = time.Now().Add(c.keepAlive * 3 / 2)
-		}
-		if err := c.nc.SetReadDeadline(dl); err != nil {
+		if err := c.r.Fill(); err != nil {
 			return err
 		}
-		p, err := c.r.ReadPacket()
-		if err != nil {
-			return err
-		}
-		c.b.stats.msgsReceived.Add(1)
-		if err := c.handle(p); err != nil {
+		if err := c.runJob(jobRead); err != nil {
 			return err
 		}
 	}
 }
+
+// runJob runs a read or handshake job on a worker and waits for it.
+func (c *conn) runJob(k jobKind) error {
+	c.jobDone.Add(1)
+	c.b.workers.submit(job{c: c, kind: k})
+	c.jobDone.Wait()
+	return c.jobErr
+}
+
+func (c *conn) handshake() error {
+	if err := c.nc.(*tls.Conn).Handshake(); err != nil {
+		return &closeError{reason: CloseNetwork, err: err}
+	}
+	return nil
+}
+
+// handleBuffered reads and handles packets while input is buffered (a
+// read job). A packet only partly received is read to its end here.
+func (c *conn) handleBuffered() error {
+	for {
+		p, err := c.r.ReadPacket()
+		if err != nil {
+			if !c.started && errors.Is(err, mqtt.ErrUnsupportedVersion) {
+				// [MQTT-3.1.2-2] unacceptable protocol level: CONNACK 0x01
+				// in the 3.1.1 format, then close.
+				c.enqueuePacket(&mqtt.Connack{Code: mqtt.UnsupportedProtocolVersion})
+				return &closeError{reason: CloseConnectRefused, err: err}
+			}
+			return err
+		}
+		if !c.started {
+			cp, ok := p.(*mqtt.Connect)
+			if !ok {
+				// The first packet MUST be CONNECT [MQTT-3.1.0-1].
+				return protocolErr(0, "first packet is %s, not CONNECT", p.Type())
+			}
+			if err := c.handleConnect(cp); err != nil {
+				return err
+			}
+			c.started = true
+		} else {
+			c.b.stats.msgsReceived.Add(1)
+			if err := c.handle(p); err != nil {
+				return err
+			}
+		}
+		if c.isClosing() {
+			return nil
+		}
+		if err := c.armDeadline(); err != nil {
+			return err
+		}
+		if c.r.Buffered() == 0 {
+			return nil
+		}
+	}
+}
+
+// armDeadline sets the read deadline for the next packet.
+func (c *conn) armDeadline() error {
+	if c.keepAlive == 0 {
+		if c.deadlineOff {
+			return nil
+		}
+		c.deadlineOff = true
+		return c.nc.SetReadDeadline(time.Time{})
+	}
+	// [MQTT-3.1.2-24] one and a half times the keep alive.
+	return c.nc.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))
+}
+
+// kick makes sure a write job drains the queue; push calls it after
+// queueing.
+func (c *conn) kick() {
+	if c.writing.CompareAndSwap(false, true) {
+		c.b.workers.submit(job{c: c, kind: jobWrite})
+	}
+}
+
+// writeJob drains the queue, then ends. It runs alone: writing is set
+// from kick to its end.
+func (c *conn) writeJob() {
+	for {
+		c.wmu.Lock()
+		err := c.flushQueue()
+		c.wmu.Unlock()
+		if err != nil {
+			c.writeFailed(err)
+			return // writing stays set: no more write jobs
+		}
+		c.writing.Store(false)
+		// A push after drain's last look at the queue may have found
+		// writing still set and started no job: look again.
+		c.qmu.Lock()
+		more := len(c.queue) > 0
+		c.qmu.Unlock()
+		if !more || !c.writing.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// flushQueue writes everything queued unless a write failed before. wmu
+// held.
+func (c *conn) flushQueue() error {
+	if c.wfailed {
+		return nil
+	}
+	if c.w.raw == nil {
+		c.w.raw = rawWriter{c}
+	}
+	if _, err := c.drain(); err != nil {
+		c.wfailed = true
+		return err
+	}
+	return nil
+}
+
+// flushAtClose writes what was queued before close (nothing is queued after
+// it), after any running write job; close bounds the time it takes.
+func (c *conn) flushAtClose() {
+	c.wmu.Lock()
+	_ = c.flushQueue()
+	c.wmu.Unlock()
+}
+
+// rawWriter writes to the socket, counting bytes.
+type rawWriter struct{ c *conn }
+
+func (w rawWriter) Write(p []byte) (int, error) { return w.c.writeRaw(p) }
 
 // certCommonName returns the CN of a verified client certificate.
 func (c *conn) certCommonName() string {
@@ -220,11 +335,11 @@ func (c *conn) certCommonName() string {
 	switch nc := c.nc.(type) {
 	case *tls.Conn:
 		st = nc.ConnectionState()
-	case *wsConn:
-		if nc.tls == nil {
+	case *wsconn.Conn:
+		if nc.TLS == nil {
 			return ""
 		}
-		st = *nc.tls
+		st = *nc.TLS
 	default:
 		return ""
 	}
@@ -335,8 +450,8 @@ func (c *conn) close(reason CloseReason, code mqtt.ReasonCode) {
 // It is safe from any goroutine (for WebSocket it goes to the socket).
 func (c *conn) limitWrite() {
 	t := time.Now().Add(time.Duration(c.finalFlush.Load()))
-	if wc, ok := c.nc.(*wsConn); ok {
-		_ = wc.ws.UnderlyingConn().SetWriteDeadline(t)
+	if wc, ok := c.nc.(*wsconn.Conn); ok {
+		_ = wc.WebSocket().UnderlyingConn().SetWriteDeadline(t)
 		return
 	}
 	_ = c.nc.SetWriteDeadline(t)

@@ -12,17 +12,18 @@ import (
 )
 
 // Outbound path. Any goroutine queues items under qmu (never writing to
-// the socket); the writer goroutine swaps the queue out, encodes outside
+// the socket); the write job (conn.go) swaps the queue out, encodes outside
 // the lock into a bufio.Writer and flushes only when the queue is empty,
 // so one wake-up writes everything queued meanwhile. A write deadline
 // bounds every batch: a client that stops reading is a slow consumer.
 //
-// Back-pressure policy:
+// Back-pressure policy (see flow.go):
 //   - control packets (CONNACK, acks, SUBACK, PINGRESP, DISCONNECT) and
 //     QoS 1/2 publishes are always queued; QoS 1/2 are bounded by the
 //     inflight window, the rest waits in the session queue (session.go);
-//   - a QoS 0 publish is dropped and counted when the connection already
-//     holds MaxQueued publishes or MaxQueuedBytes bytes;
+//   - QoS 0 publishes beyond MaxQueued (or MaxQueuedBytes) make the
+//     publisher wait for room; when it may not wait (a slow consumer, a
+//     message from the broker itself) they are dropped and counted;
 //   - above MaxOutboundBytes queued bytes the client is closed as a slow
 //     consumer (v5: DISCONNECT 0x97).
 
@@ -48,71 +49,90 @@ type outItem struct {
 	size    int64
 }
 
-// writerState is owned by the writer goroutine.
+// writerState is owned by the write job (under wmu).
 type writerState struct {
-	raw     io.Writer     // the socket, counting bytes
-	bw      *bufio.Writer // from bufPool while there is something to write
+	raw     io.Writer // the socket, counting bytes
+	bw      *writeBuf // from bufPool while there is something to write
 	scratch []byte
-	pub     mqtt.Publish
-	ack     mqtt.Ack
 	aliases map[string]uint16 // outbound topic aliases of this connection
+}
+
+// writeBuf is what the writer borrows while it has something to write:
+// the 4 KiB buffer and the packets it encodes (an idle connection holds
+// neither).
+type writeBuf struct {
+	bufio.Writer
+	pub mqtt.Publish
+	ack mqtt.Ack
 }
 
 // closeFlushTimeout bounds the final flush after close.
 const closeFlushTimeout = 2 * time.Second
 
-// push appends it to the queue and wakes the writer. It reports false when
-// the connection is closing or, for QoS 0 (drop0), when the queue is full.
-func (c *conn) push(it outItem, drop0 bool) bool {
-	max := c.b.cfg.maxOutbound
+// pushResult says what push did with an item.
+type pushResult uint8
+
+const (
+	pushOK      pushResult = iota // queued
+	pushFull                      // queued; the QoS 0 backlog is now at its soft limit
+	pushDropped                   // not queued: the connection is closing, or QoS 0 over the limit
+)
+
+// push appends it to the queue and wakes the writer. For a QoS 0 publish
+// (qos0) the backlog of QoS 0 publishes is bounded by MaxQueued and
+// MaxQueuedBytes: beyond them it is dropped unless mayExceed (the
+// publisher will wait for room, see flow.go).
+func (c *conn) push(it outItem, qos0, mayExceed bool) pushResult {
+	cfg := c.b.cfg
 	c.qmu.Lock()
 	if c.closed {
 		c.qmu.Unlock()
-		return false
+		return pushDropped
 	}
-	if drop0 && (c.qPubs >= c.b.cfg.maxQueued ||
-		(c.b.cfg.MaxQueuedBytes > 0 && c.qBytes+it.size > c.b.cfg.MaxQueuedBytes)) {
-		c.qmu.Unlock()
-		return false
-	}
-	if drop0 {
+	res := pushOK
+	if qos0 {
+		mb := cfg.MaxQueuedBytes
+		if !mayExceed && (c.qPubs >= cfg.maxQueued || (mb > 0 && c.qBytes+it.size > mb)) {
+			c.qmu.Unlock()
+			return pushDropped
+		}
 		c.qPubs++
+		if c.qPubs >= cfg.maxQueued || (mb > 0 && c.qBytes+it.size >= mb) {
+			res = pushFull
+		}
 	}
 	c.queue = append(c.queue, it)
 	c.qBytes += it.size
-	slow := c.qBytes > max
+	slow := c.qBytes > cfg.maxOutbound
 	c.qmu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.kick()
 	if slow {
 		c.close(CloseSlowConsumer, 0)
 	}
-	return true
+	return res
 }
 
 func (c *conn) enqueuePacket(p mqtt.Packet) {
-	c.push(outItem{kind: itemPacket, pkt: p, size: 16}, false)
+	c.push(outItem{kind: itemPacket, pkt: p, size: 16}, false, false)
 }
 
 func (c *conn) enqueueAck(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode) {
-	c.push(outItem{kind: itemAck, ackKind: kind, pid: pid, code: code, size: 8}, false)
+	c.push(outItem{kind: itemAck, ackKind: kind, pid: pid, code: code, size: 8}, false, false)
 }
 
 // enqueuePublish queues a QoS 1/2 message (already in the inflight window).
 func (c *conn) enqueuePublish(m *message, qos mqtt.QoS, retain, dup bool, pid uint16, subIDs []uint32) {
 	c.push(outItem{kind: itemPublish, msg: m, qos: qos, retain: retain, dup: dup, pid: pid,
-		subIDs: subIDs, size: m.payloadSize() + 16}, false)
+		subIDs: subIDs, size: m.payloadSize() + 16}, false, false)
 }
 
-// enqueueQoS0 queues a QoS 0 message, or drops it (false) when full.
-func (c *conn) enqueueQoS0(m *message, retain bool, subIDs []uint32) bool {
+// enqueueQoS0 queues a QoS 0 message; see push for mayExceed.
+func (c *conn) enqueueQoS0(m *message, retain bool, subIDs []uint32, mayExceed bool) pushResult {
 	if !c.fits(m, 0, subIDs) {
-		return false // [MQTT-3.1.2-25]
+		return pushDropped // [MQTT-3.1.2-25]
 	}
 	return c.push(outItem{kind: itemPublish, msg: m, retain: retain, subIDs: subIDs,
-		size: m.payloadSize() + 16}, true)
+		size: m.payloadSize() + 16}, true, mayExceed)
 }
 
 // fits reports whether m can be sent to a client that set a v5 Maximum
@@ -132,26 +152,6 @@ func (c *conn) fits(m *message, qos mqtt.QoS, subIDs []uint32) bool {
 	return mqtt.Size(&p, c.version) <= int(c.maxOut)
 }
 
-func (c *conn) writeLoop() {
-	defer c.b.wg.Done()
-	defer close(c.writerDone)
-	c.w.raw = writerFunc(c.writeRaw)
-	for {
-		select {
-		case <-c.wake:
-		case <-c.closing:
-		}
-		closed, err := c.drain()
-		if err != nil {
-			c.writeFailed(err)
-			return
-		}
-		if closed {
-			return
-		}
-	}
-}
-
 // drain writes everything queued, then flushes. It reports whether the
 // connection is closed (and fully flushed).
 func (c *conn) drain() (closed bool, err error) {
@@ -160,13 +160,14 @@ func (c *conn) drain() (closed bool, err error) {
 		items := c.queue
 		c.queue, c.spare = c.spare[:0], nil
 		c.qBytes, c.qPubs = 0, 0
+		c.signalRoom() // the QoS 0 backlog is empty: wake waiting publishers
 		closed = c.closed
 		c.qmu.Unlock()
 		if len(items) == 0 {
 			break
 		}
 		if c.w.bw == nil {
-			c.w.bw = bufPool.Get().(*bufio.Writer)
+			c.w.bw = bufPool.Get().(*writeBuf)
 			c.w.bw.Reset(c.w.raw)
 		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.WriteTimeout))
@@ -203,10 +204,10 @@ func (c *conn) drain() (closed bool, err error) {
 }
 
 // bufPool holds the writers' 4 KiB buffers while connections are idle.
-var bufPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+var bufPool = sync.Pool{New: func() any { return &writeBuf{Writer: *bufio.NewWriterSize(nil, 4096)} }}
 
 // closingDeadline shortens the writer's deadline once the connection is
-// closing (writer goroutine only). Checked after setting the normal
+// closing (write job only). Checked after setting the normal
 // deadline, so a concurrent close (which calls limitWrite itself) cannot
 // be undone by it.
 func (c *conn) closingDeadline() {
@@ -222,10 +223,6 @@ func (c *conn) writeFailed(err error) {
 		c.close(CloseWriteError, 0)
 	}
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func (c *conn) writeRaw(p []byte) (int, error) {
 	n, err := c.nc.Write(p)
@@ -248,8 +245,8 @@ func (c *conn) writeItem(it *outItem) error {
 	case itemPublish:
 		return c.writePublish(it, v)
 	case itemAck:
-		w.ack = mqtt.Ack{Kind: it.ackKind, PacketID: it.pid, Code: it.code}
-		p = &w.ack
+		w.bw.ack = mqtt.Ack{Kind: it.ackKind, PacketID: it.pid, Code: it.code}
+		p = &w.bw.ack
 	default:
 		p = it.pkt
 	}
@@ -269,11 +266,14 @@ func (c *conn) writeItem(it *outItem) error {
 func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
 	w := &c.w
 	m := it.msg
-	now := c.b.now()
+	var now time.Time
+	if !m.expiry.IsZero() {
+		now = c.b.now()
+	}
 	if it.qos == 0 && m.expired(now) {
 		return nil // [MQTT-3.3.2-5]
 	}
-	p := &w.pub
+	p := &w.bw.pub
 	*p = mqtt.Publish{Topic: m.topic, Payload: m.payload, QoS: it.qos, Retain: it.retain,
 		Dup: it.dup, PacketID: it.pid}
 	if v == mqtt.V5 {

@@ -18,7 +18,7 @@ func TestConnectAccepted(t *testing.T) {
 			}
 			if v == mqtt.V5 {
 				pr := &ack.Props
-				if !pr.Has(mqtt.PropReceiveMaximum) || pr.ReceiveMaximum != 65535 {
+				if !pr.Has(mqtt.PropReceiveMaximum) || pr.ReceiveMaximum != 1024 {
 					t.Errorf("receive maximum %v %d", pr.Has(mqtt.PropReceiveMaximum), pr.ReceiveMaximum)
 				}
 				if !pr.Has(mqtt.PropTopicAliasMaximum) || pr.TopicAliasMaximum != 10 {

@@ -11,12 +11,17 @@ import (
 // retain flag, then routes it. It returns the number of subscriptions it
 // was delivered (or queued) to, and the first store error. Store calls are
 // complete when it returns, so the caller may acknowledge.
-func (b *Broker) publish(m *message) (int, error) {
+func (b *Broker) publish(m *message) (int, error) { return b.publishFlow(m, nil) }
+
+// publishFlow is publish for a client's PUBLISH: sessions it fills to
+// their soft limit are collected in f for the publisher to wait on
+// (flow.go). f is nil for messages the broker originates.
+func (b *Broker) publishFlow(m *message, f *flow) (int, error) {
 	var err error
 	if m.retain {
 		err = b.setRetained(m)
 	}
-	n, rerr := b.route(m)
+	n, rerr := b.route(m, f)
 	if err == nil {
 		err = rerr
 	}
@@ -24,10 +29,10 @@ func (b *Broker) publish(m *message) (int, error) {
 }
 
 // route delivers m to every matching subscription.
-func (b *Broker) route(m *message) (int, error) {
+func (b *Broker) route(m *message, f *flow) (int, error) {
 	bufp := b.matchPool.Get().(*[]*subscription)
 	subs := b.subs.Match(m.topic, (*bufp)[:0])
-	n, err := b.fanout(m, subs)
+	n, err := b.fanout(m, subs, f)
 	clear(subs)
 	if cap(subs) <= 4096 {
 		*bufp = subs[:0]
@@ -41,7 +46,7 @@ func (b *Broker) route(m *message) (int, error) {
 // highest QoS, carrying every subscription identifier [MQTT-3.3.4-2]
 // [MQTT-3.3.4-4]; each shared subscription match is delivered on its own
 // (MQTT 5.0 section 4.8.2).
-func (b *Broker) fanout(m *message, subs []*subscription) (int, error) {
+func (b *Broker) fanout(m *message, subs []*subscription, f *flow) (int, error) {
 	// Partition: non-shared first, shared at the end.
 	plain := 0
 	for i, s := range subs {
@@ -89,7 +94,7 @@ func (b *Broker) fanout(m *message, subs []*subscription) (int, error) {
 			continue
 		}
 		delivered++
-		note(b.deliver(owner, m, qos, rap && m.retain, ids))
+		note(b.deliverFlow(owner, m, qos, rap && m.retain, ids, f))
 	}
 	for _, s := range shared {
 		delivered++
@@ -97,7 +102,7 @@ func (b *Broker) fanout(m *message, subs []*subscription) (int, error) {
 		if s.ID != 0 {
 			ids = []uint32{s.ID}
 		}
-		note(b.deliver(s.Owner, m, mqtt.QoS(s.QoS), s.RetainAsPublished && m.retain, ids))
+		note(b.deliverFlow(s.Owner, m, mqtt.QoS(s.QoS), s.RetainAsPublished && m.retain, ids, f))
 	}
 	return delivered, firstErr
 }
@@ -106,7 +111,18 @@ func (b *Broker) fanout(m *message, subs []*subscription) (int, error) {
 // QoS is the lower of the message's and the subscription's [MQTT-3.8.4-8].
 // The RETAIN flag is set only under Retain As Published [MQTT-3.3.1-12]
 // [MQTT-3.3.1-13] (3.1.1: always 0 [MQTT-3.3.1-9]).
+//
+// It serves retained messages sent on SUBSCRIBE: the client asked for
+// them, so QoS 0 ones are queued beyond MaxQueued (up to MaxOutboundBytes)
+// rather than dropped.
 func (b *Broker) deliver(s *session, m *message, subQoS mqtt.QoS, retain bool, ids []uint32) error {
+	f := flow{exceed: true}
+	return b.deliverFlow(s, m, subQoS, retain, ids, &f)
+}
+
+// deliverFlow is deliver on behalf of the publish flow f (nil: the broker
+// itself), which collects the sessions to wait for (flow.go).
+func (b *Broker) deliverFlow(s *session, m *message, subQoS mqtt.QoS, retain bool, ids []uint32, f *flow) error {
 	qos := min(m.qos, subQoS)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -116,13 +132,31 @@ func (b *Broker) deliver(s *session, m *message, subQoS mqtt.QoS, retain bool, i
 	if b.cfg.Authorizer != nil && !b.cfg.Authorizer.Authorize(s.info, m.topic, AccessRead) {
 		return nil
 	}
+	c := s.conn
+	if c != nil && s.slow {
+		s.recoverSlow(c)
+	}
 	if qos == 0 {
 		// QoS 0 is not queued for offline sessions (mosquitto's
-		// queue_qos0_messages false).
-		if c := s.conn; c != nil && !c.enqueueQoS0(m, retain, ids) {
+		// queue_qos0_messages false). Over the soft limit it is dropped
+		// unless the publisher waits for room.
+		if c == nil {
+			return nil
+		}
+		wait := f.mayWait(s)
+		switch c.enqueueQoS0(m, retain, ids, wait || f.mayExceed()) {
+		case pushFull:
+			if wait {
+				f.add(s)
+			}
+		case pushDropped:
 			b.stats.publishDropped.Add(1)
 		}
 		return nil
 	}
-	return s.push(&outMsg{msg: m, qos: qos, retain: retain, subIDs: ids})
+	full, err := s.push(newOutMsg(m, qos, retain, ids))
+	if full && f.mayWait(s) {
+		f.add(s)
+	}
+	return err
 }

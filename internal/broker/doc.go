@@ -4,13 +4,20 @@
 //
 // # Concurrency
 //
-// Each connection has two goroutines (conn.go, conn_write.go): the reader
-// decodes packets and runs their handlers in order; the writer is the only
-// goroutine writing to the socket. Everything else only queues outbound
-// items (conn.push), so no goroutine ever does network I/O while holding
-// a lock, and a slow subscriber never blocks a publisher.
+// Each connection has one goroutine of its own (conn.go), which only waits
+// for input, on a minimum-size stack. When bytes arrive it hands a read
+// job to a shared worker (workers.go) and waits for it: the job decodes
+// the buffered packets and runs their handlers in order. Writes are a
+// write job, started when something is queued and ended when the queue
+// is empty (conn_write.go); one runs at a time per connection and it is
+// the only code writing to the socket. Everything else only queues
+// outbound items (conn.push), so no goroutine ever does network I/O while
+// holding a lock, and a slow subscriber never blocks a publisher. An idle
+// connection thus costs one small goroutine and no buffers: its read and
+// write buffers are borrowed from pools only while it has data in flight.
+// "The reader" below is the connection's goroutine with its read jobs.
 //
-// Publishing runs on the publisher's reader goroutine: match the trie,
+// Publishing runs on the publisher's reader (its read job): match the trie,
 // merge per session, then for each session lock it, put the message in its
 // inflight window or queue (and the store), and queue the PUBLISH on its
 // connection. Store calls for a message complete before the publisher's
@@ -25,19 +32,41 @@
 //	Broker.retainMu  serialises retained updates with their store calls
 //	topics locks     the subscription trie / retained tree (internal)
 //	conn.qmu         one connection's outbound queue
+//	workerPool.mu    idle workers (conn.push starts write jobs)
 //
 // Session timers (expiry, will delay) run their callbacks on timer
 // goroutines and take locks in the same order. Callbacks of the
 // Authenticator and Authorizer may be called with a session lock held and
 // must not call back into the broker.
 //
+// # Flow control: nothing acknowledged is lost
+//
+// A message for a connected subscriber is always queued; when it fills
+// the subscriber's queue (MaxQueued / MaxQueuedBytes beyond the inflight
+// window, or as many QoS 0 messages unsent) the publisher's reader waits,
+// after routing and outside every lock, until that subscriber has room,
+// and only then acknowledges and reads the next packet (flow.go). TCP and,
+// for v5 publishers, our Receive Maximum (1024) pace the publisher to its
+// subscribers. This was chosen over delaying only the PUBACK because it
+// throttles QoS 0 publishers too and bounds memory without trusting the
+// client to honour its window; the PUBACK still follows the wait, so a v5
+// publisher is also throttled by protocol.
+//
+// The wait is bounded: a subscriber still full after StallTimeout (2s) is
+// a slow consumer that publishers no longer wait for until it has caught
+// up. Its QoS 0 messages are then dropped (counted) while its queue is
+// full; its QoS 1/2 messages keep queueing up to MaxOutboundBytes, beyond
+// which it is closed (v5: DISCONNECT 0x97). A reader never waits for its
+// own session nor for a session whose reader is waiting itself, so
+// clients publishing to each other cannot deadlock the broker; wills,
+// $SYS and retained messages sent on SUBSCRIBE never wait.
+//
 // # Limits and policies
 //
-// See Options for every limit. Outgoing QoS 1/2 messages beyond the
-// inflight window wait in the session queue (MaxQueued, MaxQueuedBytes);
-// beyond it they are dropped and counted. QoS 0 messages are dropped and
-// counted when the connection's write queue is full, and are not queued
-// for offline sessions. A client whose unsent bytes exceed
-// MaxOutboundBytes, or that does not read for WriteTimeout, is closed as a
-// slow consumer.
+// See Options for every limit. Offline durable sessions follow
+// mosquitto's max_queued_messages policy: QoS 1/2 messages beyond
+// MaxQueued / MaxQueuedBytes are dropped and counted, and QoS 0 messages
+// are not queued. A client whose unsent bytes or queued QoS 1/2 bytes
+// exceed MaxOutboundBytes, or that does not read for WriteTimeout, is
+// closed as a slow consumer.
 package broker

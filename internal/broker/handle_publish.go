@@ -5,9 +5,10 @@ import (
 )
 
 // handlePublish handles an inbound PUBLISH: topic alias, limits, QoS 2
-// duplicate detection, authorization, retain, routing and the ack. Routing
-// (and the store calls it makes) completes before the PUBACK/PUBREC is
-// queued, so an acknowledged message is never lost by the broker.
+// duplicate detection, authorization, retain, routing, flow control and
+// the ack. Routing (and the store calls it makes) completes before the
+// PUBACK/PUBREC is queued, so an acknowledged message is never lost by the
+// broker.
 func (c *conn) handlePublish(p *mqtt.Publish) error {
 	b := c.b
 	cfg := b.cfg
@@ -66,7 +67,8 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 		m.props = forwardedProps(&p.Props)
 		m.expiry = expiryFrom(&p.Props, b.now())
 	}
-	n, err := b.publish(m)
+	f := newFlow(c)
+	n, err := b.publishFlow(m, &f)
 	code := mqtt.Success
 	switch {
 	case err != nil:
@@ -74,6 +76,10 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 	case n == 0:
 		code = mqtt.NoMatchingSubscribers
 	}
+	// Back-pressure (flow.go): when the message filled a subscriber's
+	// queue, wait for room before acknowledging it and reading on. The
+	// message itself is already queued: nothing acknowledged is dropped.
+	f.wait()
 	c.ackPublish(p, code)
 	return nil
 }

@@ -28,7 +28,8 @@ func stalledSubscriber(t *testing.T, b *Broker, id, filter string, v mqtt.Versio
 }
 
 func TestQoS0DroppedWhenQueueFull(t *testing.T) {
-	b, addr := newTestBroker(t, Options{MaxQueued: 10})
+	logs := newLogCapture()
+	b, addr := newTestBroker(t, Options{MaxQueued: 10, StallTimeout: 50 * time.Millisecond, Logger: logs.logger()})
 	stalledSubscriber(t, b, "stalled", "drop/t", mqtt.V311)
 	pub := connectClient(t, addr, mqtt.V311, "drop-pub")
 	const n = 200
@@ -37,10 +38,15 @@ func TestQoS0DroppedWhenQueueFull(t *testing.T) {
 	}
 	pub.roundTrip()
 	st := b.Stats()
-	// At most MaxQueued wait in the queue, plus one batch taken by the
-	// blocked writer; the rest were dropped and counted.
-	if st.PublishDropped < n-2*10-1 {
+	// The publisher waited StallTimeout once for the subscriber, which is
+	// then a slow consumer. At most MaxQueued (and one more, queued before
+	// the wait) wait in the queue, plus one batch taken by the blocked
+	// writer; the rest were dropped and counted.
+	if st.PublishDropped < n-2*(10+1) {
 		t.Errorf("dropped %d of %d with MaxQueued 10", st.PublishDropped, n)
+	}
+	if !logs.has("Slow consumer: publishers no longer wait") {
+		t.Error("subscriber not marked as a slow consumer")
 	}
 }
 
@@ -196,7 +202,7 @@ func TestOptionsValidation(t *testing.T) {
 	if fmt.Sprint(names) != "[tcp tcp-2 ws]" {
 		t.Errorf("default listener names %v", names)
 	}
-	if cfg.maxInflight != 20 || cfg.maxQueued != 1000 || cfg.topicAliasMax != 10 || cfg.recvMax != 65535 ||
+	if cfg.maxInflight != 100 || cfg.maxQueued != 1000 || cfg.topicAliasMax != 10 || cfg.recvMax != 1024 ||
 		cfg.ConnectTimeout != 10*time.Second || cfg.sysInterval != 0 || cfg.AutoIDPrefix != "auto-" {
 		t.Errorf("defaults: %+v", cfg)
 	}

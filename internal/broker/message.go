@@ -2,6 +2,7 @@ package broker
 
 import (
 	"math"
+	"sync"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -83,6 +84,22 @@ type outMsg struct {
 	subIDs []uint32
 	pid    uint16
 	state  MessageState
+}
+
+// outMsgPool recycles outMsgs: one is allocated per QoS 1/2 delivery and
+// is garbage once acknowledged (complete).
+var outMsgPool = sync.Pool{New: func() any { return new(outMsg) }}
+
+func newOutMsg(m *message, qos mqtt.QoS, retain bool, subIDs []uint32) *outMsg {
+	om := outMsgPool.Get().(*outMsg)
+	*om = outMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs}
+	return om
+}
+
+// putOutMsg recycles om, which nothing references any more.
+func putOutMsg(om *outMsg) {
+	*om = outMsg{}
+	outMsgPool.Put(om)
 }
 
 func (o *outMsg) stored(publisher string) *StoredMessage {

@@ -46,6 +46,11 @@ type session struct {
 	inbound      map[uint16]struct{} // QoS 2 ids we sent PUBREC for [MQTT-4.3.3-9]
 	seq          uint64
 
+	// Flow control (flow.go).
+	slow     bool         // publishers gave up waiting for this consumer
+	waitedOn bool         // a publisher waits for room in pending
+	stalled  atomic.Int32 // readers of this session waiting for room elsewhere
+
 	disconnectedAt time.Time
 	expireTimer    *time.Timer
 	expireGen      uint64
@@ -73,33 +78,57 @@ func (s *session) storedSession() *StoredSession {
 		DisconnectedAt: s.disconnectedAt}
 }
 
-// push hands a QoS 1/2 message to the session: straight into the inflight
-// window when the client is connected and there is room, else to the
-// queue. Called with s.mu held. A full queue drops the message (counted).
+// queuedOverhead is what a queued message costs besides its payload and
+// topic (the outMsg and its queue slot), counted against MaxOutboundBytes.
+const queuedOverhead = 80
+
+// push hands a QoS 1/2 message to the session. Called with s.mu held.
 // The message is stored before push returns.
-func (s *session) push(om *outMsg) error {
+//
+// Connected: straight into the inflight window when it has room and
+// nothing is queued, else to the queue. It is never dropped (it may have
+// been acknowledged to its publisher already); full reports that the
+// queue is now at its soft limit, so that the publisher waits for room
+// (flow.go). Beyond MaxOutboundBytes of queued messages (payload, topic
+// and queuedOverhead each) the client is closed as a slow consumer: its
+// session keeps the queue if durable.
+//
+// Offline: queued up to MaxQueued / MaxQueuedBytes, beyond which it is
+// dropped and counted (mosquitto's max_queued_messages policy).
+func (s *session) push(om *outMsg) (full bool, err error) {
 	c := s.conn
+	cfg := s.b.cfg
+	size := om.msg.payloadSize()
+	if c == nil && (len(s.pending) >= cfg.maxQueued ||
+		(cfg.MaxQueuedBytes > 0 && s.pendingBytes+size > cfg.MaxQueuedBytes)) {
+		s.b.stats.publishDropped.Add(1)
+		return false, nil
+	}
 	s.seq++
 	om.seq = s.seq
 	if c != nil && len(s.pending) == 0 && len(s.inflight) < c.sendWindow {
 		if !c.fits(om.msg, om.qos, om.subIDs) {
 			s.b.stats.publishDropped.Add(1) // [MQTT-3.1.2-25] discard as if sent
-			return nil
+			return false, nil
 		}
 		s.startSend(om)
 		err := s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
 		c.enqueuePublish(om.msg, om.qos, om.retain, false, om.pid, om.subIDs)
-		return err
-	}
-	cfg := s.b.cfg
-	size := om.msg.payloadSize()
-	if len(s.pending) >= cfg.maxQueued || (cfg.MaxQueuedBytes > 0 && s.pendingBytes+size > cfg.MaxQueuedBytes) {
-		s.b.stats.publishDropped.Add(1)
-		return nil
+		return false, err
 	}
 	s.pending = append(s.pending, om)
 	s.pendingBytes += size
-	return s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
+	err = s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
+	if c == nil {
+		return false, err
+	}
+	if s.pendingBytes+int64(len(s.pending))*queuedOverhead > cfg.maxOutbound && !c.isClosing() {
+		cfg.Logger.Warn("Slow consumer: queue above the outbound byte limit", "client", s.clientID,
+			"queued", len(s.pending), "bytes", s.pendingBytes)
+		c.close(CloseSlowConsumer, 0)
+		return false, err
+	}
+	return len(s.pending) >= cfg.maxQueued || (cfg.MaxQueuedBytes > 0 && s.pendingBytes >= cfg.MaxQueuedBytes), err
 }
 
 // startSend assigns a packet id and moves om into the inflight window.
@@ -158,6 +187,7 @@ func (s *session) fill() {
 	if len(s.pending) == 0 {
 		s.pending = nil // release the backing array
 	}
+	s.roomFreed(c)
 }
 
 // ack handles PUBACK, PUBREC and PUBCOMP from the client. It reports
@@ -198,21 +228,30 @@ func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode) bo
 	return true
 }
 
-// complete removes a finished message from the inflight window.
+// complete removes a finished message from the inflight window and
+// recycles it. Acknowledgements usually arrive in send order, so the
+// first entry is dropped by re-slicing; others are cut out.
 func (s *session) complete(om *outMsg) {
 	delete(s.byPID, om.pid)
 	for i, m := range s.inflight {
-		if m == om {
+		if m != om {
+			continue
+		}
+		if i == 0 {
+			s.inflight[0] = nil
+			s.inflight = s.inflight[1:]
+		} else {
 			copy(s.inflight[i:], s.inflight[i+1:])
 			s.inflight[len(s.inflight)-1] = nil
 			s.inflight = s.inflight[:len(s.inflight)-1]
-			break
 		}
+		break
 	}
 	if len(s.inflight) == 0 {
 		s.inflight = nil
 	}
 	s.persist("delete message", func(st Store) error { return st.DeleteMessage(s.clientID, om.seq) })
+	putOutMsg(om)
 }
 
 // resend re-sends the inflight window on a resumed session, in the

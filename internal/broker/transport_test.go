@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
+	"github.com/mqkit/mqkit/internal/wsconn"
 )
 
 // testPKI is a throwaway CA with a server and a client certificate.
@@ -114,7 +115,7 @@ func wsDial(t *testing.T, url string, hdr http.Header, tlsConf *tls.Config) (*tc
 	if resp.Header.Get("Sec-WebSocket-Protocol") != "mqtt" {
 		t.Errorf("subprotocol %q, want mqtt", resp.Header.Get("Sec-WebSocket-Protocol"))
 	}
-	wc := &wsConn{ws: ws}
+	wc := wsconn.New(ws, nil, time.Second)
 	t.Cleanup(func() { ws.Close() })
 	return newTClient(t, wc, mqtt.V311), nil
 }

@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/mqkit/mqkit/internal/wsconn"
 )
 
 // dial opens the transport named by ep.Scheme. TCP failures are returned as
@@ -85,7 +87,7 @@ func dialWebSocket(ctx context.Context, ep Endpoint) (net.Conn, error) {
 		}
 		return nil, &DialError{Addr: u.String(), Err: err}
 	}
-	return newWSConn(ws), nil
+	return wsconn.New(ws, nil, time.Second), nil
 }
 
 // isTLSFailure reports whether err came from a TLS handshake.

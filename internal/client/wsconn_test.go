@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
+	"github.com/mqkit/mqkit/internal/wsconn"
 )
 
 // A text frame from the server ends the connection [MQTT-6.0.0-1]; packets
@@ -43,7 +44,7 @@ func TestWebSocketFrames(t *testing.T) {
 	ep := Endpoint{Scheme: "ws", Host: host, Port: p, Path: "/custom"}
 	c := testConnect(t, ep, mqtt.V311, nil)
 	waitDone(t, c.Done(), "client end")
-	if !errors.Is(c.Err(), errTextFrame) {
+	if !errors.Is(c.Err(), wsconn.ErrNotBinary) {
 		t.Errorf("Err = %v, want the text frame error", c.Err())
 	}
 	// A wrong path fails the upgrade with a DialError naming the status.

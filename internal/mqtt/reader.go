@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"sync"
 )
 
 // maxScratch is the largest body buffer a Reader keeps between packets;
@@ -17,26 +18,61 @@ const maxScratch = 64 << 10
 // much memory, whatever the maximum packet size.
 const bigBody = 1 << 20
 
+// readBufSize is the read-ahead buffer a Reader borrows from a pool while
+// it has input buffered. smallBufSize is the buffer of its own that it
+// reads into when it waits for a packet with nothing buffered: an idle
+// connection holds no read-ahead buffer, and a small packet (PINGREQ, an
+// acknowledgement, a short PUBLISH) is read and decoded from it in one
+// read.
+const (
+	readBufSize  = 4096
+	smallBufSize = 128
+)
+
 // Reader reads packets from a stream.
+//
+// Memory: while nothing is buffered a Reader holds about 250 bytes. It
+// borrows a readState (a 4 KiB read-ahead buffer and the packets it
+// returns) from a pool when input arrives, and gives it back at the next
+// ReadPacket or Fill that finds nothing buffered.
 type Reader struct {
 	// Version is the protocol version of the connection, set by the caller
 	// once CONNECT (server) or CONNACK (client) is known. 0 reads as 3.1.1.
 	Version Version
 
-	br      *bufio.Reader
-	max     uint32
-	scratch []byte
-
-	pub      Publish
-	ack      Ack
-	pingreq  Pingreq
-	pingresp Pingresp
+	src io.Reader
+	br  *bufio.Reader // src, when the caller gave a *bufio.Reader (see Buffered)
+	max uint32
 
 	// err is sticky once the stream can no longer be framed (oversized
 	// packet, malformed remaining length, I/O error inside a packet):
 	// reading stops there.
 	err error
+	// rerr is a read error that came with data; it is returned once that
+	// data is consumed (as bufio does).
+	rerr error
+
+	st         *readState // borrowed while input is buffered or a packet is returned
+	buf        []byte     // small[:] or st.buf[:]; input is buf[rpos:wpos]
+	rpos, wpos int
+	big        bool // buf is st.buf
+	lastFull   bool // the last read filled buf: more input is probably waiting
+
+	small [smallBufSize]byte
 }
+
+// readState is what a Reader needs only while input is buffered or a
+// packet it returned is in use.
+type readState struct {
+	buf      [readBufSize]byte
+	scratch  []byte // bodies over readBufSize of packets that do not keep their body
+	pub      Publish
+	ack      Ack
+	pingreq  Pingreq
+	pingresp Pingresp
+}
+
+var statePool = sync.Pool{New: func() any { return new(readState) }}
 
 // fail records a framing error; every later ReadPacket returns it.
 func (r *Reader) fail(err error) error {
@@ -47,28 +83,53 @@ func (r *Reader) fail(err error) error {
 // NewReader returns a Reader over r. maxSize limits the whole packet size
 // in bytes (0 = the protocol maximum).
 func NewReader(r io.Reader, maxSize uint32) *Reader {
-	br, ok := r.(*bufio.Reader)
-	if !ok {
-		br = bufio.NewReaderSize(r, 4096)
-	}
-	return &Reader{br: br, max: maxSize}
+	rd := &Reader{src: r, max: maxSize}
+	rd.br, _ = r.(*bufio.Reader)
+	rd.buf = rd.small[:]
+	return rd
 }
 
 // SetMaxSize changes the maximum packet size (0 = protocol maximum).
 func (r *Reader) SetMaxSize(n uint32) { r.max = n }
 
 // Buffered returns how many bytes are already read from the stream but not
-// consumed, so a caller can flush its writes only when the input is drained.
-func (r *Reader) Buffered() int { return r.br.Buffered() }
+// consumed, so a caller can flush its writes only when the input is
+// drained. When the stream is a *bufio.Reader its buffered bytes count.
+func (r *Reader) Buffered() int {
+	n := r.wpos - r.rpos
+	if r.br != nil {
+		n += r.br.Buffered()
+	}
+	return n
+}
+
+// Fill waits until at least one byte of input is buffered, reading once
+// from the stream when nothing is. A server can wait for a client's next
+// packet with Fill on a small goroutine stack and run ReadPacket and its
+// handlers elsewhere; while Fill waits the Reader holds no borrowed
+// buffer. Fill ends the validity of the packet returned by the last
+// ReadPacket, like ReadPacket itself. Its errors are those of ReadPacket
+// before the first byte of a packet: not sticky, unless the stream was
+// already unframed.
+func (r *Reader) Fill() error {
+	if r.err != nil {
+		return r.err
+	}
+	if r.rpos < r.wpos {
+		return nil
+	}
+	r.release()
+	return r.fill(false)
+}
 
 // ReadPacket reads and decodes one packet. A packet larger than the maximum
 // size fails with ErrPacketTooLarge before its body is read or allocated.
 //
 // Allocation contract: the returned *Publish, *Ack, *Pingreq and *Pingresp
-// are owned by the Reader and valid only until the next ReadPacket; a
-// PUBLISH body is one fresh allocation that its Topic, Payload and
-// properties point into, so those fields stay valid for ever. Other packet
-// types are freshly allocated.
+// are owned by the Reader and valid only until the next ReadPacket (or
+// Fill); a PUBLISH body is one fresh allocation that its Topic, Payload
+// and properties point into, so those fields stay valid for ever. Other
+// packet types are freshly allocated.
 //
 // Errors that leave the stream unframed (ErrPacketTooLarge, a malformed
 // remaining length, an I/O error or EOF inside a packet) are sticky: every
@@ -79,7 +140,10 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	b0, err := r.br.ReadByte()
+	if r.rpos == r.wpos {
+		r.release()
+	}
+	b0, err := r.readByte(false)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +152,7 @@ func (r *Reader) ReadPacket() (Packet, error) {
 		if i == 4 {
 			return nil, r.fail(ErrMalformedVarInt) // at most four bytes
 		}
-		b, err := r.br.ReadByte()
+		b, err := r.readByte(true)
 		if err != nil {
 			return nil, r.fail(unexpected(err))
 		}
@@ -111,15 +175,17 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	var p codec
 	switch t {
 	case PUBLISH:
-		r.pub = Publish{}
-		p = &r.pub
+		st := r.state()
+		st.pub = Publish{}
+		p = &st.pub
 	case PUBACK, PUBREC, PUBREL, PUBCOMP:
-		r.ack = Ack{Kind: t}
-		p = &r.ack
+		st := r.state()
+		st.ack = Ack{Kind: t}
+		p = &st.ack
 	case PINGREQ:
-		p = &r.pingreq
+		p = &r.state().pingreq
 	case PINGRESP:
-		p = &r.pingresp
+		p = &r.state().pingresp
 	}
 	if p != nil {
 		// Check the fixed header flags before reading the body.
@@ -129,18 +195,15 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	}
 	// Packets whose decoded fields may alias binary data (PUBLISH payload,
 	// CONNECT password and will, CONNACK/AUTH authentication data) get a
-	// fresh body they own; the rest decode from a reused scratch buffer
-	// (their strings are copied).
+	// fresh body they own; the rest decode in place from the read buffer,
+	// or from a reused scratch buffer when larger (their strings are
+	// copied).
 	fresh := t == PUBLISH || t == CONNECT || t == CONNACK || t == AUTH || n > maxScratch
 	var body []byte
 	if fresh {
-		body, err = readBody(r.br, int(n))
+		body, err = r.readBody(int(n))
 	} else {
-		if cap(r.scratch) < int(n) {
-			r.scratch = make([]byte, n, max(int(n), 256))
-		}
-		body = r.scratch[:n]
-		_, err = io.ReadFull(r.br, body)
+		body, err = r.view(int(n))
 	}
 	if err != nil {
 		return nil, r.fail(unexpected(err))
@@ -160,24 +223,152 @@ func newPacketCheck(b0 byte, v Version) (PacketType, error) {
 	return t, nil
 }
 
+// state borrows the read state if the Reader does not hold it.
+func (r *Reader) state() *readState {
+	if r.st == nil {
+		r.st = statePool.Get().(*readState)
+	}
+	return r.st
+}
+
+// release gives the read state back to the pool. Called at a packet
+// boundary with nothing buffered, where the last returned packet is no
+// longer valid.
+func (r *Reader) release() {
+	r.rpos, r.wpos = 0, 0
+	st := r.st
+	if st == nil {
+		return
+	}
+	r.st, r.buf, r.big = nil, r.small[:], false
+	st.pub = Publish{} // drop references to the last body
+	if cap(st.scratch) > 4*readBufSize {
+		st.scratch = nil
+	}
+	statePool.Put(st)
+}
+
+// fill reads from the stream once (retrying empty reads) into the free
+// end of the buffer, keeping the unread input. Inside a packet (inPacket)
+// or after a read that filled the buffer it reads into the borrowed 4 KiB
+// buffer; otherwise into the Reader's small one.
+func (r *Reader) fill(inPacket bool) error {
+	if err := r.rerr; err != nil {
+		r.rerr = nil
+		return err
+	}
+	if r.rpos == r.wpos {
+		r.rpos, r.wpos = 0, 0
+	}
+	if !r.big && (inPacket || r.lastFull || r.wpos == len(r.buf)) {
+		st := r.state()
+		k := copy(st.buf[:], r.buf[r.rpos:r.wpos])
+		r.buf, r.big, r.rpos, r.wpos = st.buf[:], true, 0, k
+	} else if r.wpos == len(r.buf) {
+		k := copy(r.buf, r.buf[r.rpos:r.wpos])
+		r.rpos, r.wpos = 0, k
+	}
+	for range 100 {
+		n, err := r.src.Read(r.buf[r.wpos:])
+		if n < 0 || n > len(r.buf)-r.wpos {
+			return errors.New("mqtt: reader returned an invalid count")
+		}
+		r.wpos += n
+		if n > 0 {
+			r.lastFull = r.wpos == len(r.buf)
+			r.rerr = err
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return io.ErrNoProgress
+}
+
+func (r *Reader) readByte(inPacket bool) (byte, error) {
+	for r.rpos == r.wpos {
+		if err := r.fill(inPacket); err != nil {
+			return 0, err
+		}
+	}
+	b := r.buf[r.rpos]
+	r.rpos++
+	return b, nil
+}
+
+// readFull fills p from the buffered input, then from the stream: large
+// remainders straight into p, small ones through the buffer so that the
+// next packets are read ahead in the same read.
+func (r *Reader) readFull(p []byte) error {
+	k := copy(p, r.buf[r.rpos:r.wpos])
+	r.rpos += k
+	p = p[k:]
+	for len(p) > 0 {
+		if len(p) >= readBufSize && r.rerr == nil {
+			_, err := io.ReadFull(r.src, p)
+			return err
+		}
+		if err := r.fill(true); err != nil {
+			return err
+		}
+		k := copy(p, r.buf[r.rpos:r.wpos])
+		r.rpos += k
+		p = p[k:]
+	}
+	return nil
+}
+
+// view returns the next n bytes (n <= maxScratch) for a packet that does
+// not keep its body: in place in the read buffer when they fit, else in
+// the scratch buffer. Valid until the next read.
+func (r *Reader) view(n int) ([]byte, error) {
+	if r.wpos-r.rpos >= n {
+		b := r.buf[r.rpos : r.rpos+n : r.rpos+n]
+		r.rpos += n
+		return b, nil
+	}
+	if n > readBufSize {
+		st := r.state()
+		if cap(st.scratch) < n {
+			st.scratch = make([]byte, n)
+		}
+		b := st.scratch[:n]
+		return b, r.readFull(b)
+	}
+	if !r.big || r.rpos+n > len(r.buf) {
+		// Move the start of the body to the front of the 4 KiB buffer.
+		st := r.state()
+		k := copy(st.buf[:], r.buf[r.rpos:r.wpos])
+		r.buf, r.big, r.rpos, r.wpos = st.buf[:], true, 0, k
+	}
+	for r.wpos-r.rpos < n {
+		if err := r.fill(true); err != nil {
+			return nil, err
+		}
+	}
+	b := r.buf[r.rpos : r.rpos+n : r.rpos+n]
+	r.rpos += n
+	return b, nil
+}
+
 // readBody reads an n-byte body into a new buffer: one allocation up to
 // bigBody, then a buffer that doubles as data arrives.
-func readBody(r io.Reader, n int) ([]byte, error) {
+func (r *Reader) readBody(n int) ([]byte, error) {
 	if n <= bigBody {
 		b := make([]byte, n)
-		_, err := io.ReadFull(r, b)
-		return b, err
+		return b, r.readFull(b)
 	}
 	b := make([]byte, 0, bigBody)
 	for len(b) < n {
 		if len(b) == cap(b) {
 			b = slices.Grow(b, min(len(b), n-len(b)))
 		}
-		k, err := io.ReadFull(r, b[len(b):min(cap(b), n)])
-		b = b[:len(b)+k]
-		if err != nil {
+		end := min(cap(b), n)
+		if err := r.readFull(b[len(b):end]); err != nil {
 			return nil, err
 		}
+		b = b[:end]
 	}
 	return b, nil
 }

@@ -1,0 +1,232 @@
+package broker
+
+import (
+	"time"
+)
+
+// Flow control: back-pressure instead of drops.
+//
+// A connected subscriber has two backlogs beyond its inflight window: the
+// session queue of QoS 1/2 messages (session.pending) and the QoS 0
+// publishes waiting in its connection's write queue (conn.qPubs). Each is
+// bounded softly by MaxQueued / MaxQueuedBytes. A message for a connected
+// session is always queued (a QoS 1/2 message is never dropped once it is
+// accepted); when it leaves a backlog at or above the soft limit, the
+// publishing connection's reader waits, after routing and outside every
+// lock, until that session has room again, and only then acknowledges the
+// publish and reads the next packet. TCP (and, for v5 publishers, our
+// Receive Maximum) then slows the publisher to what its subscribers
+// consume, so nothing is lost and memory stays bounded.
+//
+// The wait is bounded by StallTimeout per publish. A session still full
+// when it expires is marked slow: publishers no longer wait for it until
+// its backlogs are down to half the soft limit. Meanwhile QoS 0 messages
+// for it are dropped (counted) when its write queue is full, and QoS 1/2
+// messages keep queueing up to MaxOutboundBytes, beyond which the
+// connection is closed as a slow consumer (v5: DISCONNECT 0x97).
+//
+// Deadlock freedom: a session's room can depend on its own reader (QoS
+// 1/2 room comes from acknowledgements the reader processes, and a
+// single-threaded client may not read while its own writes are blocked).
+// So a reader never waits for a session whose reader is itself waiting
+// (session.stalled). The waiter raises its own stalled count before it
+// looks at the target's (both sequentially consistent atomics), so of two
+// or more readers that start waiting for each other in a cycle at least
+// one sees the other waiting and does not wait: the wait-for graph stays
+// acyclic. A reader never waits for its own session, and messages the
+// broker originates (wills, $SYS, retained messages sent on subscribe)
+// never wait: beyond the soft limit their QoS 0 copies are dropped, except
+// retained messages sent on SUBSCRIBE, which the client asked for and
+// which are queued (up to MaxOutboundBytes). StallTimeout bounds whatever
+// remains (a client that does not read at all).
+//
+// Offline durable sessions keep mosquitto's policy: QoS 1/2 messages
+// beyond MaxQueued / MaxQueuedBytes are dropped and counted, QoS 0 is not
+// queued.
+
+// flow collects, during one publish, the connected sessions the message
+// left at or above their soft limit, for the publisher to wait on. It
+// lives on the publishing reader's stack.
+type flow struct {
+	c      *conn    // publishing connection; nil: nobody waits
+	sess   *session // its session
+	exceed bool     // QoS 0 may exceed the soft limit without waiting (retained on SUBSCRIBE)
+	n      int
+	arr    [8]*session
+	more   []*session
+}
+
+// newFlow starts the flow of one publish from c.
+func newFlow(c *conn) flow { return flow{c: c, sess: c.sess} }
+
+// mayWait reports whether the publisher may wait for s (s.mu held): not
+// for its own session, not for a slow consumer, not for a session whose
+// reader is waiting itself.
+func (f *flow) mayWait(s *session) bool {
+	return f != nil && f.c != nil && s != f.sess && !s.slow && s.stalled.Load() == 0
+}
+
+// mayExceed reports whether QoS 0 messages are queued beyond the soft
+// limit although nobody waits.
+func (f *flow) mayExceed() bool { return f != nil && f.exceed }
+
+func (f *flow) add(s *session) {
+	for i := 0; i < f.len(); i++ {
+		if f.at(i) == s {
+			return
+		}
+	}
+	if f.n < len(f.arr) {
+		f.arr[f.n] = s
+		f.n++
+		return
+	}
+	f.more = append(f.more, s)
+}
+
+func (f *flow) len() int { return f.n + len(f.more) }
+
+func (f *flow) at(i int) *session {
+	if i < f.n {
+		return f.arr[i]
+	}
+	return f.more[i-f.n]
+}
+
+// wait blocks the publishing reader until every collected session has
+// room, its connection closes, the publisher's connection closes, or
+// StallTimeout passes (the sessions still full are then marked slow).
+func (f *flow) wait() {
+	if f.len() == 0 {
+		return
+	}
+	c := f.c
+	limit := c.b.cfg.stallTimeout
+	if limit <= 0 {
+		return
+	}
+	// Raised before looking at any target's count (see above).
+	f.sess.stalled.Add(1)
+	defer f.sess.stalled.Add(-1)
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for i := 0; i < f.len(); i++ {
+		s := f.at(i)
+		for {
+			room, tc := s.roomSignal()
+			if room == nil {
+				break
+			}
+			if timer == nil {
+				timer = time.NewTimer(limit)
+			}
+			select {
+			case <-room:
+			case <-tc.closing:
+			case <-c.closing:
+				return
+			case <-timer.C:
+				for j := i; j < f.len(); j++ {
+					f.at(j).markSlow()
+				}
+				return
+			}
+		}
+	}
+}
+
+// roomSignal returns a channel closed when s may have room again, and
+// its connection, or nil when there is nothing to wait for.
+func (s *session) roomSignal() (<-chan struct{}, *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.conn
+	if c == nil || s.ended || s.slow || s.stalled.Load() > 0 {
+		return nil, nil
+	}
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closed || !s.congested(c) {
+		return nil, nil
+	}
+	if c.room == nil {
+		c.room = make(chan struct{})
+	}
+	s.waitedOn = true
+	return c.room, c
+}
+
+// congested reports whether a backlog of s is at its soft limit. s.mu and
+// c.qmu held.
+func (s *session) congested(c *conn) bool {
+	cfg := s.b.cfg
+	mb := cfg.MaxQueuedBytes
+	return len(s.pending) >= cfg.maxQueued || (mb > 0 && s.pendingBytes >= mb) ||
+		c.qPubs >= cfg.maxQueued || (mb > 0 && c.qBytes >= mb)
+}
+
+// pendingLow reports whether the session queue is down to half its soft
+// limit. s.mu held.
+func (s *session) pendingLow() bool {
+	cfg := s.b.cfg
+	return len(s.pending) <= cfg.maxQueued/2 && (cfg.MaxQueuedBytes <= 0 || s.pendingBytes <= cfg.MaxQueuedBytes/2)
+}
+
+// roomFreed wakes publishers waiting for s once its queue is down to half
+// the soft limit. s.mu held (called after acknowledgements).
+func (s *session) roomFreed(c *conn) {
+	if !s.waitedOn || !s.pendingLow() {
+		return
+	}
+	s.waitedOn = false
+	c.qmu.Lock()
+	c.signalRoom()
+	c.qmu.Unlock()
+}
+
+// signalRoom wakes the publishers waiting for c. c.qmu held.
+func (c *conn) signalRoom() {
+	if c.room != nil {
+		close(c.room)
+		c.room = nil
+	}
+}
+
+// markSlow makes s a slow consumer after a publisher waited StallTimeout
+// for it in vain.
+func (s *session) markSlow() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.conn
+	if c == nil || s.slow || s.ended {
+		return
+	}
+	c.qmu.Lock()
+	full := s.congested(c)
+	c.qmu.Unlock()
+	if !full {
+		return
+	}
+	s.slow = true
+	s.b.cfg.Logger.Warn("Slow consumer: publishers no longer wait for it", "client", s.clientID,
+		"queued", len(s.pending), "stall", s.b.cfg.stallTimeout)
+}
+
+// recoverSlow clears the slow mark once both backlogs are down to half
+// the soft limit. s.mu held, c = s.conn.
+func (s *session) recoverSlow(c *conn) {
+	if !s.pendingLow() {
+		return
+	}
+	cfg := s.b.cfg
+	c.qmu.Lock()
+	low := c.qPubs <= cfg.maxQueued/2 && (cfg.MaxQueuedBytes <= 0 || c.qBytes <= cfg.MaxQueuedBytes/2)
+	c.qmu.Unlock()
+	if low {
+		s.slow = false
+	}
+}
