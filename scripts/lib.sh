@@ -486,6 +486,14 @@ _start_broker() {
 				BROKER_PID=''
 				return 1
 			fi
+			# Another process took the port between pick_port and the bind.
+			# mosquitto then keeps running on ::1 only, so do not wait for it.
+			if grep -qi 'address already in use' "$WORK/broker.log"; then
+				kill "$BROKER_PID" 2>/dev/null || true
+				wait "$BROKER_PID" 2>/dev/null || true
+				BROKER_PID=''
+				return 1
+			fi
 			if (($(now_ms) > deadline)); then
 				fail "the broker did not listen on port $p within 10s"
 			fi

@@ -53,13 +53,16 @@ type Client struct {
 	// when it drops to zero.
 	qos2Open atomic.Int32
 	qos2Idle chan struct{}
-	unacked  int               // inbound QoS 1/2 not yet PUBACKed/PUBCOMPed
-	aliasIn  map[uint16]string // topic aliases set by the server
-	shutOnce sync.Once
-	done     chan struct{}
-	errMu    sync.Mutex
-	err      error
-	wg       sync.WaitGroup
+	// delivering is 1 while a PUBLISH is being handled (callback, then
+	// its PUBACK/PUBREC queued), so Disconnect never overtakes that ack.
+	delivering atomic.Int32
+	unacked    int               // inbound QoS 1/2 not yet PUBACKed/PUBCOMPed
+	aliasIn    map[uint16]string // topic aliases set by the server
+	shutOnce   sync.Once
+	done       chan struct{}
+	errMu      sync.Mutex
+	err        error
+	wg         sync.WaitGroup
 }
 
 // Connect dials opts.Endpoint, sends CONNECT and waits for CONNACK. A
@@ -265,14 +268,15 @@ func (c *Client) Disconnect(ctx context.Context, d *mqtt.Disconnect) error {
 // PUBREL of QoS 2 messages already delivered.
 const qos2DrainTimeout = 5 * time.Second
 
-// waitInboundQoS2 lets delivered QoS 2 messages finish their flow
+// waitInboundQoS2 lets a PUBLISH being handled queue its ack, and
+// delivered QoS 2 messages finish their flow
 // (PUBREL from the server, PUBCOMP from us) before DISCONNECT, as
 // libmosquitto does, so `mqsub -C 1` does not leave the broker holding
 // a half-finished exchange. Bounded by ctx and qos2DrainTimeout.
 func (c *Client) waitInboundQoS2(ctx context.Context) {
 	timer := time.NewTimer(qos2DrainTimeout)
 	defer timer.Stop()
-	for c.qos2Open.Load() > 0 {
+	for c.qos2Open.Load() > 0 || c.delivering.Load() > 0 {
 		select {
 		case <-c.qos2Idle:
 		case <-c.done:

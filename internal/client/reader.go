@@ -127,6 +127,11 @@ func (c *Client) handle(p mqtt.Packet) error {
 
 // handlePublish resolves topic aliases and runs the inbound QoS flows.
 func (c *Client) handlePublish(p *mqtt.Publish) error {
+	c.delivering.Store(1)
+	defer func() {
+		c.delivering.Store(0)
+		c.signalInboundIdle()
+	}()
 	if c.version == mqtt.V5 && p.Props.Has(mqtt.PropTopicAlias) {
 		a := p.Props.TopicAlias
 		// 0 or above our Topic Alias Maximum is a protocol error, told with
@@ -199,10 +204,7 @@ func (c *Client) handlePubrel(a *mqtt.Ack) error {
 		delete(c.qos2In, a.PacketID) // new message from now on [MQTT-4.3.3-12]
 		c.unacked--
 		if c.qos2Open.Store(int32(len(c.qos2In))); len(c.qos2In) == 0 {
-			select {
-			case c.qos2Idle <- struct{}{}:
-			default:
-			}
+			c.signalInboundIdle()
 		}
 	} else if c.version == mqtt.V5 {
 		comp.Code = mqtt.PacketIdentifierNotFound
@@ -219,4 +221,12 @@ func (c *Client) deliver(p *mqtt.Publish) bool {
 	// callback gets its own copy it may keep.
 	q := *p
 	return c.opts.OnMessage(&q)
+}
+
+// signalInboundIdle wakes a Disconnect waiting in waitInboundQoS2.
+func (c *Client) signalInboundIdle() {
+	select {
+	case c.qos2Idle <- struct{}{}:
+	default:
+	}
 }
