@@ -45,10 +45,7 @@ func (p *Subscribe) size(v Version) int {
 func (p *Subscribe) flags() byte { return 0x02 } // [MQTT-3.8.1-1]
 
 func (p *Subscribe) appendBody(dst []byte, v Version) []byte {
-	dst = appendU16(dst, p.PacketID)
-	if v == V5 {
-		dst = appendProps(dst, &p.Props)
-	}
+	dst = appendIDProps(dst, p.PacketID, &p.Props, v)
 	for _, s := range p.Subscriptions {
 		dst = appendStr(dst, s.Filter)
 		o := byte(s.QoS)
@@ -67,17 +64,9 @@ func (p *Subscribe) appendBody(dst []byte, v Version) []byte {
 }
 
 func (p *Subscribe) decode(flags byte, c *cursor, v Version) error {
-	var err error
-	if p.PacketID, err = c.u16("packet identifier"); err != nil {
+	err := decodeIDProps(c, &p.PacketID, &p.Props, SUBSCRIBE, v)
+	if err != nil {
 		return err
-	}
-	if p.PacketID == 0 {
-		return ErrZeroPacketID
-	}
-	if v == V5 {
-		if err := decodeProps(c, &p.Props, SUBSCRIBE); err != nil {
-			return err
-		}
 	}
 	for c.remaining() > 0 {
 		var s Subscription
@@ -138,10 +127,7 @@ func (p *Suback) size(v Version) int {
 func (p *Suback) flags() byte { return 0 }
 
 func (p *Suback) appendBody(dst []byte, v Version) []byte {
-	dst = appendU16(dst, p.PacketID)
-	if v == V5 {
-		dst = appendProps(dst, &p.Props)
-	}
+	dst = appendIDProps(dst, p.PacketID, &p.Props, v)
 	for _, c := range p.Codes {
 		if v != V5 && c.IsError() {
 			c = 0x80 // 3.1.1 has one failure code [MQTT-3.9.3-2]
@@ -152,17 +138,9 @@ func (p *Suback) appendBody(dst []byte, v Version) []byte {
 }
 
 func (p *Suback) decode(flags byte, c *cursor, v Version) error {
-	var err error
-	if p.PacketID, err = c.u16("packet identifier"); err != nil {
+	// The id echoes a non-zero SUBSCRIBE id [MQTT-2.3.1-1] [MQTT-2.3.1-7].
+	if err := decodeIDProps(c, &p.PacketID, &p.Props, SUBACK, v); err != nil {
 		return err
-	}
-	if p.PacketID == 0 {
-		return ErrZeroPacketID // echoes a non-zero SUBSCRIBE id [MQTT-2.3.1-1] [MQTT-2.3.1-7]
-	}
-	if v == V5 {
-		if err := decodeProps(c, &p.Props, SUBACK); err != nil {
-			return err
-		}
 	}
 	for _, b := range c.rest() {
 		// 3.1.1 allows 0x00, 0x01, 0x02 and 0x80 only [MQTT-3.9.3-2].
@@ -211,10 +189,7 @@ func (p *Unsubscribe) size(v Version) int {
 func (p *Unsubscribe) flags() byte { return 0x02 } // [MQTT-3.10.1-1]
 
 func (p *Unsubscribe) appendBody(dst []byte, v Version) []byte {
-	dst = appendU16(dst, p.PacketID)
-	if v == V5 {
-		dst = appendProps(dst, &p.Props)
-	}
+	dst = appendIDProps(dst, p.PacketID, &p.Props, v)
 	for _, f := range p.Filters {
 		dst = appendStr(dst, f)
 	}
@@ -222,17 +197,8 @@ func (p *Unsubscribe) appendBody(dst []byte, v Version) []byte {
 }
 
 func (p *Unsubscribe) decode(flags byte, c *cursor, v Version) error {
-	var err error
-	if p.PacketID, err = c.u16("packet identifier"); err != nil {
+	if err := decodeIDProps(c, &p.PacketID, &p.Props, UNSUBSCRIBE, v); err != nil {
 		return err
-	}
-	if p.PacketID == 0 {
-		return ErrZeroPacketID
-	}
-	if v == V5 {
-		if err := decodeProps(c, &p.Props, UNSUBSCRIBE); err != nil {
-			return err
-		}
 	}
 	for c.remaining() > 0 {
 		f, err := c.str("topic filter")
@@ -279,17 +245,9 @@ func (p *Unsuback) appendBody(dst []byte, v Version) []byte {
 }
 
 func (p *Unsuback) decode(flags byte, c *cursor, v Version) error {
-	var err error
-	if p.PacketID, err = c.u16("packet identifier"); err != nil {
-		return err
-	}
-	if p.PacketID == 0 {
-		return ErrZeroPacketID // echoes a non-zero UNSUBSCRIBE id [MQTT-2.3.1-1] [MQTT-2.3.1-7]
-	}
-	if v != V5 {
-		return nil
-	}
-	if err := decodeProps(c, &p.Props, UNSUBACK); err != nil {
+	// The id echoes a non-zero UNSUBSCRIBE id [MQTT-2.3.1-1] [MQTT-2.3.1-7];
+	// 3.1.1 has no properties nor codes.
+	if err := decodeIDProps(c, &p.PacketID, &p.Props, UNSUBACK, v); err != nil || v != V5 {
 		return err
 	}
 	for _, b := range c.rest() {
@@ -299,4 +257,30 @@ func (p *Unsuback) decode(flags byte, c *cursor, v Version) error {
 		p.Codes = append(p.Codes, ReasonCode(b))
 	}
 	return nil
+}
+
+// decodeIDProps reads the variable header shared by SUBSCRIBE, SUBACK,
+// UNSUBSCRIBE and UNSUBACK: a non-zero packet identifier [MQTT-2.2.1-3],
+// then (v5) the properties allowed in packet type t.
+func decodeIDProps(c *cursor, id *uint16, props *Properties, t PacketType, v Version) error {
+	var err error
+	if *id, err = c.u16("packet identifier"); err != nil {
+		return err
+	}
+	if *id == 0 {
+		return ErrZeroPacketID
+	}
+	if v == V5 {
+		return decodeProps(c, props, t)
+	}
+	return nil
+}
+
+// appendIDProps appends that shared variable header.
+func appendIDProps(dst []byte, id uint16, props *Properties, v Version) []byte {
+	dst = appendU16(dst, id)
+	if v == V5 {
+		dst = appendProps(dst, props)
+	}
+	return dst
 }
