@@ -2,101 +2,21 @@ package bench
 
 import (
 	"bufio"
-	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/mqkit/mqkit/internal/client/clienttest"
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
 
-// requireMosquitto returns the mosquitto binary, skipping the test when it
-// is absent, or failing it when CI=true.
-func requireMosquitto(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("mosquitto")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mosquitto is required in CI: %v", err)
-		}
-		t.Skip("mosquitto not installed (apt-get install mosquitto); skipping the end-to-end test")
-	}
-	return path
-}
-
 // startMosquitto runs mosquitto on a free loopback port with extra
-// configuration lines and returns its address and pid. It is stopped when
-// the test ends.
+// configuration lines and returns its address and pid (skipping without
+// mosquitto outside CI, failing in CI). It is stopped when the test ends.
 func startMosquitto(t *testing.T, extra string) (addr string, pid int) {
 	t.Helper()
-	bin := requireMosquitto(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "mosquitto.conf")
-	text := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\n%s", port, extra)
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", conf)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var logMu sync.Mutex
-	var log strings.Builder
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sent := false
-		for sc.Scan() {
-			logMu.Lock()
-			log.WriteString(sc.Text() + "\n")
-			logMu.Unlock()
-			if !sent && strings.Contains(sc.Text(), " running") {
-				ready <- true
-				sent = true
-			}
-		}
-		if !sent {
-			ready <- false
-		}
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	select {
-	case ok := <-ready:
-		if !ok {
-			logMu.Lock()
-			defer logMu.Unlock()
-			t.Fatalf("mosquitto exited during start-up:\n%s", log.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("mosquitto did not start within 10s")
-	}
-	return fmt.Sprintf("127.0.0.1:%d", port), cmd.Process.Pid
+	m := clienttest.StartMosquitto(t, "listener {port} 127.0.0.1\nallow_anonymous true\n"+extra)
+	return m.Addr(), m.PID
 }
 
 // fakeMode is how the fake broker misbehaves.

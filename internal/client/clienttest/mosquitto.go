@@ -22,6 +22,7 @@ type Mosquitto struct {
 	Port  int    // first listener port ({port} in the configuration)
 	Port2 int    // second listener port ({port2}), 0 when unused
 	Dir   string // directory holding the configuration
+	PID   int    // the broker's process id (for /proc figures)
 	mu    sync.Mutex
 	log   strings.Builder
 }
@@ -106,6 +107,7 @@ func StartMosquitto(t testing.TB, conf string) *Mosquitto {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	m.PID = cmd.Process.Pid
 	ready := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
