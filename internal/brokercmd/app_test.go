@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/mqkit/mqkit/internal/auth"
 	"github.com/mqkit/mqkit/internal/broker"
+	"github.com/mqkit/mqkit/internal/client/clienttest"
 	"github.com/mqkit/mqkit/internal/config"
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
@@ -158,23 +160,15 @@ func TestPasswdSubcommand(t *testing.T) {
 // TestPasswdAcceptedByMosquitto checks the real mosquitto broker accepts a
 // file written by `mqbroker passwd`.
 func TestPasswdAcceptedByMosquitto(t *testing.T) {
-	needTool(t, "mosquitto")
-	needTool(t, "mosquitto_pub")
+	clienttest.RequireBinary(t, "mosquitto_pub")
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "pw")
 	if code, _, errs := runApp(t, "passwd", "-c", "-b", pw, "alice", "secret"); code != 0 {
 		t.Fatal(errs)
 	}
-	port := freePort(t)
-	conf := writeFile(t, dir, "m.conf", "listener "+port+" 127.0.0.1\nallow_anonymous false\npassword_file "+pw+"\nuser root\n")
-	cmd := exec.Command("mosquitto", "-c", conf)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitPort(t, "127.0.0.1:"+port)
+	m := clienttest.StartMosquitto(t, "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file "+pw+"\n")
 	pub := func(pass string) int {
-		c := exec.Command("mosquitto_pub", "-p", port, "-u", "alice", "-P", pass, "-t", "t", "-m", "x")
+		c := exec.Command("mosquitto_pub", "-p", strconv.Itoa(m.Port), "-u", "alice", "-P", pass, "-t", "t", "-m", "x")
 		err := c.Run()
 		if ee, ok := err.(*exec.ExitError); ok {
 			return ee.ExitCode()
@@ -275,27 +269,6 @@ func send(t *testing.T, c net.Conn, p mqtt.Packet) {
 	if _, err := c.Write(b); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func needTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI (.ci/run installs it)", name)
-		}
-		t.Skipf("%s not installed: skipping (apt-get install mosquitto mosquitto-clients)", name)
-	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, p, _ := net.SplitHostPort(l.Addr().String())
-	return p
 }
 
 func waitPort(t *testing.T, addr string) {

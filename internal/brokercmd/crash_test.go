@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqkit/mqkit/internal/client/clienttest"
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
 
@@ -91,7 +92,7 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 		t.Skip("crash test skipped in -short mode")
 	}
 	dir := t.TempDir()
-	port := freePort(t)
+	port := strconv.Itoa(clienttest.FreePort(t))
 	addr := "127.0.0.1:" + port
 	args := "-p " + port + " --data " + dir + " -q"
 	broker := startChild(t, args)
