@@ -49,10 +49,10 @@ type Client struct {
 
 	// Reader-only state.
 	qos2In map[uint16]struct{} // QoS 2 ids delivered, awaiting PUBREL
-	// qos2Open mirrors len(qos2In) for Disconnect; qos2Idle is signalled
+	// qos2Open mirrors len(qos2In) for Disconnect; inboundIdle is signalled
 	// when it drops to zero.
 	qos2Open atomic.Int32
-	qos2Idle chan struct{}
+	inboundIdle chan struct{}
 	// delivering is 1 while a PUBLISH is being handled (callback, then
 	// its PUBACK/PUBREC queued), so Disconnect never overtakes that ack.
 	delivering atomic.Int32
@@ -118,7 +118,7 @@ func newClient(conn net.Conn, opts Options) *Client {
 		pending:      make(map[uint16]*Token),
 		aliasOut:     make(map[uint16]string),
 		qos2In:       make(map[uint16]struct{}),
-		qos2Idle:     make(chan struct{}, 1),
+		inboundIdle:     make(chan struct{}, 1),
 		aliasIn:      make(map[uint16]string),
 		wake:         make(chan struct{}, 1),
 		done:         make(chan struct{}),
@@ -257,7 +257,7 @@ func (c *Client) Disconnect(ctx context.Context, d *mqtt.Disconnect) error {
 	if !c.disconnecting.CompareAndSwap(false, true) {
 		return c.wait(ctx)
 	}
-	c.waitInboundQoS2(ctx)
+	c.waitInbound(ctx)
 	if err := c.enqueue(outItem{p: d, raw: raw, last: true}); err != nil {
 		return c.closedErr()
 	}
@@ -268,17 +268,17 @@ func (c *Client) Disconnect(ctx context.Context, d *mqtt.Disconnect) error {
 // PUBREL of QoS 2 messages already delivered.
 const qos2DrainTimeout = 5 * time.Second
 
-// waitInboundQoS2 lets a PUBLISH being handled queue its ack, and
+// waitInbound lets a PUBLISH being handled queue its ack, and
 // delivered QoS 2 messages finish their flow
 // (PUBREL from the server, PUBCOMP from us) before DISCONNECT, as
 // libmosquitto does, so `mqsub -C 1` does not leave the broker holding
 // a half-finished exchange. Bounded by ctx and qos2DrainTimeout.
-func (c *Client) waitInboundQoS2(ctx context.Context) {
+func (c *Client) waitInbound(ctx context.Context) {
 	timer := time.NewTimer(qos2DrainTimeout)
 	defer timer.Stop()
 	for c.qos2Open.Load() > 0 || c.delivering.Load() > 0 {
 		select {
-		case <-c.qos2Idle:
+		case <-c.inboundIdle:
 		case <-c.done:
 			return
 		case <-ctx.Done():

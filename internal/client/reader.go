@@ -223,10 +223,10 @@ func (c *Client) deliver(p *mqtt.Publish) bool {
 	return c.opts.OnMessage(&q)
 }
 
-// signalInboundIdle wakes a Disconnect waiting in waitInboundQoS2.
+// signalInboundIdle wakes a Disconnect waiting in waitInbound.
 func (c *Client) signalInboundIdle() {
 	select {
-	case c.qos2Idle <- struct{}{}:
+	case c.inboundIdle <- struct{}{}:
 	default:
 	}
 }
