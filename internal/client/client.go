@@ -51,7 +51,7 @@ type Client struct {
 	qos2In map[uint16]struct{} // QoS 2 ids delivered, awaiting PUBREL
 	// qos2Open mirrors len(qos2In) for Disconnect; inboundIdle is signalled
 	// when it drops to zero.
-	qos2Open atomic.Int32
+	qos2Open    atomic.Int32
 	inboundIdle chan struct{}
 	// delivering is 1 while a PUBLISH is being handled (callback, then
 	// its PUBACK/PUBREC queued), so Disconnect never overtakes that ack.
@@ -118,7 +118,7 @@ func newClient(conn net.Conn, opts Options) *Client {
 		pending:      make(map[uint16]*Token),
 		aliasOut:     make(map[uint16]string),
 		qos2In:       make(map[uint16]struct{}),
-		inboundIdle:     make(chan struct{}, 1),
+		inboundIdle:  make(chan struct{}, 1),
 		aliasIn:      make(map[uint16]string),
 		wake:         make(chan struct{}, 1),
 		done:         make(chan struct{}),
