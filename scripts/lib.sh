@@ -500,6 +500,23 @@ _start_broker() {
 			sleep 0.05
 		done
 	done
+	# An open port may belong to another process that grabbed it between
+	# pick_port and the bind: trust it only once the broker itself says it
+	# is ready (mosquitto: "... running", mqbroker: "... ready") and logged
+	# no bind error.
+	until grep -Eq ' (running|ready)$' "$WORK/broker.log"; do
+		kill -0 "$BROKER_PID" 2>/dev/null || { BROKER_PID=''; return 1; }
+		if (($(now_ms) > deadline)); then
+			fail "the broker did not report it was ready within 10s"
+		fi
+		sleep 0.05
+	done
+	if grep -qi 'address already in use' "$WORK/broker.log"; then
+		kill "$BROKER_PID" 2>/dev/null || true
+		wait "$BROKER_PID" 2>/dev/null || true
+		BROKER_PID=''
+		return 1
+	fi
 	kill -0 "$BROKER_PID" 2>/dev/null || { BROKER_PID=''; return 1; }
 }
 
