@@ -272,7 +272,9 @@ alive() {
 	local pid=${BG_PID[$1]} state stat
 	kill -0 "$pid" 2>/dev/null || return 1
 	if [[ -r /proc/$pid/stat ]]; then
-		stat=$(</proc/"$pid"/stat) || return 1
+		# read, not $(<file): the process may vanish after the -r test, and a
+		# failed $(<file) is an expansion error that ends the whole script.
+		{ read -r stat <"/proc/$pid/stat"; } 2>/dev/null || return 1
 		stat=${stat##*) } # the fields after "(comm) "
 		state=${stat%% *}
 	else
