@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -61,6 +62,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "test-config", Usage: "check the configuration (and the files it names) and exit"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no banner and no logging"},
 			&cli.BoolFlag{Name: "daemon", Aliases: []string{"d"}, Usage: "not supported: run under a service manager instead"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a Go CPU profile to `FILE` until the broker stops (go tool pprof FILE)"},
 		},
 		Commands: []*cli.Command{passwdCommand()},
 		Action:   run,
@@ -186,6 +188,13 @@ func run(c *cli.Context) error {
 		defer st.Close()
 		p.opts.Store = st
 	}
+	if f := c.String("cpuprofile"); f != "" {
+		stopProfile, err := startCPUProfile(f)
+		if err != nil {
+			return cli.Exit("mqbroker: --cpuprofile: "+err.Error(), 1)
+		}
+		defer stopProfile()
+	}
 	if cfg.PIDFile != "" {
 		if err := os.WriteFile(cfg.PIDFile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
 			return cli.Exit("mqbroker: pid_file: "+err.Error(), 1)
@@ -232,4 +241,21 @@ func reload(logger *slog.Logger, p *plan) {
 		return
 	}
 	logger.Info("Reloaded password, ACL and certificate files.")
+}
+
+// startCPUProfile starts writing a CPU profile to path; the returned
+// function stops it and closes the file.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -2,6 +2,7 @@ package brokercmd
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"io"
 	"net"
@@ -187,13 +188,15 @@ func TestPasswdAcceptedByMosquitto(t *testing.T) {
 }
 
 // TestRunServesAndShutsDown runs the real command in process on a free
-// port, checks the banner, does a QoS 1 round trip, and cancels.
+// port, checks the banner, does a QoS 1 round trip, and cancels; the CPU
+// profile asked for with --cpuprofile is written when it stops.
 func TestRunServesAndShutsDown(t *testing.T) {
 	var out, errb syncBuffer
 	app := NewApp(&out, &errb)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- app.RunContext(ctx, []string{"mqbroker", "-p", "0"}) }()
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	go func() { done <- app.RunContext(ctx, []string{"mqbroker", "-p", "0", "--cpuprofile", prof}) }()
 	re := regexp.MustCompile(`listening on mqtt://127\.0\.0\.1:(\d+)`)
 	var port string
 	deadline := time.Now().Add(10 * time.Second)
@@ -221,6 +224,19 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("broker did not stop")
+	}
+	// A pprof profile is a gzipped protocol buffer.
+	f, err := os.Open(prof)
+	if err != nil {
+		t.Fatalf("--cpuprofile: %v", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("--cpuprofile: not a gzipped profile: %v", err)
+	}
+	if n, err := io.Copy(io.Discard, zr); err != nil || n == 0 {
+		t.Fatalf("--cpuprofile: %d bytes, %v", n, err)
 	}
 }
 
