@@ -36,6 +36,7 @@ type Broker struct {
 	wg       sync.WaitGroup // every goroutine the broker starts (but workers)
 	workers  workerPool     // run connections' handlers and writes (workers.go)
 	done     chan struct{}  // closed when Shutdown begins
+	hot      hotSet         // connections whose read job keeps its worker (hot.go)
 	stats    stats
 	now      func() time.Time // clock for message expiry (tests replace it)
 	startAt  time.Time
@@ -127,6 +128,8 @@ func (b *Broker) Start() error {
 		b.wg.Add(1)
 		go b.sysLoop()
 	}
+	b.wg.Add(1)
+	go b.hotLoop()
 	b.mu.Unlock()
 	return nil
 }

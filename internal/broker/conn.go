@@ -34,16 +34,21 @@ type conn struct {
 	remote string
 
 	// reader
-	r           *mqtt.Reader
-	sess        *session
-	info        *ClientInfo
-	keepAlive   time.Duration // 0 = none
-	aliasesIn   map[uint16]string
-	problemInfo bool           // v5 Request Problem Information (default 1)
-	started     bool           // CONNECT handled
-	deadlineOff bool           // keep alive 0: the read deadline is cleared
-	jobErr      error          // result of the last read or handshake job
-	jobDone     sync.WaitGroup // the connection's goroutine waits for its job
+	r            *mqtt.Reader
+	sess         *session
+	info         *ClientInfo
+	keepAlive    time.Duration // 0 = none
+	aliasesIn    map[uint16]string
+	problemInfo  bool           // v5 Request Problem Information (default 1)
+	started      bool           // CONNECT handled
+	deadlineOff  bool           // keep alive 0: the read deadline is cleared
+	jobErr       error          // result of the last read or handshake job
+	jobDone      sync.WaitGroup // the connection's goroutine waits for its job
+	deferred     []*conn        // connections to flush at the end of the read job (kick)
+	hot          bool           // the read job stays on its worker (hot.go)
+	readDeadline time.Time      // the keep alive deadline last set (zero: none)
+	seen         atomic.Uint32  // hot: the sweeper's epoch at the last wait for input
+	detach       atomic.Bool    // hot: the sweeper asks the read job to end
 
 	// set during CONNECT, read-only afterwards; published by connected.
 	version     mqtt.Version
@@ -67,9 +72,10 @@ type conn struct {
 	room   chan struct{} // closed when publishers waiting for room may go on (flow.go)
 
 	// writer
-	writing atomic.Bool // a write job is queued or running
-	wmu     sync.Mutex  // held by the write job (and the final flush)
-	wfailed bool        // a write failed: write no more
+	rc      syscall.RawConn // plain TCP: writes that never wait (flushInline); nil otherwise
+	writing atomic.Bool     // a write job or an inline flush is due or running
+	wmu     sync.Mutex      // held by the write job (and the final flush)
+	wfailed bool            // a write failed: write no more
 	w       writerState
 
 	closeOnce  sync.Once
@@ -85,6 +91,9 @@ func newConn(b *Broker, nc net.Conn, lis *listener) *conn {
 		closing:     make(chan struct{}),
 	}
 	c.r = mqtt.NewReader(countingReader{c}, b.cfg.MaxPacketSize)
+	if tc, ok := nc.(*net.TCPConn); ok {
+		c.rc, _ = tc.SyscallConn()
+	}
 	return c
 }
 
@@ -223,7 +232,7 @@ func (c *conn) handleBuffered() error {
 			if !c.started && errors.Is(err, mqtt.ErrUnsupportedVersion) {
 				// [MQTT-3.1.2-2] unacceptable protocol level: CONNACK 0x01
 				// in the 3.1.1 format, then close.
-				c.enqueuePacket(&mqtt.Connack{Code: mqtt.UnsupportedProtocolVersion})
+				c.enqueuePacket(&mqtt.Connack{Code: mqtt.UnsupportedProtocolVersion}, c)
 				return &closeError{reason: CloseConnectRefused, err: err}
 			}
 			return err
@@ -266,19 +275,70 @@ func (c *conn) armDeadline() error {
 		return c.nc.SetReadDeadline(time.Time{})
 	}
 	// [MQTT-3.1.2-24] one and a half times the keep alive.
-	return c.nc.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))
+	c.readDeadline = time.Now().Add(c.keepAlive * 3 / 2)
+	return c.nc.SetReadDeadline(c.readDeadline)
 }
 
-// kick makes sure a write job drains the queue; push calls it after
-// queueing.
-func (c *conn) kick() {
-	if c.writing.CompareAndSwap(false, true) {
+// kick makes sure the queue gets written; push calls it after queueing.
+// by is the connection whose read job is running on this goroutine (nil:
+// none, or unknown). With by, the write is deferred to the end of that
+// job (flushDeferred), which writes everything the job queued for c in
+// one system call on the job's own goroutine: no hand-off to a write job,
+// which is what publish->deliver latency and small batches pay for.
+// Without by, a write job is started.
+func (c *conn) kick(by *conn) {
+	if !c.writing.CompareAndSwap(false, true) {
+		return // a write job or a deferred flush will see the item
+	}
+	if by == nil || c.rc == nil {
 		c.b.workers.submit(job{c: c, kind: jobWrite})
+		return
+	}
+	by.deferred = append(by.deferred, c)
+}
+
+// flushDeferred writes the queues of the connections kicked during this
+// read job (reader only). It runs at the end of every read job and
+// before the job waits for anything (flow.wait), so a deferred write never
+// waits for the reader.
+func (c *conn) flushDeferred() {
+	for i, x := range c.deferred {
+		c.deferred[i] = nil
+		x.flushInline()
+	}
+	c.deferred = c.deferred[:0]
+	if cap(c.deferred) > 64 {
+		c.deferred = nil
 	}
 }
 
-// writeJob drains the queue, then ends. It runs alone: writing is set
-// from kick to its end.
+// flushInline writes c's queue on the calling goroutine without ever
+// waiting for the socket: what the socket does not take at once stays in
+// the writer's backlog for a write job, so a slow or silent subscriber
+// cannot hold up the publisher's reader. writing is set (by kick).
+func (c *conn) flushInline() {
+	if !c.wmu.TryLock() {
+		// The final flush after close holds wmu: leave it to a job.
+		c.b.workers.submit(job{c: c, kind: jobWrite})
+		return
+	}
+	c.w.nonblock = true
+	err := c.flushQueue()
+	c.w.nonblock = false
+	backlog := len(c.w.backlog) > 0
+	c.wmu.Unlock()
+	switch {
+	case err != nil:
+		c.writeFailed(err) // writing stays set: no more writes
+	case backlog:
+		c.b.workers.submit(job{c: c, kind: jobWrite})
+	default:
+		c.writeDone(false)
+	}
+}
+
+// writeJob writes the backlog and drains the queue, then ends. It runs
+// alone: writing is set from kick to its end.
 func (c *conn) writeJob() {
 	for {
 		c.wmu.Lock()
@@ -288,26 +348,42 @@ func (c *conn) writeJob() {
 			c.writeFailed(err)
 			return // writing stays set: no more write jobs
 		}
-		c.writing.Store(false)
-		// A push after drain's last look at the queue may have found
-		// writing still set and started no job: look again.
-		c.qmu.Lock()
-		more := len(c.queue) > 0
-		c.qmu.Unlock()
-		if !more || !c.writing.CompareAndSwap(false, true) {
+		if !c.writeDone(true) {
 			return
 		}
 	}
 }
 
-// flushQueue writes everything queued unless a write failed before. wmu
-// held.
+// writeDone clears writing after a flush. A push after the flush's last
+// look at the queue may have found writing still set and started
+// nothing: if something is queued and writing can be set again, again
+// reports true (to a write job, which loops) or a write job is started.
+func (c *conn) writeDone(again bool) bool {
+	c.writing.Store(false)
+	c.qmu.Lock()
+	more := len(c.queue) > 0
+	c.qmu.Unlock()
+	if !more || !c.writing.CompareAndSwap(false, true) {
+		return false
+	}
+	if !again {
+		c.b.workers.submit(job{c: c, kind: jobWrite})
+	}
+	return true
+}
+
+// flushQueue writes the backlog and everything queued unless a write
+// failed before. wmu held.
 func (c *conn) flushQueue() error {
 	if c.wfailed {
 		return nil
 	}
 	if c.w.raw == nil {
 		c.w.raw = rawWriter{c}
+	}
+	if err := c.writeBacklog(); err != nil {
+		c.wfailed = true
+		return err
 	}
 	if _, err := c.drain(); err != nil {
 		c.wfailed = true
@@ -362,7 +438,7 @@ func (c *conn) handle(p mqtt.Packet) error {
 		return c.handleUnsubscribe(p)
 	case *mqtt.Pingreq:
 		c.logv("Received PINGREQ from %s", c.clientID)
-		c.enqueuePacket(&mqtt.Pingresp{}) // [MQTT-3.12.4-1]
+		c.enqueuePacket(&mqtt.Pingresp{}, c) // [MQTT-3.12.4-1]
 		return nil
 	case *mqtt.Disconnect:
 		return c.handleDisconnect(p)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -55,6 +56,12 @@ type writerState struct {
 	bw      *writeBuf // from bufPool while there is something to write
 	scratch []byte
 	aliases map[string]uint16 // outbound topic aliases of this connection
+
+	// nonblock: an inline flush (conn.flushInline) is writing; the socket
+	// is written only as far as it takes bytes at once, the rest goes to
+	// backlog, which the next write job writes first.
+	nonblock bool
+	backlog  []byte
 }
 
 // writeBuf is what the writer borrows while it has something to write:
@@ -78,11 +85,11 @@ const (
 	pushDropped                   // not queued: the connection is closing, or QoS 0 over the limit
 )
 
-// push appends it to the queue and wakes the writer. For a QoS 0 publish
-// (qos0) the backlog of QoS 0 publishes is bounded by MaxQueued and
-// MaxQueuedBytes: beyond them it is dropped unless mayExceed (the
-// publisher will wait for room, see flow.go).
-func (c *conn) push(it outItem, qos0, mayExceed bool) pushResult {
+// push appends it to the queue and wakes the writer (see kick for by).
+// For a QoS 0 publish (qos0) the backlog of QoS 0 publishes is bounded by
+// MaxQueued and MaxQueuedBytes: beyond them it is dropped unless
+// mayExceed (the publisher will wait for room, see flow.go).
+func (c *conn) push(it outItem, qos0, mayExceed bool, by *conn) pushResult {
 	cfg := c.b.cfg
 	c.qmu.Lock()
 	if c.closed {
@@ -105,34 +112,37 @@ func (c *conn) push(it outItem, qos0, mayExceed bool) pushResult {
 	c.qBytes += it.size
 	slow := c.qBytes > cfg.maxOutbound
 	c.qmu.Unlock()
-	c.kick()
+	c.kick(by)
 	if slow {
 		c.close(CloseSlowConsumer, 0)
 	}
 	return res
 }
 
-func (c *conn) enqueuePacket(p mqtt.Packet) {
-	c.push(outItem{kind: itemPacket, pkt: p, size: 16}, false, false)
+// The enqueue functions take by, the connection whose read job runs the
+// call (nil if none): see kick.
+
+func (c *conn) enqueuePacket(p mqtt.Packet, by *conn) {
+	c.push(outItem{kind: itemPacket, pkt: p, size: 16}, false, false, by)
 }
 
-func (c *conn) enqueueAck(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode) {
-	c.push(outItem{kind: itemAck, ackKind: kind, pid: pid, code: code, size: 8}, false, false)
+func (c *conn) enqueueAck(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode, by *conn) {
+	c.push(outItem{kind: itemAck, ackKind: kind, pid: pid, code: code, size: 8}, false, false, by)
 }
 
 // enqueuePublish queues a QoS 1/2 message (already in the inflight window).
-func (c *conn) enqueuePublish(m *message, qos mqtt.QoS, retain, dup bool, pid uint16, subIDs []uint32) {
+func (c *conn) enqueuePublish(m *message, qos mqtt.QoS, retain, dup bool, pid uint16, subIDs []uint32, by *conn) {
 	c.push(outItem{kind: itemPublish, msg: m, qos: qos, retain: retain, dup: dup, pid: pid,
-		subIDs: subIDs, size: m.payloadSize() + 16}, false, false)
+		subIDs: subIDs, size: m.payloadSize() + 16}, false, false, by)
 }
 
 // enqueueQoS0 queues a QoS 0 message; see push for mayExceed.
-func (c *conn) enqueueQoS0(m *message, retain bool, subIDs []uint32, mayExceed bool) pushResult {
+func (c *conn) enqueueQoS0(m *message, retain bool, subIDs []uint32, mayExceed bool, by *conn) pushResult {
 	if !c.fits(m, 0, subIDs) {
 		return pushDropped // [MQTT-3.1.2-25]
 	}
 	return c.push(outItem{kind: itemPublish, msg: m, retain: retain, subIDs: subIDs,
-		size: m.payloadSize() + 16}, true, mayExceed)
+		size: m.payloadSize() + 16}, true, mayExceed, by)
 }
 
 // fits reports whether m can be sent to a client that set a v5 Maximum
@@ -170,9 +180,11 @@ func (c *conn) drain() (closed bool, err error) {
 			c.w.bw = bufPool.Get().(*writeBuf)
 			c.w.bw.Reset(c.w.raw)
 		}
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.WriteTimeout))
-		if c.isClosing() {
-			c.closingDeadline()
+		if !c.w.nonblock { // an inline flush never waits: no deadline needed
+			_ = c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.WriteTimeout))
+			if c.isClosing() {
+				c.closingDeadline()
+			}
 		}
 		for i := range items {
 			if err := c.writeItem(&items[i]); err != nil {
@@ -225,9 +237,50 @@ func (c *conn) writeFailed(err error) {
 }
 
 func (c *conn) writeRaw(p []byte) (int, error) {
+	if c.w.nonblock {
+		return c.writeNow(p)
+	}
 	n, err := c.nc.Write(p)
 	c.b.stats.bytesSent.Add(int64(n))
 	return n, err
+}
+
+// writeNow writes what the socket takes without waiting and appends the
+// rest to the backlog (inline flush; plain TCP only). It never fails: an
+// error is left for the write job, whose blocking write meets it again.
+func (c *conn) writeNow(p []byte) (int, error) {
+	w := &c.w
+	total := len(p)
+	if len(w.backlog) == 0 {
+		var n int
+		err := c.rc.Write(func(fd uintptr) bool {
+			n, _ = syscall.Write(int(fd), p)
+			return true // never wait for the socket to become writable
+		})
+		if err == nil && n > 0 {
+			c.b.stats.bytesSent.Add(int64(n))
+			p = p[n:]
+		}
+	}
+	if len(p) > 0 {
+		w.backlog = append(w.backlog, p...)
+	}
+	return total, nil
+}
+
+// writeBacklog writes, blocking, what an inline flush left. wmu held.
+func (c *conn) writeBacklog() error {
+	w := &c.w
+	if len(w.backlog) == 0 {
+		return nil
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.WriteTimeout))
+	if c.isClosing() {
+		c.closingDeadline()
+	}
+	_, err := c.writeRaw(w.backlog)
+	w.backlog = nil
+	return err
 }
 
 func (c *conn) wireVersion() mqtt.Version {

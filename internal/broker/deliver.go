@@ -144,7 +144,7 @@ func (b *Broker) deliverFlow(s *session, m *message, subQoS mqtt.QoS, retain boo
 			return nil
 		}
 		wait := f.mayWait(s)
-		switch c.enqueueQoS0(m, retain, ids, wait || f.mayExceed()) {
+		switch c.enqueueQoS0(m, retain, ids, wait || f.mayExceed(), f.reader()) {
 		case pushFull:
 			if wait {
 				f.add(s)
@@ -154,7 +154,7 @@ func (b *Broker) deliverFlow(s *session, m *message, subQoS mqtt.QoS, retain boo
 		}
 		return nil
 	}
-	full, err := s.push(newOutMsg(m, qos, retain, ids))
+	full, err := s.push(newOutMsg(m, qos, retain, ids), f.reader())
 	if full && f.mayWait(s) {
 		f.add(s)
 	}

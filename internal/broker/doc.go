@@ -7,14 +7,22 @@
 // Each connection has one goroutine of its own (conn.go), which only waits
 // for input, on a minimum-size stack. When bytes arrive it hands a read
 // job to a shared worker (workers.go) and waits for it: the job decodes
-// the buffered packets and runs their handlers in order. Writes are a
-// write job, started when something is queued and ended when the queue
-// is empty (conn_write.go); one runs at a time per connection and it is
-// the only code writing to the socket. Everything else only queues
-// outbound items (conn.push), so no goroutine ever does network I/O while
-// holding a lock, and a slow subscriber never blocks a publisher. An idle
-// connection thus costs one small goroutine and no buffers: its read and
-// write buffers are borrowed from pools only while it has data in flight.
+// the buffered packets and runs their handlers in order. A plain TCP
+// connection that keeps sending after CONNECT keeps its worker, which
+// waits for the next input itself, until the sweeper hands it back after
+// a quiet second (hot.go): busy connections pay no hand-off per message.
+//
+// Writes: everything only queues outbound items (conn.push). A push made
+// by a read job defers the write to the end of that job, which then
+// writes each kicked connection's queue in one system call that never
+// waits for the socket (conn.kick, flushInline); what a socket does not
+// take at once, and every push made elsewhere, is left to a write job,
+// started when something is queued and ended when the queue is empty
+// (conn_write.go). One write (inline or job) runs at a time per
+// connection, no goroutine does network I/O while holding a lock, and a
+// slow subscriber never blocks a publisher. An idle connection thus costs
+// one small goroutine and no buffers: its read and write buffers are
+// borrowed from pools only while it has data in flight.
 // "The reader" below is the connection's goroutine with its read jobs.
 //
 // Publishing runs on the publisher's reader (its read job): match the trie,
@@ -33,6 +41,7 @@
 //	topics locks     the subscription trie / retained tree (internal)
 //	conn.qmu         one connection's outbound queue
 //	workerPool.mu    idle workers (conn.push starts write jobs)
+//	hotSet.mu        hot connections (taken alone)
 //
 // Session timers (expiry, will delay) run their callbacks on timer
 // goroutines and take locks in the same order. Callbacks of the

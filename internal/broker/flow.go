@@ -66,6 +66,15 @@ func (f *flow) mayWait(s *session) bool {
 	return f != nil && f.c != nil && s != f.sess && !s.slow && s.stalled.Load() == 0
 }
 
+// reader is the publishing connection, whose read job runs the publish
+// (nil: the broker itself); see conn.kick.
+func (f *flow) reader() *conn {
+	if f == nil {
+		return nil
+	}
+	return f.c
+}
+
 // mayExceed reports whether QoS 0 messages are queued beyond the soft
 // limit although nobody waits.
 func (f *flow) mayExceed() bool { return f != nil && f.exceed }
@@ -101,6 +110,9 @@ func (f *flow) wait() {
 		return
 	}
 	c := f.c
+	// Write what this read job deferred first: the sessions waited for
+	// may be among them.
+	c.flushDeferred()
 	limit := c.b.cfg.stallTimeout
 	if limit <= 0 {
 		return

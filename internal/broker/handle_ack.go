@@ -22,15 +22,15 @@ func (c *conn) handleAck(p *mqtt.Ack) error {
 			code = mqtt.PacketIdentifierNotFound
 		}
 		// [MQTT-4.3.3-11] respond to PUBREL with PUBCOMP.
-		c.enqueueAck(mqtt.PUBCOMP, p.PacketID, code)
+		c.enqueueAck(mqtt.PUBCOMP, p.PacketID, code, c)
 		return nil
 	}
 	s.mu.Lock()
-	ok := s.ack(p.Kind, p.PacketID, p.Code)
+	ok := s.ack(p.Kind, p.PacketID, p.Code, c)
 	s.mu.Unlock()
 	if !ok && p.Kind == mqtt.PUBREC && c.version == mqtt.V5 {
 		// Unknown id: release it anyway so the client can finish its flow.
-		c.enqueueAck(mqtt.PUBREL, p.PacketID, mqtt.PacketIdentifierNotFound)
+		c.enqueueAck(mqtt.PUBREL, p.PacketID, mqtt.PacketIdentifierNotFound, c)
 	}
 	return nil
 }

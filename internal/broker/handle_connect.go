@@ -41,7 +41,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 			ack.Props.SetReasonString(why)
 		}
 		c.logc("Client %s from %s refused: %s.", c.clientID, c.remote, why)
-		c.enqueuePacket(ack)
+		c.enqueuePacket(ack, c)
 		return &closeError{reason: CloseConnectRefused}
 	}
 

@@ -115,7 +115,7 @@ func (c *conn) ackPublish(p *mqtt.Publish, code mqtt.ReasonCode) {
 func (c *conn) sendPublishAck(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode) {
 	d := c.b.durable
 	if d == nil {
-		c.enqueueAck(kind, pid, code)
+		c.enqueueAck(kind, pid, code, c)
 		return
 	}
 	v5 := c.version == mqtt.V5
@@ -125,7 +125,7 @@ func (c *conn) sendPublishAck(kind mqtt.PacketType, pid uint16, code mqtt.Reason
 			// told; it still gets its ack, see Store).
 			code = mqtt.UnspecifiedError
 		}
-		c.enqueueAck(kind, pid, code)
+		c.enqueueAck(kind, pid, code, nil) // on the store's goroutine
 	})
 }
 

@@ -66,7 +66,7 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 		}
 	}
 	ack := &mqtt.Suback{PacketID: p.PacketID, Codes: codes}
-	c.enqueuePacket(ack) // [MQTT-3.8.4-1]
+	c.enqueuePacket(ack, c) // [MQTT-3.8.4-1]
 	for _, j := range jobs {
 		var ids []uint32
 		if j.sub.ID != 0 {
@@ -138,6 +138,6 @@ func (c *conn) handleUnsubscribe(p *mqtt.Unsubscribe) error {
 	if c.version == mqtt.V5 {
 		ack.Codes = codes
 	}
-	c.enqueuePacket(ack) // [MQTT-3.10.4-4]
+	c.enqueuePacket(ack, c) // [MQTT-3.10.4-4]
 	return nil
 }

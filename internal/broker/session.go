@@ -95,7 +95,7 @@ const queuedOverhead = 80
 //
 // Offline: queued up to MaxQueued / MaxQueuedBytes, beyond which it is
 // dropped and counted (mosquitto's max_queued_messages policy).
-func (s *session) push(om *outMsg) (full bool, err error) {
+func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 	c := s.conn
 	cfg := s.b.cfg
 	size := om.msg.payloadSize()
@@ -113,7 +113,7 @@ func (s *session) push(om *outMsg) (full bool, err error) {
 		}
 		s.startSend(om)
 		err := s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
-		c.enqueuePublish(om.msg, om.qos, om.retain, false, om.pid, om.subIDs)
+		c.enqueuePublish(om.msg, om.qos, om.retain, false, om.pid, om.subIDs, by)
 		return false, err
 	}
 	s.pending = append(s.pending, om)
@@ -158,7 +158,7 @@ func (s *session) allocPID() uint16 {
 
 // fill moves queued messages into the inflight window while there is
 // room. Called with s.mu held.
-func (s *session) fill() {
+func (s *session) fill(by *conn) {
 	c := s.conn
 	if c == nil {
 		return
@@ -182,7 +182,7 @@ func (s *session) fill() {
 		dup := om.dup
 		s.startSend(om)
 		s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
-		c.enqueuePublish(om.msg, om.qos, om.retain, dup, om.pid, om.subIDs)
+		c.enqueuePublish(om.msg, om.qos, om.retain, dup, om.pid, om.subIDs, by)
 	}
 	if len(s.pending) == 0 {
 		s.pending = nil // release the backing array
@@ -192,7 +192,7 @@ func (s *session) fill() {
 
 // ack handles PUBACK, PUBREC and PUBCOMP from the client. It reports
 // whether the packet id was known in the right state. Called with s.mu held.
-func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode) bool {
+func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode, by *conn) bool {
 	om := s.byPID[pid]
 	if om == nil {
 		return false
@@ -212,7 +212,7 @@ func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode) bo
 			om.state = StateReleased
 			s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
 			if s.conn != nil {
-				s.conn.enqueueAck(mqtt.PUBREL, pid, mqtt.Success)
+				s.conn.enqueueAck(mqtt.PUBREL, pid, mqtt.Success, by)
 			}
 			return true
 		}
@@ -224,7 +224,7 @@ func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode) bo
 		}
 	}
 	s.complete(om)
-	s.fill()
+	s.fill(by)
 	return true
 }
 
@@ -259,7 +259,7 @@ func (s *session) complete(om *outMsg) {
 // PUBREL for released QoS 2 messages [MQTT-4.4.0-1]. Messages beyond the
 // new connection's window go back to the head of the queue. Then the queue
 // is drained into the window. Called with s.mu held, s.conn set.
-func (s *session) resend() {
+func (s *session) resend(by *conn) {
 	c := s.conn
 	if len(s.inflight) > c.sendWindow {
 		var keep, back []*outMsg
@@ -279,12 +279,12 @@ func (s *session) resend() {
 	}
 	for _, om := range s.inflight {
 		if om.state == StateReleased {
-			c.enqueueAck(mqtt.PUBREL, om.pid, mqtt.Success)
+			c.enqueueAck(mqtt.PUBREL, om.pid, mqtt.Success, by)
 			continue
 		}
-		c.enqueuePublish(om.msg, om.qos, om.retain, true, om.pid, om.subIDs)
+		c.enqueuePublish(om.msg, om.qos, om.retain, true, om.pid, om.subIDs, by)
 	}
-	s.fill()
+	s.fill(by)
 }
 
 // dropQueues forgets all outgoing state (session end or clean start).

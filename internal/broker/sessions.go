@@ -27,7 +27,7 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.shuttingDown {
-		c.enqueuePacket(&mqtt.Connack{Code: mqtt.ServerUnavailable})
+		c.enqueuePacket(&mqtt.Connack{Code: mqtt.ServerUnavailable}, c)
 		return &closeError{reason: CloseShutdown}
 	}
 	var s *session
@@ -71,7 +71,7 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 		b.storeDeleteSession(s.clientID)
 	}
 	ack.SessionPresent = present
-	c.enqueuePacket(ack)
+	c.enqueuePacket(ack, c)
 	c.sess = s
 	c.connected.Store(true)
 	s.conn = c
@@ -79,7 +79,7 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 	b.stats.connected.Add(1)
 	b.stats.noteConnected()
 	if present {
-		s.resend()
+		s.resend(c)
 	}
 	return nil
 }

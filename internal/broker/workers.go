@@ -31,7 +31,7 @@ func (j job) run() {
 	c := j.c
 	switch j.kind {
 	case jobRead:
-		c.jobErr = c.handleBuffered()
+		c.jobErr = c.readJob() // hot.go
 		c.jobDone.Done()
 	case jobHandshake:
 		c.jobErr = c.handshake()

@@ -18,11 +18,15 @@ func TestWriteJobsLoseNothing(t *testing.T) {
 		name      string
 		producers int
 		each      int
-		pause     int // a producer yields every pause items, so jobs end and restart often
+		pause     int  // a producer yields every pause items, so jobs end and restart often
+		tcp       bool // over TCP: producers defer as read jobs do, and flush inline
 	}{
-		{"one producer, bursts", 1, 3000, 0},
-		{"four producers, bursts", 4, 1500, 0},
-		{"four producers, trickle", 4, 300, 1},
+		{"one producer, bursts", 1, 3000, 0, false},
+		{"four producers, bursts", 4, 1500, 0, false},
+		{"four producers, trickle", 4, 300, 1, false},
+		{"tcp, one producer, bursts", 1, 3000, 0, true},
+		{"tcp, four producers, bursts", 4, 1500, 0, true},
+		{"tcp, four producers, trickle", 4, 300, 1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -32,17 +36,38 @@ func TestWriteJobsLoseNothing(t *testing.T) {
 			}
 			t.Cleanup(func() { close(b.done) }) // idle workers end
 			srv, cli := net.Pipe()
+			if tt.tcp {
+				srv, cli = tcpPair(t)
+			}
 			defer cli.Close()
 			c := newConn(b, srv, &listener{})
 			defer srv.Close()
+			if tt.tcp && c.rc == nil {
+				t.Fatal("no raw connection for a TCP socket: inline flushes are not tested")
+			}
 			var wg sync.WaitGroup
 			for p := range tt.producers {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
+					// Over TCP each producer plays a read job: its pushes are
+					// deferred, and it flushes every few items (and at the
+					// end), sometimes pushing without deferral in between.
+					var by *conn
+					if tt.tcp {
+						by = &conn{b: b} // only its deferred list is used
+						defer by.flushDeferred()
+					}
 					for i := range tt.each {
 						// Packet id: producer in the high bits, sequence below.
-						c.enqueueAck(mqtt.PUBACK, uint16(p<<12|i+1), 0)
+						if by != nil && i%7 == 3 {
+							c.enqueueAck(mqtt.PUBACK, uint16(p<<12|i+1), 0, nil)
+						} else {
+							c.enqueueAck(mqtt.PUBACK, uint16(p<<12|i+1), 0, by)
+						}
+						if by != nil && i%5 == 0 {
+							by.flushDeferred()
+						}
 						if tt.pause > 0 && i%tt.pause == 0 {
 							runtime.Gosched() // let the write job drain and end
 						}
