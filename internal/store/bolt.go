@@ -101,6 +101,9 @@ type Bolt struct {
 	broken   error                 // committer only: set after a panic in a commit
 
 	commits, ops, failed atomic.Uint64
+	cancelled, skipped   atomic.Uint64 // saves dropped by cancelSaved; commits with nothing to write
+
+	delIdx map[msgKey]int // committer only: cancelSaved's scratch
 
 	// testCommitHook, when set (tests only), runs inside each commit
 	// transaction; a non-nil error makes the commit fail.
@@ -119,6 +122,10 @@ type Stats struct {
 	Commits uint64 // bbolt transactions committed (or attempted)
 	Ops     uint64 // operations applied
 	Failed  uint64 // failed commits
+	// Cancelled counts message saves dropped because the same batch
+	// deleted the message; Skipped counts batches with nothing to write
+	// (no transaction committed, no fsync).
+	Cancelled, Skipped uint64
 }
 
 // Open opens (creating if needed) the store file at path. The parent
@@ -167,7 +174,8 @@ func (s *Bolt) Path() string { return s.path }
 
 // Stats returns the commit counters.
 func (s *Bolt) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Ops: s.ops.Load(), Failed: s.failed.Load()}
+	return Stats{Commits: s.commits.Load(), Ops: s.ops.Load(), Failed: s.failed.Load(),
+		Cancelled: s.cancelled.Load(), Skipped: s.skipped.Load()}
 }
 
 // Err returns the error of the first group commit that failed since Open,

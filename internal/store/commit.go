@@ -3,8 +3,6 @@ package store
 import (
 	"runtime"
 	"runtime/debug"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // maxKeptOps is the capacity above which a drained batch slice is dropped
@@ -93,6 +91,7 @@ func (s *Bolt) run() {
 		s.mu.Unlock()
 
 		if len(b.ops) > 0 {
+			s.cancelled.Add(uint64(b.cancelSaved(&s.delIdx)))
 			s.lastErr = s.commit(b.ops)
 		}
 		for _, fn := range b.cbs {
@@ -100,6 +99,46 @@ func (s *Bolt) run() {
 		}
 		b.reset()
 	}
+}
+
+// msgKey names a session's message.
+type msgKey struct {
+	client string
+	seq    uint64
+}
+
+// cancelSaved drops the saves of messages that the same batch deletes: a
+// message its subscriber acknowledged before it reached the disk never
+// needs to be written. The delete stays (an earlier commit may hold the
+// message); when nothing else in the batch changes the file, the commit
+// is skipped altogether (see update). dels is scratch, kept between
+// batches. It returns the number of saves dropped.
+func (b *batch) cancelSaved(dels *map[msgKey]int) int {
+	if *dels == nil {
+		*dels = make(map[msgKey]int)
+	}
+	m := *dels
+	defer clear(m)
+	for i := range b.ops {
+		if o := &b.ops[i]; o.kind == opDelMsg {
+			m[msgKey{o.client, o.num}] = i
+		}
+	}
+	if len(m) == 0 {
+		return 0
+	}
+	n := 0
+	for i := range b.ops {
+		o := &b.ops[i]
+		if o.kind != opPutMsg {
+			continue
+		}
+		if d, ok := m[msgKey{o.client, o.num}]; ok && d > i {
+			*o = op{kind: opNone}
+			n++
+		}
+	}
+	return n
 }
 
 // commit applies ops in one bbolt transaction.
@@ -129,15 +168,28 @@ func (s *Bolt) update(ops []op) (err error) {
 			s.broken = err
 		}
 	}()
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if err := s.apply(tx, ops); err != nil {
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return err
+	}
+	changed, err := s.apply(tx, ops)
+	if err == nil && s.testCommitHook != nil {
+		err = s.testCommitHook()
+	}
+	if err != nil || !changed {
+		// Nothing to write (every op was a delete of something not on
+		// disk): the file is as durable as after the last commit, and
+		// rolling back costs no fsync.
+		rerr := tx.Rollback()
+		if err == nil && rerr == nil {
+			s.skipped.Add(1)
+		}
+		if err != nil {
 			return err
 		}
-		if s.testCommitHook != nil {
-			return s.testCommitHook()
-		}
-		return nil
-	})
+		return rerr
+	}
+	return tx.Commit()
 }
 
 // reset empties b for reuse, dropping references to encoded values and

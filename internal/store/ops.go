@@ -17,7 +17,8 @@ const msgsFillPercent = 0.9
 type opKind uint8
 
 const (
-	opPutRetained opKind = iota + 1
+	opNone opKind = iota // cancelled (commit.go)
+	opPutRetained
 	opDelRetained
 	opPutSession
 	opDelSession
@@ -29,7 +30,7 @@ const (
 	opDelInbound
 )
 
-var opNames = [...]string{"", "save retained", "delete retained", "save session", "delete session",
+var opNames = [...]string{"cancelled", "save retained", "delete retained", "save session", "delete session",
 	"save subscription", "delete subscription", "save message", "delete message",
 	"save inbound id", "delete inbound id"}
 
@@ -158,25 +159,55 @@ type applier struct {
 	retained, sessions *bolt.Bucket
 	client             string
 	session            *bolt.Bucket
+	changed            bool // something was written or deleted
 }
 
-// apply applies the ops in order. An op that fails (which validation at
-// submit time should make impossible) is logged and skipped so that it
-// does not cost the rest of the batch.
-func (s *Bolt) apply(tx *bolt.Tx, ops []op) error {
+// deleteMessage deletes a message if it is there; a message whose save
+// was cancelled in this batch, or that was never stored, changes nothing.
+func (a *applier) deleteMessage(o *op) error {
+	sb, err := a.sessionBucket(o.client, false)
+	if sb == nil || err != nil {
+		return err
+	}
+	b := sb.Bucket(bucketMsgs)
+	if b == nil {
+		return nil
+	}
+	c := b.Cursor()
+	k, _ := c.Seek(o.numKey())
+	if k == nil || string(k) != string(o.numKey()) {
+		return nil
+	}
+	a.changed = true
+	return c.Delete()
+}
+
+// apply applies the ops in order and reports whether any may have changed
+// the file (a message delete that finds nothing does not). An op that
+// fails (which validation at submit time should make impossible) is
+// logged and skipped so that it does not cost the rest of the batch.
+func (s *Bolt) apply(tx *bolt.Tx, ops []op) (changed bool, err error) {
 	a := applier{tx: tx, retained: tx.Bucket(bucketRetained), sessions: tx.Bucket(bucketSessions)}
 	if a.retained == nil || a.sessions == nil {
-		return fmt.Errorf("store: %s: top-level buckets missing", s.path)
+		return false, fmt.Errorf("store: %s: top-level buckets missing", s.path)
 	}
 	for i := range ops {
 		if err := a.apply(&ops[i]); err != nil {
 			s.logf("store: %s: %s: %v (skipped)", s.path, &ops[i], err)
+			a.changed = true // it may have done part of its work
 		}
 	}
-	return nil
+	return a.changed, nil
 }
 
 func (a *applier) apply(o *op) error {
+	switch o.kind {
+	case opNone:
+		return nil
+	case opDelMsg:
+		return a.deleteMessage(o)
+	}
+	a.changed = true
 	switch o.kind {
 	case opPutRetained:
 		return a.retained.Put(o.key, o.val)
