@@ -37,6 +37,7 @@ const (
 	flagPID         = "pid"
 	flagAllowRemote = "allow-remote"
 	flagTopic       = "topic-prefix"
+	flagDurable     = "durable"
 	flagLabel       = "label"
 	flagJSON        = "json"
 	flagStrict      = "strict"
@@ -71,6 +72,7 @@ func flags() []cli.Flag {
 		&cli.IntFlag{Name: flagPID, Usage: "broker process id: report its CPU% and RSS from /proc"},
 		&cli.BoolFlag{Name: flagAllowRemote, Usage: "allow a broker that is not on a loopback address"},
 		&cli.StringFlag{Name: flagTopic, Usage: "topic prefix", DefaultText: "bench"},
+		&cli.BoolFlag{Name: flagDurable, Usage: "durable subscribers (clean session 0; QoS 1/2): a persistent broker stores each message until it is acknowledged; their sessions are removed at the end"},
 		&cli.StringFlag{Name: flagLabel, Usage: "a name for the broker, copied into the result (for mqbench table)"},
 		&cli.BoolFlag{Name: flagJSON, Usage: "print the result as one JSON object instead of text"},
 		&cli.BoolFlag{Name: flagStrict, Usage: "exit 3 when messages were lost, QoS 2 duplicated, or errors occurred"},
@@ -155,6 +157,7 @@ func config(c *cli.Context, scenario string) (bench.Config, error) {
 	}
 	cfg.Label = c.String(flagLabel)
 	cfg.AllowRemote = c.Bool(flagAllowRemote)
+	cfg.Durable = c.Bool(flagDurable)
 	return cfg, cfg.Validate()
 }
 

@@ -50,6 +50,11 @@ type Config struct {
 	Rate        float64       // messages/s over all publishers; 0 = as fast as possible
 	Warmup      time.Duration // latency samples of messages sent before this are dropped
 	TopicPrefix string
+	// Durable subscribers: clean session 0 (v5: Clean Start 0 and a
+	// Session Expiry Interval), so a persistent broker stores every
+	// message for them until it is acknowledged. Their sessions are
+	// removed when the run ends.
+	Durable bool
 
 	Connections int           // idle: connections to open
 	Hold        time.Duration // idle: how long to hold them
@@ -116,10 +121,16 @@ func (c *Config) Validate() error {
 		if c.Parallel < 1 || c.Parallel > 4096 {
 			bad("--parallel must be in [1, 4096]")
 		}
+		if c.Durable {
+			bad("--durable applies to p2p, fanout and latency")
+		}
 		return errors.Join(errs...)
 	}
 	if c.QoS > 2 {
 		bad("--qos must be 0, 1 or 2")
+	}
+	if c.Durable && c.QoS == 0 {
+		bad("--durable needs QoS 1 or 2 (QoS 0 messages are not stored for sessions)")
 	}
 	if c.Scenario == Fanout && c.QoS > 1 {
 		bad("fanout runs at QoS 0 or 1")

@@ -45,7 +45,13 @@ type DialOptions struct {
 	Timeout  time.Duration // for dial + CONNECT/CONNACK, and SUBSCRIBE/SUBACK
 	ReadBuf  int           // bufio sizes; 0 = 16 KiB
 	WriteBuf int
+	Durable  bool // clean session 0 (v5: Clean Start 0, Session Expiry durableExpiry)
 }
+
+// durableExpiry is the v5 Session Expiry Interval of durable subscribers:
+// long enough for any run, short enough that an interrupted run's
+// sessions do not stay on the broker for ever.
+const durableExpiry = 300
 
 // Dial connects, sends CONNECT with a clean session and keep alive 0 and
 // waits for a successful CONNACK.
@@ -73,7 +79,7 @@ func Dial(ctx context.Context, o DialOptions, clientID string) (*Conn, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(dl)
 	}
-	if err := c.handshake(clientID); err != nil {
+	if err := c.handshake(clientID, o.Durable); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("%s: %w", clientID, err)
 	}
@@ -81,11 +87,15 @@ func Dial(ctx context.Context, o DialOptions, clientID string) (*Conn, error) {
 	return c, nil
 }
 
-func (c *Conn) handshake(clientID string) error {
+func (c *Conn) handshake(clientID string, durable bool) error {
 	// Clean session / Clean Start = 1: nothing is left behind on the broker
-	// [MQTT-3.1.2-6]; keep alive 0 turns the
-	// keep alive mechanism off (3.1.1 section 3.1.2.10).
-	conn := &mqtt.Connect{Version: c.v, CleanStart: true, ClientID: clientID}
+	// [MQTT-3.1.2-6] (durable: the session stays, and flow.teardown
+	// removes it); keep alive 0 turns the keep alive mechanism off (3.1.1
+	// section 3.1.2.10).
+	conn := &mqtt.Connect{Version: c.v, CleanStart: !durable, ClientID: clientID}
+	if durable && c.v == mqtt.V5 {
+		conn.Props.SetSessionExpiry(durableExpiry)
+	}
 	if err := c.Write(conn); err != nil {
 		return err
 	}

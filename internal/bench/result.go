@@ -13,6 +13,7 @@ import (
 type Result struct {
 	Scenario    string  `json:"scenario"`
 	Label       string  `json:"label,omitempty"`
+	RunID       string  `json:"run_id,omitempty"` // client ids are mqbench-RUNID-{p,s,i}N
 	Addr        string  `json:"addr"`
 	Protocol    string  `json:"protocol"`
 	QoS         int     `json:"qos"`
@@ -21,6 +22,7 @@ type Result struct {
 	PayloadSize int     `json:"payload_bytes"`
 	Window      int     `json:"inflight,omitempty"`    // effective QoS>0 window per publisher
 	RateTarget  float64 `json:"rate_target,omitempty"` // msgs/s asked for; 0 = unlimited
+	Durable     bool    `json:"durable,omitempty"`     // durable subscribers
 
 	Sent       uint64  `json:"sent"`
 	Acked      uint64  `json:"acked"`    // completed QoS 1/2 handshakes

@@ -87,9 +87,11 @@ func runFlow(ctx context.Context, cfg Config, progress io.Writer) (*Result, erro
 func (f *flow) connect(ctx context.Context) error {
 	cfg := &f.cfg
 	opts := DialOptions{Addr: cfg.Addr, Version: cfg.Version, Timeout: cfg.ConnectTimeout}
+	subOpts := opts
+	subOpts.Durable = cfg.Durable
 	f.subs = make([]*subscriber, cfg.Subs)
 	err := parallel(ctx, cfg.Subs, 32, func(i int) error {
-		c, err := Dial(ctx, opts, fmt.Sprintf("mqbench-%08x-s%d", f.runID, i))
+		c, err := Dial(ctx, subOpts, f.subID(i))
 		if err != nil {
 			return err
 		}
@@ -245,6 +247,28 @@ func (f *flow) teardown() {
 	for _, c := range f.allConns() {
 		c.Close()
 	}
+	if f.cfg.Durable {
+		f.endSessions()
+	}
+}
+
+func (f *flow) subID(i int) string { return fmt.Sprintf("mqbench-%08x-s%d", f.runID, i) }
+
+// endSessions removes the durable subscribers' sessions: a clean
+// connection with the same client id discards the stored session
+// [MQTT-3.1.2-6] and, with no Session Expiry, ends its own at DISCONNECT.
+// Best effort: an unreachable broker has nothing to clean.
+func (f *flow) endSessions() {
+	opts := DialOptions{Addr: f.cfg.Addr, Version: f.cfg.Version, Timeout: f.cfg.ConnectTimeout}
+	_ = parallel(context.Background(), len(f.subs), 32, func(i int) error {
+		c, err := Dial(context.Background(), opts, f.subID(i))
+		if err != nil {
+			return nil
+		}
+		c.Disconnect(time.Second)
+		c.Close()
+		return nil
+	})
 }
 
 // allConns includes connections made before a failed connect returned.
@@ -267,8 +291,9 @@ func (f *flow) allConns() []*Conn {
 func (f *flow) result(t0, end time.Time, stop string, sampler *brokerSampler) *Result {
 	cfg := &f.cfg
 	r := &Result{
-		Scenario: cfg.Scenario, Label: cfg.Label, Addr: cfg.Addr, Protocol: cfg.Version.String(),
-		QoS: int(cfg.QoS), Pubs: cfg.Pubs, Subs: cfg.Subs, PayloadSize: cfg.PayloadSize,
+		Scenario: cfg.Scenario, Label: cfg.Label, Addr: cfg.Addr, Protocol: cfg.Version.String(), Durable: cfg.Durable,
+		RunID: fmt.Sprintf("%08x", f.runID),
+		QoS:   int(cfg.QoS), Pubs: cfg.Pubs, Subs: cfg.Subs, PayloadSize: cfg.PayloadSize,
 		RateTarget: cfg.Rate, Stop: stop,
 	}
 	var lastPub time.Duration

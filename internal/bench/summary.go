@@ -51,7 +51,11 @@ func rowKey(r *Result) string {
 	case Latency:
 		return fmt.Sprintf("latency q%d %.0f/s", r.QoS, r.RateTarget)
 	}
-	return fmt.Sprintf("%s q%d %d->%d %dB", r.Scenario, r.QoS, r.Pubs, r.Subs, r.PayloadSize)
+	k := fmt.Sprintf("%s q%d %d->%d %dB", r.Scenario, r.QoS, r.Pubs, r.Subs, r.PayloadSize)
+	if r.Durable {
+		k += " durable"
+	}
+	return k
 }
 
 // Summarize groups results by scenario and label, keeping the order in
