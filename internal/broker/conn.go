@@ -42,13 +42,13 @@ type conn struct {
 	problemInfo  bool           // v5 Request Problem Information (default 1)
 	started      bool           // CONNECT handled
 	deadlineOff  bool           // keep alive 0: the read deadline is cleared
+	hot          bool           // the read job stays on its worker (hot.go)
+	detach       atomic.Bool    // hot: the sweeper asks the read job to end
+	seen         atomic.Uint32  // hot: the sweeper's epoch at the last wait for input
 	jobErr       error          // result of the last read or handshake job
 	jobDone      sync.WaitGroup // the connection's goroutine waits for its job
-	deferred     []*conn        // connections to flush at the end of the read job (kick)
-	hot          bool           // the read job stays on its worker (hot.go)
-	readDeadline time.Time      // the keep alive deadline last set (zero: none)
-	seen         atomic.Uint32  // hot: the sweeper's epoch at the last wait for input
-	detach       atomic.Bool    // hot: the sweeper asks the read job to end
+	deferred     *[]*conn       // during a read job: its worker's list of connections to flush (kick)
+	readDeadline int64          // the keep alive deadline last set, Unix ns (0: none)
 
 	// set during CONNECT, read-only afterwards; published by connected.
 	version     mqtt.Version
@@ -72,11 +72,12 @@ type conn struct {
 	room   chan struct{} // closed when publishers waiting for room may go on (flow.go)
 
 	// writer
-	rc      syscall.RawConn // plain TCP: writes that never wait (flushInline); nil otherwise
-	writing atomic.Bool     // a write job or an inline flush is due or running
-	wmu     sync.Mutex      // held by the write job (and the final flush)
-	wfailed bool            // a write failed: write no more
-	w       writerState
+	tcp      bool        // plain TCP: inline flushes (flushInline) possible
+	nonblock bool        // an inline flush is writing (writeNow)
+	wfailed  bool        // a write failed: write no more
+	writing  atomic.Bool // a write job or an inline flush is due or running
+	wmu      sync.Mutex  // held by the write job (and the final flush)
+	w        writerState
 
 	closeOnce  sync.Once
 	reason     CloseReason  // set once by close
@@ -91,9 +92,7 @@ func newConn(b *Broker, nc net.Conn, lis *listener) *conn {
 		closing:     make(chan struct{}),
 	}
 	c.r = mqtt.NewReader(countingReader{c}, b.cfg.MaxPacketSize)
-	if tc, ok := nc.(*net.TCPConn); ok {
-		c.rc, _ = tc.SyscallConn()
-	}
+	_, c.tcp = nc.(*net.TCPConn)
 	return c
 }
 
@@ -275,8 +274,9 @@ func (c *conn) armDeadline() error {
 		return c.nc.SetReadDeadline(time.Time{})
 	}
 	// [MQTT-3.1.2-24] one and a half times the keep alive.
-	c.readDeadline = time.Now().Add(c.keepAlive * 3 / 2)
-	return c.nc.SetReadDeadline(c.readDeadline)
+	d := time.Now().Add(c.keepAlive * 3 / 2)
+	c.readDeadline = d.UnixNano()
+	return c.nc.SetReadDeadline(d)
 }
 
 // kick makes sure the queue gets written; push calls it after queueing.
@@ -290,11 +290,11 @@ func (c *conn) kick(by *conn) {
 	if !c.writing.CompareAndSwap(false, true) {
 		return // a write job or a deferred flush will see the item
 	}
-	if by == nil || c.rc == nil {
+	if by == nil || by.deferred == nil || !c.tcp {
 		c.b.workers.submit(job{c: c, kind: jobWrite})
 		return
 	}
-	by.deferred = append(by.deferred, c)
+	*by.deferred = append(*by.deferred, c)
 }
 
 // flushDeferred writes the queues of the connections kicked during this
@@ -302,14 +302,15 @@ func (c *conn) kick(by *conn) {
 // before the job waits for anything (flow.wait), so a deferred write never
 // waits for the reader.
 func (c *conn) flushDeferred() {
-	for i, x := range c.deferred {
-		c.deferred[i] = nil
+	if c.deferred == nil {
+		return
+	}
+	list := *c.deferred
+	for i, x := range list {
+		list[i] = nil
 		x.flushInline()
 	}
-	c.deferred = c.deferred[:0]
-	if cap(c.deferred) > 64 {
-		c.deferred = nil
-	}
+	*c.deferred = list[:0]
 }
 
 // flushInline writes c's queue on the calling goroutine without ever
@@ -322,10 +323,10 @@ func (c *conn) flushInline() {
 		c.b.workers.submit(job{c: c, kind: jobWrite})
 		return
 	}
-	c.w.nonblock = true
+	c.nonblock = true
 	err := c.flushQueue()
-	c.w.nonblock = false
-	backlog := len(c.w.backlog) > 0
+	c.nonblock = false
+	backlog := c.w.bw != nil // kept only while it holds a backlog
 	c.wmu.Unlock()
 	switch {
 	case err != nil:

@@ -56,12 +56,6 @@ type writerState struct {
 	bw      *writeBuf // from bufPool while there is something to write
 	scratch []byte
 	aliases map[string]uint16 // outbound topic aliases of this connection
-
-	// nonblock: an inline flush (conn.flushInline) is writing; the socket
-	// is written only as far as it takes bytes at once, the rest goes to
-	// backlog, which the next write job writes first.
-	nonblock bool
-	backlog  []byte
 }
 
 // writeBuf is what the writer borrows while it has something to write:
@@ -71,6 +65,10 @@ type writeBuf struct {
 	bufio.Writer
 	pub mqtt.Publish
 	ack mqtt.Ack
+	// backlog is what an inline flush (conn.nonblock) wrote that the
+	// socket did not take at once; the next write job writes it first.
+	// The writer keeps its writeBuf while the backlog is not empty.
+	backlog []byte
 }
 
 // closeFlushTimeout bounds the final flush after close.
@@ -180,7 +178,7 @@ func (c *conn) drain() (closed bool, err error) {
 			c.w.bw = bufPool.Get().(*writeBuf)
 			c.w.bw.Reset(c.w.raw)
 		}
-		if !c.w.nonblock { // an inline flush never waits: no deadline needed
+		if !c.nonblock { // an inline flush never waits: no deadline needed
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.WriteTimeout))
 			if c.isClosing() {
 				c.closingDeadline()
@@ -206,6 +204,9 @@ func (c *conn) drain() (closed bool, err error) {
 			if err := c.w.bw.Flush(); err != nil {
 				return closed, err
 			}
+		}
+		if len(c.w.bw.backlog) > 0 {
+			return closed, nil // kept for the write job
 		}
 		// An idle connection holds no write buffer.
 		c.w.bw.Reset(nil)
@@ -237,7 +238,7 @@ func (c *conn) writeFailed(err error) {
 }
 
 func (c *conn) writeRaw(p []byte) (int, error) {
-	if c.w.nonblock {
+	if c.nonblock {
 		return c.writeNow(p)
 	}
 	n, err := c.nc.Write(p)
@@ -249,37 +250,41 @@ func (c *conn) writeRaw(p []byte) (int, error) {
 // rest to the backlog (inline flush; plain TCP only). It never fails: an
 // error is left for the write job, whose blocking write meets it again.
 func (c *conn) writeNow(p []byte) (int, error) {
-	w := &c.w
+	bw := c.w.bw // set: writeNow runs inside drain
 	total := len(p)
-	if len(w.backlog) == 0 {
+	if len(bw.backlog) == 0 {
 		var n int
-		err := c.rc.Write(func(fd uintptr) bool {
-			n, _ = syscall.Write(int(fd), p)
-			return true // never wait for the socket to become writable
-		})
+		var err error
+		rc, err := c.nc.(*net.TCPConn).SyscallConn()
+		if err == nil {
+			err = rc.Write(func(fd uintptr) bool {
+				n, _ = syscall.Write(int(fd), p)
+				return true // never wait for the socket to become writable
+			})
+		}
 		if err == nil && n > 0 {
 			c.b.stats.bytesSent.Add(int64(n))
 			p = p[n:]
 		}
 	}
 	if len(p) > 0 {
-		w.backlog = append(w.backlog, p...)
+		bw.backlog = append(bw.backlog, p...)
 	}
 	return total, nil
 }
 
 // writeBacklog writes, blocking, what an inline flush left. wmu held.
 func (c *conn) writeBacklog() error {
-	w := &c.w
-	if len(w.backlog) == 0 {
+	bw := c.w.bw
+	if bw == nil || len(bw.backlog) == 0 {
 		return nil
 	}
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.WriteTimeout))
 	if c.isClosing() {
 		c.closingDeadline()
 	}
-	_, err := c.writeRaw(w.backlog)
-	w.backlog = nil
+	_, err := c.writeRaw(bw.backlog)
+	bw.backlog = nil
 	return err
 }
 

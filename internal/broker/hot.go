@@ -116,7 +116,7 @@ func (c *conn) readJob() error {
 			return err
 		}
 		if !c.hot {
-			if !wasStarted || c.rc == nil || !c.b.hot.enter(c) {
+			if !wasStarted || !c.tcp || !c.b.hot.enter(c) {
 				return nil
 			}
 			c.hot = true
@@ -151,7 +151,11 @@ func (c *conn) coolDown(restore bool) {
 	c.hot = false
 	c.detach.Store(false)
 	if restore {
-		_ = c.nc.SetReadDeadline(c.readDeadline)
+		var d time.Time
+		if c.readDeadline != 0 {
+			d = time.Unix(0, c.readDeadline)
+		}
+		_ = c.nc.SetReadDeadline(d)
 		c.b.hot.detached.Add(1)
 	}
 }

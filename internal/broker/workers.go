@@ -27,11 +27,16 @@ type job struct {
 	kind jobKind
 }
 
-func (j job) run() {
+func (j job) run(w *worker) {
 	c := j.c
 	switch j.kind {
 	case jobRead:
+		c.deferred = &w.deferred
 		c.jobErr = c.readJob() // hot.go
+		c.deferred = nil
+		if cap(w.deferred) > 1024 {
+			w.deferred = nil // do not keep a burst's array for ever
+		}
 		c.jobDone.Done()
 	case jobHandshake:
 		c.jobErr = c.handshake()
@@ -55,7 +60,8 @@ type workerPool struct {
 }
 
 type worker struct {
-	jobs chan job // capacity 1: submit never blocks
+	jobs     chan job // capacity 1: submit never blocks
+	deferred []*conn  // the running read job's connections to flush (conn.kick)
 }
 
 // submit runs j on an idle worker, or on a new one.
@@ -76,7 +82,7 @@ func (p *workerPool) submit(j job) {
 func (p *workerPool) work(w *worker, j job) {
 	done := j.c.b.done // every job of a pool is for the same broker
 	for {
-		j.run()
+		j.run(w)
 		j = job{}
 		if !p.park(w, done) {
 			return

@@ -42,7 +42,7 @@ func TestWriteJobsLoseNothing(t *testing.T) {
 			defer cli.Close()
 			c := newConn(b, srv, &listener{})
 			defer srv.Close()
-			if tt.tcp && c.rc == nil {
+			if tt.tcp && !c.tcp {
 				t.Fatal("no raw connection for a TCP socket: inline flushes are not tested")
 			}
 			var wg sync.WaitGroup
@@ -55,7 +55,7 @@ func TestWriteJobsLoseNothing(t *testing.T) {
 					// end), sometimes pushing without deferral in between.
 					var by *conn
 					if tt.tcp {
-						by = &conn{b: b} // only its deferred list is used
+						by = &conn{b: b, deferred: new([]*conn)} // a read job: only its deferred list is used
 						defer by.flushDeferred()
 					}
 					for i := range tt.each {
