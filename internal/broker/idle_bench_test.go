@@ -50,7 +50,9 @@ func BenchmarkIdleConnections(b *testing.B) {
 			var last idleMem
 			for i := 0; i < b.N; i++ {
 				if tc.kind == "pipe" {
-					last = measureIdlePipes(b, tc.n)
+					var rss float64
+					last, rss = measureIdlePipes(b, tc.n)
+					b.ReportMetric(rss/(1<<20), "process-RSS-MiB")
 				} else {
 					last = measureIdle(b, tc.n, tc.kind == "ws")
 				}
@@ -167,8 +169,9 @@ func measureIdle(b *testing.B, n int, ws bool) idleMem {
 
 // measureIdlePipes connects n clients through net.Pipe (ServeConn). Half
 // the memory of an unused pipe pair is subtracted, as half a socket pair
-// is for TCP.
-func measureIdlePipes(b *testing.B, n int) idleMem {
+// is for TCP. It also returns the whole process's RSS with the n
+// connections held: broker, clients and test together.
+func measureIdlePipes(b *testing.B, n int) (idleMem, float64) {
 	b.Helper()
 	before := readMem()
 	pairs := make([]net.Conn, 0, 2*n)
@@ -227,6 +230,7 @@ func measureIdlePipes(b *testing.B, n int) idleMem {
 		return cli.SetDeadline(time.Time{})
 	})
 	after := readMem()
+	rss := processRSS(b)
 	fn := float64(n)
 	heap := (float64(after.heap) - float64(before.heap)) / fn
 	stack := (float64(after.stack) - float64(before.stack)) / fn
@@ -235,7 +239,20 @@ func measureIdlePipes(b *testing.B, n int) idleMem {
 		heap:       heap,
 		stack:      stack,
 		goroutines: float64(after.goroutines-before.goroutines) / fn,
+	}, rss
+}
+
+// processRSS is this process's resident set size in bytes (Linux), or 0.
+func processRSS(b *testing.B) float64 {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
 	}
+	var size, resident uint64
+	if _, err := fmt.Sscan(string(data), &size, &resident); err != nil {
+		b.Fatalf("statm: %v", err)
+	}
+	return float64(resident) * float64(os.Getpagesize())
 }
 
 // wsUpgrade does the client side of a WebSocket handshake on nc.
