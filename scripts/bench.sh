@@ -10,7 +10,10 @@
 #   QUICK=1 scripts/bench.sh      # smoke run, well under 60 s
 #   REPS=5 scripts/bench.sh       # more repetitions
 #
-# Environment: REPS, QUICK, MQB_PORT (default 21883), MOSQ_PORT (21884),
+# A second table compares mqbroker --data with mqbroker in memory, with
+# durable subscribers (PERSIST=0 skips it).
+#
+# Environment: REPS, QUICK, PERSIST, MQB_PORT (default 21883), MOSQ_PORT (21884),
 # MOSQUITTO (the mosquitto binary), MQBROKER (the broker under test,
 # default bin/mqbroker, built here; anything taking -p PORT), MAX_SECONDS (overall budget; runs that
 # would start after it are skipped), OUT (results directory, scripts/out).
@@ -48,6 +51,7 @@ if [ "$QUICK" = 1 ]; then
     "fanout-q1|fanout -q 1 --subs 100 -s 64 -n 1000"
     "latency|latency -q 0 --rate 1000 -d 2s"
   )
+  PERSIST_SCENARIOS=("p2p-q1-durable|p2p -q 1 --pubs 10 -s 64 -n 20000 --durable")
 else
   MAX_SECONDS=${MAX_SECONDS:-1800}
   RUN_TIMEOUT=150
@@ -60,6 +64,10 @@ else
     "fanout-q0|fanout -q 0 --subs 100 -s 64 -n 10000"
     "fanout-q1|fanout -q 1 --subs 100 -s 64 -n 10000"
     "latency|latency -q 0 --rate 1000 -d 10s"
+  )
+  PERSIST_SCENARIOS=(
+    "p2p-q1-durable|p2p -q 1 --pubs 10 -s 64 -n 200000 --durable"
+    "p2p-q1-durable-1|p2p -q 1 --pubs 1 -s 64 -n 100000 --durable"
   )
 fi
 
@@ -164,10 +172,54 @@ for rep in $(seq "$REPS"); do
 done
 stop_brokers
 
+# Persistence: mqbroker --data against mqbroker in memory, durable
+# subscribers (every QoS 1 message is stored until acknowledged, and
+# acknowledged to its publisher only once on disk). Interleaved, a fresh
+# broker and data directory per run. PERSIST=0 skips it.
+PRESULTS="${RESULTS%.jsonl}-persist.jsonl"
+: >"$PRESULTS"
+if [ "${PERSIST:-1}" = 1 ]; then
+  DATA_DIR=$(mktemp -d)
+  trap 'stop_brokers; rm -rf "$DATA_DIR"' EXIT
+  for rep in $(seq "$REPS"); do
+    for entry in "${PERSIST_SCENARIOS[@]}"; do
+      name=${entry%%|*}
+      read -r -a args <<<"${entry#*|}"
+      for mode in data memory; do
+        if [ $((SECONDS - START)) -ge "$MAX_SECONDS" ]; then
+          skipped=$((skipped + 1))
+          continue
+        fi
+        rm -rf "${DATA_DIR:?}"/*
+        if [ "$mode" = data ]; then
+          label="mqbroker --data"
+          "$MQBROKER" -p "$MQB_PORT" --data "$DATA_DIR" >"$OUT/mqbroker.log" 2>&1 &
+        else
+          label="mqbroker (memory)"
+          "$MQBROKER" -p "$MQB_PORT" >"$OUT/mqbroker.log" 2>&1 &
+        fi
+        MQB_PID=$!
+        wait_port mqbroker "$MQB_PID" "$MQB_PORT" "$OUT/mqbroker.log" || die "mqbroker did not start"
+        log "[rep $rep/$REPS] $name on $label"
+        rc=0
+        timeout -k 5 "$RUN_TIMEOUT" bin/mqbench --json --no-progress -p "$MQB_PORT" --pid "$MQB_PID" \
+          --label "$label" "${COMMON[@]}" "${args[@]}" >>"$PRESULTS" || rc=$?
+        [ "$rc" -eq 0 ] || log "  $name on $label failed (exit $rc); see above"
+        stop_brokers
+      done
+    done
+  done
+fi
+
 [ "$skipped" -eq 0 ] || log "warning: $skipped runs skipped: the ${MAX_SECONDS}s budget ran out"
 echo
 echo "mqbroker vs mosquitto 2.0.11, $REPS repetition(s), interleaved; medians (QUICK=$QUICK)"
 bin/mqbench table "$RESULTS"
+if [ -s "$PRESULTS" ]; then
+  echo
+  echo "persistence: mqbroker --data vs in memory, durable subscribers, QoS 1; medians"
+  bin/mqbench table "$PRESULTS"
+fi
 echo
-echo "raw results: $RESULTS (elapsed $((SECONDS - START))s)"
+echo "raw results: $RESULTS $([ -s "$PRESULTS" ] && echo "$PRESULTS") (elapsed $((SECONDS - START))s)"
 exit 0

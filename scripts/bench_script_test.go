@@ -1,0 +1,83 @@
+package scripts_test
+
+import (
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freePorts returns n loopback ports that were free a moment ago.
+func freePorts(t *testing.T, n int) []string {
+	t.Helper()
+	var ports []string
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return ports
+}
+
+// TestBenchScriptQuick runs the side-by-side benchmark as a smoke test
+// (QUICK=1): both brokers start, every scenario runs against each, and
+// both tables print with a ratio per scenario. It checks the shape of the
+// report, never the figures (those belong to PERFORMANCE.md).
+func TestBenchScriptQuick(t *testing.T) {
+	requireTools(t, "apt-get install mosquitto", "mosquitto", "timeout")
+	root := repoRoot(t)
+	ports := freePorts(t, 2)
+	env := cleanEnv("QUICK=1", "MAX_SECONDS=90", "OUT="+t.TempDir(),
+		"MQB_PORT="+ports[0], "MOSQ_PORT="+ports[1])
+	res := runBash(t, 5*time.Minute, env, filepath.Join(root, "scripts", "bench.sh"))
+	if res.code != 0 {
+		t.Fatalf("bench.sh exit %d:\n%s", res.code, res.out)
+	}
+	for _, bad := range []string{"failed (exit", "runs skipped"} {
+		if strings.Contains(res.out, bad) {
+			t.Errorf("output has %q:\n%s", bad, res.out)
+		}
+	}
+	rows := []string{"idle 1000 conns", "p2p q0 10->10 64B", "p2p q1 10->10 64B", "p2p q2 10->10 64B",
+		"fanout q0 1->100 64B", "fanout q1 1->100 64B", "latency q0 1000/s"}
+	for _, row := range rows {
+		if !hasRowWithRatio(res.out, row, "mqbroker/mosquitto") {
+			t.Errorf("no %q row with a mqbroker/mosquitto ratio:\n%s", row, res.out)
+		}
+	}
+	if !hasRowWithRatio(res.out, "p2p q1 10->10 64B durable", "mqbroker --data/mqbroker (memory)") {
+		t.Errorf("no persistence row with a ratio:\n%s", res.out)
+	}
+}
+
+// hasRowWithRatio reports whether a table whose header names ratio has a
+// row starting with row and a ratio figure ("1.23x").
+func hasRowWithRatio(out, row, ratio string) bool {
+	inTable := false
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "scenario ") {
+			inTable = strings.Contains(line, ratio)
+			continue
+		}
+		if !inTable || !strings.HasPrefix(line, row+" ") {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if x, ok := strings.CutSuffix(f, "x"); ok {
+				if _, err := strconv.ParseFloat(x, 64); err == nil {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
