@@ -93,6 +93,8 @@ const subExamples = `EXAMPLES:
    mqsub -t 'sensors/#' --json | jq .payload        NDJSON, JSON payloads embedded
    mqsub -V 5 -t a/b --no-local --retain-handling 2 --sub-id 7 -F '%S %t %p'
    mqsub -L wss://user@broker/mqtt -t 'a/#' -d --dump    WebSocket over TLS, packet trace with bytes
+
+   When the connection is lost, mqsub reconnects every second and subscribes again, as mosquitto_sub.
 `
 
 // subConfig is the parsed subscribe part of the command line.

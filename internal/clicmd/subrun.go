@@ -86,18 +86,31 @@ func (r *subRun) run(parent context.Context) error {
 	r.cl.Store(cl)
 	close(r.ready)
 
-	refusal, err := r.subscribe(ctx, cl)
-	if err == nil && r.sc.exitAfterSub {
-		r.finish(nil)
-	}
-	if err == nil {
-		select {
-		case <-r.stop:
-			err = r.stopErr
-		case <-ctx.Done():
-		case <-cl.Done():
-			err = cl.Err()
+	var refusal error
+	for {
+		refusal, err = r.subscribe(ctx, cl)
+		if err == nil && r.sc.exitAfterSub {
+			r.finish(nil)
 		}
+		if err == nil {
+			select {
+			case <-r.stop:
+				err = r.stopErr
+			case <-ctx.Done():
+			case <-cl.Done():
+				err = cl.Err()
+			}
+		}
+		if err == nil || !reconnectable(err) || r.stopped() || ctx.Err() != nil {
+			break
+		}
+		next, rerr := r.reconnect(ctx, err)
+		if rerr != nil {
+			err = rerr
+			break
+		}
+		cl = next
+		r.cl.Store(cl)
 	}
 	r.remMu.Lock()
 	r.closing = true
@@ -130,6 +143,68 @@ func (r *subRun) run(parent context.Context) error {
 		return refusal
 	}
 	return nil
+}
+
+// reconnectDelay is the pause before each reconnection attempt
+// (libmosquitto's default reconnect delay); a variable for tests.
+var reconnectDelay = time.Second
+
+// reconnectable reports whether mqsub reconnects after err ended its
+// connection, as mosquitto_sub does (libmosquitto's loop_forever): after a
+// network failure or a keep alive timeout, not after a DISCONNECT from the
+// broker or a protocol error. Unlike mosquitto_sub it also comes back
+// after a v5 DISCONNECT saying the server is shutting down or busy.
+func reconnectable(err error) bool {
+	var (
+		cle *client.ConnectionLostError
+		to  *client.TimeoutError
+		sd  *client.ServerDisconnectError
+	)
+	switch {
+	case errors.As(err, &cle), errors.As(err, &to):
+		return true
+	case errors.As(err, &sd):
+		return sd.Code == mqtt.ServerShuttingDown || sd.Code == mqtt.ServerBusy
+	}
+	return false
+}
+
+// reconnect opens a new connection after lost ended the previous one,
+// trying every reconnectDelay until it succeeds or the run ends (Ctrl-C,
+// -W, -C). A broker that refuses the connection (CONNACK) or a failed TLS
+// handshake ends mqsub with the usual error and exit code, as the first
+// connection would; anything else (the broker not back yet) is retried.
+func (r *subRun) reconnect(ctx context.Context, lost error) (*client.Client, error) {
+	msg, _, _ := describeFailure(lost, r.s.cc.v3())
+	r.s.rep.warn(strings.Replace(msg, "Error: ", "Warning: ", 1)+"; reconnecting", "")
+	opts := r.s.cc.opts
+	opts.OnMessage = r.onMessage
+	if r.s.cc.debug {
+		opts.Trace = client.TextTracer(r.s.out, r.s.cc.dump)
+	}
+	t := time.NewTimer(reconnectDelay)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return nil, r.stopErr
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		cl, err := client.Connect(ctx, opts)
+		if err == nil {
+			return cl, nil
+		}
+		var (
+			ce *client.ConnackError
+			te *client.TLSError
+		)
+		if errors.As(err, &ce) || errors.As(err, &te) || ctx.Err() != nil {
+			return nil, err
+		}
+		t.Reset(reconnectDelay)
+	}
 }
 
 func (r *subRun) timedOut() error {

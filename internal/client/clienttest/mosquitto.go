@@ -25,6 +25,25 @@ type Mosquitto struct {
 	PID   int    // the broker's process id (for /proc figures)
 	mu    sync.Mutex
 	log   strings.Builder
+
+	cmd      *exec.Cmd
+	stopOnce sync.Once
+	exited   chan struct{} // closed once the process has been waited for
+}
+
+// Stop terminates the broker (SIGTERM, then SIGKILL after 5 s) and waits
+// until it has exited, so that its port is free again. It is called at
+// the end of the test too; calling it more than once is harmless.
+func (m *Mosquitto) Stop() {
+	m.stopOnce.Do(func() {
+		m.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-m.exited:
+		case <-time.After(5 * time.Second):
+			m.cmd.Process.Kill()
+			<-m.exited
+		}
+	})
 }
 
 // Addr is 127.0.0.1:Port.
@@ -79,8 +98,15 @@ const AnonymousConf = "listener {port} 127.0.0.1\nallow_anonymous true\n"
 // it is running. The broker is stopped when the test ends.
 func StartMosquitto(t testing.TB, conf string) *Mosquitto {
 	t.Helper()
+	return StartMosquittoOn(t, conf, FreePort(t))
+}
+
+// StartMosquittoOn is StartMosquitto on a given first port (to restart a
+// broker where its clients expect it).
+func StartMosquittoOn(t testing.TB, conf string, port int) *Mosquitto {
+	t.Helper()
 	bin := RequireBinary(t, "mosquitto")
-	m := &Mosquitto{Port: FreePort(t), Dir: t.TempDir()}
+	m := &Mosquitto{Port: port, Dir: t.TempDir(), exited: make(chan struct{})}
 	conf = strings.ReplaceAll(conf, "{port}", strconv.Itoa(m.Port))
 	if strings.Contains(conf, "{port2}") {
 		for m.Port2 == 0 || m.Port2 == m.Port {
@@ -108,6 +134,7 @@ func StartMosquitto(t testing.TB, conf string) *Mosquitto {
 		t.Fatal(err)
 	}
 	m.PID = cmd.Process.Pid
+	m.cmd = cmd
 	ready := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -125,17 +152,11 @@ func StartMosquitto(t testing.TB, conf string) *Mosquitto {
 		if !sent {
 			ready <- false
 		}
+		cmd.Wait()
+		close(m.exited)
 	}()
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+		m.Stop()
 		if t.Failed() {
 			t.Logf("mosquitto log:\n%s", m.Log())
 		}

@@ -1,0 +1,160 @@
+package clicmd
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mqkit/mqkit/internal/broker"
+	"github.com/mqkit/mqkit/internal/client/clienttest"
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// restartable is a broker that can be stopped and started again on the
+// same port.
+type restartable struct {
+	name  string
+	start func(t *testing.T, port int, opts broker.Options) (stop func())
+}
+
+var restartables = []restartable{
+	{"mqkit", func(t *testing.T, port int, opts broker.Options) func() {
+		opts.Listeners = []broker.ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:" + strconv.Itoa(port)}}
+		b := clienttest.StartBroker(t, opts)
+		return func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			b.Shutdown(ctx)
+		}
+	}},
+	{"mosquitto", func(t *testing.T, port int, opts broker.Options) func() {
+		conf := clienttest.AnonymousConf
+		if opts.Authenticator != nil {
+			conf = "listener {port} 127.0.0.1\nallow_anonymous false\n"
+		}
+		return clienttest.StartMosquittoOn(t, conf, port).Stop
+	}},
+}
+
+func withReconnectDelay(t *testing.T, d time.Duration) {
+	old := reconnectDelay
+	reconnectDelay = d
+	t.Cleanup(func() { reconnectDelay = old })
+}
+
+// When the broker goes away and comes back, mqsub warns, reconnects and
+// subscribes again, as mosquitto_sub does; -C counts across connections.
+// The second message is retained, so it arrives only through the new
+// subscription.
+func TestSubReconnects(t *testing.T) {
+	withReconnectDelay(t, 20*time.Millisecond)
+	for _, rb := range restartables {
+		for _, v := range []string{"311", "5"} {
+			t.Run(rb.name+"/v"+v, func(t *testing.T) {
+				port := clienttest.FreePort(t)
+				stop := rb.start(t, port, broker.Options{})
+				tg := target{host: "127.0.0.1", port: strconv.Itoa(port)}
+				tl := &tool{name: "mqsub"}
+				subscribed := tl.out.when("Subscribed (mid:")
+				done := make(chan result, 1)
+				go func() {
+					done <- tl.run(testCtx(t), tg.args("-d", "-V", v, "-t", "re/t", "-C", "2", "-W", "15")...)
+				}()
+				waitFor(t, subscribed, done, tl, "first SUBACK")
+				got := tl.out.when("one") // one watcher at a time
+				mustPub(t, tg.args("-V", v, "-t", "re/t", "-m", "one")...)
+				waitFor(t, got, done, tl, "first message")
+
+				lost := tl.errb.when("reconnecting")
+				stop()
+				waitFor(t, lost, done, tl, "the warning")
+				rb.start(t, port, broker.Options{})
+				mustPub(t, tg.args("-V", v, "-t", "re/t", "-m", "two", "-r")...)
+				var r result
+				select {
+				case r = <-done:
+				case <-time.After(15 * time.Second):
+					t.Fatalf("mqsub did not finish:\n%s\n%s", tl.out.String(), tl.errb.String())
+				}
+				if r.code != 0 || messages(r.stdout) != "one\ntwo\n" {
+					t.Fatalf("exit %d, messages %q, want 0 and one, two\nstderr: %s", r.code, messages(r.stdout), r.stderr)
+				}
+				if n := strings.Count(r.stdout, "Subscribed (mid:"); n != 2 {
+					t.Errorf("%d SUBACKs, want 2 (subscribed again after reconnecting)", n)
+				}
+				if !strings.Contains(r.stderr, "Warning: ") || strings.Contains(r.stderr, "Error") {
+					t.Errorf("stderr: %q, want one warning and no error", r.stderr)
+				}
+			})
+		}
+	}
+}
+
+// A broker that refuses the reconnection ends mqsub with the refusal's
+// message and exit code, as a refused first connection does.
+func TestSubReconnectRefused(t *testing.T) {
+	withReconnectDelay(t, 20*time.Millisecond)
+	for _, rb := range restartables {
+		t.Run(rb.name, func(t *testing.T) {
+			port := clienttest.FreePort(t)
+			stop := rb.start(t, port, broker.Options{})
+			tg := target{host: "127.0.0.1", port: strconv.Itoa(port)}
+			tl := &tool{name: "mqsub"}
+			subscribed := tl.out.when("Subscribed (mid:")
+			done := make(chan result, 1)
+			go func() { done <- tl.run(testCtx(t), tg.args("-d", "-t", "re/t", "-W", "15")...) }()
+			waitFor(t, subscribed, done, tl, "SUBACK")
+			lost := tl.errb.when("reconnecting")
+			stop()
+			waitFor(t, lost, done, tl, "the warning")
+			rb.start(t, port, broker.Options{Authenticator: broker.AuthenticatorFunc(func(*broker.ClientInfo) mqtt.ReasonCode {
+				return mqtt.NotAuthorized
+			})})
+			select {
+			case r := <-done:
+				if r.code != 5 || !strings.Contains(r.stderr, "not authorised") {
+					t.Fatalf("exit %d, stderr %q; want 5 and the refusal", r.code, r.stderr)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatalf("mqsub did not end:\n%s\n%s", tl.out.String(), tl.errb.String())
+			}
+		})
+	}
+}
+
+// A DISCONNECT from the broker other than "shutting down" or "busy" ends
+// mqsub, as it ends mosquitto_sub: a client taken over does not fight
+// back.
+func TestSubNoReconnectAfterTakeover(t *testing.T) {
+	withReconnectDelay(t, 20*time.Millisecond)
+	b := clienttest.StartBroker(t, broker.Options{})
+	tg := splitAddr(t, b.Addr("tcp").String())
+	tl := &tool{name: "mqsub"}
+	subscribed := tl.out.when("Subscribed (mid:")
+	done := make(chan result, 1)
+	go func() { done <- tl.run(testCtx(t), tg.args("-d", "-V", "5", "-i", "same", "-t", "re/t", "-W", "15")...) }()
+	waitFor(t, subscribed, done, tl, "SUBACK")
+	mustPub(t, tg.args("-V", "5", "-i", "same", "-t", "x", "-m", "m")...)
+	select {
+	case r := <-done:
+		if r.code == 0 || strings.Contains(r.stderr, "reconnecting") || !strings.Contains(r.stderr, "taken over") {
+			t.Fatalf("exit %d, stderr %q; want a non-zero exit for the takeover, no reconnection", r.code, r.stderr)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("mqsub did not end:\n%s\n%s", tl.out.String(), tl.errb.String())
+	}
+}
+
+// waitFor waits for ev, failing if mqsub ends first or 10 s pass.
+func waitFor(t *testing.T, ev <-chan struct{}, done chan result, tl *tool, what string) {
+	t.Helper()
+	select {
+	case <-ev:
+	case r := <-done:
+		t.Fatalf("mqsub ended before %s: exit %d\n%s\n%s", what, r.code, r.stdout, r.stderr)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no %s:\n%s\n%s", what, tl.out.String(), tl.errb.String())
+	}
+}
