@@ -134,7 +134,9 @@ func TestSubNoReconnectAfterTakeover(t *testing.T) {
 	tl := &tool{name: "mqsub"}
 	subscribed := tl.out.when("Subscribed (mid:")
 	done := make(chan result, 1)
-	go func() { done <- tl.run(testCtx(t), tg.args("-d", "-V", "5", "-i", "same", "-t", "re/t", "-W", "15")...) }()
+	go func() {
+		done <- tl.run(testCtx(t), tg.args("-d", "-V", "5", "-i", "same", "-t", "re/t", "-W", "15")...)
+	}()
 	waitFor(t, subscribed, done, tl, "SUBACK")
 	mustPub(t, tg.args("-V", "5", "-i", "same", "-t", "x", "-m", "m")...)
 	select {
