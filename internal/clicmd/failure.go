@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -46,6 +47,72 @@ func (s *session) connect(ctx context.Context, onMessage func(*mqtt.Publish) boo
 		return nil, s.fail(err)
 	}
 	return c, nil
+}
+
+// reconnectDelay is the pause before each reconnection attempt
+// (libmosquitto's default reconnect delay); a variable for tests.
+var reconnectDelay = time.Second
+
+// reconnectable reports whether mqsub (and mqpub -l) reconnects after err
+// ended its connection, as mosquitto_sub does (libmosquitto's loop_forever): after a
+// network failure or a keep alive timeout, not after a DISCONNECT from the
+// broker or a protocol error. Unlike mosquitto_sub it also comes back
+// after a v5 DISCONNECT saying the server is shutting down or busy.
+func reconnectable(err error) bool {
+	var (
+		cle *client.ConnectionLostError
+		to  *client.TimeoutError
+		sd  *client.ServerDisconnectError
+	)
+	switch {
+	case errors.As(err, &cle), errors.As(err, &to):
+		return true
+	case errors.As(err, &sd):
+		return sd.Code == mqtt.ServerShuttingDown || sd.Code == mqtt.ServerBusy
+	}
+	return false
+}
+
+// errStopped is session.reconnect's error when stop was closed.
+var errStopped = errors.New("stopped")
+
+// reconnect opens a new connection after lost ended the previous one,
+// trying every reconnectDelay until it succeeds, ctx ends (Ctrl-C, -W) or
+// stop is closed (errStopped). A broker that refuses the connection
+// (CONNACK) or a failed TLS handshake is final: the error is returned for
+// the usual message and exit code, as for a first connection; anything
+// else (the broker not back yet) is retried. It warns once, on stderr.
+func (s *session) reconnect(ctx context.Context, lost error, onMessage func(*mqtt.Publish) bool, stop <-chan struct{}) (*client.Client, error) {
+	msg, _, _ := describeFailure(lost, s.cc.v3())
+	s.rep.warn(strings.Replace(msg, "Error: ", "Warning: ", 1)+"; reconnecting", "")
+	opts := s.cc.opts
+	opts.OnMessage = onMessage
+	if s.cc.debug {
+		opts.Trace = client.TextTracer(s.out, s.cc.dump)
+	}
+	t := time.NewTimer(reconnectDelay)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return nil, errStopped
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		cl, err := client.Connect(ctx, opts)
+		if err == nil {
+			return cl, nil
+		}
+		var (
+			ce *client.ConnackError
+			te *client.TLSError
+		)
+		if errors.As(err, &ce) || errors.As(err, &te) || ctx.Err() != nil {
+			return nil, err
+		}
+		t.Reset(reconnectDelay)
+	}
 }
 
 // disconnect ends the session with the configured DISCONNECT, within 5s

@@ -3,6 +3,7 @@ package clicmd
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -61,6 +62,7 @@ type result struct {
 type tool struct {
 	name   string // "mqpub" or "mqsub"
 	stdin  string
+	in     io.Reader // stdin instead of the string, when set
 	env    map[string]string
 	prompt func() (string, error)
 	tty    bool // pretend stdout and stderr are terminals
@@ -69,7 +71,11 @@ type tool struct {
 }
 
 func (tl *tool) app() *cli.App {
-	e := newEnv(tl.name, strings.NewReader(tl.stdin), &tl.out, &tl.errb)
+	var in io.Reader = strings.NewReader(tl.stdin)
+	if tl.in != nil {
+		in = tl.in
+	}
+	e := newEnv(tl.name, in, &tl.out, &tl.errb)
 	e.getenv = func(k string) string { return tl.env[k] }
 	e.prompt = func(string) func() (string, error) { return tl.prompt }
 	e.stdoutTTY, e.stderrTTY = tl.tty, tl.tty

@@ -59,7 +59,7 @@ const pubExamples = `EXAMPLES:
    mqpub -t sensors/temp -m 21.5                    publish one message (QoS 0)
    mqpub -t sensors/temp -m 21.5 -q 1 -r -d         QoS 1, retained, with the packet trace
    mqpub -t sensors/temp -r -n                      clear the retained message
-   tail -f app.log | mqpub -t logs/app -l -q 1      one message per line, one connection
+   tail -f app.log | mqpub -t logs/app -l -q 1      one message per line, one connection (reconnects if lost)
    mqpub -L mqtts://alice@broker:8883/alerts -m hi  TLS with the system CAs; asks for the password
    mqpub -L ws://localhost:8080/mqtt -t a/b -m hi   MQTT over WebSocket
    mqpub -V 5 -t a/b -m hi -D publish user-property k v -D publish message-expiry-interval 60

@@ -59,8 +59,15 @@ type pubRun struct {
 	s       *session
 	cl      *client.Client
 	pc      *pubConfig
-	pending []*client.Token
+	pending []pendingPub
 	failed  error // first refused publish
+}
+
+// pendingPub is a publish not yet known to be acknowledged, with its
+// payload for sending it again on a new connection (mqpub -l).
+type pendingPub struct {
+	tok     *client.Token
+	payload []byte
 }
 
 func (p *pubRun) publish(ctx context.Context, payload []byte) (*client.Token, error) {
@@ -72,7 +79,7 @@ func (p *pubRun) publish(ctx context.Context, payload []byte) (*client.Token, er
 	if err != nil {
 		return nil, err
 	}
-	p.pending = append(p.pending, tok)
+	p.pending = append(p.pending, pendingPub{tok, payload})
 	if len(p.pending) >= 1024 {
 		p.prune()
 	}
@@ -82,14 +89,15 @@ func (p *pubRun) publish(ctx context.Context, payload []byte) (*client.Token, er
 // prune drops finished tokens, remembering the first refusal.
 func (p *pubRun) prune() {
 	kept := p.pending[:0]
-	for _, t := range p.pending {
+	for _, pp := range p.pending {
 		select {
-		case <-t.Done():
-			p.check(t)
+		case <-pp.tok.Done():
+			p.check(pp.tok)
 		default:
-			kept = append(kept, t)
+			kept = append(kept, pp)
 		}
 	}
+	clear(p.pending[len(kept):])
 	p.pending = kept
 }
 
@@ -173,22 +181,65 @@ func (p *pubRun) lines(ctx context.Context, r io.Reader) error {
 			if l.err != nil {
 				return fmt.Errorf("reading stdin: %w", l.err)
 			}
-			if _, err := p.publish(ctx, l.b); err != nil {
-				return err
+			for {
+				_, err := p.publish(ctx, l.b)
+				if err == nil {
+					break
+				}
+				if err = p.reconnect(ctx, err); err != nil {
+					return err
+				}
 			}
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-p.cl.Done():
-			return p.cl.Err()
+			if err := p.reconnect(ctx, p.cl.Err()); err != nil {
+				return err
+			}
 		}
 	}
+}
+
+// reconnect replaces a lost connection (mqpub -l, as mosquitto_pub -l,
+// whose libmosquitto loop reconnects) and sends again, in order, the QoS
+// 1/2 messages the old one had not completed: at least once, so a QoS 1
+// message may arrive twice, as with any resend. Lines read meanwhile wait
+// in the pipe. err is what ended the connection; it is returned as is
+// when it is not a reason to reconnect.
+func (p *pubRun) reconnect(ctx context.Context, err error) error {
+	if !reconnectable(err) {
+		return err
+	}
+	cl, rerr := p.s.reconnect(ctx, err, nil, nil)
+	if rerr != nil {
+		return rerr
+	}
+	p.cl = cl
+	var resend [][]byte
+	for _, pp := range p.pending {
+		<-pp.tok.Done() // the old connection has ended: every token is done
+		var ae *client.AckError
+		if perr := pp.tok.Err(); perr != nil && !errors.As(perr, &ae) && p.pc.qos > 0 {
+			resend = append(resend, pp.payload)
+			continue
+		}
+		p.check(pp.tok)
+	}
+	clear(p.pending)
+	p.pending = p.pending[:0]
+	for _, payload := range resend {
+		if _, err := p.publish(ctx, payload); err != nil {
+			return p.reconnect(ctx, err)
+		}
+	}
+	return nil
 }
 
 // finish waits for every acknowledgement, disconnects and reports.
 func (p *pubRun) finish(ctx context.Context, err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
-		for _, t := range p.pending {
-			if t.Wait(ctx) != nil && ctx.Err() != nil {
+		for _, pp := range p.pending {
+			if pp.tok.Wait(ctx) != nil && ctx.Err() != nil {
 				break // interrupted
 			}
 		}

@@ -2,6 +2,7 @@ package clicmd
 
 import (
 	"context"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -160,3 +161,110 @@ func waitFor(t *testing.T, ev <-chan struct{}, done chan result, tl *tool, what 
 		t.Fatalf("no %s:\n%s\n%s", what, tl.out.String(), tl.errb.String())
 	}
 }
+
+// mqpub -l survives a broker restart: it reconnects and publishes the
+// lines that follow, as mosquitto_pub -l does.
+func TestPubLinesReconnects(t *testing.T) {
+	withReconnectDelay(t, 20*time.Millisecond)
+	for _, rb := range restartables {
+		t.Run(rb.name, func(t *testing.T) {
+			port := clienttest.FreePort(t)
+			stop := rb.start(t, port, broker.Options{})
+			tg := target{host: "127.0.0.1", port: strconv.Itoa(port)}
+			pr, pw := io.Pipe()
+			defer pw.Close()
+			tl := &tool{name: "mqpub", in: pr}
+			done := make(chan result, 1)
+			go func() { done <- tl.run(testCtx(t), tg.args("-l", "-r", "-q", "1", "-t", "re/l")...) }()
+			io.WriteString(pw, "a\n")
+			expectRetained(t, tg, "re/l", "a")
+
+			lost := tl.errb.when("reconnecting")
+			stop()
+			waitFor(t, lost, done, tl, "the warning")
+			rb.start(t, port, broker.Options{})
+			io.WriteString(pw, "b\n")
+			pw.Close()
+			r := waitResult(t, done, tl)
+			if r.code != 0 {
+				t.Fatalf("mqpub -l: exit %d\nstderr: %s", r.code, r.stderr)
+			}
+			expectRetained(t, tg, "re/l", "b")
+		})
+	}
+}
+
+// A QoS 1 line the old connection had not completed is sent again on the
+// new one: the first broker never acknowledges (its store never reports
+// the write durable), the second receives the message.
+func TestPubLinesResendsUnacknowledged(t *testing.T) {
+	withReconnectDelay(t, 20*time.Millisecond)
+	port := clienttest.FreePort(t)
+	st := &blackholeStore{saved: make(chan string, 4)}
+	stop := restartables[0].start(t, port, broker.Options{Store: st})
+	tg := target{host: "127.0.0.1", port: strconv.Itoa(port)}
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	tl := &tool{name: "mqpub", in: pr}
+	done := make(chan result, 1)
+	go func() { done <- tl.run(testCtx(t), tg.args("-l", "-r", "-q", "1", "-t", "re/u")...) }()
+	io.WriteString(pw, "unacked\n")
+	select {
+	case topic := <-st.saved: // received and routed; its PUBACK waits for ever
+		if topic != "re/u" {
+			t.Fatalf("stored %q", topic)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the first broker did not receive the message:\n%s", tl.errb.String())
+	}
+	lost := tl.errb.when("reconnecting")
+	stop()
+	waitFor(t, lost, done, tl, "the warning")
+	restartables[0].start(t, port, broker.Options{})
+	expectRetained(t, tg, "re/u", "unacked")
+	pw.Close()
+	if r := waitResult(t, done, tl); r.code != 0 {
+		t.Fatalf("mqpub -l: exit %d\nstderr: %s", r.code, r.stderr)
+	}
+}
+
+// expectRetained checks with mqsub that topic's retained message is want.
+func expectRetained(t *testing.T, tg target, topic, want string) {
+	t.Helper()
+	r := sub(t, tg.args("-t", topic, "-C", "1", "-W", "10")...)
+	if r.code != 0 || r.stdout != want+"\n" {
+		t.Fatalf("retained on %s: exit %d, %q; want %q\nstderr: %s", topic, r.code, r.stdout, want, r.stderr)
+	}
+}
+
+func waitResult(t *testing.T, done chan result, tl *tool) result {
+	t.Helper()
+	select {
+	case r := <-done:
+		return r
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%s did not finish:\n%s\n%s", tl.name, tl.out.String(), tl.errb.String())
+		return result{}
+	}
+}
+
+// blackholeStore is a DurableStore that never reports anything durable,
+// so the broker never acknowledges a QoS 1/2 publish; saved receives the
+// topic of each retained message saved.
+type blackholeStore struct{ saved chan string }
+
+func (s *blackholeStore) Load() (*broker.StoreSnapshot, error) { return &broker.StoreSnapshot{}, nil }
+func (s *blackholeStore) SaveRetained(m *broker.StoredMessage) error {
+	s.saved <- m.Topic
+	return nil
+}
+func (s *blackholeStore) DeleteRetained(string) error                               { return nil }
+func (s *blackholeStore) SaveSession(*broker.StoredSession) error                   { return nil }
+func (s *blackholeStore) DeleteSession(string) error                                { return nil }
+func (s *blackholeStore) SaveSubscription(string, *broker.StoredSubscription) error { return nil }
+func (s *blackholeStore) DeleteSubscription(string, string) error                   { return nil }
+func (s *blackholeStore) SaveMessage(string, *broker.StoredMessage) error           { return nil }
+func (s *blackholeStore) DeleteMessage(string, uint64) error                        { return nil }
+func (s *blackholeStore) SaveInbound(string, uint16) error                          { return nil }
+func (s *blackholeStore) DeleteInbound(string, uint16) error                        { return nil }
+func (s *blackholeStore) AfterDurable(func(error))                                  {}

@@ -145,66 +145,14 @@ func (r *subRun) run(parent context.Context) error {
 	return nil
 }
 
-// reconnectDelay is the pause before each reconnection attempt
-// (libmosquitto's default reconnect delay); a variable for tests.
-var reconnectDelay = time.Second
-
-// reconnectable reports whether mqsub reconnects after err ended its
-// connection, as mosquitto_sub does (libmosquitto's loop_forever): after a
-// network failure or a keep alive timeout, not after a DISCONNECT from the
-// broker or a protocol error. Unlike mosquitto_sub it also comes back
-// after a v5 DISCONNECT saying the server is shutting down or busy.
-func reconnectable(err error) bool {
-	var (
-		cle *client.ConnectionLostError
-		to  *client.TimeoutError
-		sd  *client.ServerDisconnectError
-	)
-	switch {
-	case errors.As(err, &cle), errors.As(err, &to):
-		return true
-	case errors.As(err, &sd):
-		return sd.Code == mqtt.ServerShuttingDown || sd.Code == mqtt.ServerBusy
-	}
-	return false
-}
-
-// reconnect opens a new connection after lost ended the previous one,
-// trying every reconnectDelay until it succeeds or the run ends (Ctrl-C,
-// -W, -C). A broker that refuses the connection (CONNACK) or a failed TLS
-// handshake ends mqsub with the usual error and exit code, as the first
-// connection would; anything else (the broker not back yet) is retried.
+// reconnect opens a new connection after lost ended the previous one
+// (session.reconnect); -C, --retained-only and write errors end the wait.
 func (r *subRun) reconnect(ctx context.Context, lost error) (*client.Client, error) {
-	msg, _, _ := describeFailure(lost, r.s.cc.v3())
-	r.s.rep.warn(strings.Replace(msg, "Error: ", "Warning: ", 1)+"; reconnecting", "")
-	opts := r.s.cc.opts
-	opts.OnMessage = r.onMessage
-	if r.s.cc.debug {
-		opts.Trace = client.TextTracer(r.s.out, r.s.cc.dump)
+	cl, err := r.s.reconnect(ctx, lost, r.onMessage, r.stop)
+	if errors.Is(err, errStopped) {
+		return nil, r.stopErr
 	}
-	t := time.NewTimer(reconnectDelay)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.stop:
-			return nil, r.stopErr
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-		cl, err := client.Connect(ctx, opts)
-		if err == nil {
-			return cl, nil
-		}
-		var (
-			ce *client.ConnackError
-			te *client.TLSError
-		)
-		if errors.As(err, &ce) || errors.As(err, &te) || ctx.Err() != nil {
-			return nil, err
-		}
-		t.Reset(reconnectDelay)
-	}
+	return cl, err
 }
 
 func (r *subRun) timedOut() error {

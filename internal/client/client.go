@@ -323,11 +323,19 @@ func (c *Client) shutdown(err error) {
 		c.errMu.Unlock()
 		c.qmu.Lock()
 		c.qclosed = true
+		unsent := c.queue
 		c.queue = nil
 		c.qmu.Unlock()
 		close(c.done)
 		c.conn.Close()
 		cause := c.closedErr()
+		// QoS 0 publishes still queued were never written: their tokens
+		// fail too (QoS 1/2 tokens are in pending).
+		for _, it := range unsent {
+			if it.sent != nil {
+				it.sent.complete(nil, cause)
+			}
+		}
 		c.mu.Lock()
 		for id, t := range c.pending {
 			delete(c.pending, id)

@@ -65,6 +65,7 @@ func (c *Client) writeBatch(bw *bufio.Writer, batch []outItem) bool {
 		c.trace(true, it.p, it.raw)
 		if _, err := bw.Write(it.raw); err != nil {
 			c.writeFailed(err)
+			c.failSent(batch)
 			return false
 		}
 		if it.last {
@@ -74,6 +75,7 @@ func (c *Client) writeBatch(bw *bufio.Writer, batch []outItem) bool {
 	}
 	if err := bw.Flush(); err != nil {
 		c.writeFailed(err)
+		c.failSent(batch)
 		return false
 	}
 	c.lastSend.Store(time.Now().UnixNano())
@@ -87,6 +89,17 @@ func (c *Client) writeBatch(bw *bufio.Writer, batch []outItem) bool {
 		return false
 	}
 	return true
+}
+
+// failSent fails the tokens of a batch that could not be written (the
+// connection has ended).
+func (c *Client) failSent(batch []outItem) {
+	cause := c.closedErr()
+	for _, it := range batch {
+		if it.sent != nil {
+			it.sent.complete(nil, cause)
+		}
+	}
 }
 
 func (c *Client) writeFailed(err error) {
