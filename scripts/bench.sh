@@ -141,6 +141,28 @@ start_brokers() {
   wait_port mosquitto "$MOSQ_PID" "$MOSQ_PORT" "$OUT/mosquitto.log" || die "mosquitto did not start"
 }
 
+# run_one NAME LABEL PORT PID RESULTS ARGS...: one mqbench run, appended
+# to RESULTS; a failure is logged, not fatal. mqbench bounds itself;
+# timeout is the belt to its braces (TERM makes mqbench print what it
+# measured so far).
+run_one() {
+  local name=$1 label=$2 port=$3 pid=$4 results=$5 rc=0
+  shift 5
+  log "[rep $rep/$REPS] $name on $label"
+  timeout -k 5 "$RUN_TIMEOUT" bin/mqbench --json --no-progress -p "$port" --pid "$pid" \
+    --label "$label" "${COMMON[@]}" "$@" >>"$results" || rc=$?
+  [ "$rc" -eq 0 ] || log "  $name on $label failed (exit $rc); see above"
+}
+
+# over_budget counts a run as skipped when the time budget is spent.
+over_budget() {
+  if [ $((SECONDS - START)) -ge "$MAX_SECONDS" ]; then
+    skipped=$((skipped + 1))
+    return 0
+  fi
+  return 1
+}
+
 START=$SECONDS # the budget counts the runs, not the build
 RESULTS="$OUT/bench-$(date +%Y%m%d-%H%M%S).jsonl"
 : >"$RESULTS"
@@ -155,18 +177,9 @@ for rep in $(seq "$REPS"); do
     name=${entry%%|*}
     read -r -a args <<<"${entry#*|}"
     for broker in mqbroker mosquitto; do
-      if [ $((SECONDS - START)) -ge "$MAX_SECONDS" ]; then
-        skipped=$((skipped + 1))
-        continue
-      fi
+      over_budget && continue
       if [ "$broker" = mqbroker ]; then port=$MQB_PORT pid=$MQB_PID; else port=$MOSQ_PORT pid=$MOSQ_PID; fi
-      log "[rep $rep/$REPS] $name on $broker"
-      # mqbench bounds itself; timeout is the belt to its braces (TERM
-      # makes mqbench print what it measured so far).
-      rc=0
-      timeout -k 5 "$RUN_TIMEOUT" bin/mqbench --json --no-progress -p "$port" --pid "$pid" \
-        --label "$broker" "${COMMON[@]}" "${args[@]}" >>"$RESULTS" || rc=$?
-      [ "$rc" -eq 0 ] || log "  $name on $broker failed (exit $rc); see above"
+      run_one "$name" "$broker" "$port" "$pid" "$RESULTS" "${args[@]}"
     done
   done
 done
@@ -186,10 +199,7 @@ if [ "${PERSIST:-1}" = 1 ]; then
       name=${entry%%|*}
       read -r -a args <<<"${entry#*|}"
       for mode in data memory; do
-        if [ $((SECONDS - START)) -ge "$MAX_SECONDS" ]; then
-          skipped=$((skipped + 1))
-          continue
-        fi
+        over_budget && continue
         rm -rf "${DATA_DIR:?}"/*
         if [ "$mode" = data ]; then
           label="mqbroker --data"
@@ -200,11 +210,7 @@ if [ "${PERSIST:-1}" = 1 ]; then
         fi
         MQB_PID=$!
         wait_port mqbroker "$MQB_PID" "$MQB_PORT" "$OUT/mqbroker.log" || die "mqbroker did not start"
-        log "[rep $rep/$REPS] $name on $label"
-        rc=0
-        timeout -k 5 "$RUN_TIMEOUT" bin/mqbench --json --no-progress -p "$MQB_PORT" --pid "$MQB_PID" \
-          --label "$label" "${COMMON[@]}" "${args[@]}" >>"$PRESULTS" || rc=$?
-        [ "$rc" -eq 0 ] || log "  $name on $label failed (exit $rc); see above"
+        run_one "$name" "$label" "$MQB_PORT" "$MQB_PID" "$PRESULTS" "${args[@]}"
         stop_brokers
       done
     done

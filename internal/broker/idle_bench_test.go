@@ -156,15 +156,7 @@ func measureIdle(b *testing.B, n int, ws bool) idleMem {
 	if path := os.Getenv("MQKIT_IDLE_HEAPPROFILE"); path != "" {
 		writeHeapProfile(b, path)
 	}
-	fn := float64(n)
-	heap := (float64(after.heap) - float64(before.heap)) / fn
-	stack := (float64(after.stack) - float64(before.stack)) / fn
-	return idleMem{
-		perConn:    heap + stack - clientEnd,
-		heap:       heap,
-		stack:      stack,
-		goroutines: float64(after.goroutines-before.goroutines) / fn,
-	}
+	return perConn(before, after, n, clientEnd)
 }
 
 // measureIdlePipes connects n clients through net.Pipe (ServeConn). Half
@@ -231,15 +223,7 @@ func measureIdlePipes(b *testing.B, n int) (idleMem, float64) {
 	})
 	after := readMem()
 	rss := processRSS(b)
-	fn := float64(n)
-	heap := (float64(after.heap) - float64(before.heap)) / fn
-	stack := (float64(after.stack) - float64(before.stack)) / fn
-	return idleMem{
-		perConn:    heap + stack - clientEnd,
-		heap:       heap,
-		stack:      stack,
-		goroutines: float64(after.goroutines-before.goroutines) / fn,
-	}, rss
+	return perConn(before, after, n, clientEnd), rss
 }
 
 // processRSS is this process's resident set size in bytes (Linux), or 0.
@@ -253,6 +237,20 @@ func processRSS(b *testing.B) float64 {
 		b.Fatalf("statm: %v", err)
 	}
 	return float64(resident) * float64(os.Getpagesize())
+}
+
+// perConn divides the growth from before to after by n connections, the
+// client ends' share subtracted.
+func perConn(before, after memPoint, n int, clientEnd float64) idleMem {
+	fn := float64(n)
+	heap := (float64(after.heap) - float64(before.heap)) / fn
+	stack := (float64(after.stack) - float64(before.stack)) / fn
+	return idleMem{
+		perConn:    heap + stack - clientEnd,
+		heap:       heap,
+		stack:      stack,
+		goroutines: float64(after.goroutines-before.goroutines) / fn,
+	}
 }
 
 // wsUpgrade does the client side of a WebSocket handshake on nc.
