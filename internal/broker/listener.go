@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 )
@@ -42,6 +43,9 @@ func (l *listener) addr() string { return l.ln.Addr().String() }
 
 // listen binds cfg.
 func (b *Broker) listen(cfg *ListenerConfig) (*listener, error) {
+	if cfg.Network == "unix" {
+		removeStaleSocket(cfg.Addr)
+	}
 	ln, err := net.Listen(cfg.Network, cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("broker: listener %q: %w", cfg.Name, err)
@@ -116,4 +120,21 @@ func (l *listener) accept(nc net.Conn) {
 		nc = tls.Server(nc, l.cfg.TLS)
 	}
 	_ = l.b.startConn(nc, l)
+}
+
+// removeStaleSocket deletes a unix socket file that nobody accepts on
+// (left by a broker that was killed), so that the listener can bind; the
+// socket of a running broker is left alone and binding then fails. The
+// socket is removed again when the listener closes (net.UnixListener).
+func removeStaleSocket(path string) {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&os.ModeSocket == 0 {
+		return // absent, or not a socket: Listen reports it
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		c.Close()
+		return
+	}
+	_ = os.Remove(path)
 }

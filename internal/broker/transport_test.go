@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -246,4 +247,39 @@ func TestUnixListener(t *testing.T) {
 	c.subscribe("u", 0)
 	c.publish("u", "over a unix socket", 0, false)
 	c.expectPublish("u", "over a unix socket")
+}
+
+// A socket file left by a killed broker is replaced; the socket of a
+// running broker is not taken over.
+func TestUnixListenerStaleSocket(t *testing.T) {
+	path := t.TempDir() + "/mq.sock"
+	// A stale socket: bound, then abandoned without unlinking.
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("stale socket not left behind: %v", err)
+	}
+	b, _ := newTestBroker(t, Options{Listeners: []ListenerConfig{{Name: "unix", Network: "unix", Addr: path}}})
+	nc, err := net.Dial("unix", b.Addr("unix").String())
+	if err != nil {
+		t.Fatalf("dial after replacing the stale socket: %v", err)
+	}
+	nc.Close()
+	// A second broker on the same path must fail, not steal the socket.
+	b2, err := New(Options{Listeners: []ListenerConfig{{Name: "unix", Network: "unix", Addr: path}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b2.Start(); err == nil {
+		t.Fatal("a second broker bound the socket of a running one")
+	}
+	if nc, err := net.Dial("unix", path); err != nil {
+		t.Fatalf("the running broker lost its socket: %v", err)
+	} else {
+		nc.Close()
+	}
 }

@@ -240,11 +240,51 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	}
 }
 
-// roundTrip subscribes and publishes at QoS 1 with raw packets.
+// TestRunUnixSocketListener: "listener 0 PATH" serves MQTT on a unix
+// socket, the banner says how to reach it, and the socket file goes away
+// with the broker.
+func TestRunUnixSocketListener(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "mq.sock")
+	conf := writeFile(t, dir, "unix.conf", "listener 0 "+sock+"\nallow_anonymous true\n")
+	var out, errb syncBuffer
+	app := NewApp(&out, &errb)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.RunContext(ctx, []string{"mqbroker", "-c", conf}) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(errb.String(), "mqsub --unix "+sock) {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("no banner with --unix %s:\n%s", sock, errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	roundTrip(t, sock)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("broker did not stop")
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("socket file left behind: %v", err)
+	}
+}
+
+// roundTrip subscribes and publishes at QoS 1 with raw packets (addr is
+// host:port, or the path of a unix socket).
 func roundTrip(t *testing.T, addr string) {
 	t.Helper()
 	dial := func(id string) (net.Conn, *mqtt.Reader) {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		network := "tcp"
+		if strings.HasPrefix(addr, "/") {
+			network = "unix"
+		}
+		c, err := net.DialTimeout(network, addr, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}

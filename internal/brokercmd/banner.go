@@ -48,7 +48,10 @@ func printBanner(w io.Writer, cfg *config.Config, p *plan, b *broker.Broker) {
 			}
 		}
 		target := fmt.Sprintf("-h %s -p %d", host, port)
-		if l := cfg.Listeners[0]; l.Protocol == config.ProtocolWebsockets || l.TLS() {
+		switch l := cfg.Listeners[0]; {
+		case l.Unix != "":
+			target = "--unix " + l.Unix
+		case l.Protocol == config.ProtocolWebsockets || l.TLS():
 			target = "-L " + strings.Replace(p.urls[0], ":0", fmt.Sprintf(":%d", port), 1)
 		}
 		fmt.Fprintf(&sb, "Try it in two other terminals:\n")

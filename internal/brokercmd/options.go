@@ -39,6 +39,7 @@ func buildPlan(cfg *config.Config, logger *slog.Logger, verbose bool) (*plan, er
 		name := listenerName(i)
 		lc := broker.ListenerConfig{
 			Name:           name,
+			Network:        l.Network(),
 			Addr:           l.Addr(),
 			WebSocket:      l.Protocol == config.ProtocolWebsockets,
 			WSPath:         l.WebsocketsPath,
@@ -124,6 +125,9 @@ func where(l *config.Listener) string {
 
 // listenerURL renders a listener as a URL for the banner.
 func listenerURL(l *config.Listener, t *tls.Config) string {
+	if l.Unix != "" {
+		return "unix:" + l.Unix
+	}
 	scheme := "mqtt"
 	switch {
 	case l.Protocol == config.ProtocolWebsockets && t != nil:

@@ -15,6 +15,13 @@ func parseEndpoint(c *cli.Context, e *env, cc *connConfig, conn *mqtt.Connect) e
 	name := e.name
 	var t cliutil.Target
 	fromURL := c.IsSet(flagURL)
+	unix := c.String(flagUnix)
+	if c.IsSet(flagUnix) && (unix == "" || fromURL || c.IsSet(flagHost) || c.IsSet(flagPort)) {
+		if unix == "" {
+			return usageErr(name, "Error: --unix needs the path of a socket.")
+		}
+		return usageErr(name, "Error: --unix cannot be combined with -h, -p or -L.")
+	}
 	if fromURL {
 		if c.IsSet(flagHost) || c.IsSet(flagPort) {
 			return usageErr(name, "Error: -L cannot be combined with -h or -p.")
@@ -57,6 +64,12 @@ func parseEndpoint(c *cli.Context, e *env, cc *connConfig, conn *mqtt.Connect) e
 		return usageErr(name, "Error: %v", err)
 	}
 	ep := client.Endpoint{Scheme: t.Scheme, Host: t.Host, Port: t.Port, Path: t.WSPath}
+	if unix != "" {
+		if useTLS {
+			return usageErr(name, "Error: TLS options cannot be used with --unix.")
+		}
+		ep = client.Endpoint{Scheme: "unix", Socket: unix}
+	}
 	if useTLS {
 		switch ep.Scheme {
 		case "mqtt":

@@ -8,6 +8,7 @@ const (
 	flagHost             = "host"
 	flagPort             = "port"
 	flagURL              = "url"
+	flagUnix             = "unix"
 	flagProtocol         = "protocol-version"
 	flagID               = "id"
 	flagIDPrefix         = "id-prefix"
@@ -68,6 +69,7 @@ func commonFlags() []cli.Flag {
 		str(flagHost, short("h"), catConn, "broker host (default localhost)"),
 		str(flagPort, short("p"), catConn, "broker port (default 1883, 8883 with TLS)"),
 		str(flagURL, short("L"), catConn, "mqtt|mqtts|ws|wss://[user[:pass]@]host[:port][/topic or /ws-path]"),
+		str(flagUnix, nil, catConn, "connect through the unix domain socket at `PATH` instead of -h/-p (broker: listener 0 PATH)"),
 		str(flagProtocol, short("V"), catConn, "MQTT version: 31, 311 or 5 (also mqttv31, mqttv311, mqttv5); default 311"),
 		str(flagID, short("i"), catConn, "client id (default: assigned by the broker; random for 3.1)"),
 		str(flagIDPrefix, short("I"), catConn, "client id prefix; the process id is appended"),

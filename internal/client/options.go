@@ -11,11 +11,14 @@ import (
 
 // Endpoint says where and how to connect.
 type Endpoint struct {
-	// Scheme is "mqtt" (TCP), "mqtts" (TLS), "ws" (WebSocket) or "wss"
-	// (WebSocket over TLS). Empty means "mqtt".
+	// Scheme is "mqtt" (TCP), "mqtts" (TLS), "ws" (WebSocket), "wss"
+	// (WebSocket over TLS) or "unix" (a unix domain socket at Socket).
+	// Empty means "mqtt".
 	Scheme string
 	Host   string
 	Port   int
+	// Socket is the path of the unix domain socket (Scheme "unix").
+	Socket string
 	// Path is the WebSocket request path ("/mqtt" when empty).
 	Path string
 	// TLS configures mqtts and wss. When nil a default configuration with
@@ -23,14 +26,22 @@ type Endpoint struct {
 	TLS *tls.Config
 }
 
-// Addr is host:port.
-func (e Endpoint) Addr() string { return net.JoinHostPort(e.Host, strconv.Itoa(e.Port)) }
+// Addr is host:port, or the socket path for "unix".
+func (e Endpoint) Addr() string {
+	if e.Scheme == "unix" {
+		return e.Socket
+	}
+	return net.JoinHostPort(e.Host, strconv.Itoa(e.Port))
+}
 
 // String is the endpoint as a URL, e.g. "ws://127.0.0.1:8080/mqtt".
 func (e Endpoint) String() string {
 	s := e.Scheme
 	if s == "" {
 		s = "mqtt"
+	}
+	if s == "unix" {
+		return "unix:" + e.Socket
 	}
 	u := s + "://" + e.Addr()
 	if s == "ws" || s == "wss" {

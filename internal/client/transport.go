@@ -34,6 +34,13 @@ func dial(ctx context.Context, ep Endpoint) (net.Conn, error) {
 		return tc, nil
 	case "ws", "wss":
 		return dialWebSocket(ctx, ep)
+	case "unix":
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "unix", ep.Socket)
+		if err != nil {
+			return nil, &DialError{Addr: ep.Socket, Err: err}
+		}
+		return conn, nil
 	}
 	return nil, &DialError{Addr: ep.Addr(), Err: fmt.Errorf("unsupported scheme %q", ep.Scheme)}
 }

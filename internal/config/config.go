@@ -104,7 +104,10 @@ type Listener struct {
 	// extension for tests; mosquitto reserves port 0 for unix sockets).
 	Port int
 	// Bind is the address to bind; "" means every interface.
-	Bind     string
+	Bind string
+	// Unix is the path of a unix domain socket ("listener 0 PATH", as
+	// mosquitto); Port and Bind are then unused.
+	Unix     string
 	Protocol Protocol // protocol, default mqtt
 
 	CertFile              string // certfile
@@ -146,8 +149,19 @@ type Listener struct {
 // TLS reports whether the listener uses TLS (certfile and keyfile set).
 func (l *Listener) TLS() bool { return l.CertFile != "" && l.KeyFile != "" }
 
-// Addr returns "bind:port" for net.Listen.
+// Network is "unix" for a unix socket listener, "tcp" otherwise.
+func (l *Listener) Network() string {
+	if l.Unix != "" {
+		return "unix"
+	}
+	return "tcp"
+}
+
+// Addr returns "bind:port" (or the socket path) for net.Listen.
 func (l *Listener) Addr() string {
+	if l.Unix != "" {
+		return l.Unix
+	}
 	if l.Bind != "" && containsColon(l.Bind) {
 		return fmt.Sprintf("[%s]:%d", l.Bind, l.Port)
 	}

@@ -364,3 +364,26 @@ allow_zero_length_clientid false
 		t.Errorf("local-only per-listener security %+v", s)
 	}
 }
+
+// "listener 0 PATH" is a unix socket listener, as in mosquitto; its
+// security settings and duplicates work as for TCP listeners.
+func TestUnixSocketListener(t *testing.T) {
+	cfg, err := Parse(strings.NewReader("listener 0 /run/mq.sock\nmax_connections 5\nlistener 1883\n"), "test.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Listeners) != 2 {
+		t.Fatalf("%d listeners", len(cfg.Listeners))
+	}
+	u := cfg.Listeners[0]
+	if u.Unix != "/run/mq.sock" || u.Network() != "unix" || u.Addr() != "/run/mq.sock" || u.MaxConnections != 5 {
+		t.Errorf("unix listener: %+v (network %s, addr %s)", u, u.Network(), u.Addr())
+	}
+	if tcp := cfg.Listeners[1]; tcp.Network() != "tcp" || tcp.Addr() != ":1883" {
+		t.Errorf("tcp listener: network %s, addr %s", tcp.Network(), tcp.Addr())
+	}
+	_, err = Parse(strings.NewReader("listener 0 /run/mq.sock\nlistener 0 /run/mq.sock\n"), "test.conf")
+	if err == nil || !strings.Contains(err.Error(), "already configured") {
+		t.Errorf("duplicate socket path: %v", err)
+	}
+}

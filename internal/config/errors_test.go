@@ -24,7 +24,8 @@ func TestParseErrors(t *testing.T) {
 		{"psk", "listener 1\npsk_hint h", "test.conf:2: psk_hint: not supported by mqbroker (TLS-PSK is not supported)"},
 		{"mount_point", "listener 1\nmount_point a/", "test.conf:2: mount_point: not supported by mqbroker (mount_point is not supported)"},
 		{"ciphers", "ciphers HIGH", "test.conf:1: ciphers: not supported by mqbroker (OpenSSL cipher lists are not supported; Go's TLS defaults apply)"},
-		{"unix socket", "listener 0 /run/mq.sock", "test.conf:1: listener: unix socket listeners are not supported"},
+		{"unix socket with a port", "listener 1883 /run/mq.sock", "test.conf:1: listener: a unix socket listener takes port 0: listener 0 /run/mq.sock"},
+		{"unix socket over websockets", "listener 0 /run/mq.sock\nprotocol websockets", "test.conf:2: protocol: a unix socket listener speaks plain MQTT only (listener /run/mq.sock at test.conf:1)"},
 		{"log_dest dlt", "log_dest dlt", "test.conf:1: log_dest: dlt is not supported"},
 
 		// Bad values.

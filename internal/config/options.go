@@ -249,9 +249,14 @@ func (p *parser) optListener(a *args) error {
 	l.Port = port
 	if len(v) == 2 {
 		if strings.HasPrefix(v[1], "/") || strings.HasPrefix(v[1], ".") {
-			return a.errf("unix socket listeners are not supported")
+			// mosquitto: port 0 and a path make a unix socket listener.
+			if port != 0 {
+				return a.errf("a unix socket listener takes port 0: listener 0 %s", v[1])
+			}
+			l.Unix = v[1]
+		} else {
+			l.Bind = strings.Trim(v[1], "[]")
 		}
-		l.Bind = strings.Trim(v[1], "[]")
 	}
 	p.cfg.Listeners = append(p.cfg.Listeners, l)
 	p.cur = l

@@ -13,10 +13,13 @@ func (c *Config) Validate() error {
 		if err := l.validate(); err != nil {
 			return err
 		}
-		if l.Port == 0 {
+		if l.Port == 0 && l.Unix == "" {
 			continue
 		}
 		key := fmt.Sprintf("%s|%d", l.Bind, l.Port)
+		if l.Unix != "" {
+			key = "unix|" + l.Unix
+		}
 		if prev, dup := seen[key]; dup {
 			return &Error{Pos: l.Pos, Option: "listener",
 				Msg: fmt.Sprintf("%s is already configured%s", l.Addr(), at(prev.Pos))}
@@ -54,6 +57,12 @@ func (l *Listener) validate() error {
 	}
 	if l.MaxQoS > 2 {
 		return fail("max_qos", "must be 0, 1 or 2")
+	}
+	if l.Unix != "" && l.Protocol != ProtocolMQTT {
+		return fail("protocol", "a unix socket listener speaks plain MQTT only")
+	}
+	if l.Unix != "" && (l.CertFile != "" || l.KeyFile != "" || l.CAFile != "" || l.CAPath != "") {
+		return &Error{Pos: l.Pos, Option: "listener", Msg: "TLS is not offered on a unix socket listener (" + name + ")"}
 	}
 	switch {
 	case l.CertFile != "" && l.KeyFile == "":
