@@ -94,7 +94,7 @@ func (b *Broker) fanout(m *message, subs []*subscription, f *flow) (int, error) 
 			continue
 		}
 		delivered++
-		note(b.deliverFlow(owner, m, qos, rap && m.retain, ids, f))
+		note(b.deliverFlow(owner, m, qos, rap && m.retain, ids, f, nil))
 	}
 	for _, s := range shared {
 		delivered++
@@ -102,7 +102,7 @@ func (b *Broker) fanout(m *message, subs []*subscription, f *flow) (int, error) 
 		if s.ID != 0 {
 			ids = []uint32{s.ID}
 		}
-		note(b.deliverFlow(s.Owner, m, mqtt.QoS(s.QoS), s.RetainAsPublished && m.retain, ids, f))
+		note(b.deliverFlow(s.Owner, m, mqtt.QoS(s.QoS), s.RetainAsPublished && m.retain, ids, f, s))
 	}
 	return delivered, firstErr
 }
@@ -117,12 +117,15 @@ func (b *Broker) fanout(m *message, subs []*subscription, f *flow) (int, error) 
 // rather than dropped.
 func (b *Broker) deliver(s *session, m *message, subQoS mqtt.QoS, retain bool, ids []uint32) error {
 	f := flow{exceed: true}
-	return b.deliverFlow(s, m, subQoS, retain, ids, &f)
+	return b.deliverFlow(s, m, subQoS, retain, ids, &f, nil)
 }
 
 // deliverFlow is deliver on behalf of the publish flow f (nil: the broker
-// itself), which collects the sessions to wait for (flow.go).
-func (b *Broker) deliverFlow(s *session, m *message, subQoS mqtt.QoS, retain bool, ids []uint32, f *flow) error {
+// itself), which collects the sessions to wait for (flow.go). share is
+// the shared subscription the delivery is for (nil if none): should the
+// session end before the message is acknowledged, it goes to another
+// member (redeliverShared).
+func (b *Broker) deliverFlow(s *session, m *message, subQoS mqtt.QoS, retain bool, ids []uint32, f *flow, share *subscription) error {
 	qos := min(m.qos, subQoS)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -154,9 +157,65 @@ func (b *Broker) deliverFlow(s *session, m *message, subQoS mqtt.QoS, retain boo
 		}
 		return nil
 	}
-	full, err := s.push(newOutMsg(m, qos, retain, ids), f.reader())
+	om := newOutMsg(m, qos, retain, ids)
+	om.share = share
+	full, err := s.push(om, f.reader())
 	if full && f.mayWait(s) {
 		f.add(s)
 	}
 	return err
+}
+
+// orphan is a QoS 1/2 message that a session received through a shared
+// subscription and had not acknowledged when the session ended.
+type orphan struct {
+	m     *message
+	share *subscription
+}
+
+// sharedOrphans lists the messages of s that came through a shared
+// subscription and were not delivered: queued, or sent without an
+// acknowledgement (a QoS 2 message whose PUBREC arrived was delivered; one
+// refused with a v5 error code was discarded when its ack arrived
+// [MQTT-4.8.2-6]). s.mu held.
+func (s *session) sharedOrphans() []orphan {
+	var out []orphan
+	for _, q := range [][]*outMsg{s.inflight, s.pending} {
+		for _, om := range q {
+			if om.share != nil && om.state != StateReleased {
+				out = append(out, orphan{om.msg, om.share})
+			}
+		}
+	}
+	return out
+}
+
+// redeliverShared sends each orphan to another member of its shared
+// subscription, chosen as for a new message: "If the Client's Session
+// terminates before the Client reconnects, the Server SHOULD send the
+// Application Message to another Client that is subscribed to the same
+// Shared Subscription" (MQTT 5.0 section 4.8.2). With no member left the
+// message is dropped and counted. Called with no lock held.
+func (b *Broker) redeliverShared(orphans []orphan) {
+	var buf []*subscription
+	for _, o := range orphans {
+		buf = b.subs.Match(o.m.topic, buf[:0])
+		sent := false
+		for _, sub := range buf {
+			if sub.Group != o.share.Group || sub.Filter != o.share.Filter {
+				continue
+			}
+			var ids []uint32
+			if sub.ID != 0 {
+				ids = []uint32{sub.ID}
+			}
+			b.stats.sharedRedelivered.Add(1)
+			_ = b.deliverFlow(sub.Owner, o.m, mqtt.QoS(sub.QoS), sub.RetainAsPublished && o.m.retain, ids, nil, sub)
+			sent = true
+			break
+		}
+		if !sent {
+			b.stats.publishDropped.Add(1)
+		}
+	}
 }

@@ -84,6 +84,7 @@ type outMsg struct {
 	subIDs []uint32
 	pid    uint16
 	state  MessageState
+	share  *subscription // the shared subscription it came through, nil if none
 }
 
 // outMsgPool recycles outMsgs: one is allocated per QoS 1/2 delivery and

@@ -19,7 +19,9 @@ import (
 // resumed session are re-sent right after it.
 func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) error {
 	var wills []pendingWill
+	var orphans []orphan
 	defer func() {
+		b.redeliverShared(orphans)
 		for _, w := range wills {
 			b.publishWill(w)
 		}
@@ -42,9 +44,11 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 			b.logc("Client %s already connected, closing old connection.", c.clientID)
 		}
 		if clean {
-			if w, ok := b.endLocked(old); ok {
+			w, ok, o := b.endLocked(old)
+			if ok {
 				wills = append(wills, w)
 			}
+			orphans = o
 		} else {
 			s = old
 		}
@@ -111,8 +115,9 @@ func (b *Broker) storeDeleteSession(id string) {
 // the trie, its messages are dropped and it is deleted from the store.
 // b.mu and s.mu are held. A will still waiting for its delay is returned:
 // the end of the session cuts the delay short.
-func (b *Broker) endLocked(s *session) (pendingWill, bool) {
+func (b *Broker) endLocked(s *session) (pendingWill, bool, []orphan) {
 	s.ended = true
+	orphans := s.sharedOrphans()
 	if b.sessions[s.clientID] == s {
 		delete(b.sessions, s.clientID)
 	}
@@ -126,7 +131,7 @@ func (b *Broker) endLocked(s *session) (pendingWill, bool) {
 	if s.durable() {
 		b.storeDeleteSession(s.clientID)
 	}
-	return w, ok
+	return w, ok, orphans
 }
 
 func (s *session) stopTimers() {
@@ -164,6 +169,7 @@ func (b *Broker) connGone(c *conn) {
 		will = w
 	}
 	var now []pendingWill
+	var orphans []orphan
 	s := c.sess
 	b.mu.Lock()
 	s.mu.Lock()
@@ -176,9 +182,11 @@ func (b *Broker) connGone(c *conn) {
 				now = append(now, pendingWill{s: s, info: c.info, will: will})
 			}
 			if !s.ended {
-				if w, ok := b.endLocked(s); ok {
+				w, ok, o := b.endLocked(s)
+				if ok {
 					now = append(now, w)
 				}
+				orphans = o
 			}
 			break
 		}
@@ -202,6 +210,7 @@ func (b *Broker) connGone(c *conn) {
 	}
 	s.mu.Unlock()
 	b.mu.Unlock()
+	b.redeliverShared(orphans)
 	for _, w := range now {
 		b.publishWill(w)
 	}
@@ -231,11 +240,12 @@ func (b *Broker) expire(s *session, gen uint64) {
 		b.mu.Unlock()
 		return
 	}
-	w, ok := b.endLocked(s)
+	w, ok, orphans := b.endLocked(s)
 	s.mu.Unlock()
 	b.mu.Unlock()
 	b.stats.expired.Add(1)
 	b.logc("Client %s has expired.", s.clientID)
+	b.redeliverShared(orphans)
 	if ok {
 		b.publishWill(w)
 	}

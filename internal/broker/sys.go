@@ -10,16 +10,17 @@ import (
 
 // stats are the broker counters published under $SYS (mosquitto's names).
 type stats struct {
-	connected       atomic.Int64
-	maxConnected    atomic.Int64
-	expired         atomic.Int64
-	msgsReceived    atomic.Int64 // every MQTT packet received
-	msgsSent        atomic.Int64 // every MQTT packet sent
-	publishReceived atomic.Int64
-	publishSent     atomic.Int64
-	publishDropped  atomic.Int64
-	bytesReceived   atomic.Int64
-	bytesSent       atomic.Int64
+	connected         atomic.Int64
+	maxConnected      atomic.Int64
+	expired           atomic.Int64
+	msgsReceived      atomic.Int64 // every MQTT packet received
+	msgsSent          atomic.Int64 // every MQTT packet sent
+	publishReceived   atomic.Int64
+	publishSent       atomic.Int64
+	publishDropped    atomic.Int64
+	sharedRedelivered atomic.Int64 // shared-subscription messages sent to another member after a session ended
+	bytesReceived     atomic.Int64
+	bytesSent         atomic.Int64
 }
 
 // noteConnected raises the maximum of connected clients.
