@@ -355,3 +355,35 @@ func TestServerCapabilities(t *testing.T) {
 		t.Error("retain flag sent to a server without Retain Available")
 	}
 }
+
+// Disconnect while a delivered QoS 2 message awaits PUBREL waits for the
+// PUBREL and sends PUBCOMP before DISCONNECT (as libmosquitto). Repeated:
+// the order once depended on which goroutine ran first.
+func TestDisconnectCompletesInboundQoS2First(t *testing.T) {
+	for i := 0; i < 30; i++ {
+		delivered := make(chan struct{})
+		ep, done := startFake(t, func(f *fakeConn) {
+			f.accept(nil)
+			f.write(&mqtt.Publish{Topic: "q", Payload: []byte("2"), QoS: 2, PacketID: 1})
+			f.expect(mqtt.PUBREC)
+			<-delivered
+			f.write(&mqtt.Ack{Kind: mqtt.PUBREL, PacketID: 1})
+			if got := f.read(); got == nil || got.Type() != mqtt.PUBCOMP {
+				t.Errorf("run %d: after PUBREL got %v, want PUBCOMP", i, got)
+				return
+			}
+			f.expect(mqtt.DISCONNECT)
+		})
+		c := testConnect(t, ep, mqtt.V311, func(o *Options) {
+			o.OnMessage = func(*mqtt.Publish) bool { close(delivered); return true }
+		})
+		waitDone(t, delivered, "delivery")
+		if err := c.Disconnect(ctxT(t), nil); err != nil {
+			t.Fatal(err)
+		}
+		waitDone(t, done, "fake server")
+		if t.Failed() {
+			return
+		}
+	}
+}

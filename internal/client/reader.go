@@ -200,16 +200,21 @@ func (c *Client) checkReceiveMax() error {
 // handlePubrel completes an inbound QoS 2 flow with PUBCOMP [MQTT-4.3.3-11].
 func (c *Client) handlePubrel(a *mqtt.Ack) error {
 	comp := &mqtt.Ack{Kind: mqtt.PUBCOMP, PacketID: a.PacketID}
-	if _, ok := c.qos2In[a.PacketID]; ok {
+	_, ok := c.qos2In[a.PacketID]
+	if !ok && c.version == mqtt.V5 {
+		comp.Code = mqtt.PacketIdentifierNotFound
+	}
+	// The PUBCOMP is queued before a Disconnect waiting in waitInbound
+	// is woken, so it always goes out ahead of the DISCONNECT.
+	err := c.queueAck(comp)
+	if ok {
 		delete(c.qos2In, a.PacketID) // new message from now on [MQTT-4.3.3-12]
 		c.unacked--
 		if c.qos2Open.Store(int32(len(c.qos2In))); len(c.qos2In) == 0 {
 			c.signalInboundIdle()
 		}
-	} else if c.version == mqtt.V5 {
-		comp.Code = mqtt.PacketIdentifierNotFound
 	}
-	return c.queueAck(comp)
+	return err
 }
 
 func (c *Client) deliver(p *mqtt.Publish) bool {
