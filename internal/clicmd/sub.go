@@ -36,6 +36,9 @@ const (
 	flagSubID             = "sub-id"
 )
 
+// catExpect is the help category of the --expect* options (expect.go).
+const catExpect = "Assertions (smoke tests)"
+
 // NewSubApp builds mqsub, the mosquitto_sub replacement, writing messages
 // to stdout and diagnostics to stderr. Run it with Run.
 func NewSubApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
@@ -56,6 +59,9 @@ func subFlags() []cli.Flag {
 	slice := func(name string, aliases []string, usage string) *cli.StringSliceFlag {
 		return &cli.StringSliceFlag{Name: name, Aliases: aliases, Category: catSub, Usage: usage}
 	}
+	expect := func(name, usage string) *cli.StringSliceFlag {
+		return &cli.StringSliceFlag{Name: name, Category: catExpect, Usage: usage}
+	}
 	return []cli.Flag{
 		slice(flagTopic, short("t"), "topic filter to subscribe to (repeatable)"),
 		slice(flagTopicQoS, nil, "FILTER=QOS: subscribe to FILTER at its own QoS (repeatable)"),
@@ -73,6 +79,9 @@ func subFlags() []cli.Flag {
 		boolean(flagRetainAsPublished, nil, catV5, "keep the publisher's retain flag (MQTT 5)"),
 		str(flagRetainHandling, nil, catV5, "0 send retained messages, 1 only for new subscriptions, 2 never (MQTT 5)"),
 		str(flagSubID, nil, catV5, "subscription identifier, 1-268435455, shown by %S (MQTT 5)"),
+		expect(flagExpect, "only print and count (-C, default 1) messages whose payload is exactly `TEXT`; every --expect* must hold"),
+		expect(flagExpectRegex, "as --expect, for payloads matching the Go regexp `RE` (unanchored: ^...$ for the whole payload)"),
+		expect(flagExpectJSON, "as --expect, for JSON payloads where `EXPR` holds: a path (. .a.b .list[0] .\"a b\") alone (present, not null/false), or with == != < <= > >= ~ and a JSON literal"),
 		boolean(flagVerbose, short("v"), catOutput, "print the topic before the payload"),
 		boolean(flagNoEOL, short("N"), catOutput, "no newline after each message"),
 		str(flagFormat, short("F"), catOutput, "output format (mosquitto_sub's -F: %t %p %x %j ... @H:@M:@S ... \\n)"),
@@ -93,6 +102,9 @@ const subExamples = `EXAMPLES:
    mqsub -t 'sensors/#' --json | jq .payload        NDJSON, JSON payloads embedded
    mqsub -V 5 -t a/b --no-local --retain-handling 2 --sub-id 7 -F '%S %t %p'
    mqsub -L wss://user@broker/mqtt -t 'a/#' -d --dump    WebSocket over TLS, packet trace with bytes
+   mqsub -t 'dev/+/status' --expect online -W 10   smoke test: exit 0 at the first "online", 27 after 10 s
+   mqsub -t sensors/t --expect-json '.temp > 20' -C 3 -W 30 -v   three readings above 20 within 30 s
+   mqsub -t ci/result --expect-json '.status == "passed"' --expect-json '.failed == 0' -W 60
 
    When the connection is lost, mqsub reconnects every second and subscribes again, as mosquitto_sub.
 `
@@ -109,7 +121,8 @@ type subConfig struct {
 	skipRetained   bool
 	retainedOnly   bool
 	removeRetained bool
-	randomPct      float64 // 0 = print all
+	randomPct      float64       // 0 = print all
+	expect         *expectations // nil without --expect*
 	out            cliutil.OutputOptions
 }
 
@@ -195,6 +208,14 @@ func parseSub(c *cli.Context, e *env, cc *connConfig) (*subConfig, error) {
 		}
 		sc.subProps.SubscriptionIDs = []uint32{uint32(id)}
 	}
+	x, err := parseExpect(c, name)
+	if err != nil {
+		return nil, err
+	}
+	sc.expect = x
+	if x != nil && sc.exitAfterSub {
+		return nil, usageErr(name, "Error: -E and --expect* cannot be used together (-E exits before any message).")
+	}
 	if err := parseSubExit(c, e, cc, sc); err != nil {
 		return nil, err
 	}
@@ -203,13 +224,22 @@ func parseSub(c *cli.Context, e *env, cc *connConfig) (*subConfig, error) {
 
 func parseSubExit(c *cli.Context, e *env, cc *connConfig, sc *subConfig) error {
 	name := e.name
+	if sc.expect != nil {
+		sc.count = 1 // a smoke test ends at the first matching message
+	}
 	if c.IsSet(flagCount) {
 		n, err := strconv.Atoi(c.String(flagCount))
 		if err != nil || n < 1 {
 			return usageErr(name, "Error: -C argument must be a positive integer.")
 		}
 		sc.count = n
-		// Cap Receive Maximum so the broker sends no more than we print.
+	}
+	if n := sc.count; n > 0 {
+		// Cap Receive Maximum so the broker sends no more than we print:
+		// it must not have more unacknowledged QoS 1/2 publishes in flight
+		// to us [MQTT-3.3.4-9]. With --expect* the non-matching messages
+		// are acknowledged as they come, so the cap still only leaves what
+		// follows the last match in a durable session.
 		p := &cc.opts.Connect.Props
 		if cc.version == mqtt.V5 && n < 65535 && (!p.Has(mqtt.PropReceiveMaximum) || int(p.ReceiveMaximum) > n) {
 			p.SetReceiveMaximum(uint16(n))

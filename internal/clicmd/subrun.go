@@ -156,7 +156,21 @@ func (r *subRun) reconnect(ctx context.Context, lost error) (*client.Client, err
 }
 
 func (r *subRun) timedOut() error {
-	return cli.Exit(r.s.rep.errorText("Timed out", ""), cliutil.ExitTimeout)
+	msg := "Timed out"
+	if x := r.sc.expect; x != nil {
+		msg = x.timeoutText(r.sc.timeout, r.sc.count)
+	}
+	return cli.Exit(r.s.rep.errorText(msg, ""), cliutil.ExitTimeout)
+}
+
+// retainedOnlyEnd is how --retained-only ends at the first live message:
+// 0, or with --expect* exit 1 when too few retained messages matched (a
+// smoke test of the retained state must not pass by default).
+func (r *subRun) retainedOnlyEnd() error {
+	if r.sc.expect == nil {
+		return nil
+	}
+	return cli.Exit(r.s.rep.errorText("Error: --retained-only ended: "+r.sc.expect.unmet(r.sc.count), ""), cliutil.ExitError)
 }
 
 // subscribe sends SUBSCRIBE and UNSUBSCRIBE. A partial refusal is
@@ -231,16 +245,24 @@ func (r *subRun) onMessage(p *mqtt.Publish) bool {
 		r.removeRetained(p.Topic)
 	}
 	if sc.retainedOnly && !p.Retain {
-		r.finish(nil)
+		r.finish(r.retainedOnlyEnd())
 		return false
 	}
 	if (p.Retain && sc.skipRetained) || filtered {
+		return true
+	}
+	// A message that fails --expect* is acknowledged (returning true) but
+	// neither printed nor counted, as -T and -R do; -d traced it already.
+	if sc.expect != nil && !sc.expect.match(p) {
 		return true
 	}
 	if sc.randomPct > 0 && rand.Float64()*100 >= sc.randomPct {
 		return true
 	}
 	r.print(p)
+	if sc.expect != nil {
+		sc.expect.count()
+	}
 	if sc.count > 0 {
 		r.count++
 		if r.count == sc.count {
