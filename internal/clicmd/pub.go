@@ -1,8 +1,11 @@
 package clicmd
 
 import (
+	"fmt"
 	"io"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -20,6 +23,17 @@ const (
 	flagRepeat      = "repeat"
 	flagRepeatDelay = "repeat-delay"
 	flagMaxInflight = "max-inflight"
+	flagPing        = "ping"
+	flagTopicSep    = "topic-sep"
+	// -W is mqsub's flagTimeout; mqpub takes it with --ping only.
+)
+
+// --ping defaults, as ping(8): five probes, one a second, each lost when
+// not echoed within two seconds.
+const (
+	pingDefaultCount   = 5
+	pingDefaultDelay   = 1.0
+	pingDefaultTimeout = 2 * time.Second
 )
 
 // NewPubApp builds mqpub, the mosquitto_pub replacement, reading stdin (for
@@ -32,7 +46,7 @@ func NewPubApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 func newPubApp(e *env) *cli.App {
 	return newApp(e, appSpec{
 		usage:       "publish MQTT messages (a drop-in for mosquitto_pub)",
-		usageText:   "mqpub [-h host] [-p port | -L URL] -t topic {-m message | -f file | -s | -l | -n} [options]",
+		usageText:   "mqpub [-h host] [-p port | -L URL] -t topic {-m message | -f file | -s | -l | -n} [options]\n   mqpub [-h host] [-p port | -L URL] --ping [-t topic] [-q qos] [--repeat N] [--repeat-delay SECS] [-W SECS]",
 		description: pubExamples,
 		flags:       pubFlags(),
 		action:      func(c *cli.Context) error { return runPub(c, e) },
@@ -46,12 +60,15 @@ func pubFlags() []cli.Flag {
 		str(flagFile, short("f"), catMsg, "send the contents of a file as the message"),
 		boolean(flagStdinFile, short("s"), catMsg, "send all of stdin as one message"),
 		boolean(flagStdinLine, short("l"), catMsg, "send each line of stdin as a message, over one connection"),
+		str(flagTopicSep, nil, catMsg, "with -l: split each line at the first `SEP` into topic and payload (\\t is a tab, \\\\ a backslash); -t, if given, is the topic of lines without SEP"),
 		boolean(flagNullMessage, short("n"), catMsg, "send a zero-length message (with -r: clear the retained message)"),
 		str(flagQoS, short("q"), catMsg, "quality of service: 0, 1 or 2 (default 0)"),
 		boolean(flagRetain, short("r"), catMsg, "retain the message"),
 		str(flagRepeat, nil, catMsg, "publish the message N times"),
 		str(flagRepeatDelay, nil, catMsg, "seconds (may be fractional) between one delivery and the next publish"),
 		str(flagMaxInflight, short("M"), catMsg, "maximum QoS 1/2 messages in flight (default 20)"),
+		boolean(flagPing, nil, catMsg, "round-trip check: send --repeat probes (default 5, one every --repeat-delay s, default 1) at -q through the broker on -t (default mqkit/ping/ID); print each echo's time and a summary"),
+		str(flagTimeout, short("W"), catMsg, "with --ping: seconds to wait for each probe's echo before counting it lost (default 2)"),
 	}
 }
 
@@ -63,6 +80,12 @@ const pubExamples = `EXAMPLES:
    mqpub -L mqtts://alice@broker:8883/alerts -m hi  TLS with the system CAs; asks for the password
    mqpub -L ws://localhost:8080/mqtt -t a/b -m hi   MQTT over WebSocket
    mqpub -V 5 -t a/b -m hi -D publish user-property k v -D publish message-expiry-interval 60
+   mqpub --ping -q 1                                round trip through the broker: 5 QoS 1 probes, times and loss
+   mqpub --ping --repeat 20 --repeat-delay 0.2 -W 0.5 -L ws://localhost:8080/mqtt
+                                                    20 probes over WebSocket, 5 a second, lost after 0.5 s
+   printf 'a/b\t1\nc/d\t2\n' | mqpub -l --topic-sep '\t' -q 1
+                                                    a topic per line: "TOPIC<TAB>PAYLOAD", one connection
+   mqpub -l --topic-sep ' ' -t misc < lines.txt     "TOPIC PAYLOAD"; lines without a space go to misc
    mqpub -V 5 -i dev1 --will-topic dev1/status --will-payload offline --disconnect-reason 4 -t x -n
                                                     end with DISCONNECT 0x04: the broker publishes the will
    Passwords: -P, or MQ_PASSWORD, or a prompt when -u is given without -P on a terminal.
@@ -73,10 +96,16 @@ type pubConfig struct {
 	topic       string
 	qos         mqtt.QoS
 	retain      bool
-	mode        string // "m", "f", "s", "l" or "n"
+	mode        string // "m", "f", "s", "l" or "n"; "" with ping
 	repeat      int
 	repeatDelay float64
 	maxInflight int
+	// ping is --ping; topic is then "" for the default probe topic.
+	ping    bool
+	timeout time.Duration // -W: how long a probe may take
+	// topicSep is --topic-sep, unescaped ("" when not given); topic is
+	// then "" when neither -t nor the URL gave one.
+	topicSep string
 }
 
 func parsePub(c *cli.Context, e *env, cc *connConfig) (*pubConfig, error) {
@@ -86,6 +115,7 @@ func parsePub(c *cli.Context, e *env, cc *connConfig) (*pubConfig, error) {
 	if c.IsSet(flagTopic) {
 		pc.topic = c.String(flagTopic)
 	}
+	topicGiven := c.IsSet(flagTopic) || cc.urlTopic != ""
 	modes := 0
 	for _, m := range []struct{ flag, mode string }{
 		{flagMessage, "m"}, {flagFile, "f"}, {flagStdinFile, "s"}, {flagStdinLine, "l"}, {flagNullMessage, "n"},
@@ -95,15 +125,37 @@ func parsePub(c *cli.Context, e *env, cc *connConfig) (*pubConfig, error) {
 			pc.mode = m.mode
 		}
 	}
-	if modes > 1 {
+	pc.ping = c.Bool(flagPing)
+	switch {
+	case pc.ping && (modes > 0 || c.IsSet(flagRetain)):
+		return nil, usageErr(name, "Error: --ping cannot be used with -m, -f, -s, -l, -n or -r: it sends its own probes.")
+	case c.IsSet(flagTimeout) && !pc.ping:
+		return nil, usageErr(name, "Error: -W can only be used with --ping.")
+	case c.IsSet(flagTopicSep) && pc.mode != "l":
+		return nil, usageErr(name, "Error: --topic-sep can only be used with -l.")
+	case modes > 1:
 		return nil, usageErr(name, "Error: Only one type of message can be sent at once.")
-	}
-	if !c.IsSet(flagTopic) && cc.urlTopic == "" || modes == 0 {
+	case pc.ping:
+	case modes == 0 || !topicGiven && !c.IsSet(flagTopicSep):
 		return nil, usageErr(name, "Error: Both topic and message must be supplied.")
 	}
+	if c.IsSet(flagTopicSep) {
+		sep, err := unescapeSep(c.String(flagTopicSep))
+		if err != nil {
+			return nil, usageErr(name, "Error: Invalid --topic-sep: %v.", err)
+		}
+		pc.topicSep = sep
+	}
 	// [MQTT-3.3.2-2]: a topic name has no wildcards.
-	if err := mqtt.ValidTopicName(pc.topic); err != nil {
-		return nil, usageErr(name, "Error: Invalid publish topic '%s', does it contain '+' or '#'?", pc.topic)
+	if topicGiven {
+		if err := mqtt.ValidTopicName(pc.topic); err != nil {
+			return nil, usageErr(name, "Error: Invalid publish topic '%s', does it contain '+' or '#'?", pc.topic)
+		}
+	}
+	if pc.ping {
+		if err := parsePing(c, e, pc); err != nil {
+			return nil, err
+		}
 	}
 	if c.IsSet(flagQoS) {
 		q, err := parseQoS(c.String(flagQoS))
@@ -137,4 +189,60 @@ func parsePub(c *cli.Context, e *env, cc *connConfig) (*pubConfig, error) {
 		pc.maxInflight = n
 	}
 	return pc, nil
+}
+
+// parsePing applies --ping's defaults and -W.
+func parsePing(c *cli.Context, e *env, pc *pubConfig) error {
+	// The probe topic is also the subscription's filter: "$share/g/t"
+	// would be a shared subscription to t, which the probes never reach.
+	if strings.HasPrefix(pc.topic, mqtt.SharePrefix) {
+		return usageErr(e.name, "Error: --ping topic '%s' cannot start with %s.", pc.topic, mqtt.SharePrefix)
+	}
+	if !c.IsSet(flagRepeat) {
+		pc.repeat = pingDefaultCount
+	}
+	if !c.IsSet(flagRepeatDelay) {
+		pc.repeatDelay = pingDefaultDelay
+	}
+	pc.timeout = pingDefaultTimeout
+	if c.IsSet(flagTimeout) {
+		w, err := strconv.ParseFloat(c.String(flagTimeout), 64)
+		if err != nil || w <= 0 || w > 1e9 {
+			return usageErr(e.name, "Error: -W argument must be a positive number of seconds.")
+		}
+		pc.timeout = time.Duration(w * float64(time.Second))
+	}
+	return nil
+}
+
+// unescapeSep decodes --topic-sep: \t is a tab and \\ a backslash, so a
+// tab can be given from a shell without $'\t'. A newline cannot separate
+// anything within a line.
+func unescapeSep(s string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			b.WriteByte(s[i])
+			continue
+		}
+		i++
+		switch {
+		case i == len(s):
+			return "", fmt.Errorf("it ends with a lone backslash (write \\\\ for one)")
+		case s[i] == 't':
+			b.WriteByte('\t')
+		case s[i] == '\\':
+			b.WriteByte('\\')
+		default:
+			return "", fmt.Errorf("unknown escape '\\%c' (only \\t and \\\\ are known)", s[i])
+		}
+	}
+	switch sep := b.String(); {
+	case sep == "":
+		return "", fmt.Errorf("the separator must not be empty")
+	case strings.Contains(sep, "\n"):
+		return "", fmt.Errorf("the separator cannot contain a newline: stdin is split into lines first")
+	default:
+		return sep, nil
+	}
 }

@@ -2,11 +2,13 @@ package clicmd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -41,6 +43,9 @@ func runPub(c *cli.Context, e *env) error {
 	cc.opts.MaxInflight = pc.maxInflight
 	s := newSession(e, cc)
 	ctx := c.Context
+	if pc.ping {
+		return runPing(ctx, s, pc)
+	}
 	cl, err := s.connect(ctx, nil)
 	if err != nil {
 		return err
@@ -61,17 +66,24 @@ type pubRun struct {
 	pc      *pubConfig
 	pending []pendingPub
 	failed  error // first refused publish
+	line    int   // lines read from stdin (-l)
+	badLine bool  // a -l --topic-sep line was skipped
 }
 
 // pendingPub is a publish not yet known to be acknowledged, with its
-// payload for sending it again on a new connection (mqpub -l).
+// topic and payload for sending it again on a new connection (mqpub -l).
 type pendingPub struct {
 	tok     *client.Token
+	topic   string
 	payload []byte
 }
 
 func (p *pubRun) publish(ctx context.Context, payload []byte) (*client.Token, error) {
-	msg := &mqtt.Publish{Topic: p.pc.topic, Payload: payload, QoS: p.pc.qos, Retain: p.pc.retain}
+	return p.publishTo(ctx, p.pc.topic, payload)
+}
+
+func (p *pubRun) publishTo(ctx context.Context, topic string, payload []byte) (*client.Token, error) {
+	msg := &mqtt.Publish{Topic: topic, Payload: payload, QoS: p.pc.qos, Retain: p.pc.retain}
 	if p.cl.Version() == mqtt.V5 {
 		msg.Props = p.s.cc.props.Publish
 	}
@@ -79,7 +91,7 @@ func (p *pubRun) publish(ctx context.Context, payload []byte) (*client.Token, er
 	if err != nil {
 		return nil, err
 	}
-	p.pending = append(p.pending, pendingPub{tok, payload})
+	p.pending = append(p.pending, pendingPub{tok, topic, payload})
 	if len(p.pending) >= 1024 {
 		p.prune()
 	}
@@ -181,8 +193,13 @@ func (p *pubRun) lines(ctx context.Context, r io.Reader) error {
 			if l.err != nil {
 				return fmt.Errorf("reading stdin: %w", l.err)
 			}
+			p.line++
+			topic, payload, ok := p.route(l.b)
+			if !ok {
+				continue
+			}
 			for {
-				_, err := p.publish(ctx, l.b)
+				_, err := p.publishTo(ctx, topic, payload)
 				if err == nil {
 					break
 				}
@@ -215,20 +232,20 @@ func (p *pubRun) reconnect(ctx context.Context, err error) error {
 		return rerr
 	}
 	p.cl = cl
-	var resend [][]byte
+	var resend []pendingPub
 	for _, pp := range p.pending {
 		<-pp.tok.Done() // the old connection has ended: every token is done
 		var ae *client.AckError
 		if perr := pp.tok.Err(); perr != nil && !errors.As(perr, &ae) && p.pc.qos > 0 {
-			resend = append(resend, pp.payload)
+			resend = append(resend, pp)
 			continue
 		}
 		p.check(pp.tok)
 	}
 	clear(p.pending)
 	p.pending = p.pending[:0]
-	for _, payload := range resend {
-		if _, err := p.publish(ctx, payload); err != nil {
+	for _, pp := range resend {
+		if _, err := p.publishTo(ctx, pp.topic, pp.payload); err != nil {
 			return p.reconnect(ctx, err)
 		}
 	}
@@ -263,6 +280,52 @@ func (p *pubRun) finish(ctx context.Context, err error) error {
 		return p.s.fail(p.failed)
 	case len(p.pending) > 0:
 		return cli.Exit(p.s.rep.errorText("Error: interrupted before every message was acknowledged.", ""), cliutil.ExitError)
+	case p.badLine:
+		return cli.Exit("", cliutil.ExitError) // each skipped line was reported
 	}
 	return nil
+}
+
+// route splits a -l line into its topic and payload. Without
+// --topic-sep every line goes to -t. With it, the topic is what comes
+// before the first separator; a line without one goes to -t, or, when
+// there is no -t, is reported and skipped, as is a line whose topic is
+// not a valid topic name (mqpub then exits 1 once the rest is sent).
+func (p *pubRun) route(line []byte) (topic string, payload []byte, ok bool) {
+	sep := p.pc.topicSep
+	if sep == "" {
+		return p.pc.topic, line, true
+	}
+	t, rest, found := bytes.Cut(line, []byte(sep))
+	switch {
+	case !found && p.pc.topic == "":
+		p.skip("no %q separator and no -t topic", sep)
+		return "", nil, false
+	case !found:
+		return p.pc.topic, line, true
+	}
+	topic = string(t)
+	// [MQTT-4.7.3-1]: at least one character; [MQTT-3.3.2-2]: no wildcards
+	// in a topic name; [MQTT-4.7.3-2]: UTF-8 without U+0000.
+	if err := mqtt.ValidTopicName(topic); err != nil {
+		switch {
+		case topic == "":
+			p.skip("empty topic before the %q separator", sep)
+		case strings.ContainsAny(topic, "+#"):
+			p.skip("invalid topic '%s', does it contain '+' or '#'?", topic)
+		default:
+			p.skip("invalid topic: not valid UTF-8, contains U+0000 or is longer than 65535 bytes")
+		}
+		return "", nil, false
+	}
+	return topic, rest, true
+}
+
+// skip reports a -l line that cannot be published and remembers it for
+// the exit status.
+func (p *pubRun) skip(format string, a ...any) {
+	p.badLine = true
+	if msg := p.s.rep.errorText(fmt.Sprintf("Error: line %d: ", p.line)+fmt.Sprintf(format, a...), ""); msg != "" {
+		fmt.Fprintln(p.s.rep.w, msg)
+	}
 }
