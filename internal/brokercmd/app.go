@@ -25,10 +25,29 @@ import (
 const examples = `EXAMPLES:
    mqbroker                          listen on 127.0.0.1:1883, anonymous, in memory
    mqbroker -p 1884 -v               another port, log every packet (like mosquitto -v)
+   mqbroker --listen mqtt://0.0.0.0:1883 --user alice:s3cret
+                                     reachable from the network, login required
+   mqbroker --listen mqtt://:1883 --listen ws://:8080/mqtt --anonymous
+                                     MQTT and WebSocket on every interface, no login
+   mqbroker --listen mqtts://:8883 --cert server.crt --key server.key --password-file pw
+   mqbroker --listen unix:///run/mq.sock
+   mqbroker --listen mqtt://:1883 --user alice:s3cret --print-config > my.conf
+                                     write what the flags mean as a mosquitto.conf
    mqbroker --data ./data            keep retained messages and sessions in ./data (durable)
    mqbroker -c /etc/mosquitto/mosquitto.conf
    mqbroker --test-config -c my.conf check a configuration file and exit
    mqbroker passwd -c pwfile alice   create a password file (mosquitto_passwd format)
+
+LISTENERS AND USERS:
+   Listeners come from -c, then every --listen, then -p (-p is ignored when the file
+   defines listeners, as in mosquitto 2.0). Any --listen or -p replaces the default
+   127.0.0.1:1883. --listen URLs: mqtt://HOST:PORT, mqtts://HOST:PORT, ws://HOST:PORT[/PATH],
+   wss://HOST:PORT[/PATH], unix:///PATH; an empty HOST means every interface, port 0 a
+   free port, a ws URL without PATH accepts any path.
+   Anonymous clients are allowed with --anonymous, else as the file's allow_anonymous
+   says, else refused when users exist (--user, --password-file, password_file) or the
+   file defines listeners, else allowed. A banner line warns when a listener reachable
+   from the network allows anonymous clients.
 
 SIGNALS:
    SIGINT, SIGTERM   graceful shutdown (v5 clients get DISCONNECT 0x8B)
@@ -37,6 +56,11 @@ SIGNALS:
 EXIT STATUS:
    0 clean shutdown or valid configuration; 1 configuration or start-up error`
 
+const usageText = "mqbroker [-c FILE] [-p PORT ...] [--listen URL ...] [--user NAME:PASSWORD ...] [--password-file FILE]\n" +
+	"     [--anonymous] [--cert FILE --key FILE [--cafile FILE] [--require-certificate]]\n" +
+	"     [-v] [--data DIR] [--test-config | --print-config]\n" +
+	"   mqbroker passwd [options] FILE USER [PASSWORD]"
+
 // NewApp builds the mqbroker application writing to stdout and stderr.
 func NewApp(stdout, stderr io.Writer) *cli.App {
 	// -v is --verbose (as in mosquitto), so --version has no short form.
@@ -44,7 +68,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:                   "mqbroker",
 		Usage:                  "an MQTT 3.1 / 3.1.1 / 5.0 broker (mosquitto compatible)",
-		UsageText:              "mqbroker [-c FILE] [-p PORT ...] [-v] [--data DIR] [--test-config]\n   mqbroker passwd [options] FILE USER [PASSWORD]",
+		UsageText:              usageText,
 		Description:            examples,
 		Version:                version.Version,
 		Writer:                 stdout,
@@ -57,6 +81,17 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config-file", Aliases: []string{"c"}, Usage: "mosquitto.conf style configuration `FILE`"},
 			&cli.IntSliceFlag{Name: "port", Aliases: []string{"p"}, Usage: "listen on `PORT` on 127.0.0.1 (repeatable; ignored when the config file defines listeners)"},
+			&cli.GenericFlag{Name: "listen", Value: &multiFlag{},
+				Usage: "listen on `URL`: mqtt://HOST:PORT, mqtts://, ws://HOST:PORT[/PATH], wss://, unix:///PATH (repeatable; empty HOST = every interface)"},
+			&cli.StringFlag{Name: "cert", Usage: "TLS certificate `FILE` (PEM) for mqtts:// and wss:// listeners"},
+			&cli.StringFlag{Name: "key", Usage: "TLS private key `FILE` (PEM) for --cert"},
+			&cli.StringFlag{Name: "cafile", Usage: "CA certificates `FILE` (PEM) that sign client certificates"},
+			&cli.BoolFlag{Name: "require-certificate", Usage: "TLS clients must present a certificate signed by --cafile"},
+			&cli.GenericFlag{Name: "user", Value: &multiFlag{},
+				Usage: "accept user `NAME:PASSWORD` (repeatable; hashed in memory; other local users can read it with ps: prefer --password-file)"},
+			&cli.StringFlag{Name: "password-file", Usage: "mosquitto password `FILE` (password_file; create it with 'mqbroker passwd')"},
+			&cli.BoolFlag{Name: "anonymous", Usage: "allow clients without a user name, even when users exist (allow_anonymous true)"},
+			&cli.BoolFlag{Name: "print-config", Usage: "print the effective configuration in mosquitto.conf syntax and exit"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log every connect, subscribe, publish and disconnect (log_type all)"},
 			&cli.StringFlag{Name: "data", Usage: "turn persistence on, storing in `DIR`/mqbroker.db"},
 			&cli.BoolFlag{Name: "test-config", Usage: "check the configuration (and the files it names) and exit"},
@@ -86,36 +121,26 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// loadConfig reads -c (or the embedded defaults) and applies -p and --data.
-func loadConfig(c *cli.Context) (*config.Config, error) {
+// loadConfig reads -c (or the embedded defaults) and applies the other
+// command-line options (see applyCommandLine) and --data.
+func loadConfig(c *cli.Context) (*config.Config, *users, error) {
 	cfg := config.Default()
 	if f := c.String("config-file"); f != "" {
 		var err error
 		if cfg, err = config.LoadFile(f); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	if ports := c.IntSlice("port"); len(ports) > 0 {
-		if cfg.LocalOnly {
-			// As mosquitto 2.0: -p listeners bind the loopback interface.
-			cfg.Listeners = nil
-			for _, p := range ports {
-				if p < 0 || p > 65535 {
-					return nil, fmt.Errorf("-p %d: port out of range", p)
-				}
-				cfg.Listeners = append(cfg.Listeners, &config.Listener{Port: p, Bind: "127.0.0.1",
-					Protocol: config.ProtocolMQTT, MaxConnections: -1, MaxQoS: 2, MaxTopicAlias: 10, Local: true})
-			}
-		} else {
-			cfg.Warnings = append(cfg.Warnings, "-p ignored: the configuration file defines listeners")
-		}
+	us, err := applyCommandLine(c, cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	if dir := c.String("data"); dir != "" {
 		cfg.Persistence = true
 		cfg.PersistenceLocation = dir
 		cfg.PersistenceFile = "mqbroker.db"
 	}
-	return cfg, nil
+	return cfg, us, nil
 }
 
 func newLogger(cfg *config.Config, c *cli.Context) (*slog.Logger, io.Closer, error) {
@@ -153,9 +178,21 @@ func run(c *cli.Context) error {
 	if c.Bool("daemon") {
 		return cli.Exit("mqbroker: -d/--daemon is not supported: run mqbroker under systemd, a container or '&'", 1)
 	}
-	cfg, err := loadConfig(c)
+	cfg, us, err := loadConfig(c)
 	if err != nil {
 		return cli.Exit("mqbroker: "+err.Error(), 1)
+	}
+	if c.Bool("print-config") {
+		if err := cfg.Validate(); err != nil {
+			return cli.Exit("mqbroker: "+err.Error(), 1)
+		}
+		for _, w := range cfg.Warnings {
+			fmt.Fprintln(c.App.ErrWriter, "Warning: "+w)
+		}
+		if err := printConfig(c.App.Writer, cfg, us, c.Bool("verbose")); err != nil {
+			return cli.Exit("mqbroker: "+err.Error(), 1)
+		}
+		return nil
 	}
 	logger, closer, err := newLogger(cfg, c)
 	if err != nil {
@@ -165,7 +202,7 @@ func run(c *cli.Context) error {
 		defer closer.Close()
 	}
 	verbose := c.Bool("verbose") || cfg.LogTypes&config.LogDebug != 0
-	p, err := buildPlan(cfg, logger, verbose)
+	p, err := buildPlan(cfg, us, logger, verbose)
 	if err != nil {
 		return cli.Exit("mqbroker: "+err.Error(), 1)
 	}

@@ -351,7 +351,7 @@ func TestGuardCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := buildPlan(cfg, slog.New(slog.DiscardHandler), false)
+	p, err := buildPlan(cfg, nil, slog.New(slog.DiscardHandler), false)
 	if err != nil {
 		t.Fatal(err)
 	}

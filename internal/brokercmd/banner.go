@@ -11,27 +11,48 @@ import (
 	"github.com/mqkit/mqkit/internal/version"
 )
 
-// printBanner names every listener (with its real port) and prints a
-// ready-to-paste mqsub/mqpub pair for the first one.
+// printBanner names every listener (with its real port) and who may log
+// in, warns about listeners reachable from the network that allow
+// anonymous clients, and prints a ready-to-paste mqsub/mqpub pair for the
+// first listener.
 func printBanner(w io.Writer, cfg *config.Config, p *plan, b *broker.Broker) {
+	var names []string
+	if p.users != nil {
+		names = p.users.names
+	}
 	var sb strings.Builder
+	var warnings []string
 	fmt.Fprintf(&sb, "mqbroker %s ready\n", version.Version)
 	for i, l := range cfg.Listeners {
-		u := p.urls[i]
-		if a, ok := b.Addr(p.names[i]).(*net.TCPAddr); ok && l.Port == 0 {
-			u = strings.Replace(u, ":0", fmt.Sprintf(":%d", a.Port), 1)
-		}
+		bound, ip := boundListener(l, b.Addr(p.names[i]))
+		u := bound.URL()
 		sec := cfg.SecurityFor(l)
 		var notes []string
-		if sec.AllowAnonymous {
-			notes = append(notes, "anonymous allowed")
-		} else {
-			notes = append(notes, "login required")
+		if cfg.PerListenerSettings {
+			notes = append(notes, authSummary(sec, names, l.UseIdentityAsUsername))
 		}
 		if l.Local {
-			notes = append(notes, "local only: use -c with a 'listener' line for remote access")
+			notes = append(notes, fmt.Sprintf("local only: --listen mqtt://0.0.0.0:%d for remote access", bound.Port))
 		}
-		fmt.Fprintf(&sb, "  listening on %-28s (%s)\n", u, strings.Join(notes, ", "))
+		if len(notes) > 0 {
+			fmt.Fprintf(&sb, "  listening on %-28s (%s)\n", u, strings.Join(notes, "; "))
+		} else {
+			fmt.Fprintf(&sb, "  listening on %s\n", u)
+		}
+		if sec.AllowAnonymous && reachable(l, ip) {
+			warnings = append(warnings, fmt.Sprintf("  WARNING: %s is reachable from other machines and allows anonymous clients: "+
+				"anyone can publish and subscribe. Add --user NAME:PASSWORD (or password_file), or listen on 127.0.0.1.\n", u))
+		}
+	}
+	if !cfg.PerListenerSettings {
+		certs := false
+		for _, l := range cfg.Listeners {
+			certs = certs || l.UseIdentityAsUsername
+		}
+		fmt.Fprintf(&sb, "  auth: %s\n", authSummary(cfg.Security, names, certs))
+	}
+	for _, w := range warnings {
+		sb.WriteString(w)
 	}
 	if cfg.Persistence {
 		fmt.Fprintf(&sb, "  persistence: %s\n", cfg.PersistencePath())
@@ -39,24 +60,77 @@ func printBanner(w io.Writer, cfg *config.Config, p *plan, b *broker.Broker) {
 		fmt.Fprintf(&sb, "  persistence: off (in memory; --data DIR to keep messages across restarts)\n")
 	}
 	if len(cfg.Listeners) > 0 {
-		a, _ := b.Addr(p.names[0]).(*net.TCPAddr)
-		host, port := "127.0.0.1", 1883
-		if a != nil {
-			port = a.Port
-			if !a.IP.IsUnspecified() {
-				host = a.IP.String()
-			}
+		l := cfg.Listeners[0]
+		bound, ip := boundListener(l, b.Addr(p.names[0]))
+		host := "127.0.0.1"
+		if ip != nil && !ip.IsUnspecified() {
+			host = ip.String()
 		}
-		target := fmt.Sprintf("-h %s -p %d", host, port)
-		switch l := cfg.Listeners[0]; {
+		bound.Bind = host
+		target := fmt.Sprintf("-h %s -p %d", host, bound.Port)
+		switch {
 		case l.Unix != "":
 			target = "--unix " + l.Unix
 		case l.Protocol == config.ProtocolWebsockets || l.TLS():
-			target = "-L " + strings.Replace(p.urls[0], ":0", fmt.Sprintf(":%d", port), 1)
+			target = "-L " + bound.URL()
+		}
+		if sec := cfg.SecurityFor(l); !sec.AllowAnonymous && len(names) > 0 {
+			target += " -u " + names[0] // mqsub and mqpub then ask for the password
 		}
 		fmt.Fprintf(&sb, "Try it in two other terminals:\n")
 		fmt.Fprintf(&sb, "  mqsub %s -t 'hello/#' -v\n", target)
 		fmt.Fprintf(&sb, "  mqpub %s -t hello/world -m 'Hello, MQTT'\n", target)
 	}
 	io.WriteString(w, sb.String())
+}
+
+// boundListener returns a copy of l with the port it really got (port 0
+// picks one), and the IP address it is bound to (nil for unix sockets).
+func boundListener(l *config.Listener, a net.Addr) (config.Listener, net.IP) {
+	bound := *l
+	if ta, ok := a.(*net.TCPAddr); ok {
+		bound.Port = ta.Port
+		return bound, ta.IP
+	}
+	return bound, nil
+}
+
+// reachable reports whether other machines can connect to l: a TCP
+// listener not bound to a loopback address.
+func reachable(l *config.Listener, ip net.IP) bool {
+	if l.Unix != "" {
+		return false
+	}
+	if ip == nil {
+		ip = net.ParseIP(l.Bind)
+		if ip == nil {
+			return l.Bind != "localhost"
+		}
+	}
+	return !ip.IsLoopback()
+}
+
+// authSummary says who may connect, e.g. "anonymous not allowed; users:
+// alice, bob". certs reports that client certificates name users
+// (use_identity_as_username).
+func authSummary(s config.Security, users []string, certs bool) string {
+	parts := []string{"anonymous allowed"}
+	if !s.AllowAnonymous {
+		parts[0] = "anonymous not allowed"
+	}
+	if len(users) > 0 {
+		parts = append(parts, "users: "+strings.Join(users, ", "))
+	}
+	if s.PasswordFile != "" {
+		parts = append(parts, "password file "+s.PasswordFile)
+	}
+	if certs {
+		parts = append(parts, "certificate names are user names")
+	} else if !s.AllowAnonymous && len(users) == 0 && s.PasswordFile == "" {
+		parts = append(parts, "no users either, so every client is refused (add --user NAME:PASSWORD)")
+	}
+	if s.ACLFile != "" {
+		parts = append(parts, "ACL file "+s.ACLFile)
+	}
+	return strings.Join(parts, "; ")
 }

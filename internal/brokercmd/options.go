@@ -1,10 +1,8 @@
 package brokercmd
 
 import (
-	"crypto/tls"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 
 	"github.com/mqkit/mqkit/internal/auth"
@@ -17,7 +15,7 @@ import (
 type plan struct {
 	opts      broker.Options
 	names     []string // listener names, parallel to cfg.Listeners
-	urls      []string // what the banner prints, parallel to cfg.Listeners
+	users     *users   // --user accounts, nil if none
 	guard     *guard
 	reloaders []*auth.TLSReloader
 }
@@ -27,12 +25,12 @@ func listenerName(i int) string { return "listener-" + strconv.Itoa(i+1) }
 
 // buildPlan turns a parsed configuration into broker options. It loads
 // the password, ACL and TLS files, so every file error surfaces here
-// (and from --test-config).
-func buildPlan(cfg *config.Config, logger *slog.Logger, verbose bool) (*plan, error) {
+// (and from --test-config). us are the --user accounts (nil if none).
+func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool) (*plan, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &plan{}
+	p := &plan{users: us}
 	var maxQoS byte = 2
 	var topicAlias uint16 = 10
 	for i, l := range cfg.Listeners {
@@ -71,9 +69,8 @@ func buildPlan(cfg *config.Config, logger *slog.Logger, verbose bool) (*plan, er
 		}
 		p.opts.Listeners = append(p.opts.Listeners, lc)
 		p.names = append(p.names, name)
-		p.urls = append(p.urls, listenerURL(l, lc.TLS))
 	}
-	g, err := newGuard(cfg, p.names)
+	g, err := newGuard(cfg, p.names, us)
 	if err != nil {
 		return nil, err
 	}
@@ -121,33 +118,4 @@ func where(l *config.Listener) string {
 		return s
 	}
 	return "listener " + l.Addr()
-}
-
-// listenerURL renders a listener as a URL for the banner.
-func listenerURL(l *config.Listener, t *tls.Config) string {
-	if l.Unix != "" {
-		return "unix:" + l.Unix
-	}
-	scheme := "mqtt"
-	switch {
-	case l.Protocol == config.ProtocolWebsockets && t != nil:
-		scheme = "wss"
-	case l.Protocol == config.ProtocolWebsockets:
-		scheme = "ws"
-	case t != nil:
-		scheme = "mqtts"
-	}
-	host := l.Bind
-	if host == "" {
-		host = "0.0.0.0"
-	}
-	u := scheme + "://" + net.JoinHostPort(host, strconv.Itoa(l.Port))
-	if l.Protocol == config.ProtocolWebsockets {
-		path := l.WebsocketsPath
-		if path == "" {
-			path = "/mqtt"
-		}
-		u += path
-	}
-	return u
 }

@@ -13,7 +13,8 @@ import (
 // scope is the security in force for the clients of one listener.
 type scope struct {
 	sec              *auth.Security
-	identityAsUser   bool // use_identity_as_username
+	users            *auth.PasswordFile // --user accounts, nil if none
+	identityAsUser   bool               // use_identity_as_username
 	requireClientCrt bool
 }
 
@@ -25,8 +26,12 @@ type guard struct {
 	anyACL     bool
 }
 
-func newGuard(cfg *config.Config, names []string) (*guard, error) {
+func newGuard(cfg *config.Config, names []string, us *users) (*guard, error) {
 	g := &guard{byListener: map[string]*scope{}}
+	var cliUsers *auth.PasswordFile
+	if us != nil {
+		cliUsers = us.pw
+	}
 	shared := map[config.Security]*auth.Security{}
 	for i, l := range cfg.Listeners {
 		s := cfg.SecurityFor(l)
@@ -45,7 +50,7 @@ func newGuard(cfg *config.Config, names []string) (*guard, error) {
 			g.all = append(g.all, sec)
 		}
 		g.anyACL = g.anyACL || sec.HasACL()
-		g.byListener[names[i]] = &scope{sec: sec, identityAsUser: l.UseIdentityAsUsername,
+		g.byListener[names[i]] = &scope{sec: sec, users: cliUsers, identityAsUser: l.UseIdentityAsUsername,
 			requireClientCrt: l.RequireCertificate}
 	}
 	return g, nil
@@ -74,7 +79,7 @@ func (g *guard) Authenticate(ci *broker.ClientInfo) mqtt.ReasonCode {
 		ci.Username, ci.HasUsername = ci.CertCommonName, true
 		return mqtt.Success
 	}
-	err := sc.sec.Authenticate(ci.Username, ci.HasUsername, ci.Password, ci.Password != nil)
+	err := sc.authenticate(ci.Username, ci.HasUsername, ci.Password, ci.Password != nil)
 	switch {
 	case err == nil:
 		return mqtt.Success
@@ -85,6 +90,23 @@ func (g *guard) Authenticate(ci *broker.ClientInfo) mqtt.ReasonCode {
 	default:
 		return mqtt.NotAuthorized
 	}
+}
+
+// authenticate checks the --user accounts, then the password file and
+// allow_anonymous (auth.Security). A user name that is neither a --user
+// account nor in a password file is refused as bad credentials, as an
+// unknown user of a password file is.
+func (sc *scope) authenticate(username string, hasUsername bool, password []byte, hasPassword bool) error {
+	if sc.users == nil || !hasUsername ||
+		(!sc.users.Has(username) && sc.sec.HasPasswordFile()) {
+		return sc.sec.Authenticate(username, hasUsername, password, hasPassword)
+	}
+	// Check even without a password, so the work done (and time taken)
+	// does not depend on it; an empty password must still be sent.
+	if ok := sc.users.Check(username, password); !ok || !hasPassword {
+		return fmt.Errorf("user %q: %w", username, auth.ErrBadCredentials)
+	}
+	return nil
 }
 
 func (g *guard) Authorize(ci *broker.ClientInfo, topic string, acc broker.Access) bool {

@@ -1,0 +1,55 @@
+package brokercmd
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/mqkit/mqkit/internal/config"
+	"github.com/mqkit/mqkit/internal/version"
+)
+
+// printConfig writes the effective configuration for --print-config, in
+// mosquitto.conf syntax that -c reads back. --user passwords cannot be
+// written to it: a comment says how to put those users in a password
+// file. -v shows as "log_type all", which is what it means.
+func printConfig(w io.Writer, cfg *config.Config, us *users, verbose bool) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Effective configuration of mqbroker %s (--print-config).\n", version.Version)
+	b.WriteString("# Run it with: mqbroker -c FILE\n")
+	if us != nil {
+		pw := ""
+		for _, s := range cfg.Scopes() {
+			if s.PasswordFile != "" {
+				pw = s.PasswordFile
+				break
+			}
+		}
+		fmt.Fprintf(&b, "#\n# Users given with --user (%s) are not in this file: command-line\n", strings.Join(us.names, ", "))
+		b.WriteString("# passwords are not saved. Add them to a password file (it prompts for each password):\n")
+		create, newFile := "", pw == ""
+		if newFile {
+			create, pw = "-c ", "passwd"
+		}
+		for i, n := range us.names {
+			if i > 0 {
+				create = ""
+			}
+			fmt.Fprintf(&b, "#   mqbroker passwd %s%s %s\n", create, pw, n)
+		}
+		if newFile {
+			b.WriteString("# then add \"password_file /full/path/to/passwd\" below, or run with --password-file passwd.\n")
+		}
+	}
+	b.WriteString("\n")
+	if verbose {
+		c := *cfg
+		c.LogTypes = config.LogAll
+		cfg = &c
+	}
+	if err := cfg.Format(&b); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,175 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Format writes c in mosquitto.conf syntax: every setting explicitly
+// (allow_anonymous included, so the meaning does not depend on
+// local-only mode), listeners as "listener PORT [ADDRESS]" lines each
+// followed by its options and a comment with its URL. Parse reads the
+// output back to an equivalent configuration, except that the implicit
+// listener of local-only mode becomes an ordinary listener on 127.0.0.1.
+// Options mqbroker accepts but ignores (user) are left out.
+func (c *Config) Format(w io.Writer) error {
+	f := &formatter{}
+	f.section("Security")
+	if c.PerListenerSettings {
+		f.line("per_listener_settings true")
+	} else {
+		f.security(c.Security)
+	}
+
+	f.section("Listeners")
+	for i, l := range c.Listeners {
+		if i > 0 {
+			f.blank()
+		}
+		f.listener(l)
+		if c.PerListenerSettings {
+			f.security(c.SecurityFor(l))
+		}
+	}
+
+	f.section("Persistence")
+	f.line("persistence %t", c.Persistence)
+	if c.PersistenceLocation != "" {
+		f.line("persistence_location %s", c.PersistenceLocation)
+	}
+	f.line("persistence_file %s", c.PersistenceFile)
+	f.line("autosave_interval %d", int64(c.AutosaveInterval/time.Second))
+	if c.PersistentClientExpiration > 0 {
+		f.line("persistent_client_expiration %s", formatExpiration(c.PersistentClientExpiration))
+	}
+
+	f.section("Limits")
+	f.line("max_keepalive %d", c.MaxKeepalive)
+	if c.MaxPacketSize > 0 {
+		f.line("max_packet_size %d", c.MaxPacketSize)
+	}
+	f.line("message_size_limit %d", c.MessageSizeLimit)
+	f.line("max_inflight_messages %d", c.MaxInflightMessages)
+	f.line("max_queued_messages %d", c.MaxQueuedMessages)
+	f.line("max_queued_bytes %d", c.MaxQueuedBytes)
+	f.line("retain_available %t", c.RetainAvailable)
+	f.line("sys_interval %d", int64(c.SysInterval/time.Second))
+
+	f.section("Logging")
+	if len(c.LogDest) == 0 {
+		f.line("log_dest none")
+	}
+	for _, d := range c.LogDest {
+		if d.Kind == "file" {
+			f.line("log_dest file %s", d.Path)
+		} else {
+			f.line("log_dest %s", d.Kind)
+		}
+	}
+	switch c.LogTypes {
+	case LogNone:
+		f.line("log_type none")
+	case LogAll:
+		f.line("log_type all")
+	default:
+		for _, n := range strings.Split(c.LogTypes.String(), ",") {
+			f.line("log_type %s", n)
+		}
+	}
+	f.line("log_timestamp %t", c.LogTimestamp)
+	f.line("connection_messages %t", c.ConnectionMessages)
+	f.line("set_tcp_nodelay %t", c.SetTCPNoDelay)
+	if c.PIDFile != "" {
+		f.line("pid_file %s", c.PIDFile)
+	}
+	_, err := io.WriteString(w, f.b.String())
+	return err
+}
+
+type formatter struct {
+	b strings.Builder
+}
+
+func (f *formatter) line(format string, v ...any) {
+	fmt.Fprintf(&f.b, format, v...)
+	f.b.WriteByte('\n')
+}
+
+func (f *formatter) blank() { f.b.WriteByte('\n') }
+
+func (f *formatter) section(name string) {
+	if f.b.Len() > 0 {
+		f.blank()
+	}
+	f.line("# %s", name)
+}
+
+func (f *formatter) security(s Security) {
+	f.line("allow_anonymous %t", s.AllowAnonymous)
+	if s.PasswordFile != "" {
+		f.line("password_file %s", s.PasswordFile)
+	}
+	if s.ACLFile != "" {
+		f.line("acl_file %s", s.ACLFile)
+	}
+	f.line("allow_zero_length_clientid %t", s.AllowZeroLengthClientID)
+	if s.AutoIDPrefix != "" {
+		f.line("auto_id_prefix %s", s.AutoIDPrefix)
+	}
+}
+
+func (f *formatter) listener(l *Listener) {
+	f.line("# %s", l.URL())
+	switch {
+	case l.Unix != "":
+		f.line("listener 0 %s", l.Unix)
+	case l.Bind != "":
+		f.line("listener %d %s", l.Port, l.Bind)
+	default:
+		f.line("listener %d", l.Port)
+	}
+	if l.Protocol != ProtocolMQTT {
+		f.line("protocol %s", l.Protocol)
+	}
+	if l.WebsocketsPath != "" {
+		f.line("websockets_path %s", l.WebsocketsPath)
+	}
+	for _, o := range l.WebsocketsOrigins {
+		f.line("websockets_origin %s", o)
+	}
+	for _, o := range []struct{ name, v string }{
+		{"certfile", l.CertFile}, {"keyfile", l.KeyFile}, {"cafile", l.CAFile}, {"capath", l.CAPath},
+	} {
+		if o.v != "" {
+			f.line("%s %s", o.name, o.v)
+		}
+	}
+	if l.RequireCertificate {
+		f.line("require_certificate true")
+	}
+	if l.UseIdentityAsUsername {
+		f.line("use_identity_as_username true")
+	}
+	if l.TLSVersion != "" {
+		f.line("tls_version %s", l.TLSVersion)
+	}
+	f.line("max_connections %d", l.MaxConnections)
+	f.line("max_qos %d", l.MaxQoS)
+	f.line("max_topic_alias %d", l.MaxTopicAlias)
+}
+
+// formatExpiration writes a persistent_client_expiration value in the
+// largest unit that divides it (Parse only produces whole hours).
+func formatExpiration(d time.Duration) string {
+	for _, u := range []struct {
+		suffix string
+		d      time.Duration
+	}{{"y", 365 * 24 * time.Hour}, {"m", 30 * 24 * time.Hour}, {"w", 7 * 24 * time.Hour}, {"d", 24 * time.Hour}} {
+		if d%u.d == 0 {
+			return fmt.Sprintf("%d%s", d/u.d, u.suffix)
+		}
+	}
+	return fmt.Sprintf("%dh", max(d/time.Hour, 1))
+}
