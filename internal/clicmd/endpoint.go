@@ -2,6 +2,7 @@ package clicmd
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -10,7 +11,8 @@ import (
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
 
-// parseEndpoint reads -h/-p/-L, the TLS options and the credentials.
+// parseEndpoint reads -h/-p/-L, --unix, --ws, the TLS options, the
+// transport options (-A, --nodelay, --proxy) and the credentials.
 func parseEndpoint(c *cli.Context, e *env, cc *connConfig, conn *mqtt.Connect) error {
 	name := e.name
 	var t cliutil.Target
@@ -44,29 +46,26 @@ func parseEndpoint(c *cli.Context, e *env, cc *connConfig, conn *mqtt.Connect) e
 			t.Port = p
 		}
 	}
+	if c.Bool(flagWS) && !t.WebSocket {
+		// --ws (mosquitto 2.1): the same host and port, over WebSocket at
+		// /mqtt. As in mosquitto the default port does not change; an
+		// mqtt(s):// URL keeps its topic, and TLS below makes it wss.
+		t.Scheme, t.WebSocket, t.WSPath = "ws", true, cliutil.DefaultWSPath
+	}
 
-	tlsOpts := client.TLSOptions{
-		CAFile: c.String(flagCAFile), CAPath: c.String(flagCAPath),
-		CertFile: c.String(flagCert), KeyFile: c.String(flagKey),
-		Insecure: c.Bool(flagInsecure), Version: c.String(flagTLSVersion),
-	}
-	// TLS is on with a CA option, an mqtts/wss URL, or -p 8883 (then with
-	// the system's CAs, as mosquitto does).
-	useTLS := t.TLS || tlsOpts.CAFile != "" || tlsOpts.CAPath != "" ||
-		(!fromURL && c.IsSet(flagPort) && t.Port == cliutil.DefaultPortMQTTS)
-	if (tlsOpts.CertFile == "") != (tlsOpts.KeyFile == "") {
-		return usageErr(name, "Error: Both certfile and keyfile must be provided if one of them is set.")
-	}
-	if tlsOpts.CertFile != "" && !useTLS {
-		return usageErr(name, "Error: --cert/--key need TLS: add --cafile or --capath, use -p 8883, or an mqtts:// or wss:// URL.")
-	}
-	if _, err := client.ParseTLSVersion(tlsOpts.Version); err != nil {
-		return usageErr(name, "Error: %v", err)
+	tlsOpts, useTLS, err := parseTLS(c, e, t, fromURL)
+	if err != nil {
+		return err
 	}
 	ep := client.Endpoint{Scheme: t.Scheme, Host: t.Host, Port: t.Port, Path: t.WSPath}
 	if unix != "" {
 		if useTLS {
 			return usageErr(name, "Error: TLS options cannot be used with --unix.")
+		}
+		for _, f := range []struct{ flag, shown string }{{flagWS, "--ws"}, {flagProxy, "--proxy"}, {flagBindAddress, "-A"}} {
+			if c.IsSet(f.flag) {
+				return usageErr(name, "Error: %s cannot be used with --unix.", f.shown)
+			}
 		}
 		ep = client.Endpoint{Scheme: "unix", Socket: unix}
 	}
@@ -85,6 +84,9 @@ func parseEndpoint(c *cli.Context, e *env, cc *connConfig, conn *mqtt.Connect) e
 			return usageErr(name, "Error: Problem setting TLS options: %v.", err)
 		}
 		ep.TLS = cfg
+	}
+	if err := parseTransport(c, e, &ep); err != nil {
+		return err
 	}
 	cc.opts.Endpoint = ep
 
@@ -109,6 +111,67 @@ func parseEndpoint(c *cli.Context, e *env, cc *connConfig, conn *mqtt.Connect) e
 	}
 	if pwSet {
 		conn.HasPassword, conn.Password = true, []byte(pw)
+	}
+	return nil
+}
+
+// parseTLS reads the TLS options and decides whether TLS is on: with a CA
+// option, --tls-use-os-certs, an mqtts/wss URL, or -p 8883 (then with the
+// system's CAs, as mosquitto does). --cert/--key, --tls-alpn and
+// --tls-keylog only apply to TLS and do not turn it on.
+func parseTLS(c *cli.Context, e *env, t cliutil.Target, fromURL bool) (client.TLSOptions, bool, error) {
+	name := e.name
+	o := client.TLSOptions{
+		CAFile: c.String(flagCAFile), CAPath: c.String(flagCAPath),
+		CertFile: c.String(flagCert), KeyFile: c.String(flagKey),
+		Insecure: c.Bool(flagInsecure), Version: c.String(flagTLSVersion),
+		UseOSCerts: c.Bool(flagTLSUseOSCerts), KeyLogFile: c.String(flagTLSKeylog),
+	}
+	if c.IsSet(flagTLSALPN) {
+		o.ALPN = strings.Split(c.String(flagTLSALPN), ",")
+	}
+	useTLS := t.TLS || o.CAFile != "" || o.CAPath != "" || o.UseOSCerts ||
+		(!fromURL && c.IsSet(flagPort) && t.Port == cliutil.DefaultPortMQTTS)
+	if (o.CertFile == "") != (o.KeyFile == "") {
+		return o, false, usageErr(name, "Error: Both certfile and keyfile must be provided if one of them is set.")
+	}
+	if !useTLS {
+		for _, f := range []struct {
+			set   bool
+			shown string
+		}{
+			{o.CertFile != "", "--cert/--key need"}, {c.IsSet(flagTLSALPN), "--tls-alpn needs"}, {c.IsSet(flagTLSKeylog), "--tls-keylog needs"},
+		} {
+			if f.set {
+				return o, false, usageErr(name, "Error: %s TLS: add --cafile, --capath or --tls-use-os-certs, use -p 8883, or an mqtts:// or wss:// URL.", f.shown)
+			}
+		}
+	}
+	if c.IsSet(flagTLSKeylog) && o.KeyLogFile == "" {
+		return o, false, usageErr(name, "Error: --tls-keylog needs the name of a file.")
+	}
+	if _, err := client.ParseTLSVersion(o.Version); err != nil {
+		return o, false, usageErr(name, "Error: %v", err)
+	}
+	return o, useTLS, nil
+}
+
+// parseTransport reads -A, --nodelay and --proxy into ep.
+func parseTransport(c *cli.Context, e *env, ep *client.Endpoint) error {
+	if c.IsSet(flagBindAddress) {
+		if ep.LocalAddr = c.String(flagBindAddress); ep.LocalAddr == "" {
+			return usageErr(e.name, "Error: -A argument given but no address specified.")
+		}
+	}
+	// Go turns Nagle's algorithm off on every TCP connection; --nodelay
+	// only makes it explicit (and is harmless with --unix).
+	ep.NoDelay = c.Bool(flagNoDelay)
+	if c.IsSet(flagProxy) {
+		p, err := client.ParseSOCKS5URL(c.String(flagProxy))
+		if err != nil {
+			return usageErr(e.name, "Error: --proxy: %v.", err)
+		}
+		ep.Proxy = p
 	}
 	return nil
 }

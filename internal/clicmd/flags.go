@@ -31,6 +31,13 @@ const (
 	flagKey              = "key"
 	flagInsecure         = "insecure"
 	flagTLSVersion       = "tls-version"
+	flagTLSALPN          = "tls-alpn"
+	flagTLSUseOSCerts    = "tls-use-os-certs"
+	flagTLSKeylog        = "tls-keylog"
+	flagBindAddress      = "bind-address"
+	flagNoDelay          = "nodelay"
+	flagProxy            = "proxy"
+	flagWS               = "ws"
 	flagHelp             = "help"
 	flagVersion          = "version"
 	flagNoColor          = "no-color"
@@ -70,6 +77,10 @@ func commonFlags() []cli.Flag {
 		str(flagPort, short("p"), catConn, "broker port (default 1883, 8883 with TLS)"),
 		str(flagURL, short("L"), catConn, "mqtt|mqtts|ws|wss://[user[:pass]@]host[:port][/topic or /ws-path]"),
 		str(flagUnix, nil, catConn, "connect through the unix domain socket at `PATH` instead of -h/-p (broker: listener 0 PATH)"),
+		boolean(flagWS, nil, catConn, "MQTT over WebSocket to -h/-p (path /mqtt; wss with TLS); the default port stays 1883/8883"),
+		str(flagProxy, nil, catConn, "connect through the SOCKS5 proxy at `URL`: socks5h://[user[:pass]@]host[:port] (default port 1080)"),
+		str(flagBindAddress, short("A"), catConn, "bind the outgoing connection to this local IP `ADDRESS`, interface or host name"),
+		boolean(flagNoDelay, nil, catConn, "set TCP_NODELAY (disable Nagle's algorithm); always on in mqkit"),
 		str(flagProtocol, short("V"), catConn, "MQTT version: 31, 311 or 5 (also mqttv31, mqttv311, mqttv5); default 311"),
 		str(flagID, short("i"), catConn, "client id (default: assigned by the broker; random for 3.1)"),
 		str(flagIDPrefix, short("I"), catConn, "client id prefix; the process id is appended"),
@@ -91,6 +102,9 @@ func commonFlags() []cli.Flag {
 		str(flagKey, nil, catTLS, "client private key (PEM)"),
 		boolean(flagInsecure, nil, catTLS, "do not check the server certificate's host name"),
 		str(flagTLSVersion, nil, catTLS, "minimum TLS version: tlsv1.3, tlsv1.2 or tlsv1.1"),
+		boolean(flagTLSUseOSCerts, nil, catTLS, "trust the system's CA certificates (also with --cafile/--capath); enables TLS"),
+		str(flagTLSALPN, nil, catTLS, "offer this ALPN `PROTOCOL` (comma-separated for several) in the TLS handshake; needs TLS"),
+		str(flagTLSKeylog, nil, catTLS, "append the TLS session secrets to `FILE` (NSS key log, for Wireshark); needs TLS"),
 		boolean(flagDebug, short("d"), catOutput, "print every packet sent and received"),
 		boolean(flagDump, nil, catOutput, "with the packet trace, print each packet's bytes in hex"),
 		boolean(flagQuiet, nil, catOutput, "do not print runtime errors"),

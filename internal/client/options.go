@@ -24,6 +24,19 @@ type Endpoint struct {
 	// TLS configures mqtts and wss. When nil a default configuration with
 	// the system roots and ServerName = Host is used.
 	TLS *tls.Config
+
+	// LocalAddr binds the outgoing TCP connection to a local address
+	// (mosquitto's -A): an IP address, a network interface name or a host
+	// name. For an interface or a host name, its first address of the
+	// remote address's family is used. Empty lets the system choose.
+	LocalAddr string
+	// NoDelay sets TCP_NODELAY (mosquitto's --nodelay). Go already sets it
+	// on every TCP connection, so false does not turn Nagle's algorithm on.
+	NoDelay bool
+	// Proxy, when set, reaches Host:Port through this SOCKS5 proxy
+	// (mosquitto's --proxy); LocalAddr then binds the connection to the
+	// proxy. TLS and WebSocket run on top of the proxied connection.
+	Proxy *SOCKS5
 }
 
 // Addr is host:port, or the socket path for "unix".

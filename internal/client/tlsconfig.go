@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // TLSOptions are the mosquitto client TLS options.
@@ -24,6 +25,18 @@ type TLSOptions struct {
 	Version string
 	// ServerName overrides the name checked against the certificate.
 	ServerName string
+	// UseOSCerts trusts the system's CA certificates in addition to CAFile
+	// and CAPath (mosquitto's --tls-use-os-certs). Without CAFile and
+	// CAPath the system's are trusted anyway.
+	UseOSCerts bool
+	// ALPN lists the protocols offered with TLS application-layer protocol
+	// negotiation (mosquitto's --tls-alpn), e.g. "mqtt" for brokers that
+	// serve MQTT and HTTPS on one port.
+	ALPN []string
+	// KeyLogFile, when set, receives the TLS session secrets in NSS key
+	// log format for Wireshark (mosquitto 2.1's --tls-keylog). Lines are
+	// appended; a new file is created with mode 0600.
+	KeyLogFile string
 }
 
 // ParseTLSVersion maps mosquitto's --tls-version values to crypto/tls.
@@ -47,8 +60,26 @@ func (o TLSOptions) Config() (*tls.Config, error) {
 		return nil, err
 	}
 	cfg := &tls.Config{MinVersion: minVer, ServerName: o.ServerName}
+	for _, p := range o.ALPN {
+		if p == "" || len(p) > 255 {
+			return nil, fmt.Errorf("invalid ALPN protocol %q: 1 to 255 bytes", p)
+		}
+	}
+	cfg.NextProtos = o.ALPN
+	if o.KeyLogFile != "" {
+		kl, err := openKeyLog(o.KeyLogFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.KeyLogWriter = kl
+	}
 	if o.CAFile != "" || o.CAPath != "" {
 		pool := x509.NewCertPool()
+		if o.UseOSCerts {
+			if pool, err = x509.SystemCertPool(); err != nil {
+				return nil, fmt.Errorf("system CA certificates: %w", err)
+			}
+		}
 		if o.CAFile != "" {
 			pem, err := os.ReadFile(o.CAFile)
 			if err != nil {
@@ -120,4 +151,37 @@ func appendCertDir(pool *x509.CertPool, dir string) error {
 		return fmt.Errorf("capath %s: no PEM certificate found", dir)
 	}
 	return nil
+}
+
+// keyLog appends TLS secrets to a file in NSS key log format. It opens the
+// file for each write (a handful per handshake), so nothing stays open
+// between connections and concurrent handshakes never interleave lines.
+type keyLog struct {
+	mu   sync.Mutex
+	path string
+}
+
+// openKeyLog checks that path can be appended to (creating it with mode
+// 0600: the secrets decrypt the session) and returns its writer.
+func openKeyLog(path string) (*keyLog, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("tls-keylog: %w", err)
+	}
+	f.Close()
+	return &keyLog{path: path}, nil
+}
+
+func (k *keyLog) Write(p []byte) (int, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	f, err := os.OpenFile(k.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	n, err := f.Write(p)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
 }
