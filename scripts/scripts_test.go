@@ -121,17 +121,23 @@ func demoScripts(t *testing.T, root string) []string {
 }
 
 // cleanEnv is the test's environment without MQ_* variables (a developer's
-// MQ_HOST must not redirect the scripts), with colour off.
+// MQ_HOST must not redirect the scripts), with colour off and an empty
+// configuration directory (a developer's ~/.config/mqsub or
+// ~/.config/mosquitto_sub must not change the clients' options).
 func cleanEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "MQ_") || strings.HasPrefix(kv, "NO_COLOR=") {
+		if strings.HasPrefix(kv, "MQ_") || strings.HasPrefix(kv, "NO_COLOR=") || strings.HasPrefix(kv, "XDG_CONFIG_HOME=") {
 			continue
 		}
 		env = append(env, kv)
 	}
-	return append(append(env, "NO_COLOR=1"), extra...)
+	return append(append(env, "NO_COLOR=1", "XDG_CONFIG_HOME="+emptyConfigDir), extra...)
 }
+
+// emptyConfigDir is a configuration directory that does not exist: with
+// XDG_CONFIG_HOME set, mqpub/mqsub (and mosquitto_pub/sub) look nowhere else.
+const emptyConfigDir = "/nonexistent/mqkit-test-config"
 
 // result is what one run of a bash script produced.
 type result struct {

@@ -52,6 +52,7 @@ func TestWillOnAbruptClose(t *testing.T) {
 		wait := bgSub(t, tg.args("-t", "will/abrupt", "-C", "1", "-v")...)
 		cmd := exec.Command(bin, tg.args("-d", "-i", "victim", "-l", "-t", "x",
 			"--will-topic", "will/abrupt", "--will-payload", "died", "--will-qos", "1")...)
+		cmd.Args = append(cmd.Args, "--no-config") // a developer's ~/.config/mqpub must not apply
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
 			t.Fatal(err)

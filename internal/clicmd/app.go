@@ -14,6 +14,9 @@ import (
 
 const flagCompletion = "completion"
 
+// metaEnv is the app Metadata key holding the *env the app was built with.
+const metaEnv = "env"
+
 // appSpec describes one of the two commands.
 type appSpec struct {
 	usage       string
@@ -52,6 +55,7 @@ func newApp(e *env, spec appSpec) *cli.App {
 			return usageErr(e.name, "%s", flagErrorText(err))
 		},
 		BashComplete: func(c *cli.Context) { completeFlags(c.App.Writer, c.App.Flags) },
+		Metadata:     map[string]any{metaEnv: e},
 	}
 	app.Action = func(c *cli.Context) error {
 		switch {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/fatih/color"
+	"github.com/urfave/cli/v2"
 
 	"github.com/mqkit/mqkit/internal/cliutil"
 )
@@ -39,6 +40,17 @@ func newEnv(name string, stdin io.Reader, stdout, stderr io.Writer) *env {
 		return cliutil.TermPrompt(f, stderr, user)
 	}
 	return e
+}
+
+// appGetenv returns the getenv of the env app was built with (newApp
+// records it in the app's Metadata), or os.Getenv for an app built
+// otherwise. Run reads the configuration file through it, so tests
+// replace the environment.
+func appGetenv(app *cli.App) func(string) string {
+	if e, ok := app.Metadata[metaEnv].(*env); ok {
+		return e.getenv
+	}
+	return os.Getenv
 }
 
 // reporter prints runtime errors and warnings to stderr in mosquitto's

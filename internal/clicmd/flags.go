@@ -81,6 +81,8 @@ func commonFlags() []cli.Flag {
 		str(flagProxy, nil, catConn, "connect through the SOCKS5 proxy at `URL`: socks5h://[user[:pass]@]host[:port] (default port 1080)"),
 		str(flagBindAddress, short("A"), catConn, "bind the outgoing connection to this local IP `ADDRESS`, interface or host name"),
 		boolean(flagNoDelay, nil, catConn, "set TCP_NODELAY (disable Nagle's algorithm); always on in mqkit"),
+		str(flagOptionsFile, short("o"), catConn, "read default options from `FILE` instead of ~/.config/mqpub or ~/.config/mqsub (mosquitto 2.1)"),
+		boolean(flagNoConfig, nil, catConn, "read no configuration file (neither ours nor mosquitto's)"),
 		str(flagProtocol, short("V"), catConn, "MQTT version: 31, 311 or 5 (also mqttv31, mqttv311, mqttv5); default 311"),
 		str(flagID, short("i"), catConn, "client id (default: assigned by the broker; random for 3.1)"),
 		str(flagIDPrefix, short("I"), catConn, "client id prefix; the process id is appended"),

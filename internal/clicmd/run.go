@@ -22,13 +22,20 @@ import (
 const propSep = "\x00"
 
 // Run runs app with args (args[0] is the program name) and returns the
-// exit status. It first gathers the multi-word "-D CMD NAME VALUE"
-// options, which urfave/cli cannot parse, into single -D values.
+// exit status. It first inserts the options of the configuration file
+// (~/.config/mqpub or mqsub, or -o FILE; none with --no-config) before
+// the command-line arguments, then gathers the multi-word
+// "-D CMD NAME VALUE" options, which urfave/cli cannot parse, into single
+// -D values.
 func Run(ctx context.Context, app *cli.App, args []string) int {
 	if len(args) == 0 {
 		args = []string{app.Name}
 	}
-	rest, specs, err := cliutil.SplitPropertyArgs(args[1:], valueFlags(app))
+	words, err := configArgs(app, appGetenv(app), args[1:])
+	if err != nil {
+		return ExitCode(app.ErrWriter, err)
+	}
+	rest, specs, err := cliutil.SplitPropertyArgs(words, valueFlags(app))
 	if err != nil {
 		fmt.Fprintf(app.ErrWriter, "%s\n\n%s", err, useHelp(app.Name))
 		return cliutil.ExitError
