@@ -1,6 +1,7 @@
 package cliutil
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -149,5 +150,17 @@ func TestHint(t *testing.T) {
 		if Hint(c, false) == "" {
 			t.Errorf("no hint for %v", c)
 		}
+	}
+}
+
+// The README's exit-code table is ExitCodesMarkdown, so the README and
+// --help cannot drift apart.
+func TestReadmeExitCodes(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), ExitCodesMarkdown()) {
+		t.Errorf("README.md does not contain the exit-code table; paste:\n%s", ExitCodesMarkdown())
 	}
 }
