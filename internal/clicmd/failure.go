@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -157,7 +159,11 @@ func describeFailure(err error, v3 bool) (msg, hint string, code int) {
 	case errors.As(err, &te):
 		return "Error: TLS handshake failed: " + te.Err.Error(), cliutil.TLSHint(te.Err), code
 	case errors.As(err, &de):
-		return fmt.Sprintf("Error: cannot connect to %s: %v", de.Addr, de.Err), cliutil.NetHint(de.Err), code
+		hint = cliutil.NetHint(de.Err)
+		if px := (*client.ProxyError)(nil); errors.As(de.Err, &px) {
+			hint = proxyHint(px)
+		}
+		return fmt.Sprintf("Error: cannot connect to %s: %v", de.Addr, de.Err), hint, code
 	case errors.As(err, &to):
 		return "Error: " + to.Error(), cliutil.NetHint(to), code
 	case errors.As(err, &sd):
@@ -195,4 +201,19 @@ func describeFailure(err error, v3 bool) (msg, hint string, code int) {
 		return "Error: the connection was closed", "", code
 	}
 	return "Error: " + err.Error(), "", code
+}
+
+// proxyHint says which side of a SOCKS5 proxy failed: the proxy itself
+// (not running, wrong --proxy) or its way to the broker (-h/-p as the
+// proxy resolves and reaches them). Authentication failures explain
+// themselves.
+func proxyHint(px *client.ProxyError) string {
+	var ne net.Error
+	switch {
+	case px.Reply != 0:
+		return "the proxy could not reach the broker: check -h/-p as seen from " + px.Proxy
+	case errors.As(px.Err, &ne), errors.Is(px.Err, syscall.ECONNREFUSED):
+		return "is a SOCKS5 proxy running at " + px.Proxy + ", and is --proxy right?"
+	}
+	return ""
 }

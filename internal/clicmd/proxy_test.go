@@ -59,16 +59,20 @@ func TestProxyErrors(t *testing.T) {
 	dest := net.JoinHostPort(brokerName, tg.port)
 	tests := []struct {
 		name, tool, host, proxy, want string
+		hint                          string // the Hint line, "" for none
 	}{
 		{"wrong password", "mqpub", brokerName, withAuth.url("alice", "nope"),
-			"SOCKS5 proxy " + withAuth.ln.Addr().String() + `: rejected the user name or password for "alice"`},
-		{"wrong password mqsub", "mqsub", brokerName, withAuth.url("alice", "nope"), "rejected the user name or password"},
+			"SOCKS5 proxy " + withAuth.ln.Addr().String() + `: rejected the user name or password for "alice"`, ""},
+		{"wrong password mqsub", "mqsub", brokerName, withAuth.url("alice", "nope"), "rejected the user name or password", ""},
 		{"no credentials", "mqpub", brokerName, withAuth.url("", ""),
-			"requires authentication: give it in --proxy socks5h://user:password@host[:port]"},
+			"requires authentication: give it in --proxy socks5h://user:password@host[:port]", ""},
 		{"refused by ruleset", "mqpub", brokerName, refusing.url("", ""),
-			"could not connect to " + dest + ": connection not allowed by ruleset (SOCKS5 reply 2)"},
-		{"unknown host at the proxy", "mqsub", "nowhere.invalid", plain.url("", ""), "host unreachable (SOCKS5 reply 4)"},
-		{"proxy down", "mqpub", brokerName, down, "SOCKS5 proxy 127.0.0.1:" + down[len("socks5h://127.0.0.1:"):] + ": connect: connection refused"},
+			"could not connect to " + dest + ": connection not allowed by ruleset (SOCKS5 reply 2)",
+			"Hint: the proxy could not reach the broker: check -h/-p as seen from " + refusing.ln.Addr().String()},
+		{"unknown host at the proxy", "mqsub", "nowhere.invalid", plain.url("", ""), "host unreachable (SOCKS5 reply 4)",
+			"Hint: the proxy could not reach the broker"},
+		{"proxy down", "mqpub", brokerName, down, "SOCKS5 proxy 127.0.0.1:" + down[len("socks5h://127.0.0.1:"):] + ": connect: connection refused",
+			"Hint: is a SOCKS5 proxy running at 127.0.0.1:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,8 +85,12 @@ func TestProxyErrors(t *testing.T) {
 			if r.code != 1 || !strings.HasPrefix(r.stderr, wantPrefix) || !strings.Contains(r.stderr, tc.want) {
 				t.Errorf("exit %d stderr %q; want 1 and %q...%q", r.code, r.stderr, wantPrefix, tc.want)
 			}
-			if n := strings.Count(r.stderr, "\n"); n != 1 {
-				t.Errorf("stderr has %d lines, want 1: %q", n, r.stderr)
+			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+			switch {
+			case tc.hint == "" && len(lines) != 1:
+				t.Errorf("stderr has %d lines, want 1: %q", len(lines), r.stderr)
+			case tc.hint != "" && (len(lines) != 2 || !strings.HasPrefix(lines[1], tc.hint)):
+				t.Errorf("stderr %q; want a second line starting %q", r.stderr, tc.hint)
 			}
 		})
 	}
