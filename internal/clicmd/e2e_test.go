@@ -69,13 +69,13 @@ func TestRetained(t *testing.T) {
 			t.Errorf("-R: exit %d output %q stderr %q", r.code, r.stdout, r.stderr)
 		}
 		// -n -r clears it.
-		mustPub(t, tg.args("-t", "ret/a", "-n", "-r")...)
+		mustPub(t, tg.args("-t", "ret/a", "-n", "-r", "-q", "1")...)
 		if r := sub(t, tg.args("-t", "ret/#", "-W", "0.3")...); r.code != 27 || r.stdout != "" {
 			t.Errorf("after -n -r: exit %d output %q", r.code, r.stdout)
 		}
 		// --remove-retained with --retained-only wipes what is visible.
-		mustPub(t, tg.args("-t", "ret/x", "-m", "1", "-r")...)
-		mustPub(t, tg.args("-t", "ret/y", "-m", "2", "-r")...)
+		mustPub(t, tg.args("-t", "ret/x", "-m", "1", "-r", "-q", "1")...)
+		mustPub(t, tg.args("-t", "ret/y", "-m", "2", "-r", "-q", "1")...)
 		r = sub(t, tg.args("-t", "ret/#", "--retained-only", "--remove-retained", "-W", "5", "-v")...)
 		if r.code != 0 || sortedLines(r.stdout) != "ret/x 1\nret/y 2\n" {
 			t.Errorf("--retained-only --remove-retained: exit %d output %q stderr %s", r.code, r.stdout, r.stderr)
@@ -164,8 +164,8 @@ func TestTrace(t *testing.T) {
 
 func TestJSONOutput(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, tg target) {
-		mustPub(t, tg.args("-t", "js/1", "-m", `{"temp":21.5}`, "-r")...)
-		mustPub(t, tg.args("-t", "js/2", "-m", "text", "-r")...)
+		mustPub(t, tg.args("-t", "js/1", "-m", `{"temp":21.5}`, "-r", "-q", "1")...)
+		mustPub(t, tg.args("-t", "js/2", "-m", "text", "-r", "-q", "1")...)
 		r := sub(t, tg.args("-t", "js/#", "-C", "2", "--json")...)
 		lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 		// Retained messages come in no specified order.

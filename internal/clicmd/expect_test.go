@@ -211,7 +211,7 @@ func TestExpectTimeout(t *testing.T) {
 
 func TestExpectTimeoutQuiet(t *testing.T) {
 	tg := expectBroker(t)
-	mustPub(t, tg.args("-t", "ex/quiet", "-m", "no", "-r")...)
+	mustPub(t, tg.args("-t", "ex/quiet", "-m", "no", "-r", "-q", "1")...)
 	r := sub(t, tg.args("-t", "ex/quiet", "--expect", "ok", "-W", "0.5", "--quiet")...)
 	if r.code != 27 || r.stderr != "" || r.stdout != "" {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 27 and nothing", r.code, r.stdout, r.stderr)
@@ -222,7 +222,9 @@ func TestExpectTimeoutQuiet(t *testing.T) {
 // messages matched, 1 when the first live message comes first.
 func TestExpectRetainedOnly(t *testing.T) {
 	tg := expectBroker(t)
-	mustPub(t, tg.args("-t", "ex/ret", "-m", `{"v":1}`, "-r")...)
+	// QoS 1: the broker has stored the retained message when mqpub exits
+	// (at QoS 0 the subscriber could get there first and receive it live).
+	mustPub(t, tg.args("-t", "ex/ret", "-m", `{"v":1}`, "-r", "-q", "1")...)
 	r := sub(t, tg.args("-t", "ex/ret", "--retained-only", "--expect-json", ".v == 1", "-W", "10")...)
 	if r.code != 0 || r.stdout != "{\"v\":1}\n" {
 		t.Errorf("match: exit %d, output %q, stderr %q", r.code, r.stdout, r.stderr)

@@ -112,7 +112,7 @@ func TestWebSocketCLI(t *testing.T) {
 
 func TestV5SubscriptionOptions(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, tg target) {
-		mustPub(t, tg.args("-t", "v5/keep", "-m", "old", "-r")...)
+		mustPub(t, tg.args("-t", "v5/keep", "-m", "old", "-r", "-q", "1")...)
 		// retain-handling 2: no retained messages on subscribe.
 		wait := bgSub(t, tg.args("-V", "5", "-t", "v5/#", "--sub-id", "42", "--retain-handling", "2", "-C", "1",
 			"-F", "%S %t %p %P %C")...)
