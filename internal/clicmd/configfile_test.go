@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -295,4 +296,28 @@ func TestMosquittoWords(t *testing.T) {
 	if got := strings.Join(canonicalize([][]string{{"--port", "1"}, {"-t", "a"}, {"--qos=1"}}, map[string]string{"port": "p"}, opts), " "); got != "-p 1 -t a --qos=1" {
 		t.Errorf("canonicalize: %q", got)
 	}
+}
+
+// FuzzSplitWords: any line splits or fails cleanly; the words, each put
+// back in double quotes (escaping " and \), split into the same words.
+func FuzzSplitWords(f *testing.F) {
+	for _, s := range []string{`-h broker -p 1883`, `-m "hello world"`, `-P 's3 cret'`, `-F %t\n`, `-m "a\"b\\c"`, `'unclosed`, "\t-v\t"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		words, err := splitWords(line)
+		if err != nil {
+			return
+		}
+		var b strings.Builder
+		for _, w := range words {
+			b.WriteString(` "`)
+			b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(w))
+			b.WriteString(`"`)
+		}
+		again, err := splitWords(b.String())
+		if err != nil || !slices.Equal(again, words) {
+			t.Fatalf("%q split into %q; requoted %q split into %q, %v", line, words, b.String(), again, err)
+		}
+	})
 }

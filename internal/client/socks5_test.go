@@ -227,3 +227,37 @@ func TestSOCKS5HandshakeContext(t *testing.T) {
 		t.Fatal("handshake did not stop when the context ended")
 	}
 }
+
+// scriptConn is a net.Conn whose reads come from a fixed byte string (a
+// proxy's answers) and whose writes are dropped.
+type scriptConn struct {
+	net.Conn // nil: only Read, Write, Close and SetDeadline are used
+	r        *bytes.Reader
+}
+
+func (c *scriptConn) Read(p []byte) (int, error)       { return c.r.Read(p) }
+func (c *scriptConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (c *scriptConn) Close() error                     { return nil }
+func (c *scriptConn) SetDeadline(time.Time) error      { return nil }
+func (c *scriptConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *scriptConn) SetWriteDeadline(time.Time) error { return nil }
+
+// FuzzSOCKS5Handshake: whatever a (hostile) proxy answers, the handshake
+// ends with success or a *ProxyError, never a panic or a hang.
+func FuzzSOCKS5Handshake(f *testing.F) {
+	f.Add([]byte{5, 0, 5, 0, 0, 1, 127, 0, 0, 1, 0x07, 0x5b}, false)
+	f.Add([]byte{5, 2, 1, 0, 5, 0, 0, 3, 4, 'h', 'o', 's', 't', 0, 1}, true)
+	f.Add([]byte{5, 0, 5, 4, 0, 4}, false)
+	f.Add([]byte{5, 0xff}, true)
+	f.Fuzz(func(t *testing.T, answers []byte, auth bool) {
+		p := &SOCKS5{Host: "proxy", Port: 1080}
+		if auth {
+			p.Username, p.Password = "alice", "secret"
+		}
+		err := p.handshake(&scriptConn{r: bytes.NewReader(answers)}, "broker.example:1883")
+		var pe *ProxyError
+		if err != nil && !errors.As(err, &pe) {
+			t.Fatalf("answers % x: error %T %v, want *ProxyError", answers, err, err)
+		}
+	})
+}

@@ -224,3 +224,36 @@ func TestDecodeJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzJSONExpr: any expression either parses or fails with a
+// *JSONExprError (never a panic), and a parsed one evaluates against any
+// JSON document without panicking, the same way twice.
+func FuzzJSONExpr(f *testing.F) {
+	for _, s := range [][2]string{
+		{`.temp > 20`, `{"temp": 21}`},
+		{`.a[0].b ~ "^x"`, `{"a":[{"b":"xy"}]}`},
+		{`."k y" == null`, `{"k y": null}`},
+		{`.[-1] != "z"`, `[1,2,"z"]`},
+		{`.`, `true`},
+		{`.a[`, `{}`},
+	} {
+		f.Add(s[0], []byte(s[1]))
+	}
+	f.Fuzz(func(t *testing.T, expr string, payload []byte) {
+		e, err := ParseJSONExpr(expr)
+		if err != nil {
+			var je *JSONExprError
+			if !errors.As(err, &je) {
+				t.Fatalf("ParseJSONExpr(%q) error %T %v, want *JSONExprError", expr, err, err)
+			}
+			return
+		}
+		doc, err := DecodeJSON(payload)
+		if err != nil {
+			return
+		}
+		if e.Eval(doc) != e.Eval(doc) {
+			t.Fatalf("%q on %q: Eval is not deterministic", expr, payload)
+		}
+	})
+}
