@@ -34,6 +34,7 @@ const (
 	flagRetainAsPublished = "retain-as-published"
 	flagRetainHandling    = "retain-handling"
 	flagSubID             = "sub-id"
+	flagWatch             = "watch"
 )
 
 // catExpect is the help category of the --expect* options (expect.go).
@@ -87,6 +88,7 @@ func subFlags() []cli.Flag {
 		str(flagFormat, short("F"), catOutput, "output format (mosquitto_sub's -F: %t %p %x %j ... @H:@M:@S ... \\n)"),
 		boolean(flagPretty, nil, catOutput, "pretty-print %j / %J JSON"),
 		boolean(flagJSON, nil, catOutput, "one JSON object per message; JSON payloads embedded, binary as payload_b64"),
+		boolean(flagWatch, short("w"), catOutput, "live view on a terminal: one line per topic, updated in place (mosquitto 2.1); prints normally when stdout is not a terminal"),
 	}
 }
 
@@ -100,6 +102,7 @@ const subExamples = `EXAMPLES:
    mqsub -t '#' --retained-only --remove-retained -W 2   clear every retained message you can see
    mqsub -t 'sensors/#' -F '@H:@M:@S %t %p'         timestamped output; %j for JSON, %x for hex
    mqsub -t 'sensors/#' --json | jq .payload        NDJSON, JSON payloads embedded
+   mqsub -t 'sensors/#' -v -w                       live view: one line per topic, each showing its latest message
    mqsub -V 5 -t a/b --no-local --retain-handling 2 --sub-id 7 -F '%S %t %p'
    mqsub -L wss://user@broker/mqtt -t 'a/#' -d --dump    WebSocket over TLS, packet trace with bytes
    mqsub -t 'dev/+/status' --expect online -W 10   smoke test: exit 0 at the first "online", 27 after 10 s
@@ -124,6 +127,7 @@ type subConfig struct {
 	randomPct      float64       // 0 = print all
 	expect         *expectations // nil without --expect*
 	out            cliutil.OutputOptions
+	watch          bool // -w: one line per topic on a terminal (watch.go)
 }
 
 var subV5Flags = map[string]string{
@@ -272,6 +276,7 @@ func parseSubOutput(c *cli.Context, e *env, sc *subConfig) error {
 		Format: c.String(flagFormat), JSON: c.Bool(flagJSON), Verbose: c.Bool(flagVerbose),
 		NoEOL: c.Bool(flagNoEOL), Pretty: c.Bool(flagPretty),
 	}
+	sc.watch = c.Bool(flagWatch)
 	if sc.out.JSON && c.IsSet(flagFormat) {
 		return usageErr(e.name, "Error: --json and -F cannot be used together.")
 	}

@@ -1,6 +1,7 @@
 package clicmd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,9 @@ func runSub(c *cli.Context, e *env) error {
 		return err
 	}
 	r := &subRun{s: newSession(e, cc), sc: sc, stop: make(chan struct{}), ready: make(chan struct{})}
+	if sc.watch && canWatch(e) {
+		r.dash = watchSession(r.s)
+	}
 	return r.run(c.Context)
 }
 
@@ -39,6 +43,7 @@ type subRun struct {
 
 	count    int // messages printed (reader goroutine only)
 	buf      []byte
+	dash     *dashboard // -w on a terminal; nil otherwise
 	stopOnce sync.Once
 	stop     chan struct{} // -C reached, --retained-only ended, write error
 	stopErr  error
@@ -274,12 +279,17 @@ func (r *subRun) onMessage(p *mqtt.Publish) bool {
 
 func (r *subRun) print(p *mqtt.Publish) {
 	m := cliutil.MessageFromPublish(p, time.Now())
+	// The dashboard shows each message on its own line, so it takes the
+	// line as printed with its newline (-N notwithstanding), without it.
+	noEOL := r.sc.out.NoEOL && r.dash == nil
 	var err error
 	switch {
 	case r.s.pal.Enabled() && r.sc.out.Format == "" && !r.sc.out.JSON:
-		r.buf = r.s.pal.Human(r.buf[:0], m, r.sc.out.Verbose, !r.sc.out.NoEOL)
+		r.buf = r.s.pal.Human(r.buf[:0], m, r.sc.out.Verbose, !noEOL)
 	default:
-		r.buf, err = cliutil.Render(r.buf[:0], &r.sc.out, m)
+		o := r.sc.out
+		o.NoEOL = noEOL
+		r.buf, err = cliutil.Render(r.buf[:0], &o, m)
 	}
 	if err != nil {
 		var je *cliutil.JSONPayloadError
@@ -289,10 +299,16 @@ func (r *subRun) print(p *mqtt.Publish) {
 		}
 		r.s.rep.warn("Error: "+err.Error(), "")
 	}
-	if len(r.buf) == 0 {
+	var werr error
+	switch {
+	case r.dash != nil:
+		werr = r.dash.show(p.Topic, bytes.TrimSuffix(r.buf, []byte("\n")))
+	case len(r.buf) == 0:
 		return
+	default:
+		_, werr = r.s.out.Write(r.buf)
 	}
-	if _, werr := r.s.out.Write(r.buf); werr != nil {
+	if werr != nil {
 		r.finish(cli.Exit(r.s.rep.errorText("Error: writing output: "+werr.Error(), ""), cliutil.ExitError))
 	}
 }
