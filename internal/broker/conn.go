@@ -52,6 +52,7 @@ type conn struct {
 
 	// set during CONNECT, read-only afterwards; published by connected.
 	version     mqtt.Version
+	bridge      bool // 3.1/3.1.1 CONNECT with mosquitto's try_private bit
 	clientID    string
 	sendWindow  int    // outgoing QoS 1/2 inflight limit for this client
 	maxOut      uint32 // client's Maximum Packet Size (0 = none)

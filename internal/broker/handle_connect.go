@@ -15,6 +15,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 	b := c.b
 	cfg := b.cfg
 	c.version = p.Version
+	c.bridge = p.Bridge
 	c.r.Version = p.Version
 	c.clientID = p.ClientID
 	v5 := p.Version == mqtt.V5
@@ -156,7 +157,11 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		if p.HasUsername {
 			user = fmt.Sprintf(", u'%s'", p.Username)
 		}
-		c.logc("New client connected from %s as %s (p%d, c%d, k%d%s).", c.remote, c.clientID,
+		kind := "client"
+		if p.Bridge {
+			kind = "bridge"
+		}
+		c.logc("New %s connected from %s as %s (p%d, c%d, k%d%s).", kind, c.remote, c.clientID,
 			protoNumber(p.Version), b2i(p.CleanStart), ka, user)
 		if c.b.cfg.Verbose {
 			if w := p.Will; w != nil {

@@ -52,6 +52,13 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 			NoLocal: req.NoLocal, RetainAsPublished: req.RetainAsPublished,
 			RetainHandling: req.RetainHandling, ID: subID,
 		}
+		if c.bridge && !shared {
+			// As mosquitto does for a 3.1/3.1.1 bridge (try_private):
+			// what it publishes is not sent back to it, and it sees
+			// retain flags as published, as a v5 bridge asks with No Local
+			// and Retain As Published. Set once here, off the publish path.
+			sub.NoLocal, sub.RetainAsPublished = true, true
+		}
 		existed := s.subscribe(req.Filter, sub)
 		codes[i] = mqtt.ReasonCode(qos)
 		if cfg.Verbose {

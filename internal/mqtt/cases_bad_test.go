@@ -91,6 +91,8 @@ var badCases = []badCase{
 	// CONNECT.
 	{"connect protocol name MQTX", allV, hx("10 0c 00 04", "'MQTX", "04 02 00 05 00 00"), ErrInvalidProtocolName, 0}, // [MQTT-3.1.2-1]
 	{"connect level 6", allV, hx("10 0c 00 04", "'MQTT", "06 02 00 05 00 00"), ErrUnsupportedVersion, 0},             // [MQTT-3.1.2-2]
+	{"connect MQTT level 0x85 (no bridge flag in 5.0)", allV, hx("10 0c 00 04", "'MQTT", "85 02 00 05 00 00"), ErrUnsupportedVersion, 0},
+	{"connect MQTT level 0x86", allV, hx("10 0c 00 04", "'MQTT", "86 02 00 05 00 00"), ErrUnsupportedVersion, 0},
 	{"connect MQTT level 3", allV, hx("10 0c 00 04", "'MQTT", "03 02 00 05 00 00"), ErrUnsupportedVersion, 0},
 	{"connect MQIsdp level 4", allV, hx("10 0e 00 06", "'MQIsdp", "04 02 00 05 00 00"), ErrUnsupportedVersion, 0},
 	{"connect reserved flag", allV, hx("10 0c 00 04", "'MQTT", "04 03 00 05 00 00"), nil, MalformedPacket},                           // [MQTT-3.1.2-3]

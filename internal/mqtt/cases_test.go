@@ -169,6 +169,18 @@ var packetCases = []packetCase{
 			Will: &Will{Topic: "w/5", Payload: []byte("gone"), QoS: 2, Props: willV5Props}},
 	},
 	{
+		name: "connect 3.1.1 bridge (mosquitto try_private, level 0x84)",
+		vs:   allV,
+		raw:  hx("10 0f 00 04", "'MQTT", "84 00 00 3c 00 03", "'b.n"),
+		pkt:  &Connect{ProtocolName: "MQTT", Version: V311, Bridge: true, KeepAlive: 60, ClientID: "b.n"},
+	},
+	{
+		name: "connect 3.1 bridge (level 0x83)",
+		vs:   allV,
+		raw:  hx("10 11 00 06", "'MQIsdp", "83 02 00 3c 00 03", "'b.n"),
+		pkt:  &Connect{ProtocolName: "MQIsdp", Version: V31, Bridge: true, CleanStart: true, KeepAlive: 60, ClientID: "b.n"},
+	},
+	{
 		name: "connect 5.0 password without user name",
 		vs:   allV,
 		raw:  hx("10 12 00 04", "'MQTT", "05 42 00 00 00 00 01", "'x", "00 02", "'pw"),

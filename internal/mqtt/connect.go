@@ -10,6 +10,9 @@ const (
 	connFlagWillRetain = 0x20
 	connFlagPassword   = 0x40
 	connFlagUsername   = 0x80
+
+	// levelBridge is the protocol level bit of mosquitto's try_private.
+	levelBridge = 0x80
 )
 
 func protocolName(v Version) string {
@@ -24,6 +27,10 @@ func (p *Connect) check(_ Version) error {
 	case V31, V311, V5:
 	default:
 		return ErrUnsupportedVersion
+	}
+	if p.Bridge && p.Version == V5 {
+		// mosquitto's v5 bridges use No Local instead of the private bit.
+		return Errorf(ErrUnsupportedVersion, "bridge flag with MQTT 5.0")
 	}
 	if p.ProtocolName != "" && p.ProtocolName != protocolName(p.Version) {
 		return ErrInvalidProtocolName
@@ -92,7 +99,11 @@ func (p *Connect) flags() byte { return 0 }
 
 func (p *Connect) appendBody(dst []byte, v Version) []byte {
 	dst = appendStr(dst, protocolName(p.Version))
-	dst = append(dst, byte(p.Version))
+	if p.Bridge {
+		dst = append(dst, byte(p.Version)|levelBridge)
+	} else {
+		dst = append(dst, byte(p.Version))
+	}
 	var f byte
 	if p.CleanStart {
 		f |= connFlagClean
@@ -139,6 +150,11 @@ func (p *Connect) decode(flags byte, c *cursor, _ Version) error {
 	level, err := c.u8("protocol level")
 	if err != nil {
 		return err
+	}
+	// mosquitto bridges with try_private set 0x80 on a 3.1/3.1.1 level.
+	p.Bridge = level&levelBridge != 0 && (level&^levelBridge == 3 || level&^levelBridge == 4)
+	if p.Bridge {
+		level &^= levelBridge
 	}
 	p.Version = Version(level)
 	p.ProtocolName = name

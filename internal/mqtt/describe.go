@@ -136,6 +136,9 @@ func DescribeVersion(p Packet, v Version) string {
 func describeConnect(b []byte, p *Connect) []byte {
 	b = append(b, "CONNECT (p"...)
 	b = strconv.AppendUint(b, uint64(p.Version), 10)
+	if p.Bridge {
+		b = append(b, " bridge"...)
+	}
 	b = append(b, ", c"...)
 	b = appendBool(b, p.CleanStart)
 	b = append(b, ", k"...)

@@ -72,15 +72,19 @@ type Packet interface {
 type Connect struct {
 	ProtocolName string
 	Version      Version
-	CleanStart   bool // Clean Session in 3.1/3.1.1
-	KeepAlive    uint16
-	ClientID     string
-	HasUsername  bool
-	Username     string
-	HasPassword  bool
-	Password     []byte
-	Will         *Will // nil when the Will Flag is 0
-	Props        Properties
+	// Bridge is mosquitto's try_private flag: a 3.1/3.1.1 bridge sends the
+	// protocol level with bit 0x80 set (0x83, 0x84) so the server can
+	// recognise it and avoid loops (not part of the MQTT specification).
+	Bridge      bool
+	CleanStart  bool // Clean Session in 3.1/3.1.1
+	KeepAlive   uint16
+	ClientID    string
+	HasUsername bool
+	Username    string
+	HasPassword bool
+	Password    []byte
+	Will        *Will // nil when the Will Flag is 0
+	Props       Properties
 }
 
 // Will is the will message carried by CONNECT.
