@@ -56,13 +56,15 @@ type Client struct {
 	// delivering is 1 while a PUBLISH is being handled (callback, then
 	// its PUBACK/PUBREC queued), so Disconnect never overtakes that ack.
 	delivering atomic.Int32
-	unacked    int               // inbound QoS 1/2 not yet PUBACKed/PUBCOMPed
-	aliasIn    map[uint16]string // topic aliases set by the server
-	shutOnce   sync.Once
-	done       chan struct{}
-	errMu      sync.Mutex
-	err        error
-	wg         sync.WaitGroup
+	// unacked counts inbound QoS 1/2 not yet PUBACKed/PUBCOMPed; atomic
+	// because Ack (ManualAck) runs on the application's goroutines.
+	unacked  atomic.Int32
+	aliasIn  map[uint16]string // topic aliases set by the server
+	shutOnce sync.Once
+	done     chan struct{}
+	errMu    sync.Mutex
+	err      error
+	wg       sync.WaitGroup
 }
 
 // Connect dials opts.Endpoint, sends CONNECT and waits for CONNACK. A
@@ -73,7 +75,13 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, opts.connectTimeout())
 	defer cancel()
-	conn, err := dial(cctx, opts.Endpoint)
+	var conn net.Conn
+	var err error
+	if opts.Dial != nil {
+		conn, err = opts.Dial(cctx)
+	} else {
+		conn, err = dial(cctx, opts.Endpoint)
+	}
 	if err != nil {
 		return nil, handshakeErr(ctx, cctx, err, "connection")
 	}

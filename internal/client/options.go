@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"strconv"
@@ -99,6 +100,19 @@ type Options struct {
 	// keeps it for a persistent session). The callback must not wait for
 	// acknowledgements of the same client (it runs on the reader).
 	OnMessage func(p *mqtt.Publish) bool
+
+	// ManualAck, when set, leaves every inbound QoS 1/2 message
+	// unacknowledged after OnMessage (whose result is then ignored) until
+	// the application calls Client.Ack for it: PUBACK for QoS 1, PUBREC for
+	// QoS 2 (PUBCOMP follows the server's PUBREL as usual). A bridge uses it
+	// to acknowledge a message only once it was forwarded. Ack must be
+	// called in the order the messages arrived [MQTT-4.6.0-2].
+	ManualAck bool
+
+	// Dial, if set, opens the connection instead of Endpoint (for example
+	// one end of net.Pipe served by an in-process broker). Endpoint then
+	// only names the server in errors.
+	Dial func(ctx context.Context) (net.Conn, error)
 
 	// OnServerDisconnect, if set, is called when the server sends DISCONNECT.
 	OnServerDisconnect func(d *mqtt.Disconnect)

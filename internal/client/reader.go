@@ -162,8 +162,8 @@ func (c *Client) handlePublish(p *mqtt.Publish) error {
 		if err := c.checkReceiveMax(); err != nil {
 			return err
 		}
-		if !c.deliver(p) {
-			c.unacked++
+		if !c.deliver(p) || c.opts.ManualAck {
+			c.unacked.Add(1) // PUBACK from Ack, or never
 			return nil
 		}
 		// [MQTT-4.3.2-4]
@@ -178,19 +178,22 @@ func (c *Client) handlePublish(p *mqtt.Publish) error {
 		return err
 	}
 	if !c.deliver(p) {
-		c.unacked++
+		c.unacked.Add(1)
 		return nil
 	}
 	c.qos2In[p.PacketID] = struct{}{}
 	c.qos2Open.Store(int32(len(c.qos2In)))
-	c.unacked++
+	c.unacked.Add(1)
+	if c.opts.ManualAck {
+		return nil // PUBREC from Ack
+	}
 	return c.queueAck(rec) // [MQTT-4.3.3-8]
 }
 
 // checkReceiveMax enforces the Receive Maximum we announced: the server
 // must not exceed it [MQTT-3.3.4-7]; if it does we disconnect with 0x93.
 func (c *Client) checkReceiveMax() error {
-	if c.version == mqtt.V5 && c.unacked >= int(c.receiveMaxIn) {
+	if c.version == mqtt.V5 && int(c.unacked.Load()) >= int(c.receiveMaxIn) {
 		return &ProtocolError{Code: mqtt.ReceiveMaximumExceeded,
 			Err: fmt.Errorf("more than %d unacknowledged QoS 1/2 messages", c.receiveMaxIn)}
 	}
@@ -209,7 +212,7 @@ func (c *Client) handlePubrel(a *mqtt.Ack) error {
 	err := c.queueAck(comp)
 	if ok {
 		delete(c.qos2In, a.PacketID) // new message from now on [MQTT-4.3.3-12]
-		c.unacked--
+		c.unacked.Add(-1)
 		if c.qos2Open.Store(int32(len(c.qos2In))); len(c.qos2In) == 0 {
 			c.signalInboundIdle()
 		}
@@ -226,6 +229,21 @@ func (c *Client) deliver(p *mqtt.Publish) bool {
 	// callback gets its own copy it may keep.
 	q := *p
 	return c.opts.OnMessage(&q)
+}
+
+// Ack acknowledges an inbound QoS 1/2 message held back by ManualAck:
+// PUBACK for QoS 1 [MQTT-4.3.2-4], PUBREC for QoS 2 [MQTT-4.3.3-8]. Call
+// it once per message, in arrival order [MQTT-4.6.0-2]; QoS 0 is a no-op.
+// After the connection ended it does nothing (the server resends
+// unacknowledged messages of a persistent session).
+func (c *Client) Ack(p *mqtt.Publish) {
+	switch p.QoS {
+	case 1:
+		c.unacked.Add(-1)
+		_ = c.queueAck(&mqtt.Ack{Kind: mqtt.PUBACK, PacketID: p.PacketID})
+	case 2:
+		_ = c.queueAck(&mqtt.Ack{Kind: mqtt.PUBREC, PacketID: p.PacketID})
+	}
 }
 
 // signalInboundIdle wakes a Disconnect waiting in waitInbound.
