@@ -210,7 +210,11 @@ func run(c *cli.Context) error {
 		logger.Warn("Warning: " + w)
 	}
 	if c.Bool("test-config") {
-		fmt.Fprintf(c.App.Writer, "Configuration OK: %d listener(s)\n", len(cfg.Listeners))
+		if n := len(cfg.Bridges); n > 0 {
+			fmt.Fprintf(c.App.Writer, "Configuration OK: %d listener(s), %d bridge(s)\n", len(cfg.Listeners), n)
+		} else {
+			fmt.Fprintf(c.App.Writer, "Configuration OK: %d listener(s)\n", len(cfg.Listeners))
+		}
 		return nil
 	}
 	if cfg.Persistence {
@@ -260,7 +264,17 @@ func run(c *cli.Context) error {
 	if !c.Bool("quiet") {
 		printBanner(c.App.ErrWriter, cfg, p, b)
 	}
-	if err := b.Serve(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	// Bridges stop with the broker, whatever ends it.
+	bctx, stopBridges := context.WithCancel(ctx)
+	defer stopBridges()
+	waitBridges, err := startBridges(bctx, b, p.bridges, logger)
+	if err != nil {
+		return cli.Exit("mqbroker: "+err.Error(), 1)
+	}
+	err = b.Serve(ctx)
+	stopBridges()
+	waitBridges()
+	if err != nil && !errors.Is(err, context.Canceled) {
 		return cli.Exit("mqbroker: "+err.Error(), 1)
 	}
 	logger.Info("mqbroker " + version.Version + " terminating")

@@ -54,6 +54,9 @@ func printBanner(w io.Writer, cfg *config.Config, p *plan, b *broker.Broker) {
 	for _, w := range warnings {
 		sb.WriteString(w)
 	}
+	for _, br := range cfg.Bridges {
+		fmt.Fprintf(&sb, "  %s\n", bridgeSummary(br))
+	}
 	if cfg.Persistence {
 		fmt.Fprintf(&sb, "  persistence: %s\n", cfg.PersistencePath())
 	} else {

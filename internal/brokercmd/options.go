@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/mqkit/mqkit/internal/auth"
+	"github.com/mqkit/mqkit/internal/bridge"
 	"github.com/mqkit/mqkit/internal/broker"
 	"github.com/mqkit/mqkit/internal/config"
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -18,6 +19,7 @@ type plan struct {
 	users     *users   // --user accounts, nil if none
 	guard     *guard
 	reloaders []*auth.TLSReloader
+	bridges   []bridge.Options
 }
 
 // listenerName names listener i for logs, Broker.Addr and security scopes.
@@ -75,6 +77,9 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 		return nil, err
 	}
 	p.guard = g
+	if p.bridges, err = bridgeOptions(cfg); err != nil {
+		return nil, err
+	}
 	o := &p.opts
 	o.Authenticator = g
 	if g.anyACL {

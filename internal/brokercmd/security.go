@@ -66,6 +66,9 @@ func (g *guard) Reload() error {
 }
 
 func (g *guard) Authenticate(ci *broker.ClientInfo) mqtt.ReasonCode {
+	if ci.Listener == bridgeListener {
+		return mqtt.Success // our own bridges, in process
+	}
 	sc := g.byListener[ci.Listener]
 	if sc == nil {
 		return mqtt.NotAuthorized
@@ -110,6 +113,9 @@ func (sc *scope) authenticate(username string, hasUsername bool, password []byte
 }
 
 func (g *guard) Authorize(ci *broker.ClientInfo, topic string, acc broker.Access) bool {
+	if ci.Listener == bridgeListener {
+		return true // as mosquitto, bridges are not subject to ACLs
+	}
 	sc := g.byListener[ci.Listener]
 	if sc == nil {
 		return false

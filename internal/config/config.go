@@ -4,7 +4,7 @@
 // The syntax is one "name value" per line; a line whose first non-blank
 // character is '#' is a comment, blank lines are ignored, and include_dir
 // (only in the main file) loads DIR/*.conf in byte order. Every option
-// mqbroker does not implement — bridges, plugins, TLS-PSK, mount_point,
+// mqbroker does not implement — some bridge options, plugins, TLS-PSK, mount_point,
 // unix sockets, OpenSSL-specific settings... — is an error naming the file,
 // line and option; nothing is silently ignored. See options.go for the
 // full list and the per-option rules.
@@ -25,6 +25,12 @@
 // allow_zero_length_clientid, auto_id_prefix) are global, or with
 // per_listener_settings true (which must come before them, as in
 // mosquitto) belong to the current listener.
+//
+// Bridges: "connection NAME" starts a bridge section (see Bridge and
+// bridge.go); the bridge options after it (address, topic, ...) apply to
+// that bridge, other options stay global. Bridge options mqbroker does
+// not implement (local_*, round_robin, lazy/once start types, PSK, ...)
+// are errors naming the file and line.
 //
 // This package does not import internal/broker; cmd/mqbroker adapts a
 // Config to the broker's options.
@@ -257,6 +263,9 @@ type Config struct {
 	// User (user) is accepted for compatibility but mqbroker never changes
 	// its user id: a warning says so.
 	User string
+
+	// Bridges lists the "connection" sections in file order.
+	Bridges []*Bridge
 
 	// Warnings holds non-fatal remarks ("file:line: ..."), for example for
 	// deprecated options. Callers should log them.

@@ -15,9 +15,8 @@ func TestParseErrors(t *testing.T) {
 		// Unknown and unsupported options.
 		{"unknown", "listener 1\n\nfrobnicate yes", "test.conf:3: frobnicate: unknown option"},
 		{"case sensitive", "Listener 1", "test.conf:1: Listener: unknown option"},
-		{"bridge", "connection remote", "test.conf:1: connection: not supported by mqbroker (bridges are not supported)"},
-		{"bridge prefix", "bridge_cafile x", "test.conf:1: bridge_cafile: not supported by mqbroker (bridges are not supported)"},
-		{"bridge topic", "topic # both", "test.conf:1: topic: not supported by mqbroker (bridges are not supported)"},
+		{"bridge prefix", "connection r\nbridge_alpn mqtt", "test.conf:2: bridge_alpn: not supported by mqbroker (this bridge option is not implemented; see the README for the supported ones)"},
+		{"bridge topic outside a bridge", "topic # both", `test.conf:1: topic: bridge option before any "connection NAME" line`},
 		{"plugin", "plugin /usr/lib/x.so", "test.conf:1: plugin: not supported by mqbroker (plugins are not supported)"},
 		{"plugin opt", "plugin_opt_x y", "test.conf:1: plugin_opt_x: not supported by mqbroker (plugins are not supported)"},
 		{"auth opt", "auth_opt_x y", "test.conf:1: auth_opt_x: not supported by mqbroker (plugins are not supported)"},

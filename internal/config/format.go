@@ -84,6 +84,16 @@ func (c *Config) Format(w io.Writer) error {
 	if c.PIDFile != "" {
 		f.line("pid_file %s", c.PIDFile)
 	}
+
+	if len(c.Bridges) > 0 {
+		f.section("Bridges")
+		for i, b := range c.Bridges {
+			if i > 0 {
+				f.blank()
+			}
+			f.bridge(b)
+		}
+	}
 	_, err := io.WriteString(w, f.b.String())
 	return err
 }
@@ -158,6 +168,72 @@ func (f *formatter) listener(l *Listener) {
 	f.line("max_connections %d", l.MaxConnections)
 	f.line("max_qos %d", l.MaxQoS)
 	f.line("max_topic_alias %d", l.MaxTopicAlias)
+}
+
+// bridge writes a "connection" section; it comes last because every
+// option after "connection" belongs to the bridge.
+func (f *formatter) bridge(b *Bridge) {
+	f.line("connection %s", b.Name)
+	addrs := make([]string, len(b.Addresses))
+	for i, a := range b.Addresses {
+		addrs[i] = a.String()
+	}
+	if len(addrs) == 1 {
+		f.line("address %s", addrs[0])
+	} else {
+		f.line("addresses %s", strings.Join(addrs, " "))
+	}
+	quote := func(s string) string {
+		if s == "" {
+			return `""`
+		}
+		return s
+	}
+	for _, t := range b.Topics {
+		if t.LocalPrefix != "" || t.RemotePrefix != "" {
+			f.line("topic %s %s %d %s %s", quote(t.Pattern), t.Direction, t.QoS, quote(t.LocalPrefix), quote(t.RemotePrefix))
+		} else {
+			f.line("topic %s %s %d", quote(t.Pattern), t.Direction, t.QoS)
+		}
+	}
+	f.line("bridge_protocol_version %s", b.ProtocolVersion)
+	f.line("cleansession %t", b.CleanSession)
+	if b.RemoteClientID != "" {
+		f.line("remote_clientid %s", b.RemoteClientID)
+	} else {
+		f.line("# remote_clientid defaults to HOSTNAME.%s (here %s)", b.Name, b.ClientID())
+	}
+	if b.RemoteUsername != "" {
+		f.line("remote_username %s", b.RemoteUsername)
+	}
+	if b.HasRemotePassword {
+		f.line("remote_password %s", b.RemotePassword)
+	}
+	f.line("keepalive_interval %d", b.KeepaliveInterval)
+	if b.RestartCap > 0 {
+		f.line("restart_timeout %d %d", int64(b.RestartBase/time.Second), int64(b.RestartCap/time.Second))
+	} else {
+		f.line("restart_timeout %d", int64(b.RestartBase/time.Second))
+	}
+	f.line("try_private %t", b.TryPrivate)
+	f.line("notifications %t", b.Notifications)
+	if b.NotificationTopic != "" {
+		f.line("notification_topic %s", b.NotificationTopic)
+	}
+	f.line("notifications_local_only %t", b.NotificationsLocalOnly)
+	f.line("bridge_outgoing_retain %t", b.OutgoingRetain)
+	for _, o := range []struct{ name, v string }{
+		{"bridge_cafile", b.CAFile}, {"bridge_capath", b.CAPath}, {"bridge_certfile", b.CertFile},
+		{"bridge_keyfile", b.KeyFile}, {"bridge_tls_version", b.TLSVersion},
+	} {
+		if o.v != "" {
+			f.line("%s %s", o.name, o.v)
+		}
+	}
+	if b.Insecure {
+		f.line("bridge_insecure true")
+	}
+	f.line("start_type automatic")
 }
 
 // formatExpiration writes a persistent_client_expiration value in the

@@ -127,6 +127,9 @@ func init() {
 		"user":                (*parser).optUser,
 		"include_dir":         (*parser).includeDir,
 	}
+	for name, h := range bridgeOptions() {
+		options[name] = h
+	}
 }
 
 const (
@@ -134,12 +137,14 @@ const (
 	maxPacket  = maxPayload + 5 // plus the fixed header
 )
 
+const bridgeUnsupported = "this bridge option is not implemented; see the README for the supported ones"
+
 // unsupportedReason explains why a known mosquitto option is rejected; ""
 // means the option is unknown.
 func unsupportedReason(name string) string {
 	switch {
 	case strings.HasPrefix(name, "bridge_"):
-		return "bridges are not supported"
+		return bridgeUnsupported
 	case strings.HasPrefix(name, "auth_opt_"), strings.HasPrefix(name, "plugin_opt_"):
 		return "plugins are not supported"
 	}
@@ -147,20 +152,12 @@ func unsupportedReason(name string) string {
 }
 
 var unsupported = map[string]string{
-	// Bridges.
-	"connection": "bridges are not supported", "address": "bridges are not supported",
-	"addresses": "bridges are not supported", "topic": "bridges are not supported",
-	"cleansession": "bridges are not supported", "local_cleansession": "bridges are not supported",
-	"clientid": "bridges are not supported", "remote_clientid": "bridges are not supported",
-	"local_clientid": "bridges are not supported", "username": "bridges are not supported",
-	"remote_username": "bridges are not supported", "local_username": "bridges are not supported",
-	"password": "bridges are not supported", "remote_password": "bridges are not supported",
-	"local_password": "bridges are not supported", "keepalive_interval": "bridges are not supported",
-	"idle_timeout": "bridges are not supported", "notifications": "bridges are not supported",
-	"notifications_local_only": "bridges are not supported", "notification_topic": "bridges are not supported",
-	"restart_timeout": "bridges are not supported", "round_robin": "bridges are not supported",
-	"start_type": "bridges are not supported", "threshold": "bridges are not supported",
-	"try_private": "bridges are not supported",
+	// Bridge options not implemented (the others are in bridge.go).
+	"local_cleansession": bridgeUnsupported, "clientid": bridgeUnsupported,
+	"local_clientid": bridgeUnsupported, "username": bridgeUnsupported,
+	"local_username": bridgeUnsupported, "password": bridgeUnsupported,
+	"local_password": bridgeUnsupported, "idle_timeout": bridgeUnsupported,
+	"round_robin": bridgeUnsupported, "threshold": bridgeUnsupported,
 	// Plugins.
 	"plugin": "plugins are not supported", "auth_plugin": "plugins are not supported",
 	"auth_plugin_deny_special_chars": "plugins are not supported",

@@ -51,6 +51,8 @@ type parser struct {
 	defMade bool      // a default-listener option was given
 	cur     *Listener // listener that listener options apply to
 
+	curBridge *Bridge // bridge that bridge options apply to (nil before "connection")
+
 	secSeen    bool // a security option was given (per_listener_settings order)
 	defSecPos  Pos  // first per-listener security option on the default listener
 	logDestSet bool

@@ -26,6 +26,11 @@ func (c *Config) Validate() error {
 		}
 		seen[key] = l
 	}
+	for _, b := range c.Bridges {
+		if err := b.validate(); err != nil {
+			return err
+		}
+	}
 	if c.PerListenerSettings {
 		for _, l := range c.Listeners {
 			if l.Security == nil {

@@ -1,0 +1,117 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+
+	"github.com/mqkit/mqkit/internal/client"
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// forwarder moves one direction's messages from a queue to a sink client.
+type forwarder struct {
+	q           *fifo
+	sink        *client.Client
+	mapTopic    func(string) string
+	keepRetain  bool
+	maxInflight int
+	logf        func(format string, v ...any)
+}
+
+// run forwards until stop is closed or the sink's connection ends. Each
+// QoS 1/2 message is acknowledged to its source once the sink
+// acknowledged it, in order. run returns the messages whose forwarding
+// was cut short (the first failure and every later one, in order) for
+// the caller to retry or drop.
+func (f *forwarder) run(stop <-chan struct{}) []item {
+	type pending struct {
+		it  item
+		tok *client.Token
+	}
+	pend := make(chan pending, f.maxInflight)
+	var retry []item
+	ackerDone := make(chan struct{})
+	go func() {
+		defer close(ackerDone)
+		broken := false
+		for pd := range pend {
+			<-pd.tok.Done() // completed by the ack, or failed when the sink's connection ends
+			err := pd.tok.Err()
+			var ae *client.AckError
+			switch {
+			case broken:
+				retry = append(retry, pd.it)
+			case err == nil:
+				pd.it.src.ack(pd.it.m)
+			case errors.As(err, &ae):
+				// Refused for good (v5 reason code, e.g. not authorised):
+				// retrying cannot help, so it is acknowledged and dropped.
+				f.logf("message on %q refused: %v", pd.it.m.Topic, err)
+				pd.it.src.ack(pd.it.m)
+			default:
+				broken = true
+				retry = append(retry, pd.it)
+			}
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var cut []item
+	for {
+		it, ok := f.q.pop(stop)
+		if !ok {
+			break
+		}
+		m := it.m
+		p := &mqtt.Publish{Topic: f.mapTopic(m.Topic), Payload: m.Payload, QoS: m.QoS,
+			Retain: m.Retain && f.keepRetain, Props: m.Props}
+		// Aliases and subscription identifiers belong to the connection
+		// the message came in on.
+		p.Props.Unmark(mqtt.PropTopicAlias)
+		p.Props.Unmark(mqtt.PropSubscriptionID)
+		tok, err := f.sink.Publish(ctx, p)
+		if err != nil {
+			if ctx.Err() != nil || isDone(f.sink) {
+				cut = []item{it}
+				break
+			}
+			// The sink refuses this message whatever happens (above its
+			// Maximum QoS or packet size): drop it rather than retry.
+			f.logf("cannot forward message on %q: %v", m.Topic, err)
+			it.src.ack(m)
+			continue
+		}
+		if m.QoS == 0 {
+			continue
+		}
+		select {
+		case pend <- pending{it, tok}:
+		case <-stop:
+			// Sent, but nobody will wait for its acknowledgement: it is
+			// retried (at least once).
+			cut = []item{it}
+		}
+		if cut != nil {
+			break
+		}
+	}
+	close(pend)
+	<-ackerDone
+	return append(retry, cut...)
+}
+
+func isDone(c *client.Client) bool {
+	select {
+	case <-c.Done():
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,67 @@
+package bridge
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/mqkit/mqkit/internal/client"
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// Options configures a Bridge (one mosquitto "connection" section).
+type Options struct {
+	Name string
+	// Addresses are the remote brokers, tried in order on each attempt
+	// (mosquitto's round_robin false: the first is preferred).
+	Addresses []client.Endpoint
+	Topics    []Topic
+
+	// Remote connection.
+	Version      mqtt.Version // V311 (default), V31 or V5
+	CleanSession bool
+	ClientID     string // remote client identifier
+	Username     string
+	HasUsername  bool
+	Password     []byte
+	HasPassword  bool
+	KeepAlive    uint16 // seconds, 0 = none
+	TryPrivate   bool   // 3.1/3.1.1: announce a bridge (level 0x83/0x84)
+	// MaxInflight caps QoS 1/2 messages forwarded and not yet
+	// acknowledged, per direction (0 means 20, mosquitto's default).
+	MaxInflight    int
+	ConnectTimeout time.Duration // per address; 0 means 30 seconds
+
+	// RestartBase and RestartCap are restart_timeout: RestartCap 0 means a
+	// constant RestartBase between attempts.
+	RestartBase time.Duration
+	RestartCap  time.Duration
+
+	Notifications          bool
+	NotificationTopic      string // required with Notifications
+	NotificationsLocalOnly bool
+	OutgoingRetain         bool // keep the retain flag on messages sent to the remote broker
+
+	// LocalDial connects to this broker (in process).
+	LocalDial func(ctx context.Context) (net.Conn, error)
+	Logger    *slog.Logger
+}
+
+// Topic is one "topic" line: Pattern is subscribed as LocalPrefix+Pattern
+// on this broker (Out) and as RemotePrefix+Pattern on the remote one (In).
+type Topic struct {
+	Pattern      string
+	In, Out      bool
+	QoS          mqtt.QoS
+	LocalPrefix  string
+	RemotePrefix string
+}
+
+// LocalTopic is the filter subscribed on this broker.
+func (t Topic) LocalTopic() string { return t.LocalPrefix + t.Pattern }
+
+// RemoteTopic is the filter subscribed on the remote broker.
+func (t Topic) RemoteTopic() string { return t.RemotePrefix + t.Pattern }
+
+func (t Topic) remapped() bool { return t.LocalPrefix != "" || t.RemotePrefix != "" }
