@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mqkit/mqkit/internal/broker"
 	"github.com/mqkit/mqkit/internal/client/clienttest"
@@ -27,33 +26,6 @@ func writeConfig(t *testing.T, path, content string) {
 	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// subWith starts tl (mqsub) with -d in the background, as bgSub does,
-// and returns once it has its SUBACK.
-func subWith(t *testing.T, tl *tool, args ...string) (wait func() result) {
-	t.Helper()
-	subscribed := tl.out.when("Subscribed (mid:")
-	done := make(chan result, 1)
-	ctx := testCtx(t)
-	go func() { done <- tl.run(ctx, append([]string{"-d"}, args...)...) }()
-	select {
-	case <-subscribed:
-	case r := <-done:
-		t.Fatalf("mqsub ended before subscribing: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	case <-time.After(10 * time.Second):
-		t.Fatalf("mqsub did not subscribe:\n%s\n%s", tl.out.String(), tl.errb.String())
-	}
-	return func() result {
-		t.Helper()
-		select {
-		case r := <-done:
-			return r
-		case <-time.After(15 * time.Second):
-			t.Fatalf("mqsub did not finish:\n%s\n%s", tl.out.String(), tl.errb.String())
-			return result{}
-		}
 	}
 }
 

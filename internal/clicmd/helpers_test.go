@@ -121,7 +121,13 @@ func mustPub(t *testing.T, args ...string) {
 // its SUBACK; wait returns the result.
 func bgSub(t *testing.T, args ...string) (wait func() result) {
 	t.Helper()
-	tl := &tool{name: "mqsub"}
+	return subWith(t, &tool{name: "mqsub"}, args...)
+}
+
+// subWith starts tl (mqsub) with -d in the background, as bgSub does,
+// and returns once it has its SUBACK.
+func subWith(t *testing.T, tl *tool, args ...string) (wait func() result) {
+	t.Helper()
 	subscribed := tl.out.when("Subscribed (mid:")
 	done := make(chan result, 1)
 	ctx := testCtx(t)
