@@ -37,6 +37,8 @@ const examples = `EXAMPLES:
    mqbroker -c /etc/mosquitto/mosquitto.conf
    mqbroker --test-config -c my.conf check a configuration file and exit
    mqbroker passwd -c pwfile alice   create a password file (mosquitto_passwd format)
+   mqbroker selftest                 check an in-process mqbroker: 27 MQTT conformance checks
+   mqbroker selftest mqtt://127.0.0.1:1883   the same checks against any broker
 
 LISTENERS AND USERS:
    Listeners come from -c, then every --listen, then -p (-p is ignored when the file
@@ -59,7 +61,8 @@ EXIT STATUS:
 const usageText = "mqbroker [-c FILE] [-p PORT ...] [--listen URL ...] [--user NAME:PASSWORD ...] [--password-file FILE]\n" +
 	"     [--anonymous] [--cert FILE --key FILE [--cafile FILE] [--require-certificate]]\n" +
 	"     [-v] [--data DIR] [--test-config | --print-config]\n" +
-	"   mqbroker passwd [options] FILE USER [PASSWORD]"
+	"   mqbroker passwd [options] FILE USER [PASSWORD]\n" +
+	"   mqbroker selftest [options] [URL [WS-URL]]"
 
 // NewApp builds the mqbroker application writing to stdout and stderr.
 func NewApp(stdout, stderr io.Writer) *cli.App {
@@ -99,7 +102,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "daemon", Aliases: []string{"d"}, Usage: "not supported: run under a service manager instead"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a Go CPU profile to `FILE` until the broker stops (go tool pprof FILE)"},
 		},
-		Commands: []*cli.Command{passwdCommand()},
+		Commands: []*cli.Command{passwdCommand(), selftestCommand()},
 		Action:   run,
 	}
 }
