@@ -32,6 +32,7 @@ type conn struct {
 	nc     net.Conn
 	lis    *listener
 	remote string
+	mount  string // the listener's MountPoint (mount.go), "" = none
 
 	// reader
 	r            *mqtt.Reader
@@ -88,7 +89,7 @@ type conn struct {
 
 func newConn(b *Broker, nc net.Conn, lis *listener) *conn {
 	c := &conn{
-		b: b, nc: nc, lis: lis, remote: nc.RemoteAddr().String(),
+		b: b, nc: nc, lis: lis, remote: nc.RemoteAddr().String(), mount: lis.cfg.MountPoint,
 		problemInfo: true,
 		closing:     make(chan struct{}),
 	}

@@ -143,16 +143,25 @@ func (c *conn) enqueueQoS0(m *message, retain bool, subIDs []uint32, mayExceed b
 		size: m.payloadSize() + 16}, true, mayExceed, by)
 }
 
-// fits reports whether m can be sent to a client that set a v5 Maximum
-// Packet Size [MQTT-3.1.2-24].
+// fits reports whether m can be sent to c: its topic is below c's mount
+// point, if any (mount.go), and it is not larger than a v5 client's
+// Maximum Packet Size [MQTT-3.1.2-24].
 func (c *conn) fits(m *message, qos mqtt.QoS, subIDs []uint32) bool {
+	topic := m.topic
+	if c.mount != "" {
+		t, ok := c.unmount(topic)
+		if !ok {
+			return false
+		}
+		topic = t
+	}
 	if c.maxOut == 0 {
 		return true
 	}
-	if int64(len(m.payload)+len(m.topic))+7 > int64(c.maxOut) {
+	if int64(len(m.payload)+len(topic))+7 > int64(c.maxOut) {
 		return false
 	}
-	p := mqtt.Publish{Topic: m.topic, Payload: m.payload, QoS: qos, PacketID: 1, Props: m.props}
+	p := mqtt.Publish{Topic: topic, Payload: m.payload, QoS: qos, PacketID: 1, Props: m.props}
 	p.Props.SubscriptionIDs = subIDs
 	if !m.expiry.IsZero() {
 		p.Props.SetMessageExpiry(1)
@@ -331,8 +340,19 @@ func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
 	if it.qos == 0 && m.expired(now) {
 		return nil // [MQTT-3.3.2-5]
 	}
+	topic := m.topic
+	if c.mount != "" {
+		// Without the mount point (mount.go). fits and resend keep what
+		// cannot be unmounted out of the queue; this is the last guard.
+		t, ok := c.unmount(topic)
+		if !ok {
+			c.b.cfg.Logger.Error("topic outside the mount point not sent", "client", c.clientID, "topic", topic)
+			return nil
+		}
+		topic = t
+	}
 	p := &w.bw.pub
-	*p = mqtt.Publish{Topic: m.topic, Payload: m.payload, QoS: it.qos, Retain: it.retain,
+	*p = mqtt.Publish{Topic: topic, Payload: m.payload, QoS: it.qos, Retain: it.retain,
 		Dup: it.dup, PacketID: it.pid}
 	if v == mqtt.V5 {
 		p.Props = m.props
@@ -346,7 +366,7 @@ func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
 	}
 	hdr, err := mqtt.AppendHeader(w.scratch[:0], p, v)
 	if err != nil {
-		c.b.cfg.Logger.Error("encode failed", "client", c.clientID, "topic", m.topic, "err", err)
+		c.b.cfg.Logger.Error("encode failed", "client", c.clientID, "topic", topic, "err", err)
 		return nil
 	}
 	w.scratch = hdr[:0]
@@ -354,7 +374,7 @@ func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
 	c.b.stats.publishSent.Add(1)
 	if c.b.cfg.Verbose {
 		c.logv("Sending PUBLISH to %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
-			c.clientID, b2i(it.dup), it.qos, b2i(it.retain), it.pid, m.topic, len(m.payload))
+			c.clientID, b2i(it.dup), it.qos, b2i(it.retain), it.pid, topic, len(m.payload))
 	}
 	if _, err := w.bw.Write(hdr); err != nil {
 		return err

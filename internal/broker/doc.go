@@ -31,6 +31,10 @@
 // connection. Store calls for a message complete before the publisher's
 // PUBACK/PUBREC is queued.
 //
+// A listener's MountPoint (mosquitto's mount_point) puts its clients'
+// topics under a prefix on the way in and takes it off on the way out
+// (mount.go); listeners without one pay a single branch per message.
+//
 // # Lock order
 //
 // Locks are taken in this order and never the other way round:

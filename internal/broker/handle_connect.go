@@ -67,12 +67,21 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		return refuse(mqtt.BadAuthenticationMethod, "authentication method not supported")
 	}
 
-	if w := p.Will; w != nil {
+	will := p.Will
+	if w := will; w != nil {
 		if w.QoS > cfg.maxQoS {
 			return refuse(mqtt.QoSNotSupported, "will QoS not supported") // [MQTT-3.2.2-12]
 		}
 		if w.Retain && cfg.DisableRetain {
 			return refuse(mqtt.RetainNotSupported, "retain not supported") // [MQTT-3.2.2-13]
+		}
+		if c.mount != "" {
+			// The will is published under the mount point (mount.go).
+			mw, err := c.mountWill(w)
+			if err != nil {
+				return refuse(mqtt.TopicNameInvalid, err.Error())
+			}
+			will = mw
 		}
 	}
 
@@ -118,8 +127,8 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 			expiry = uint32(min(d/time.Second, expiryNever-1))
 		}
 	}
-	if p.Will != nil {
-		c.will.Store(p.Will)
+	if will != nil {
+		c.will.Store(will)
 	}
 
 	ack := &mqtt.Connack{}
@@ -164,7 +173,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		c.logc("New %s connected from %s as %s (p%d, c%d, k%d%s).", kind, c.remote, c.clientID,
 			protoNumber(p.Version), b2i(p.CleanStart), ka, user)
 		if c.b.cfg.Verbose {
-			if w := p.Will; w != nil {
+			if w := will; w != nil {
 				c.logv("Will message specified (%d bytes) (r%d, q%d).", len(w.Payload), b2i(w.Retain), w.QoS)
 				c.logv("\t%s", w.Topic)
 			} else {

@@ -24,6 +24,16 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 			return protocolErr(mqtt.ProtocolError, "subscription identifier in PUBLISH from client")
 		}
 	}
+	if c.mount != "" {
+		// Under the listener's mount point, after alias resolution (the
+		// aliases map the client's own topics), before everything that
+		// sees the topic (mount.go).
+		t, err := c.mountTopic(topic)
+		if err != nil {
+			return protocolErr(mqtt.TopicNameInvalid, "%v", err)
+		}
+		topic = t
+	}
 	b.stats.publishReceived.Add(1)
 	if cfg.Verbose {
 		c.logv("Received PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",

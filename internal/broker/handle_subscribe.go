@@ -39,10 +39,19 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 			// [MQTT-3.8.3-4].
 			return protocolErr(mqtt.ProtocolError, "no local on shared subscription %q", req.Filter)
 		}
+		key := req.Filter // as the session keeps it
+		if c.mount != "" {
+			// Under the listener's mount point (mount.go); the Authorizer
+			// sees the mounted filter, as mosquitto's ACLs do.
+			if key, filter, err = c.mountFilter(req.Filter); err != nil {
+				codes[i] = failCode(v5, mqtt.TopicFilterInvalid)
+				continue
+			}
+		}
 		if cfg.Authorizer != nil && !cfg.Authorizer.Authorize(c.info, filter, AccessSubscribe) {
 			codes[i] = failCode(v5, mqtt.NotAuthorized)
 			if cfg.Verbose {
-				c.logv("\t%s (QoS %d) denied", req.Filter, req.QoS)
+				c.logv("\t%s (QoS %d) denied", key, req.QoS)
 			}
 			continue
 		}
@@ -59,11 +68,11 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 			// and Retain As Published. Set once here, off the publish path.
 			sub.NoLocal, sub.RetainAsPublished = true, true
 		}
-		existed := s.subscribe(req.Filter, sub)
+		existed := s.subscribe(key, sub)
 		codes[i] = mqtt.ReasonCode(qos)
 		if cfg.Verbose {
-			c.logv("\t%s (QoS %d)", req.Filter, req.QoS)
-			c.logv("%s %d %s", c.clientID, qos, req.Filter)
+			c.logv("\t%s (QoS %d)", key, req.QoS)
+			c.logv("%s %d %s", c.clientID, qos, key)
 		}
 		// Retained messages: not for shared subscriptions (section
 		// 4.8.2); Retain Handling 0 always, 1 only for a new
@@ -128,6 +137,11 @@ func (c *conn) handleUnsubscribe(p *mqtt.Unsubscribe) error {
 	codes := make([]mqtt.ReasonCode, len(p.Filters))
 	s.mu.Lock()
 	for i, key := range p.Filters {
+		if c.mount != "" {
+			// As subscribed, under the mount point (mount.go). An invalid
+			// filter matches no subscription.
+			key, _, _ = c.mountFilter(key)
+		}
 		if c.b.cfg.Verbose {
 			c.logv("\t%s", key)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -36,6 +37,17 @@ type ListenerConfig struct {
 	// MaxConnections caps simultaneous connections on this listener;
 	// <= 0 means unlimited. Extra connections are closed at once.
 	MaxConnections int
+	// MountPoint (mosquitto's mount_point) isolates the clients of this
+	// listener under a topic prefix: it is put in front of the topic of
+	// every PUBLISH and will they send and of every filter they subscribe
+	// or unsubscribe (the filter inside a $share/GROUP/ one), and removed
+	// from the topic of every PUBLISH sent to them; messages whose topic
+	// is not strictly below it are not sent to them. Nothing else changes:
+	// authorization sees the full topics, properties such as Response
+	// Topic are forwarded unchanged. It is a plain string prefix (usually
+	// ending in '/'), a valid topic name not starting with "$share/".
+	// "" = none.
+	MountPoint string
 }
 
 // Options configures a Broker. The zero value of every field selects the
@@ -246,6 +258,11 @@ func (o *Options) resolve() (*config, error) {
 		names[l.Name] = true
 		if l.WebSocket && l.Network == "unix" {
 			return nil, fmt.Errorf("broker: listener %q: WebSocket over a unix socket is not supported", l.Name)
+		}
+		if m := l.MountPoint; m != "" {
+			if err := mqtt.ValidTopicName(m); err != nil || strings.HasPrefix(m, mqtt.SharePrefix) {
+				return nil, fmt.Errorf("broker: listener %q: invalid mount point %q: it must be a topic name without wildcards, not starting with %q", l.Name, m, mqtt.SharePrefix)
+			}
 		}
 	}
 	return c, nil

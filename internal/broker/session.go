@@ -258,9 +258,14 @@ func (s *session) complete(om *outMsg) {
 // original order and with the original packet ids: PUBLISH with DUP set,
 // PUBREL for released QoS 2 messages [MQTT-4.4.0-1]. Messages beyond the
 // new connection's window go back to the head of the queue. Then the queue
-// is drained into the window. Called with s.mu held, s.conn set.
+// is drained into the window. Inflight messages the connection may not
+// receive (outside its mount point, mount.go) are dropped first. Called
+// with s.mu held, s.conn set.
 func (s *session) resend(by *conn) {
 	c := s.conn
+	if c.mount != "" {
+		s.dropUnsendable(c)
+	}
 	if len(s.inflight) > c.sendWindow {
 		var keep, back []*outMsg
 		for i, om := range s.inflight {

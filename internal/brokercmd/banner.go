@@ -31,6 +31,9 @@ func printBanner(w io.Writer, cfg *config.Config, p *plan, b *broker.Broker) {
 		if cfg.PerListenerSettings {
 			notes = append(notes, authSummary(sec, names, l.UseIdentityAsUsername))
 		}
+		if l.MountPoint != "" {
+			notes = append(notes, fmt.Sprintf("mount point %q", l.MountPoint))
+		}
 		if l.Local {
 			notes = append(notes, fmt.Sprintf("local only: --listen mqtt://0.0.0.0:%d for remote access", bound.Port))
 		}

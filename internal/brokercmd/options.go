@@ -45,6 +45,7 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 			WSPath:         l.WebsocketsPath,
 			WSOrigins:      l.WebsocketsOrigins,
 			MaxConnections: l.MaxConnections,
+			MountPoint:     l.MountPoint,
 		}
 		if len(lc.WSOrigins) == 0 && lc.WebSocket {
 			// mosquitto 2.0 accepts any Origin unless websockets_origin is set.

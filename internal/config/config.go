@@ -4,16 +4,17 @@
 // The syntax is one "name value" per line; a line whose first non-blank
 // character is '#' is a comment, blank lines are ignored, and include_dir
 // (only in the main file) loads DIR/*.conf in byte order. Every option
-// mqbroker does not implement — some bridge options, plugins, TLS-PSK, mount_point,
-// unix sockets, OpenSSL-specific settings... — is an error naming the file,
+// mqbroker does not implement — some bridge options, plugins, TLS-PSK,
+// OpenSSL-specific settings... — is an error naming the file,
 // line and option; nothing is silently ignored. See options.go for the
 // full list and the per-option rules.
 //
 // Listeners: "listener PORT [ADDRESS]" opens a listener; listener options
 // (protocol, certfile, keyfile, cafile, capath, require_certificate,
 // use_identity_as_username, tls_version, max_connections, max_qos,
-// max_topic_alias, websockets_path, websockets_origin) apply to the most
-// recent one. port, bind_address, and listener options given before the
+// max_topic_alias, websockets_path, websockets_origin, mount_point) apply
+// to the most recent one (mount_point only after a "listener" line, as in
+// mosquitto). port, bind_address, and listener options given before the
 // first "listener" line configure mosquitto's default listener (port 1883
 // unless "port" says otherwise), which is opened after the others. With no
 // listener at all the broker is in local-only mode: one listener on
@@ -134,6 +135,11 @@ type Listener struct {
 	// WebsocketsOrigins (websockets_origin, from mosquitto 2.1, repeatable)
 	// lists the allowed Origin header values; empty allows any origin.
 	WebsocketsOrigins []string
+
+	// MountPoint (mount_point) is the topic prefix that isolates the
+	// listener's clients: it is added to the topics they publish and
+	// subscribe to and removed from the topics sent to them. "" = none.
+	MountPoint string
 
 	// Security is this listener's own security settings; set only when
 	// per_listener_settings is true (use Config.SecurityFor).

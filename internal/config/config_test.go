@@ -123,6 +123,19 @@ func TestOptions(t *testing.T) {
 				t.Errorf("%+v", c.Listeners)
 			}
 		}},
+		{"mount_point", "listener 1883\nlistener 1884\nmount_point tenant A/ \nlistener 1885\nmount_point tenantB", func(t *testing.T, c *Config) {
+			var got []string
+			for _, l := range c.Listeners {
+				got = append(got, l.MountPoint)
+			}
+			if !reflect.DeepEqual(got, []string{"", "tenant A/", "tenantB"}) {
+				t.Errorf("mount points %q", got)
+			}
+			// Without a trailing '/' the prefix glues onto the first level.
+			if len(c.Warnings) != 1 || !strings.HasPrefix(c.Warnings[0], "test.conf:5: mount_point: \"tenantB\" does not end with '/'") {
+				t.Errorf("warnings %q", c.Warnings)
+			}
+		}},
 		{"protocol websockets", "listener 8080\nprotocol websockets\nwebsockets_path /mqtt\nwebsockets_origin https://a.example\nwebsockets_origin https://b.example",
 			func(t *testing.T, c *Config) {
 				l := onlyListener(t, c)

@@ -21,7 +21,6 @@ func TestParseErrors(t *testing.T) {
 		{"plugin opt", "plugin_opt_x y", "test.conf:1: plugin_opt_x: not supported by mqbroker (plugins are not supported)"},
 		{"auth opt", "auth_opt_x y", "test.conf:1: auth_opt_x: not supported by mqbroker (plugins are not supported)"},
 		{"psk", "listener 1\npsk_hint h", "test.conf:2: psk_hint: not supported by mqbroker (TLS-PSK is not supported)"},
-		{"mount_point", "listener 1\nmount_point a/", "test.conf:2: mount_point: not supported by mqbroker (mount_point is not supported)"},
 		{"ciphers", "ciphers HIGH", "test.conf:1: ciphers: not supported by mqbroker (OpenSSL cipher lists are not supported; Go's TLS defaults apply)"},
 		{"unix socket with a port", "listener 1883 /run/mq.sock", "test.conf:1: listener: a unix socket listener takes port 0: listener 0 /run/mq.sock"},
 		{"unix socket over websockets", "listener 0 /run/mq.sock\nprotocol websockets", "test.conf:2: protocol: a unix socket listener speaks plain MQTT only (listener /run/mq.sock at test.conf:1)"},
@@ -55,11 +54,19 @@ func TestParseErrors(t *testing.T) {
 		{"log_type", "log_type verbose", `test.conf:1: log_type: invalid value "verbose"`},
 		{"websockets_path", "listener 1\nprotocol websockets\nwebsockets_path mqtt", `test.conf:3: websockets_path: must start with '/', got "mqtt"`},
 		{"empty string", "password_file", "test.conf:1: password_file: missing value"},
+		{"mount_point before a listener", "mount_point a/", `test.conf:1: mount_point: must follow a "listener" line`},
+		{"mount_point missing", "listener 1\nmount_point", "test.conf:2: mount_point: missing value"},
+		{"mount_point +", "listener 1\nmount_point a/+/", `test.conf:2: mount_point: invalid value "a/+/": a mount point must not contain the wildcards '+' and '#'`},
+		{"mount_point #", "listener 1\nmount_point a/#", `test.conf:2: mount_point: invalid value "a/#": a mount point must not contain the wildcards '+' and '#'`},
+		{"mount_point comment", "listener 1\nmount_point a/ # tenant a", `test.conf:2: mount_point: invalid value "a/ # tenant a": a mount point must not contain the wildcards '+' and '#'`},
+		{"mount_point NUL", "listener 1\nmount_point a\x00/", `test.conf:2: mount_point: invalid value "a\x00/": a mount point must be a valid topic name (UTF-8 without U+0000, at most 65535 bytes)`},
+		{"mount_point $share", "listener 1\nmount_point $share/g/", `test.conf:2: mount_point: invalid value "$share/g/": a mount point must not start with "$share/"`},
 		{"bad utf8", "password_file \xff", "test.conf:1: password_file: value is not valid UTF-8"},
 
 		// Duplicates (as mosquitto: string options once per scope).
 		{"duplicate password_file", "password_file a\n#\npassword_file b", "test.conf:3: password_file: duplicate value (already set at test.conf:1)"},
 		{"duplicate certfile", "listener 1\ncertfile a\ncertfile b", "test.conf:3: certfile: duplicate value (already set at test.conf:2)"},
+		{"duplicate mount_point", "listener 1\nmount_point a/\nmount_point b/", "test.conf:3: mount_point: duplicate value (already set at test.conf:2)"},
 		{"duplicate listener", "listener 1883\nlistener 1883", "test.conf:2: listener: :1883 is already configured at test.conf:1"},
 		{"listener clashes with port", "listener 1883\nport 1883", "test.conf:2: listener: :1883 is already configured at test.conf:1"},
 
@@ -114,5 +121,16 @@ func TestValidateProgrammatic(t *testing.T) {
 	c.Listeners[0].MaxQoS = 3
 	if err := c.Validate(); err == nil {
 		t.Error("max_qos 3 accepted")
+	}
+	c.Listeners[0].MaxQoS = 2
+	for _, m := range []string{"a/#", "+", "$share/g/"} {
+		c.Listeners[0].MountPoint = m
+		if err := c.Validate(); err == nil {
+			t.Errorf("mount_point %q accepted", m)
+		}
+	}
+	c.Listeners[0].MountPoint = "tenant/"
+	if err := c.Validate(); err != nil {
+		t.Errorf("mount_point tenant/: %v", err)
 	}
 }

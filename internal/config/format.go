@@ -168,6 +168,9 @@ func (f *formatter) listener(l *Listener) {
 	f.line("max_connections %d", l.MaxConnections)
 	f.line("max_qos %d", l.MaxQoS)
 	f.line("max_topic_alias %d", l.MaxTopicAlias)
+	if l.MountPoint != "" {
+		f.line("mount_point %s", l.MountPoint)
+	}
 }
 
 // bridge writes a "connection" section; it comes last because every

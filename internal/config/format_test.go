@@ -35,7 +35,9 @@ acl_file /etc/mq/acl
 allow_zero_length_clientid false
 auto_id_prefix gen-
 listener 1883
+mount_point tenant a/
 listener 8883 10.0.0.1
+mount_point $tenants/b
 certfile /etc/mq/server.crt
 keyfile /etc/mq/server.key
 cafile /etc/mq/ca.crt
@@ -113,6 +115,16 @@ log_type none
 				t.Errorf("Format is not stable:\n%s\n---\n%s", b.String(), again.String())
 			}
 		})
+	}
+}
+
+func TestFormatMountPoint(t *testing.T) {
+	c := parse(t, "listener 1883\nlistener 1884\nmount_point tenantA/\n")
+	var b strings.Builder
+	c.Format(&b)
+	if !strings.Contains(b.String(), "listener 1884\n") || !strings.Contains(b.String(), "max_topic_alias 10\nmount_point tenantA/\n") ||
+		strings.Count(b.String(), "mount_point") != 1 {
+		t.Errorf("output:\n%s", b.String())
 	}
 }
 

@@ -1,9 +1,12 @@
 package config
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mqkit/mqkit/internal/mqtt"
 )
 
 // Value rules follow mosquitto 2.0 (src/conf.c) unless noted: the same
@@ -36,6 +39,7 @@ func init() {
 		"max_topic_alias":          (*parser).optMaxTopicAlias,
 		"websockets_path":          (*parser).optWebsocketsPath,
 		"websockets_origin":        (*parser).optWebsocketsOrigin,
+		"mount_point":              (*parser).optMountPoint,
 
 		// Security (per listener with per_listener_settings true).
 		"per_listener_settings": (*parser).optPerListenerSettings,
@@ -173,7 +177,6 @@ var unsupported = map[string]string{
 	"tls_keyform":             "OpenSSL engines are not supported",
 	"use_subject_as_username": "only use_identity_as_username is supported",
 	// Listener variants.
-	"mount_point":              "mount_point is not supported",
 	"http_dir":                 "serving files over HTTP is not supported",
 	"socket_domain":            "socket_domain is not supported; give an IPv4 or IPv6 bind address instead",
 	"bind_interface":           "bind_interface is not supported; give a bind address instead",
@@ -379,6 +382,47 @@ func (p *parser) optWebsocketsOrigin(a *args) error {
 	}
 	l := p.listener(a)
 	l.WebsocketsOrigins = append(l.WebsocketsOrigins, v)
+	return nil
+}
+
+// optMountPoint handles "mount_point PREFIX" (the rest of the line, as
+// mosquitto reads it). Like mosquitto it must follow a "listener" line and
+// be a valid topic name (no wildcards); it is a plain prefix, so without
+// a trailing '/' it glues onto the client's first topic level (a warning
+// says so).
+func (p *parser) optMountPoint(a *args) error {
+	if p.cur == p.def {
+		return a.errf("must follow a \"listener\" line")
+	}
+	v, err := a.str()
+	if err != nil {
+		return err
+	}
+	if err := validMountPoint(v); err != nil {
+		return a.errf("%v", err)
+	}
+	if err := p.setString(a, &p.listener(a).MountPoint); err != nil {
+		return err
+	}
+	if !strings.HasSuffix(v, "/") {
+		p.warnf(a, "%q does not end with '/': a client's topic \"x\" becomes \"%sx\"", v, v)
+	}
+	return nil
+}
+
+// validMountPoint checks a mount_point value: a topic name (mosquitto
+// checks it with mosquitto_pub_topic_check) that does not start with
+// "$share/", which would make mounted filters look like shared
+// subscriptions.
+func validMountPoint(v string) error {
+	switch {
+	case strings.ContainsAny(v, "+#"):
+		return fmt.Errorf("invalid value %q: a mount point must not contain the wildcards '+' and '#'", v)
+	case mqtt.ValidTopicName(v) != nil:
+		return fmt.Errorf("invalid value %q: a mount point must be a valid topic name (UTF-8 without U+0000, at most 65535 bytes)", v)
+	case strings.HasPrefix(v, mqtt.SharePrefix):
+		return fmt.Errorf("invalid value %q: a mount point must not start with %q", v, mqtt.SharePrefix)
+	}
 	return nil
 }
 

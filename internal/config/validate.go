@@ -112,6 +112,11 @@ func (l *Listener) validate() error {
 	if l.WebsocketsPath != "" && !strings.HasPrefix(l.WebsocketsPath, "/") {
 		return fail("websockets_path", "must start with '/'")
 	}
+	if l.MountPoint != "" {
+		if err := validMountPoint(l.MountPoint); err != nil {
+			return fail("mount_point", "%v", err)
+		}
+	}
 	return nil
 }
 
