@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mqkit/mqkit/internal/cliutil"
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
 
@@ -25,7 +26,8 @@ const (
 	flagMaxInflight = "max-inflight"
 	flagPing        = "ping"
 	flagTopicSep    = "topic-sep"
-	// -W is mqsub's flagTimeout; mqpub takes it with --ping only.
+	// -W is mqsub's flagTimeout; mqpub takes it with --ping and -e. -e's
+	// flag and the response output options are in request.go.
 )
 
 // --ping defaults, as ping(8): five probes, one a second, each lost when
@@ -46,12 +48,17 @@ func NewPubApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 func newPubApp(e *env) *cli.App {
 	return newApp(e, appSpec{
 		usage:       "publish MQTT messages (a drop-in for mosquitto_pub)",
-		usageText:   "mqpub [-h host] [-p port | -L URL] -t topic {-m message | -f file | -s | -l | -n} [options]\n   mqpub [-h host] [-p port | -L URL] --ping [-t topic] [-q qos] [--repeat N] [--repeat-delay SECS] [-W SECS]",
+		usageText:   pubUsageText,
 		description: pubExamples,
 		flags:       pubFlags(),
 		action:      func(c *cli.Context) error { return runPub(c, e) },
 	})
 }
+
+const pubUsageText = `mqpub [-h host] [-p port | -L URL] -t topic {-m message | -f file | -s | -l | -n} [options]
+   mqpub [-h host] [-p port | -L URL] -t topic -e response-topic {-m message | -f file | -s | -n}
+         [-q qos] [-W SECS] [-v | -F format | --json] [-N] [options]
+   mqpub [-h host] [-p port | -L URL] --ping [-t topic] [-q qos] [--repeat N] [--repeat-delay SECS] [-W SECS]`
 
 func pubFlags() []cli.Flag {
 	return []cli.Flag{
@@ -68,7 +75,13 @@ func pubFlags() []cli.Flag {
 		str(flagRepeatDelay, nil, catMsg, "seconds (may be fractional) between one delivery and the next publish"),
 		str(flagMaxInflight, short("M"), catMsg, "maximum QoS 1/2 messages in flight (default 20)"),
 		boolean(flagPing, nil, catMsg, "round-trip check: send --repeat probes (default 5, one every --repeat-delay s, default 1) at -q through the broker on -t (default mqkit/ping/ID); print each echo's time and a summary"),
-		str(flagTimeout, short("W"), catMsg, "with --ping: seconds to wait for each probe's echo before counting it lost (default 2)"),
+		str(flagTimeout, short("W"), catMsg, "with -e: seconds to wait for the response, then exit 27 (default: for ever); with --ping: seconds to wait for each probe's echo before counting it lost (default 2)"),
+		str(flagResponseTopic, short("e"), catRequest, "request/response, as mosquitto_rr (MQTT 5): subscribe to `TOPIC`, publish the message with Response Topic TOPIC and a random Correlation Data, print the response (same Correlation Data, or none) and exit"),
+		boolean(flagVerbose, short("v"), catRequest, "with -e: print the response's topic before its payload"),
+		boolean(flagNoEOL, short("N"), catRequest, "with -e: no newline after the response"),
+		str(flagFormat, short("F"), catRequest, "with -e: output format of the response (mosquitto_sub's -F: %t %p %x %j %R %D ... @H:@M:@S ... \\n)"),
+		boolean(flagPretty, nil, catRequest, "with -e: pretty-print %j / %J JSON"),
+		boolean(flagJSON, nil, catRequest, "with -e: print the response as one JSON object, as mqsub --json"),
 	}
 }
 
@@ -88,6 +101,12 @@ const pubExamples = `EXAMPLES:
    mqpub -l --topic-sep ' ' -t misc < lines.txt     "TOPIC PAYLOAD"; lines without a space go to misc
    mqpub -V 5 -i dev1 --will-topic dev1/status --will-payload offline --disconnect-reason 4 -t x -n
                                                     end with DISCONNECT 0x04: the broker publishes the will
+   mqpub -t svc/time -e reply/me -m now -W 5        request/response (MQTT 5): print the reply; exit 27
+                                                    when none came within 5 s, 1 on Ctrl-C before it
+   mqpub -t svc/echo -e reply/me -s -q 1 -v < req.json
+                                                    request from stdin at QoS 1; print "topic payload"
+   mqpub -t svc/echo -e reply/me -m hi -F '%D %p' -D publish correlation-data job-42
+                                                    our own Correlation Data instead of a random one
    Passwords: -P, or MQ_PASSWORD, or a prompt when -u is given without -P on a terminal.
 `
 
@@ -101,8 +120,14 @@ type pubConfig struct {
 	repeatDelay float64
 	maxInflight int
 	// ping is --ping; topic is then "" for the default probe topic.
-	ping    bool
-	timeout time.Duration // -W: how long a probe may take
+	ping bool
+	// timeout is -W: how long a --ping probe may take, or how long -e
+	// waits for the response (0: for ever).
+	timeout time.Duration
+	// response is -e's topic: publish one request and print its
+	// response (request.go); "" otherwise. out is how to print it.
+	response string
+	out      cliutil.OutputOptions
 	// topicSep is --topic-sep, unescaped ("" when not given); topic is
 	// then "" when neither -t nor the URL gave one.
 	topicSep string
@@ -126,16 +151,25 @@ func parsePub(c *cli.Context, e *env, cc *connConfig) (*pubConfig, error) {
 		}
 	}
 	pc.ping = c.Bool(flagPing)
+	request := c.IsSet(flagResponseTopic)
 	switch {
+	case pc.ping && request:
+		return nil, usageErr(name, "Error: -e and --ping cannot be used together.")
 	case pc.ping && (modes > 0 || c.IsSet(flagRetain)):
 		return nil, usageErr(name, "Error: --ping cannot be used with -m, -f, -s, -l, -n or -r: it sends its own probes.")
-	case c.IsSet(flagTimeout) && !pc.ping:
-		return nil, usageErr(name, "Error: -W can only be used with --ping.")
+	case request && (pc.mode == "l" || c.IsSet(flagRetain) || c.IsSet(flagRepeat) || c.IsSet(flagRepeatDelay)):
+		return nil, usageErr(name, "Error: -e cannot be used with -l, -r, --repeat or --repeat-delay: it sends one request and waits for its response.")
+	case c.IsSet(flagTimeout) && !pc.ping && !request:
+		return nil, usageErr(name, "Error: -W can only be used with --ping or -e.")
+	case !request && anySet(c, responseOutputFlags):
+		return nil, usageErr(name, "Error: -v, -N, -F, --pretty and --json can only be used with -e: they print the response.")
 	case c.IsSet(flagTopicSep) && pc.mode != "l":
 		return nil, usageErr(name, "Error: --topic-sep can only be used with -l.")
 	case modes > 1:
 		return nil, usageErr(name, "Error: Only one type of message can be sent at once.")
 	case pc.ping:
+	case request && (modes == 0 || !topicGiven):
+		return nil, usageErr(name, "Error: All of topic, message, and response topic must be supplied.")
 	case modes == 0 || !topicGiven && !c.IsSet(flagTopicSep):
 		return nil, usageErr(name, "Error: Both topic and message must be supplied.")
 	}
@@ -154,6 +188,11 @@ func parsePub(c *cli.Context, e *env, cc *connConfig) (*pubConfig, error) {
 	}
 	if pc.ping {
 		if err := parsePing(c, e, pc); err != nil {
+			return nil, err
+		}
+	}
+	if request {
+		if err := parseRequest(c, e, cc, pc); err != nil {
 			return nil, err
 		}
 	}
@@ -206,13 +245,32 @@ func parsePing(c *cli.Context, e *env, pc *pubConfig) error {
 	}
 	pc.timeout = pingDefaultTimeout
 	if c.IsSet(flagTimeout) {
-		w, err := strconv.ParseFloat(c.String(flagTimeout), 64)
-		if err != nil || w <= 0 || w > 1e9 {
-			return usageErr(e.name, "Error: -W argument must be a positive number of seconds.")
+		w, err := parseWait(c, e)
+		if err != nil {
+			return err
 		}
-		pc.timeout = time.Duration(w * float64(time.Second))
+		pc.timeout = w
 	}
 	return nil
+}
+
+// parseWait reads -W: a positive number of seconds, may be fractional.
+func parseWait(c *cli.Context, e *env) (time.Duration, error) {
+	w, err := strconv.ParseFloat(c.String(flagTimeout), 64)
+	if err != nil || w <= 0 || w > 1e9 {
+		return 0, usageErr(e.name, "Error: -W argument must be a positive number of seconds.")
+	}
+	return time.Duration(w * float64(time.Second)), nil
+}
+
+// anySet reports whether any of the flags was given.
+func anySet(c *cli.Context, flags []string) bool {
+	for _, f := range flags {
+		if c.IsSet(f) {
+			return true
+		}
+	}
+	return false
 }
 
 // unescapeSep decodes --topic-sep: \t is a tab and \\ a backslash, so a

@@ -19,7 +19,7 @@ import (
 )
 
 func runPub(c *cli.Context, e *env) error {
-	cc, err := parseConn(c, e, nil)
+	cc, err := parseConn(c, e, pubV5Flags)
 	if err != nil {
 		return err
 	}
@@ -45,6 +45,9 @@ func runPub(c *cli.Context, e *env) error {
 	ctx := c.Context
 	if pc.ping {
 		return runPing(ctx, s, pc)
+	}
+	if pc.response != "" {
+		return runRequest(ctx, s, pc, payload)
 	}
 	cl, err := s.connect(ctx, nil)
 	if err != nil {

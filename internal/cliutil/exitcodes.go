@@ -59,10 +59,10 @@ func ReasonExitCode(code mqtt.ReasonCode) int {
 // exitRows is the one source for ExitCodesHelp and ExitCodesMarkdown.
 var exitRows = [][2]string{
 	{"0", "success; also when -C's count is reached, after -E, when --retained-only ends, and on Ctrl-C"},
-	{"1", "any other error: invalid arguments, connection failed or lost, TLS error, invalid topic; mqpub --ping: a probe got no echo within -W; mqpub -l --topic-sep: a line was skipped; mqsub --retained-only --expect*: a live message came before enough retained ones matched"},
+	{"1", "any other error: invalid arguments, connection failed or lost, TLS error, invalid topic; mqpub --ping: a probe got no echo within -W; mqpub -l --topic-sep: a line was skipped; mqsub --retained-only --expect*: a live message came before enough retained ones matched; mqpub -e: interrupted (Ctrl-C) before the response"},
 	{"1-5", "MQTT 3.1/3.1.1: the broker's CONNACK return code when it refuses the connection (4 bad user name or password, 5 not authorised)"},
-	{"27", "mqsub -W: the timeout expired (with --expect*: before -C messages, default 1, matched)"},
-	{"128-162", "MQTT 5: the broker's reason code when it refuses the connection (134 bad user name or password, 135 not authorized), refuses a publish in PUBACK/PUBREC (mqpub; mosquitto_pub exits 0), refuses a subscription in SUBACK (mqsub, mqpub --ping; also 128 for an MQTT 3.1.1 SUBACK failure), or ends the connection with DISCONNECT (e.g. 142 session taken over)"},
+	{"27", "mqsub -W: the timeout expired (with --expect*: before -C messages, default 1, matched); mqpub -e -W: no response in time (as mosquitto_rr)"},
+	{"128-162", "MQTT 5: the broker's reason code when it refuses the connection (134 bad user name or password, 135 not authorized), refuses a publish in PUBACK/PUBREC (mqpub; mosquitto_pub exits 0), refuses a subscription in SUBACK (mqsub, mqpub --ping, mqpub -e; also 128 for an MQTT 3.1.1 SUBACK failure), or ends the connection with DISCONNECT (e.g. 142 session taken over)"},
 }
 
 // ExitCodesHelp is the exit-status section for --help output.
