@@ -35,15 +35,19 @@ type conn struct {
 	mount  string // the listener's MountPoint (mount.go), "" = none
 
 	// reader
-	r            *mqtt.Reader
-	sess         *session
-	info         *ClientInfo
-	keepAlive    time.Duration // 0 = none
-	aliasesIn    map[uint16]string
-	problemInfo  bool           // v5 Request Problem Information (default 1)
-	started      bool           // CONNECT handled
-	deadlineOff  bool           // keep alive 0: the read deadline is cleared
-	hot          bool           // the read job stays on its worker (hot.go)
+	r           *mqtt.Reader
+	sess        *session
+	info        *ClientInfo
+	keepAlive   time.Duration // 0 = none
+	aliasesIn   map[uint16]string
+	problemInfo bool // v5 Request Problem Information (default 1)
+	started     bool // CONNECT handled
+	deadlineOff bool // keep alive 0: the read deadline is cleared
+	hot         bool // the read job stays on its worker (hot.go)
+	// set during CONNECT, read-only afterwards (with the fields below;
+	// placed here to fill the padding before the atomics)
+	version      mqtt.Version
+	bridge       bool           // 3.1/3.1.1 CONNECT with mosquitto's try_private bit
 	detach       atomic.Bool    // hot: the sweeper asks the read job to end
 	seen         atomic.Uint32  // hot: the sweeper's epoch at the last wait for input
 	jobErr       error          // result of the last read or handshake job
@@ -52,8 +56,6 @@ type conn struct {
 	readDeadline int64          // the keep alive deadline last set, Unix ns (0: none)
 
 	// set during CONNECT, read-only afterwards; published by connected.
-	version     mqtt.Version
-	bridge      bool // 3.1/3.1.1 CONNECT with mosquitto's try_private bit
 	clientID    string
 	sendWindow  int    // outgoing QoS 1/2 inflight limit for this client
 	maxOut      uint32 // client's Maximum Packet Size (0 = none)
@@ -69,14 +71,15 @@ type conn struct {
 	queue  []outItem
 	spare  []outItem
 	qBytes int64
-	qPubs  int // QoS 0 publishes in queue
-	closed bool
+	qPubs  int           // QoS 0 publishes in queue
 	room   chan struct{} // closed when publishers waiting for room may go on (flow.go)
+	// closed (under qmu) is with the writer's flags below, to save padding.
 
 	// writer
 	tcp      bool        // plain TCP: inline flushes (flushInline) possible
 	nonblock bool        // an inline flush is writing (writeNow)
 	wfailed  bool        // a write failed: write no more
+	closed   bool        // queue: guarded by qmu, not a writer field
 	writing  atomic.Bool // a write job or an inline flush is due or running
 	wmu      sync.Mutex  // held by the write job (and the final flush)
 	w        writerState
