@@ -127,7 +127,7 @@ func TestSessionExpiry(t *testing.T) {
 		return p
 	}()})
 	c.expectClosed()
-	c, ack = mustConnect(t, addr, durableConnect(mqtt.V5, "exp", 1))
+	_, ack = mustConnect(t, addr, durableConnect(mqtt.V5, "exp", 1))
 	if ack.SessionPresent {
 		t.Error("session present after DISCONNECT with expiry 0")
 	}

@@ -89,8 +89,7 @@ type Bolt struct {
 	pending batch
 	closing bool
 
-	done     chan struct{} // closed when the committer exits
-	closeErr error
+	done chan struct{} // closed when the committer exits
 
 	// snap is what Open read (and verified); Load hands it out once.
 	snapMu sync.Mutex
