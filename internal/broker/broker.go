@@ -175,7 +175,15 @@ func (b *Broker) ServeConn(nc net.Conn, listenerName string) error {
 	return b.startConn(nc, &listener{cfg: ListenerConfig{Name: listenerName}})
 }
 
-// startConn registers nc and starts its goroutines.
+// errTooManyConnections refuses a connection beyond Options.MaxConnections.
+var errTooManyConnections = errors.New("broker: too many connections")
+
+// startConn registers nc and starts its goroutines. A connection accepted
+// on a listener is refused (closed) when the broker already has
+// Options.MaxConnections connections (mosquitto's global_max_connections,
+// which counts every network connection, also those of bridges; it is
+// checked here, under the lock, so that listeners accepting at the same
+// time cannot overshoot it).
 func (b *Broker) startConn(nc net.Conn, l *listener) error {
 	b.mu.Lock()
 	if b.shuttingDown {
@@ -183,22 +191,48 @@ func (b *Broker) startConn(nc net.Conn, l *listener) error {
 		nc.Close()
 		return ErrServerClosed
 	}
+	if max := b.cfg.MaxConnections; max > 0 && l.ln != nil && len(b.conns) >= max {
+		b.mu.Unlock()
+		b.logc("Client connection from %s denied: max_connections exceeded.", nc.RemoteAddr())
+		nc.Close()
+		return errTooManyConnections
+	}
 	c := newConn(b, nc, l)
 	b.conns[c] = struct{}{}
 	b.wg.Add(1) // the connection's goroutine (its jobs run on b.workers)
 	b.mu.Unlock()
 	l.active.Add(1)
-	if b.cfg.ConnectionMessages {
-		on := l.name()
-		if l.ln != nil {
-			if _, port, err := net.SplitHostPort(l.ln.Addr().String()); err == nil {
-				on = "port " + port
-			}
-		}
-		b.logc("New connection from %s on %s.", c.remote, on)
+	// With a PROXY header still to read, the client's address is not known
+	// yet: readProxy logs the new connection.
+	if b.cfg.ConnectionMessages && !l.proxyFirst() {
+		c.logNewConnection()
 	}
 	go c.serve()
 	return nil
+}
+
+// connsFull reports whether the broker has Options.MaxConnections
+// connections (WebSocket listeners check it before the upgrade).
+func (b *Broker) connsFull() bool {
+	max := b.cfg.MaxConnections
+	if max <= 0 {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.conns) >= max
+}
+
+// logNewConnection logs mosquitto's "New connection from ADDR on port N."
+func (c *conn) logNewConnection() {
+	l := c.lis
+	on := l.name()
+	if l.ln != nil {
+		if _, port, err := net.SplitHostPort(l.ln.Addr().String()); err == nil {
+			on = "port " + port
+		}
+	}
+	c.logc("New connection from %s on %s.", c.remote, on)
 }
 
 // Shutdown stops accepting connections, publishes the wills of connected

@@ -21,6 +21,7 @@ const (
 	CloseSlowConsumer                   // outbound bytes cap or write timeout
 	CloseTooManyConnections             // listener MaxConnections reached
 	CloseSessionExpired                 // administrative end of the session
+	CloseProxyHeader                    // bad PROXY header, or its TLS information refused
 )
 
 var closeNames = [...]string{
@@ -38,6 +39,7 @@ var closeNames = [...]string{
 	CloseSlowConsumer:       "slow consumer",
 	CloseTooManyConnections: "too many connections",
 	CloseSessionExpired:     "session expired",
+	CloseProxyHeader:        "PROXY header refused",
 }
 
 func (r CloseReason) String() string {

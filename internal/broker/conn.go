@@ -37,7 +37,7 @@ type conn struct {
 	// reader
 	r           *mqtt.Reader
 	sess        *session
-	info        *ClientInfo
+	info        *ClientInfo   // before CONNECT: nil, or the PROXY header's certificate (readProxy)
 	keepAlive   time.Duration // 0 = none
 	aliasesIn   map[uint16]string
 	problemInfo bool // v5 Request Problem Information (default 1)
@@ -192,6 +192,13 @@ func (c *conn) readLoop() error {
 	if err := c.nc.SetReadDeadline(deadline); err != nil {
 		return err
 	}
+	if c.lis.proxyFirst() {
+		// The PROXY header comes first, before any TLS handshake
+		// (proxy.go), within the connect timeout.
+		if err := c.runJob(jobProxy); err != nil {
+			return err
+		}
+	}
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		// The handshake (reads and writes) is bounded by the connect timeout.
 		_ = tc.SetDeadline(deadline)
@@ -212,7 +219,7 @@ func (c *conn) readLoop() error {
 	}
 }
 
-// runJob runs a read or handshake job on a worker and waits for it.
+// runJob runs a read, handshake or proxy job on a worker and waits for it.
 func (c *conn) runJob(k jobKind) error {
 	c.jobDone.Add(1)
 	c.b.workers.submit(job{c: c, kind: k})
@@ -411,7 +418,9 @@ type rawWriter struct{ c *conn }
 
 func (w rawWriter) Write(p []byte) (int, error) { return w.c.writeRaw(p) }
 
-// certCommonName returns the CN of a verified client certificate.
+// certCommonName returns the CN of a verified client certificate: the
+// one of our TLS handshake, or, on a PROXY listener without TLS, the one
+// the proxy verified (a v2 SSL TLV, proxy.go).
 func (c *conn) certCommonName() string {
 	var st tls.ConnectionState
 	switch nc := c.nc.(type) {
@@ -419,10 +428,16 @@ func (c *conn) certCommonName() string {
 		st = nc.ConnectionState()
 	case *wsconn.Conn:
 		if nc.TLS == nil {
+			if pc, ok := nc.WebSocket().UnderlyingConn().(*proxyConn); ok {
+				return pc.cn
+			}
 			return ""
 		}
 		st = *nc.TLS
 	default:
+		if c.info != nil { // set by readProxy before CONNECT
+			return c.info.CertCommonName
+		}
 		return ""
 	}
 	if len(st.VerifiedChains) == 0 || len(st.PeerCertificates) == 0 {

@@ -35,6 +35,11 @@
 // topics under a prefix on the way in and takes it off on the way out
 // (mount.go); listeners without one pay a single branch per message.
 //
+// A listener with ProxyProtocol reads a PROXY protocol header (HAProxy,
+// v1 or v2) before anything else on each connection and takes the client
+// address from it (proxy.go); this happens once per connection, in a job
+// like the TLS handshake, and costs nothing per message.
+//
 // # Lock order
 //
 // Locks are taken in this order and never the other way round:

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"time"
 
@@ -44,6 +45,13 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		c.logc("Client %s from %s refused: %s.", c.clientID, c.remote, why)
 		c.enqueuePacket(ack, c)
 		return &closeError{reason: CloseConnectRefused}
+	}
+
+	// The listener's accept_protocol_versions: an MQTT version it does not
+	// accept is refused as an unacceptable protocol level, checked first
+	// as mosquitto does [MQTT-3.1.2-2].
+	if !c.lis.acceptsVersion(p.Version) {
+		return refuse(mqtt.UnsupportedProtocolVersion, fmt.Sprintf("protocol version %d not accepted on this listener", p.Version))
 	}
 
 	// Client identifier rules [MQTT-3.1.3-6] [MQTT-3.1.3-7] [MQTT-3.1.3-8].
@@ -159,6 +167,15 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		pr.SetSharedSubAvailable(1)
 	}
 	if err := b.attach(c, p.CleanStart, expiry, ack); err != nil {
+		if errors.Is(err, errTooManyClients) {
+			// global_max_clients: as mosquitto, v5 clients get CONNACK 0x89
+			// Server Busy, 3.1/3.1.1 clients no CONNACK.
+			if v5 {
+				return refuse(mqtt.ServerBusy, "global_max_clients reached")
+			}
+			c.logc("Client %s from %s refused: %s.", c.clientID, c.remote, "global_max_clients reached")
+			return &closeError{reason: CloseConnectRefused}
+		}
 		return err
 	}
 	if cfg.ConnectionMessages {

@@ -41,6 +41,11 @@ func (l *listener) kind() string {
 
 func (l *listener) addr() string { return l.ln.Addr().String() }
 
+// proxyFirst reports whether the connections of l start with a PROXY
+// header that their own job reads (raw MQTT listeners; a WebSocket
+// listener reads it before the HTTP request, see proxyConn).
+func (l *listener) proxyFirst() bool { return l.cfg.ProxyProtocol != 0 && !l.cfg.WebSocket }
+
 // listen binds cfg.
 func (b *Broker) listen(cfg *ListenerConfig) (*listener, error) {
 	if cfg.Network == "unix" {
@@ -70,6 +75,9 @@ func (l *listener) serve() {
 	defer l.b.wg.Done()
 	if l.http != nil {
 		ln := l.ln
+		if l.cfg.ProxyProtocol != 0 {
+			ln = proxyListener{Listener: ln, l: l} // the header comes before TLS and HTTP
+		}
 		if l.cfg.TLS != nil {
 			ln = tls.NewListener(ln, l.cfg.TLS)
 		}
@@ -106,7 +114,9 @@ func (l *listener) serve() {
 	}
 }
 
-// accept applies MaxConnections and TLS, then serves nc.
+// accept applies MaxConnections and TLS, then serves nc. A PROXY header
+// is read later, by the connection's first job (readLoop), before the TLS
+// handshake: a slow header does not hold up the accept loop.
 func (l *listener) accept(nc net.Conn) {
 	if max := l.cfg.MaxConnections; max > 0 && l.active.Load() >= int64(max) {
 		l.b.logc("Client connection from %s denied: max_connections exceeded.", nc.RemoteAddr())

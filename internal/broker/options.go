@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +49,40 @@ type ListenerConfig struct {
 	// ending in '/'), a valid topic name not starting with "$share/".
 	// "" = none.
 	MountPoint string
+
+	// ProxyProtocol (mosquitto 2.1's enable_proxy_protocol) is 1 or 2 to
+	// make every connection start with a PROXY protocol header of that
+	// version (HAProxy's proxy-protocol.txt), sent by a proxy in front of
+	// the broker: the client address it gives replaces the socket's in
+	// logs and ClientInfo.RemoteAddr. The header comes before the TLS
+	// handshake and before the HTTP request of a WebSocket; a connection
+	// without a valid one within ConnectTimeout is closed (logged).
+	// Version 1 is the text line "PROXY TCP4|TCP6 SRC DST SPORT DPORT"
+	// or "PROXY UNKNOWN"; version 2 the binary header, LOCAL or PROXY
+	// command, TCP over IPv4 or IPv6, or a unix socket. A LOCAL command (a
+	// proxy's health check) or UNKNOWN keeps the socket's address. v2 TLVs
+	// are skipped except PP2_TYPE_SSL (see ProxyRequireTLS). Only enable
+	// it on a listener that nobody but the proxy can reach: the header is
+	// trusted. 0 = off.
+	ProxyProtocol int
+	// ProxyRequireTLS (mosquitto's proxy_protocol_v2_require_tls) refuses
+	// connections whose v2 header has no PP2_TYPE_SSL TLV saying that the
+	// client used TLS (terminated by the proxy). Needs ProxyProtocol 2 and
+	// no TLS on the listener.
+	ProxyRequireTLS bool
+	// ProxyRequireCertificate (mosquitto's require_certificate on a PROXY
+	// v2 listener without TLS) refuses connections whose PP2_TYPE_SSL TLV
+	// does not say that the client presented a certificate that the proxy
+	// verified. The PP2_SUBTYPE_SSL_CN of such a certificate is
+	// ClientInfo.CertCommonName. Needs ProxyProtocol 2 and no TLS on the
+	// listener.
+	ProxyRequireCertificate bool
+
+	// AcceptVersions (mosquitto 2.1's accept_protocol_versions) lists the
+	// MQTT versions this listener accepts; a CONNECT of another version is
+	// refused with CONNACK 0x01 (3.1/3.1.1) or 0x84 Unsupported Protocol
+	// Version (5.0) [MQTT-3.1.2-2]. nil = all.
+	AcceptVersions []mqtt.Version
 }
 
 // Options configures a Broker. The zero value of every field selects the
@@ -127,8 +162,25 @@ type Options struct {
 	// cap is returned in CONNACK. 0 = no cap.
 	MaxSessionExpiry uint32
 	// ConnectTimeout drops connections that do not complete CONNECT in
-	// time. 0 = 10s.
+	// time (on raw PROXY listeners: the PROXY header, TLS handshake and
+	// CONNECT together; on WebSocket ones, the PROXY header and the HTTP
+	// request, then CONNECT). 0 = 10s.
 	ConnectTimeout time.Duration
+
+	// MaxConnections (mosquitto 2.1's global_max_connections) caps the
+	// network connections of the whole broker, counting every listener
+	// (and bridges); a connection accepted beyond it is closed at once, as
+	// ListenerConfig.MaxConnections does. <= 0 = unlimited.
+	MaxConnections int
+	// MaxClients (mosquitto 2.1's global_max_clients) caps the client
+	// sessions of the whole broker: connected clients plus the sessions of
+	// disconnected clients that have not expired (3.1/3.1.1 clean session
+	// 0, v5 Session Expiry Interval > 0). A CONNECT that would create one
+	// more is refused after authentication: v5 clients get CONNACK 0x89
+	// Server Busy, 3.1/3.1.1 clients are closed without a CONNACK, as
+	// mosquitto does. A client id that has a session already (a reconnect
+	// or takeover) is never refused. <= 0 = unlimited.
+	MaxClients int
 
 	// SysInterval is the period of $SYS/broker/... updates; 0 (or
 	// negative) turns $SYS off, as mosquitto's sys_interval 0 does.
@@ -264,8 +316,37 @@ func (o *Options) resolve() (*config, error) {
 				return nil, fmt.Errorf("broker: listener %q: invalid mount point %q: it must be a topic name without wildcards, not starting with %q", l.Name, m, mqtt.SharePrefix)
 			}
 		}
+		if err := l.checkProxy(); err != nil {
+			return nil, err
+		}
+		for _, v := range l.AcceptVersions {
+			if v != mqtt.V31 && v != mqtt.V311 && v != mqtt.V5 {
+				return nil, fmt.Errorf("broker: listener %q: AcceptVersions: unknown MQTT version %d", l.Name, v)
+			}
+		}
+		if l.AcceptVersions != nil && len(l.AcceptVersions) == 0 {
+			return nil, fmt.Errorf("broker: listener %q: AcceptVersions is empty: no client could connect", l.Name)
+		}
 	}
 	return c, nil
+}
+
+// checkProxy checks the PROXY protocol settings of l.
+func (l *ListenerConfig) checkProxy() error {
+	switch {
+	case l.ProxyProtocol != 0 && l.ProxyProtocol != 1 && l.ProxyProtocol != 2:
+		return fmt.Errorf("broker: listener %q: ProxyProtocol must be 1 or 2, got %d", l.Name, l.ProxyProtocol)
+	case (l.ProxyRequireTLS || l.ProxyRequireCertificate) && l.ProxyProtocol != 2:
+		return fmt.Errorf("broker: listener %q: ProxyRequireTLS and ProxyRequireCertificate need ProxyProtocol 2", l.Name)
+	case (l.ProxyRequireTLS || l.ProxyRequireCertificate) && l.TLS != nil:
+		return fmt.Errorf("broker: listener %q: ProxyRequireTLS and ProxyRequireCertificate are for TLS terminated by the proxy, not with TLS on the listener", l.Name)
+	}
+	return nil
+}
+
+// acceptsVersion reports whether a CONNECT of version v may connect on l.
+func (l *listener) acceptsVersion(v mqtt.Version) bool {
+	return l.cfg.AcceptVersions == nil || slices.Contains(l.cfg.AcceptVersions, v)
 }
 
 // pick resolves an int option: 0 = def, negative = unset (max).

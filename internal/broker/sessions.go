@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -10,11 +11,16 @@ import (
 // detach when the connection ends (end clean sessions, start the expiry
 // of durable ones), expire.
 
+// errTooManyClients is attach's refusal of a new session beyond
+// Options.MaxClients.
+var errTooManyClients = errors.New("broker: too many clients")
+
 // attach binds c to its session under the broker lock. An existing
 // connection with the same client id is closed (v5: DISCONNECT 0x8E)
 // [MQTT-3.1.4-3]. With clean start the old session is discarded
 // [MQTT-3.1.2-4], otherwise it is resumed and Session Present is set
-// [MQTT-3.2.2-2]. The CONNACK is queued before the session becomes
+// [MQTT-3.2.2-2]. A new session beyond Options.MaxClients is refused
+// with errTooManyClients. The CONNACK is queued before the session becomes
 // reachable, so no delivery can overtake it; inflight messages of a
 // resumed session are re-sent right after it.
 func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) error {
@@ -31,6 +37,9 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 	if b.shuttingDown {
 		c.enqueuePacket(&mqtt.Connack{Code: mqtt.ServerUnavailable}, c)
 		return &closeError{reason: CloseShutdown}
+	}
+	if max := b.cfg.MaxClients; max > 0 && b.sessions[c.clientID] == nil && len(b.sessions) >= max {
+		return errTooManyClients // nothing changed: the caller refuses c
 	}
 	var s *session
 	if old := b.sessions[c.clientID]; old != nil {

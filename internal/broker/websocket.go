@@ -44,7 +44,7 @@ func (b *Broker) newWSServer(l *listener) *http.Server {
 			http.NotFound(w, r)
 			return
 		}
-		if max := l.cfg.MaxConnections; max > 0 && l.active.Load() >= int64(max) {
+		if max := l.cfg.MaxConnections; (max > 0 && l.active.Load() >= int64(max)) || b.connsFull() {
 			http.Error(w, "too many connections", http.StatusServiceUnavailable)
 			return
 		}

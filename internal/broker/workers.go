@@ -3,8 +3,8 @@ package broker
 import "sync"
 
 // Workers: goroutines shared by all connections that run the deep work
-// (TLS handshake, packet handlers, writes), so that a connection's own
-// goroutine only waits for input on a shallow stack.
+// (TLS handshake, PROXY header, packet handlers, writes), so that a
+// connection's own goroutine only waits for input on a shallow stack.
 //
 // A goroutine's stack grows to what its deepest call needed and is never
 // shrunk below four times what it uses while parked: a reader that once
@@ -19,6 +19,7 @@ type jobKind uint8
 const (
 	jobRead      jobKind = iota // handle the buffered input (the connection's goroutine waits)
 	jobHandshake                // TLS handshake (the connection's goroutine waits)
+	jobProxy                    // read the PROXY header (the connection's goroutine waits)
 	jobWrite                    // drain the write queue (asynchronous)
 )
 
@@ -40,6 +41,9 @@ func (j job) run(w *worker) {
 		c.jobDone.Done()
 	case jobHandshake:
 		c.jobErr = c.handshake()
+		c.jobDone.Done()
+	case jobProxy:
+		c.jobErr = c.readProxy()
 		c.jobDone.Done()
 	case jobWrite:
 		c.writeJob()

@@ -46,6 +46,14 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 			WSOrigins:      l.WebsocketsOrigins,
 			MaxConnections: l.MaxConnections,
 			MountPoint:     l.MountPoint,
+			ProxyProtocol:  l.ProxyProtocol,
+			// With PROXY v2 and TLS terminated by the proxy, the header's
+			// TLS facts stand for the listener's own (mosquitto 2.1).
+			ProxyRequireTLS:         l.ProxyV2RequireTLS,
+			ProxyRequireCertificate: l.ProxyProtocol == 2 && !l.TLS() && l.RequireCertificate,
+		}
+		for _, v := range l.AcceptProtocolVersions {
+			lc.AcceptVersions = append(lc.AcceptVersions, mqtt.Version(v))
 		}
 		if len(lc.WSOrigins) == 0 && lc.WebSocket {
 			// mosquitto 2.0 accepts any Origin unless websockets_origin is set.
@@ -113,6 +121,8 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 	if cfg.SysInterval == 0 {
 		o.SysInterval = -1 // sys_interval 0 turns $SYS off
 	}
+	o.MaxConnections = cfg.GlobalMaxConnections // <= 0: unlimited
+	o.MaxClients = cfg.GlobalMaxClients
 	o.Logger = logger
 	o.Verbose = verbose
 	o.ConnectionMessages = cfg.ConnectionMessages

@@ -12,8 +12,11 @@
 // Listeners: "listener PORT [ADDRESS]" opens a listener; listener options
 // (protocol, certfile, keyfile, cafile, capath, require_certificate,
 // use_identity_as_username, tls_version, max_connections, max_qos,
-// max_topic_alias, websockets_path, websockets_origin, mount_point) apply
-// to the most recent one (mount_point only after a "listener" line, as in
+// max_topic_alias, websockets_path, websockets_origin, mount_point,
+// enable_proxy_protocol, proxy_protocol_v2_require_tls,
+// accept_protocol_versions) apply to the most recent one (mount_point and
+// accept_protocol_versions only after a "listener" line, the PROXY
+// options after a "listener" line or a default-listener option, as in
 // mosquitto). port, bind_address, and listener options given before the
 // first "listener" line configure mosquitto's default listener (port 1883
 // unless "port" says otherwise), which is opened after the others. With no
@@ -141,6 +144,19 @@ type Listener struct {
 	// subscribe to and removed from the topics sent to them. "" = none.
 	MountPoint string
 
+	// ProxyProtocol (enable_proxy_protocol, mosquitto 2.1) is the PROXY
+	// protocol version, 1 or 2, of the header every connection starts
+	// with (sent by a proxy such as HAProxy); 0 = off.
+	ProxyProtocol int
+	// ProxyV2RequireTLS (proxy_protocol_v2_require_tls, mosquitto 2.1)
+	// refuses PROXY v2 connections whose header does not say that the
+	// client used TLS with the proxy.
+	ProxyV2RequireTLS bool
+	// AcceptProtocolVersions (accept_protocol_versions, mosquitto 2.1)
+	// lists the MQTT protocol levels the listener accepts, in increasing
+	// order: 3 (MQTT 3.1), 4 (3.1.1), 5 (5.0). nil = all.
+	AcceptProtocolVersions []int
+
 	// Security is this listener's own security settings; set only when
 	// per_listener_settings is true (use Config.SecurityFor).
 	Security *Security
@@ -249,6 +265,9 @@ type Config struct {
 	PersistenceFile     string        // persistence_file, default "mosquitto.db"
 	AutosaveInterval    time.Duration // autosave_interval, default 1800s
 
+	GlobalMaxClients     int // global_max_clients (mosquitto 2.1), -1 = unlimited (default)
+	GlobalMaxConnections int // global_max_connections (mosquitto 2.1), -1 = unlimited (default)
+
 	MaxKeepalive        uint16 // max_keepalive, default 65535
 	MaxPacketSize       uint32 // max_packet_size, 0 = unlimited
 	MessageSizeLimit    uint32 // message_size_limit, 0 = unlimited
@@ -292,6 +311,9 @@ func newConfig() *Config {
 		LogTypes:            LogDefault,
 		LogTimestamp:        true,
 		ConnectionMessages:  true,
+
+		GlobalMaxClients:     -1,
+		GlobalMaxConnections: -1,
 	}
 }
 

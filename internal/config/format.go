@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -46,6 +47,8 @@ func (c *Config) Format(w io.Writer) error {
 	}
 
 	f.section("Limits")
+	f.line("global_max_clients %d", c.GlobalMaxClients)
+	f.line("global_max_connections %d", c.GlobalMaxConnections)
 	f.line("max_keepalive %d", c.MaxKeepalive)
 	if c.MaxPacketSize > 0 {
 		f.line("max_packet_size %d", c.MaxPacketSize)
@@ -170,6 +173,19 @@ func (f *formatter) listener(l *Listener) {
 	f.line("max_topic_alias %d", l.MaxTopicAlias)
 	if l.MountPoint != "" {
 		f.line("mount_point %s", l.MountPoint)
+	}
+	if l.ProxyProtocol != 0 {
+		f.line("enable_proxy_protocol %d", l.ProxyProtocol)
+	}
+	if l.ProxyV2RequireTLS {
+		f.line("proxy_protocol_v2_require_tls true")
+	}
+	if l.AcceptProtocolVersions != nil {
+		vs := make([]string, len(l.AcceptProtocolVersions))
+		for i, v := range l.AcceptProtocolVersions {
+			vs[i] = strconv.Itoa(v)
+		}
+		f.line("accept_protocol_versions %s", strings.Join(vs, ","))
 	}
 }
 

@@ -40,6 +40,17 @@ func init() {
 		"websockets_path":          (*parser).optWebsocketsPath,
 		"websockets_origin":        (*parser).optWebsocketsOrigin,
 		"mount_point":              (*parser).optMountPoint,
+		"enable_proxy_protocol":    (*parser).optEnableProxyProtocol,
+		"proxy_protocol_v2_require_tls": func(p *parser, a *args) error {
+			l, err := p.listenerRequired(a)
+			if err != nil {
+				return err
+			}
+			v, err := a.bool()
+			l.ProxyV2RequireTLS = v
+			return err
+		},
+		"accept_protocol_versions": (*parser).optAcceptProtocolVersions,
 
 		// Security (per listener with per_listener_settings true).
 		"per_listener_settings": (*parser).optPerListenerSettings,
@@ -68,6 +79,16 @@ func init() {
 		"persistent_client_expiration": (*parser).optClientExpiration,
 
 		// Limits.
+		"global_max_clients": func(p *parser, a *args) error {
+			n, err := a.int()
+			p.cfg.GlobalMaxClients = max(n, -1) // negative = unlimited
+			return err
+		},
+		"global_max_connections": func(p *parser, a *args) error {
+			n, err := a.int()
+			p.cfg.GlobalMaxConnections = max(n, -1)
+			return err
+		},
 		"max_keepalive": func(p *parser, a *args) error {
 			n, err := a.intRange(10, 65535)
 			p.cfg.MaxKeepalive = uint16(n)
@@ -181,7 +202,6 @@ var unsupported = map[string]string{
 	"socket_domain":            "socket_domain is not supported; give an IPv4 or IPv6 bind address instead",
 	"bind_interface":           "bind_interface is not supported; give a bind address instead",
 	"use_username_as_clientid": "use_username_as_clientid is not supported",
-	"accept_protocol_versions": "accept_protocol_versions is not supported",
 	// Other mosquitto options.
 	"memory_limit":             "memory_limit is not supported",
 	"upgrade_outgoing_qos":     "upgrade_outgoing_qos is not supported (it breaks the MQTT specification)",
@@ -196,8 +216,6 @@ var unsupported = map[string]string{
 	"websockets_log_level":     "websockets_log_level is not supported",
 	"websockets_headers_size":  "websockets_headers_size is not supported",
 	"retry_interval":           "retry_interval was removed from mosquitto",
-	"global_max_clients":       "global_max_clients is not supported",
-	"global_max_connections":   "global_max_connections is not supported",
 }
 
 func listenerString(field func(*Listener) *string) handler {
@@ -423,6 +441,62 @@ func validMountPoint(v string) error {
 	case strings.HasPrefix(v, mqtt.SharePrefix):
 		return fmt.Errorf("invalid value %q: a mount point must not start with %q", v, mqtt.SharePrefix)
 	}
+	return nil
+}
+
+// listenerRequired returns the current listener for an option that, as
+// in mosquitto (REQUIRE_LISTENER), needs a listener to exist already: a
+// "listener" line or a default-listener option before it.
+func (p *parser) listenerRequired(a *args) (*Listener, error) {
+	if p.cur == p.def && !p.defMade {
+		return nil, a.errf("requires a listener to be defined first")
+	}
+	return p.listener(a), nil
+}
+
+// optEnableProxyProtocol handles "enable_proxy_protocol 1|2".
+func (p *parser) optEnableProxyProtocol(a *args) error {
+	l, err := p.listenerRequired(a)
+	if err != nil {
+		return err
+	}
+	v, err := a.one()
+	if err != nil {
+		return err
+	}
+	if v != "1" && v != "2" {
+		return a.errf("must be 1 or 2")
+	}
+	l.ProxyProtocol = int(v[0] - '0')
+	return nil
+}
+
+// optAcceptProtocolVersions handles "accept_protocol_versions 3,4,5":
+// protocol levels separated by commas and/or blanks (as mosquitto), only
+// after a "listener" line; the last one given wins. Stricter than
+// mosquitto, which ignores anything but 3, 4 and 5: another value is an
+// error.
+func (p *parser) optAcceptProtocolVersions(a *args) error {
+	if p.cur == p.def {
+		return a.errf("must follow a \"listener\" line")
+	}
+	var seen [6]bool
+	var vs []int
+	for _, f := range strings.FieldsFunc(strings.Join(a.values(), " "), func(r rune) bool { return r == ',' || r == ' ' }) {
+		if f != "3" && f != "4" && f != "5" {
+			return a.errf("invalid value %q: must be 3 (MQTT 3.1), 4 (3.1.1) or 5 (5.0)", f)
+		}
+		seen[f[0]-'0'] = true
+	}
+	for v := 3; v <= 5; v++ {
+		if seen[v] {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) == 0 {
+		return a.errf("missing value")
+	}
+	p.listener(a).AcceptProtocolVersions = vs
 	return nil
 }
 

@@ -75,17 +75,25 @@ func (l *Listener) validate() error {
 	case l.KeyFile != "" && l.CertFile == "":
 		return fail("keyfile", "certfile is required with keyfile")
 	}
+	// With PROXY v2 and no TLS of its own, a listener gets the TLS facts
+	// of a proxy that terminates TLS from the header (mosquitto 2.1):
+	// require_certificate and use_identity_as_username then apply to the
+	// certificate the proxy verified.
+	proxyTLS := l.ProxyProtocol == 2 && !l.TLS()
 	if !l.TLS() {
 		for _, o := range []struct {
 			name string
 			set  bool
 		}{
 			{"cafile", l.CAFile != ""}, {"capath", l.CAPath != ""},
-			{"require_certificate", l.RequireCertificate},
-			{"use_identity_as_username", l.UseIdentityAsUsername},
+			{"require_certificate", l.RequireCertificate && !proxyTLS},
+			{"use_identity_as_username", l.UseIdentityAsUsername && !proxyTLS},
 			{"tls_version", l.TLSVersion != ""},
 		} {
 			if o.set {
+				if l.ProxyProtocol == 1 && (o.name == "require_certificate" || o.name == "use_identity_as_username") {
+					return fail(o.name, "needs certfile and keyfile on the same listener, or enable_proxy_protocol 2 (TLS terminated by the proxy)")
+				}
 				return fail(o.name, "needs certfile and keyfile on the same listener")
 			}
 		}
@@ -95,8 +103,26 @@ func (l *Listener) validate() error {
 	default:
 		return fail("tls_version", "invalid value %q", l.TLSVersion)
 	}
-	if l.RequireCertificate && l.CAFile == "" && l.CAPath == "" {
+	if l.RequireCertificate && l.TLS() && l.CAFile == "" && l.CAPath == "" {
 		return fail("require_certificate", "needs cafile or capath to verify client certificates")
+	}
+	switch {
+	case l.ProxyProtocol != 0 && l.ProxyProtocol != 1 && l.ProxyProtocol != 2:
+		return fail("enable_proxy_protocol", "must be 1 or 2")
+	case l.ProxyV2RequireTLS && l.ProxyProtocol != 2:
+		return fail("proxy_protocol_v2_require_tls", "needs enable_proxy_protocol 2")
+	case l.ProxyV2RequireTLS && l.TLS():
+		return fail("proxy_protocol_v2_require_tls", "is for TLS terminated by the proxy; this listener has certfile and keyfile")
+	}
+	if l.AcceptProtocolVersions != nil {
+		if len(l.AcceptProtocolVersions) == 0 {
+			return fail("accept_protocol_versions", "no protocol version accepted")
+		}
+		for _, v := range l.AcceptProtocolVersions {
+			if v < 3 || v > 5 {
+				return fail("accept_protocol_versions", "invalid protocol version %d: must be 3, 4 or 5", v)
+			}
+		}
 	}
 	if l.UseIdentityAsUsername && !l.RequireCertificate {
 		return fail("use_identity_as_username", "needs require_certificate true")
