@@ -108,7 +108,7 @@ stop_brokers() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  MQB_PID= MOSQ_PID=
+  MQB_PID='' MOSQ_PID=''
 }
 trap stop_brokers EXIT
 trap 'exit 130' INT TERM

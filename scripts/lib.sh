@@ -13,7 +13,7 @@
 #                              with mosquitto: mosquitto_passwd).
 #   MQ_HOST, MQ_PORT           use this broker instead of starting one (MQ_PORT
 #                              defaults to 1883). Demos that need their own broker
-#                              configuration (tls-auth) then skip.
+#                              configuration (tls-auth, bridge) then skip.
 #   MQ_WS_URL                  with MQ_HOST: the broker's WebSocket URL for demo-websocket.
 #   MQ_STRICT=1                a skipped step is a failure (CI sets this for mqkit).
 #   MQ_KEEP=1                  keep the temporary directory (logs, configs, certs).
@@ -268,8 +268,11 @@ out() { printf '%s' "$WORK/$1.out"; }
 
 # alive NAME: whether the background command is still running (an exited
 # child stays a zombie until we wait for it, so kill -0 alone is not enough).
-alive() {
-	local pid=${BG_PID[$1]} state stat
+alive() { _pid_alive "${BG_PID[$1]}"; }
+
+# _pid_alive PID: the same for any child process.
+_pid_alive() {
+	local pid=$1 state stat
 	kill -0 "$pid" 2>/dev/null || return 1
 	if [[ -r /proc/$pid/stat ]]; then
 		# read, not $(<file): the process may vanish after the -r test, and a
@@ -399,7 +402,12 @@ expect_no_line() {
 
 # ---------------------------------------------------------------- broker
 
-BROKER_PID='' EXTERNAL=0
+EXTERNAL=0
+# The brokers started and not stopped, name -> pid. use_broker's is "broker";
+# a demo with several brokers names them (use_broker_conf WRITER N NAME).
+# Each logs to $WORK/NAME.log.
+declare -A BROKERS=() _BROKER_PORTS=()
+_BROKER_NAMES=() # every name started, in order: their logs are shown on failure
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mqdemo.XXXXXX")
 cd "$WORK"
 
@@ -421,20 +429,27 @@ cid() { printf '%s' "$1${RUN_ID:+-$RUN_ID}"; }
 _cleanup() {
 	local rc=$? pid
 	trap - EXIT INT TERM
-	for pid in "${ALL_PIDS[@]}"; do
-		kill -CONT "$pid" 2>/dev/null || true
+	# Reaped here, quietly: else bash reports "Killed" for the ones still running.
+	{
+		for pid in "${ALL_PIDS[@]}"; do
+			kill -CONT "$pid" || true
+			kill -KILL "$pid" || true
+		done
+		for pid in "${ALL_PIDS[@]}"; do wait "$pid" || true; done
+	} 2>/dev/null
+	local name deadline=$(($(now_ms) + 3000))
+	for pid in "${BROKERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${BROKERS[@]}"; do
+		while _pid_alive "$pid" && (($(now_ms) < deadline)); do sleep 0.05; done
 		kill -KILL "$pid" 2>/dev/null || true
 	done
-	if [[ -n "$BROKER_PID" ]]; then
-		kill -TERM "$BROKER_PID" 2>/dev/null || true
-		local deadline=$(($(now_ms) + 3000))
-		while kill -0 "$BROKER_PID" 2>/dev/null && (($(now_ms) < deadline)); do sleep 0.05; done
-		kill -KILL "$BROKER_PID" 2>/dev/null || true
-	fi
 	{ wait; } 2>/dev/null || true
-	if ((rc != 0)) && [[ -s "$WORK/broker.log" ]]; then
-		printf '\n--- last lines of the broker log (%s) ---\n' "$WORK/broker.log" >&2
-		tail -n 25 "$WORK/broker.log" >&2
+	if ((rc != 0)); then
+		for name in "${_BROKER_NAMES[@]}"; do
+			[[ -s "$WORK/$name.log" ]] || continue
+			printf '\n--- last lines of the %s log (%s) ---\n' "$name" "$WORK/$name.log" >&2
+			tail -n 25 "$WORK/$name.log" >&2
+		done
 	fi
 	cd /
 	if [[ "${MQ_KEEP:-}" == 1 ]]; then
@@ -473,31 +488,42 @@ conf_prelude() {
 
 # _start_broker PORT... -- ARG...: start MQ_BROKER with ARGs and wait until all
 # PORTs accept connections. Returns 1 if the broker exited (port race).
-_start_broker() {
+_start_broker() { _launch broker "$@"; }
+
+# _launch NAME PORT... -- ARG...: _start_broker for the broker NAME: its log is
+# $WORK/NAME.log, its pid BROKERS[NAME].
+_launch() {
+	local name=$1 who pid log
+	shift
+	who=$(_who "$name")
 	local -a ports=()
 	while [[ $1 != -- ]]; do ports+=("$1"); shift; done
 	shift
-	printf '   %s$ %s &%s\n' "$C_CYAN" "$(_quote mqbroker "$@")" "$C_OFF"
-	"${BROKER_CMD[@]}" "$@" >"$WORK/broker.log" 2>&1 </dev/null &
-	BROKER_PID=$!
+	log=$WORK/$name.log
+	if [[ $name == broker ]]; then
+		printf '   %s$ %s &%s\n' "$C_CYAN" "$(_quote mqbroker "$@")" "$C_OFF"
+	else
+		printf '   %s$ %s &%s   %s# %s%s\n' "$C_CYAN" "$(_quote mqbroker "$@")" "$C_OFF" "$C_DIM" "$name" "$C_OFF"
+	fi
+	"${BROKER_CMD[@]}" "$@" >"$log" 2>&1 </dev/null &
+	pid=$!
+	BROKERS[$name]=$pid
+	[[ " ${_BROKER_NAMES[*]} " == *" $name "* ]] || _BROKER_NAMES+=("$name")
 	local deadline=$(($(now_ms) + 10000)) p
 	for p in "${ports[@]}"; do
 		until port_open "$p"; do
-			if ! kill -0 "$BROKER_PID" 2>/dev/null; then
-				wait "$BROKER_PID" 2>/dev/null || true
-				BROKER_PID=''
+			if ! _pid_alive "$pid"; then
+				_unlaunch "$name"
 				return 1
 			fi
 			# Another process took the port between pick_port and the bind.
 			# mosquitto then keeps running on ::1 only, so do not wait for it.
-			if grep -qi 'address already in use' "$WORK/broker.log"; then
-				kill "$BROKER_PID" 2>/dev/null || true
-				wait "$BROKER_PID" 2>/dev/null || true
-				BROKER_PID=''
+			if grep -qi 'address already in use' "$log"; then
+				_unlaunch "$name"
 				return 1
 			fi
 			if (($(now_ms) > deadline)); then
-				fail "the broker did not listen on port $p within 10s"
+				fail "$who did not listen on port $p within 10s"
 			fi
 			sleep 0.05
 		done
@@ -506,20 +532,28 @@ _start_broker() {
 	# pick_port and the bind: trust it only once the broker itself says it
 	# is ready (mosquitto: "... running", mqbroker: "... ready") and logged
 	# no bind error.
-	until grep -Eq ' (running|ready)$' "$WORK/broker.log"; do
-		kill -0 "$BROKER_PID" 2>/dev/null || { BROKER_PID=''; return 1; }
+	until grep -Eq ' (running|ready)$' "$log"; do
+		_pid_alive "$pid" || { _unlaunch "$name"; return 1; }
 		if (($(now_ms) > deadline)); then
-			fail "the broker did not report it was ready within 10s"
+			fail "$who did not report it was ready within 10s"
 		fi
 		sleep 0.05
 	done
-	if grep -qi 'address already in use' "$WORK/broker.log"; then
-		kill "$BROKER_PID" 2>/dev/null || true
-		wait "$BROKER_PID" 2>/dev/null || true
-		BROKER_PID=''
+	if grep -qi 'address already in use' "$log" || ! _pid_alive "$pid"; then
+		_unlaunch "$name"
 		return 1
 	fi
-	kill -0 "$BROKER_PID" 2>/dev/null || { BROKER_PID=''; return 1; }
+}
+
+# _who NAME: how messages call the broker NAME.
+_who() { if [[ $1 == broker ]]; then echo "the broker"; else echo "$1"; fi; }
+
+# _unlaunch NAME: end (if need be) and forget the broker NAME.
+_unlaunch() {
+	local pid=${BROKERS[$1]}
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	unset 'BROKERS[$1]'
 }
 
 # use_broker: the broker for demos that need nothing special. With MQ_HOST,
@@ -548,32 +582,74 @@ use_broker() {
 	fail "the broker would not start (see its log above)"
 }
 
-# use_broker_conf WRITER NPORTS: start the broker with a generated config.
+# use_broker_conf WRITER NPORTS [NAME]: start the broker with a generated config.
 # WRITER is a function called with NPORTS free ports as arguments; it must
-# print the config. The ports are left in PORTS.
+# print the config. The ports are left in PORTS. With NAME (default "broker"),
+# a second broker: its config is NAME.conf, its log NAME.log (stop_broker and
+# restart_broker take the NAME).
 use_broker_conf() {
-	local writer=$1 n=$2 try i
+	local writer=$1 n=$2 name=${3:-broker} try i
 	need_tool BROKER_CMD MQ_BROKER mosquitto
 	for try in 1 2 3 4 5; do
 		PORTS=()
 		for ((i = 0; i < n; i++)); do PORTS+=("$(pick_port)"); done
-		"$writer" "${PORTS[@]}" >"$WORK/broker.conf"
+		"$writer" "${PORTS[@]}" >"$WORK/$name.conf"
 		if ((try == 1)); then
-			say "The broker's configuration (mosquitto.conf syntax), broker.conf:"
-			_indent "$WORK/broker.conf"
+			if [[ $name == broker ]]; then
+				say "The broker's configuration (mosquitto.conf syntax), broker.conf:"
+			else
+				say "The configuration of $name (mosquitto.conf syntax), $name.conf:"
+			fi
+			_indent "$WORK/$name.conf"
 		fi
-		if _start_broker "${PORTS[@]}" -- -c broker.conf; then
+		if _launch "$name" "${PORTS[@]}" -- -c "$name.conf"; then
+			_BROKER_PORTS[$name]="${PORTS[*]}"
 			MQ_HOST=127.0.0.1
-			ok "broker listening on port(s) ${PORTS[*]}"
+			ok "$name listening on port(s) ${PORTS[*]}"
 			_banner
 			return
 		fi
 	done
-	_indent "$WORK/broker.log"
-	fail "the broker would not start with broker.conf (see its log above)"
+	_indent "$WORK/$name.log"
+	fail "$(_who "$name") would not start with $name.conf (see its log above)"
 }
 
+# stop_broker NAME: stop a broker started by use_broker_conf with SIGTERM (a
+# clean shutdown: persistence is saved), and wait (bounded) until it is gone.
+stop_broker() {
+	local name=$1 pid=${BROKERS[$1]:?"stop_broker: no running broker named $1"}
+	printf '   %s$ kill -TERM %s%s   %s# %s%s\n' "$C_CYAN" "$pid" "$C_OFF" "$C_DIM" "$name" "$C_OFF"
+	kill -TERM "$pid" 2>/dev/null || true
+	local deadline=$(($(now_ms) + 10000))
+	while _pid_alive "$pid"; do
+		if (($(now_ms) > deadline)); then
+			fail "$name still running 10s after SIGTERM"
+		fi
+		sleep 0.05
+	done
+	wait "$pid" 2>/dev/null || true
+	unset 'BROKERS[$name]'
+	ok "$name stopped"
+}
+
+# restart_broker NAME: start a broker stopped by stop_broker again, with the
+# same config and ports (its previous log is kept as NAME.prev.log).
+restart_broker() {
+	local name=$1
+	local -a ports
+	read -ra ports <<<"${_BROKER_PORTS[$name]:?"restart_broker: no broker named $name"}"
+	mv -f "$WORK/$name.log" "$WORK/$name.prev.log" 2>/dev/null || true
+	if ! _launch "$name" "${ports[@]}" -- -c "$name.conf"; then
+		_indent "$WORK/$name.log"
+		fail "$name would not start again on port(s) ${ports[*]} (taken meanwhile? see its log above)"
+	fi
+	ok "$name listening again on port(s) ${ports[*]}"
+}
+
+_BANNER_SHOWN=0
 _banner() {
+	((_BANNER_SHOWN)) && return 0
+	_BANNER_SHOWN=1
 	need_tool PUB_CMD MQ_PUB mosquitto_pub
 	need_tool SUB_CMD MQ_SUB mosquitto_sub
 	local broker=''
