@@ -167,14 +167,11 @@ func checkDowngrade(e *env) (string, error) {
 	if max := e.r.maxQoS(); max < 2 {
 		return "", skipf("broker's Maximum QoS is %d", max)
 	}
-	sub, err := e.dial("sub", mqtt.V311)
+	cs, err := e.dialAll(mqtt.V311, "sub", "pub")
 	if err != nil {
 		return "", err
 	}
-	pub, err := e.dial("pub", mqtt.V311)
-	if err != nil {
-		return "", err
-	}
+	sub, pub := cs[0], cs[1]
 	topic := e.topic + "/t"
 	if err := e.sub(sub, topic, 1); err != nil {
 		return "", err
@@ -205,9 +202,8 @@ func checkRetained(e *env) (string, error) {
 		return "", err
 	}
 	topic := e.topic + "/t"
-	e.keepRetained(topic)
-	data := payload("retained")
-	if err := e.publish(pub, &mqtt.Publish{Topic: topic, Payload: data, QoS: 1, Retain: true}); err != nil {
+	data, err := e.publishRetained(pub, topic, "retained")
+	if err != nil {
 		return "", err
 	}
 	s1, err := e.dial("sub1", mqtt.V311)
@@ -357,18 +353,11 @@ func checkWildcards(e *env) (string, error) {
 		return "", skipf("broker announces Wildcard Subscription Available 0")
 	}
 	b := e.topic
-	plus, err := e.dial("plus", mqtt.V311)
+	cs, err := e.dialAll(mqtt.V311, "plus", "hash", "pub")
 	if err != nil {
 		return "", err
 	}
-	hash, err := e.dial("hash", mqtt.V311)
-	if err != nil {
-		return "", err
-	}
-	pub, err := e.dial("pub", mqtt.V311)
-	if err != nil {
-		return "", err
-	}
+	plus, hash, pub := cs[0], cs[1], cs[2]
 	if err := e.sub(plus, b+"/+/b", 1); err != nil {
 		return "", err
 	}

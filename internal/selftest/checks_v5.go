@@ -90,14 +90,11 @@ func checkTopicAlias(e *env) (string, error) {
 	if !e.r.caps.Has(mqtt.PropTopicAliasMaximum) || e.r.caps.TopicAliasMaximum == 0 {
 		return "", skipf("broker announces Topic Alias Maximum 0")
 	}
-	sub, err := e.dial("sub", mqtt.V5)
+	cs, err := e.dialAll(mqtt.V5, "sub", "pub")
 	if err != nil {
 		return "", err
 	}
-	pub, err := e.dial("pub", mqtt.V5)
-	if err != nil {
-		return "", err
-	}
+	sub, pub := cs[0], cs[1]
 	topic := e.topic + "/t"
 	if err := e.sub(sub, topic, 1); err != nil {
 		return "", err
@@ -124,14 +121,11 @@ func checkTopicAlias(e *env) (string, error) {
 // checkNoLocal: a No Local subscription does not get the client's own
 // messages [MQTT-3.8.3-3].
 func checkNoLocal(e *env) (string, error) {
-	a, err := e.dial("a", mqtt.V5)
+	cs, err := e.dialAll(mqtt.V5, "a", "b")
 	if err != nil {
 		return "", err
 	}
-	b, err := e.dial("b", mqtt.V5)
-	if err != nil {
-		return "", err
-	}
+	a, b := cs[0], cs[1]
 	topic := e.topic + "/t"
 	if _, err := e.subscribe(a, nil, mqtt.Subscription{Filter: topic, QoS: 1, NoLocal: true}); err != nil {
 		return "", err
@@ -163,18 +157,11 @@ func checkRetainAsPublished(e *env) (string, error) {
 	if !e.r.retainAvailable() {
 		return "", skipf("broker announces Retain Available 0")
 	}
-	rap, err := e.dial("rap", mqtt.V5)
+	cs, err := e.dialAll(mqtt.V5, "rap", "plain", "pub")
 	if err != nil {
 		return "", err
 	}
-	plain, err := e.dial("plain", mqtt.V5)
-	if err != nil {
-		return "", err
-	}
-	pub, err := e.dial("pub", mqtt.V5)
-	if err != nil {
-		return "", err
-	}
+	rap, plain, pub := cs[0], cs[1], cs[2]
 	topic := e.topic + "/t"
 	if _, err := e.subscribe(rap, nil, mqtt.Subscription{Filter: topic, QoS: 1, RetainAsPublished: true}); err != nil {
 		return "", err
@@ -182,9 +169,8 @@ func checkRetainAsPublished(e *env) (string, error) {
 	if err := e.sub(plain, topic, 1); err != nil {
 		return "", err
 	}
-	e.keepRetained(topic)
-	data := payload("rap")
-	if err := e.publish(pub, &mqtt.Publish{Topic: topic, Payload: data, QoS: 1, Retain: true}); err != nil {
+	data, err := e.publishRetained(pub, topic, "rap")
+	if err != nil {
 		return "", err
 	}
 	m, err := e.expect(rap, topic, data)
@@ -214,9 +200,8 @@ func checkRetainHandling(e *env) (string, error) {
 		return "", err
 	}
 	topic := e.topic + "/t"
-	e.keepRetained(topic)
-	data := payload("retained")
-	if err := e.publish(pub, &mqtt.Publish{Topic: topic, Payload: data, QoS: 1, Retain: true}); err != nil {
+	data, err := e.publishRetained(pub, topic, "retained")
+	if err != nil {
 		return "", err
 	}
 	rh0, err := e.dial("rh0", mqtt.V5)
@@ -258,14 +243,11 @@ func checkSubscriptionID(e *env) (string, error) {
 	if !e.r.available(mqtt.PropSubIDAvailable, e.r.caps.SubIDAvailable) {
 		return "", skipf("broker announces Subscription Identifier Available 0")
 	}
-	s, err := e.dial("sub", mqtt.V5)
+	cs, err := e.dialAll(mqtt.V5, "sub", "pub")
 	if err != nil {
 		return "", err
 	}
-	pub, err := e.dial("pub", mqtt.V5)
-	if err != nil {
-		return "", err
-	}
+	s, pub := cs[0], cs[1]
 	x, y := e.topic+"/x", e.topic+"/y"
 	for _, sub := range []struct {
 		filter string
@@ -365,14 +347,11 @@ func checkShared(e *env) (string, error) {
 // checkUserProperties: user properties are forwarded unchanged and in
 // order [MQTT-3.3.2-17], [MQTT-3.3.2-18].
 func checkUserProperties(e *env) (string, error) {
-	sub, err := e.dial("sub", mqtt.V5)
+	cs, err := e.dialAll(mqtt.V5, "sub", "pub")
 	if err != nil {
 		return "", err
 	}
-	pub, err := e.dial("pub", mqtt.V5)
-	if err != nil {
-		return "", err
-	}
+	sub, pub := cs[0], cs[1]
 	topic := e.topic + "/t"
 	if err := e.sub(sub, topic, 1); err != nil {
 		return "", err
@@ -398,14 +377,11 @@ func checkUserProperties(e *env) (string, error) {
 // [MQTT-3.3.2-15], [MQTT-3.3.2-16], and a reply on the response topic
 // reaches the requester.
 func checkRequestResponse(e *env) (string, error) {
-	requester, err := e.dial("req", mqtt.V5)
+	cs, err := e.dialAll(mqtt.V5, "req", "resp")
 	if err != nil {
 		return "", err
 	}
-	responder, err := e.dial("resp", mqtt.V5)
-	if err != nil {
-		return "", err
-	}
+	requester, responder := cs[0], cs[1]
 	topic, reply := e.topic+"/request", e.topic+"/reply"
 	if err := e.sub(responder, topic, 1); err != nil {
 		return "", err

@@ -150,6 +150,19 @@ func (e *env) dial(role string, v mqtt.Version, opts ...option) (*conn, error) {
 	return e.dialInbox(role, v, nil, opts...)
 }
 
+// dialAll connects one client per role, all with protocol version v.
+func (e *env) dialAll(v mqtt.Version, roles ...string) ([]*conn, error) {
+	cs := make([]*conn, len(roles))
+	for i, r := range roles {
+		c, err := e.dial(r, v)
+		if err != nil {
+			return nil, err
+		}
+		cs[i] = c
+	}
+	return cs, nil
+}
+
 func (e *env) dialInbox(role string, v mqtt.Version, setup func(*inbox), opts ...option) (*conn, error) {
 	c := &conn{role: role, in: &inbox{ch: make(chan *mqtt.Publish, inboxSize)}, rec: newRecorder()}
 	if setup != nil {
@@ -196,6 +209,14 @@ func (e *env) keepSession(role string, v mqtt.Version) {
 
 // keepRetained records a topic whose retained message the cleanup clears.
 func (e *env) keepRetained(topic string) { e.retained = append(e.retained, topic) }
+
+// publishRetained publishes a fresh payload tagged tag as a retained QoS 1
+// message on topic (cleared again by the cleanup) and returns the payload.
+func (e *env) publishRetained(c *conn, topic, tag string) ([]byte, error) {
+	e.keepRetained(topic)
+	data := payload(tag)
+	return data, e.publish(c, &mqtt.Publish{Topic: topic, Payload: data, QoS: 1, Retain: true})
+}
 
 // subscribe sends one SUBSCRIBE and fails on a refused filter. It returns
 // the granted QoS of each filter.
