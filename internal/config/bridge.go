@@ -332,16 +332,12 @@ func (p *parser) optBridgeProtocol(a *args) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.one()
+	v, err := a.oneOf("mqttv311", "mqttv31", "mqttv50")
 	if err != nil {
 		return err
 	}
-	switch v {
-	case "mqttv31", "mqttv311", "mqttv50":
-		b.ProtocolVersion = v
-		return nil
-	}
-	return a.errf("invalid value %q: must be mqttv311, mqttv31 or mqttv50", v)
+	b.ProtocolVersion = v
+	return nil
 }
 
 func (p *parser) optRemotePassword(a *args) error {
@@ -420,33 +416,26 @@ func (p *parser) optBridgeTLSVersion(a *args) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.one()
+	v, err := a.oneOf(tlsVersions...)
 	if err != nil {
 		return err
 	}
-	switch v {
-	case "tlsv1.3", "tlsv1.2", "tlsv1.1":
-		b.TLSVersion = v
-		return nil
-	}
-	return a.errf("invalid value %q: must be tlsv1.3, tlsv1.2 or tlsv1.1", v)
+	b.TLSVersion = v
+	return nil
 }
 
 func (p *parser) optStartType(a *args) error {
 	if _, err := p.bridge(a); err != nil {
 		return err
 	}
-	v, err := a.one()
+	v, err := a.oneOf("automatic", "lazy", "once")
 	if err != nil {
 		return err
 	}
-	switch v {
-	case "automatic":
-		return nil
-	case "lazy", "once":
+	if v != "automatic" {
 		return a.errf("start_type %s is not supported by mqbroker (only automatic)", v)
 	}
-	return a.errf("invalid value %q: must be automatic, lazy or once", v)
+	return nil
 }
 
 // validate checks one bridge's options against each other.

@@ -316,27 +316,21 @@ func (p *parser) listenerDefault(a *args) *Listener {
 }
 
 func (p *parser) optProtocol(a *args) error {
-	v, err := a.one()
+	v, err := a.oneOf(string(ProtocolMQTT), string(ProtocolWebsockets))
 	if err != nil {
 		return err
 	}
-	switch Protocol(v) {
-	case ProtocolMQTT, ProtocolWebsockets:
-		p.listener(a).Protocol = Protocol(v)
-		return nil
-	}
-	return a.errf("invalid value %q: must be mqtt or websockets", v)
+	p.listener(a).Protocol = Protocol(v)
+	return nil
 }
 
+// tlsVersions are the values of tls_version and bridge_tls_version.
+var tlsVersions = []string{"tlsv1.3", "tlsv1.2", "tlsv1.1"}
+
 func (p *parser) optTLSVersion(a *args) error {
-	v, err := a.one()
+	v, err := a.oneOf(tlsVersions...)
 	if err != nil {
 		return err
-	}
-	switch v {
-	case "tlsv1.3", "tlsv1.2", "tlsv1.1":
-	default:
-		return a.errf("invalid value %q: must be tlsv1.3, tlsv1.2 or tlsv1.1", v)
 	}
 	l := p.listener(a)
 	if prev, dup := p.strPos[&l.TLSVersion]; dup {

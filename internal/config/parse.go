@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -72,6 +73,20 @@ type args struct {
 
 func (a *args) errf(format string, v ...any) error {
 	return &Error{Pos: a.pos, Option: a.name, Msg: fmt.Sprintf(format, v...)}
+}
+
+// oneOf returns the single value of an option, which must be one of
+// choices ("invalid value "x": must be a, b or c" otherwise).
+func (a *args) oneOf(choices ...string) (string, error) {
+	v, err := a.one()
+	if err != nil {
+		return "", err
+	}
+	if slices.Contains(choices, v) {
+		return v, nil
+	}
+	last := len(choices) - 1
+	return "", a.errf("invalid value %q: must be %s or %s", v, strings.Join(choices[:last], ", "), choices[last])
 }
 
 // one returns the single value of an option. A trailing token that starts
