@@ -198,20 +198,35 @@ func TestPubLinesReconnects(t *testing.T) {
 // new one: the first broker never acknowledges (its store never reports
 // the write durable), the second receives the message.
 func TestPubLinesResendsUnacknowledged(t *testing.T) {
+	tg, pw, done, tl := pubLinesAcrossRestart(t, "unacked\n", "re/u", "-l", "-r", "-q", "1", "-t", "re/u")
+	expectRetained(t, tg, "re/u", "unacked")
+	pw.Close()
+	if r := waitResult(t, done, tl); r.code != 0 {
+		t.Fatalf("mqpub -l: exit %d\nstderr: %s", r.code, r.stderr)
+	}
+}
+
+// pubLinesAcrossRestart runs mqpub with args (an -l mode) against a broker
+// that never acknowledges, writes first to its stdin, waits until the
+// broker has routed it to storedTopic, restarts the broker (a normal one
+// this time) and waits for mqpub's reconnection warning. It returns the
+// broker, mqpub's stdin and its result channel.
+func pubLinesAcrossRestart(t *testing.T, first, storedTopic string, args ...string) (target, io.WriteCloser, chan result, *tool) {
+	t.Helper()
 	withReconnectDelay(t, 20*time.Millisecond)
 	port := clienttest.FreePort(t)
 	st := &blackholeStore{saved: make(chan string, 4)}
 	stop := restartables[0].start(t, port, broker.Options{Store: st})
 	tg := target{host: "127.0.0.1", port: strconv.Itoa(port)}
 	pr, pw := io.Pipe()
-	defer pw.Close()
+	t.Cleanup(func() { pw.Close() })
 	tl := &tool{name: "mqpub", in: pr}
 	done := make(chan result, 1)
-	go func() { done <- tl.run(testCtx(t), tg.args("-l", "-r", "-q", "1", "-t", "re/u")...) }()
-	io.WriteString(pw, "unacked\n")
+	go func() { done <- tl.run(testCtx(t), tg.args(args...)...) }()
+	io.WriteString(pw, first)
 	select {
 	case topic := <-st.saved: // received and routed; its PUBACK waits for ever
-		if topic != "re/u" {
+		if topic != storedTopic {
 			t.Fatalf("stored %q", topic)
 		}
 	case <-time.After(10 * time.Second):
@@ -221,11 +236,7 @@ func TestPubLinesResendsUnacknowledged(t *testing.T) {
 	stop()
 	waitFor(t, lost, done, tl, "the warning")
 	restartables[0].start(t, port, broker.Options{})
-	expectRetained(t, tg, "re/u", "unacked")
-	pw.Close()
-	if r := waitResult(t, done, tl); r.code != 0 {
-		t.Fatalf("mqpub -l: exit %d\nstderr: %s", r.code, r.stderr)
-	}
+	return tg, pw, done, tl
 }
 
 // expectRetained checks with mqsub that topic's retained message is want.

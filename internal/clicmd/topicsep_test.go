@@ -2,10 +2,8 @@ package clicmd
 
 import (
 	"io"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mqkit/mqkit/internal/broker"
 	"github.com/mqkit/mqkit/internal/client/clienttest"
@@ -103,29 +101,7 @@ func TestUnescapeSep(t *testing.T) {
 // line the first broker never acknowledged is sent again to its own
 // topic, not to -t (there is none here).
 func TestTopicSepReconnectResends(t *testing.T) {
-	withReconnectDelay(t, 20*time.Millisecond)
-	port := clienttest.FreePort(t)
-	st := &blackholeStore{saved: make(chan string, 4)}
-	stop := restartables[0].start(t, port, broker.Options{Store: st})
-	tg := target{host: "127.0.0.1", port: strconv.Itoa(port)}
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	tl := &tool{name: "mqpub", in: pr}
-	done := make(chan result, 1)
-	go func() { done <- tl.run(testCtx(t), tg.args("-l", "--topic-sep", "=", "-r", "-q", "1")...) }()
-	io.WriteString(pw, "re/sep/a=unacked\n")
-	select {
-	case topic := <-st.saved: // received and routed; its PUBACK waits for ever
-		if topic != "re/sep/a" {
-			t.Fatalf("stored %q", topic)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the first broker did not receive the message:\n%s", tl.errb.String())
-	}
-	lost := tl.errb.when("reconnecting")
-	stop()
-	waitFor(t, lost, done, tl, "the warning")
-	restartables[0].start(t, port, broker.Options{})
+	tg, pw, done, tl := pubLinesAcrossRestart(t, "re/sep/a=unacked\n", "re/sep/a", "-l", "--topic-sep", "=", "-r", "-q", "1")
 	expectRetained(t, tg, "re/sep/a", "unacked")
 	io.WriteString(pw, "re/sep/b=after\n")
 	pw.Close()
