@@ -9,7 +9,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/mqkit/mqkit/internal/broker"
@@ -99,52 +98,20 @@ func TestSelftestTLSCredentials(t *testing.T) {
 // silentBroker accepts CONNECT and then never answers anything else.
 func silentBroker(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
+	addr := clienttest.ServeTCP(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		p, err := mqtt.NewReader(br, 0).ReadPacket()
+		cp, ok := p.(*mqtt.Connect)
+		if err != nil || !ok {
+			return
 		}
-		mu.Unlock()
-		wg.Wait()
+		raw, _ := mqtt.Append(nil, &mqtt.Connack{}, cp.Version)
+		if _, err := c.Write(raw); err != nil {
+			return
+		}
+		io.Copy(io.Discard, br)
 	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				br := bufio.NewReader(c)
-				p, err := mqtt.NewReader(br, 0).ReadPacket()
-				cp, ok := p.(*mqtt.Connect)
-				if err != nil || !ok {
-					return
-				}
-				raw, _ := mqtt.Append(nil, &mqtt.Connack{}, cp.Version)
-				if _, err := c.Write(raw); err != nil {
-					return
-				}
-				io.Copy(io.Discard, br)
-			}()
-		}
-	}()
-	return "mqtt://" + ln.Addr().String()
+	return "mqtt://" + addr.String()
 }
 
 func TestSelftestBrokenBroker(t *testing.T) {

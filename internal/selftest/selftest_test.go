@@ -148,44 +148,8 @@ func TestMosquitto(t *testing.T) {
 // its deadline.
 func brokenBroker(t *testing.T) client.Endpoint {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				serveBroken(c)
-			}()
-		}
-	}()
-	return client.Endpoint{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port}
+	addr := clienttest.ServeTCP(t, serveBroken)
+	return client.Endpoint{Host: "127.0.0.1", Port: addr.Port}
 }
 
 func serveBroken(c net.Conn) {
