@@ -48,7 +48,10 @@ type Client struct {
 	wake    chan struct{}
 
 	// Reader-only state.
-	qos2In map[uint16]struct{} // QoS 2 ids delivered, awaiting PUBREL
+	// qos2In holds the QoS 2 messages accepted (PUBREC queued) and
+	// awaiting PUBREL, by packet identifier; the message itself is kept
+	// only for Options.OnRelease (nil otherwise).
+	qos2In map[uint16]*mqtt.Publish
 	// qos2Open mirrors len(qos2In) for Disconnect; inboundIdle is signalled
 	// when it drops to zero.
 	qos2Open    atomic.Int32
@@ -125,7 +128,7 @@ func newClient(conn net.Conn, opts Options) *Client {
 		receiveMaxIn: 65535,
 		pending:      make(map[uint16]*Token),
 		aliasOut:     make(map[uint16]string),
-		qos2In:       make(map[uint16]struct{}),
+		qos2In:       make(map[uint16]*mqtt.Publish),
 		inboundIdle:  make(chan struct{}, 1),
 		aliasIn:      make(map[uint16]string),
 		wake:         make(chan struct{}, 1),

@@ -101,6 +101,16 @@ type Options struct {
 	// acknowledgements of the same client (it runs on the reader).
 	OnMessage func(p *mqtt.Publish) bool
 
+	// OnRelease, if set, is called on the reader goroutine for every
+	// message OnMessage accepted, once the client has acknowledged it:
+	// right away for QoS 0, after queuing PUBACK for QoS 1, and for QoS 2
+	// after the server's PUBREL and our PUBCOMP. That is the point where
+	// libmosquitto hands a message to mosquitto_sub, so a command that
+	// decides in OnMessage and prints in OnRelease prints, and traces,
+	// in mosquitto's order. QoS 2 messages still waiting for PUBREL when
+	// the connection ends are released then. Not used with ManualAck.
+	OnRelease func(p *mqtt.Publish)
+
 	// ManualAck, when set, leaves every inbound QoS 1/2 message
 	// unacknowledged after OnMessage (whose result is then ignored) until
 	// the application calls Client.Ack for it: PUBACK for QoS 1, PUBREC for
@@ -117,7 +127,10 @@ type Options struct {
 	// OnServerDisconnect, if set, is called when the server sends DISCONNECT.
 	OnServerDisconnect func(d *mqtt.Disconnect)
 
-	// Trace, if set, is called for every packet sent and received.
+	// Trace, if set, is called for every packet received (before it is
+	// handled) and for every packet sent, when it is queued for the writer
+	// (in the order the packets go out), from the goroutine that queues
+	// it. It must not call the Client.
 	Trace func(ev TraceEvent)
 }
 

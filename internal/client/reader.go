@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
@@ -59,6 +60,7 @@ func noEOF(err error) error {
 // readLoop reads, decodes and handles packets until the connection ends.
 func (c *Client) readLoop(br *bufio.Reader) {
 	defer c.wg.Done()
+	defer c.releaseRemaining()
 	for {
 		raw, err := readFrame(br, c.maxPacketIn)
 		if err != nil {
@@ -156,18 +158,23 @@ func (c *Client) handlePublish(p *mqtt.Publish) error {
 	}
 	switch p.QoS {
 	case 0:
-		c.deliver(p)
+		if q, ok := c.deliver(p); ok {
+			c.release(q)
+		}
 		return nil
 	case 1:
 		if err := c.checkReceiveMax(); err != nil {
 			return err
 		}
-		if !c.deliver(p) || c.opts.ManualAck {
+		q, ok := c.deliver(p)
+		if !ok || c.opts.ManualAck {
 			c.unacked.Add(1) // PUBACK from Ack, or never
 			return nil
 		}
 		// [MQTT-4.3.2-4]
-		return c.queueAck(&mqtt.Ack{Kind: mqtt.PUBACK, PacketID: p.PacketID})
+		err := c.queueAck(&mqtt.Ack{Kind: mqtt.PUBACK, PacketID: p.PacketID})
+		c.release(q)
+		return err
 	}
 	rec := &mqtt.Ack{Kind: mqtt.PUBREC, PacketID: p.PacketID}
 	if _, dup := c.qos2In[p.PacketID]; dup {
@@ -177,11 +184,15 @@ func (c *Client) handlePublish(p *mqtt.Publish) error {
 	if err := c.checkReceiveMax(); err != nil {
 		return err
 	}
-	if !c.deliver(p) {
+	q, ok := c.deliver(p)
+	if !ok {
 		c.unacked.Add(1)
 		return nil
 	}
-	c.qos2In[p.PacketID] = struct{}{}
+	if c.opts.OnRelease == nil {
+		q = nil
+	}
+	c.qos2In[p.PacketID] = q
 	c.qos2Open.Store(int32(len(c.qos2In)))
 	c.unacked.Add(1)
 	if c.opts.ManualAck {
@@ -211,8 +222,10 @@ func (c *Client) handlePubrel(a *mqtt.Ack) error {
 	// is woken, so it always goes out ahead of the DISCONNECT.
 	err := c.queueAck(comp)
 	if ok {
+		q := c.qos2In[a.PacketID]
 		delete(c.qos2In, a.PacketID) // new message from now on [MQTT-4.3.3-12]
 		c.unacked.Add(-1)
+		c.release(q)
 		if c.qos2Open.Store(int32(len(c.qos2In))); len(c.qos2In) == 0 {
 			c.signalInboundIdle()
 		}
@@ -220,15 +233,47 @@ func (c *Client) handlePubrel(a *mqtt.Ack) error {
 	return err
 }
 
-func (c *Client) deliver(p *mqtt.Publish) bool {
-	if c.opts.OnMessage == nil {
-		return true
-	}
+// deliver hands p to OnMessage and reports whether it was accepted; q is
+// the copy the callbacks see.
+func (c *Client) deliver(p *mqtt.Publish) (q *mqtt.Publish, ok bool) {
 	// The codec's Reader reuses its *Publish for the next packet (the
 	// topic, payload and properties it points to are not reused), so the
-	// callback gets its own copy it may keep.
-	q := *p
-	return c.opts.OnMessage(&q)
+	// callbacks get their own copy they may keep.
+	cp := *p
+	if c.opts.OnMessage == nil {
+		return &cp, true
+	}
+	return &cp, c.opts.OnMessage(&cp)
+}
+
+// release calls OnRelease for an accepted message (nil: none).
+func (c *Client) release(q *mqtt.Publish) {
+	if q != nil && c.opts.OnRelease != nil && !c.opts.ManualAck {
+		c.opts.OnRelease(q)
+	}
+}
+
+// releaseRemaining releases, when the connection has ended, the QoS 2
+// messages still waiting for PUBREL: the server has them as received
+// (PUBREC), so they are not sent again on a new connection
+// [MQTT-4.3.3-9]; only the PUBREL would be.
+func (c *Client) releaseRemaining() {
+	if c.opts.OnRelease == nil {
+		return
+	}
+	ids := make([]uint16, 0, len(c.qos2In))
+	for id, q := range c.qos2In {
+		if q != nil {
+			ids = append(ids, id)
+		}
+	}
+	// In arrival order: identifiers are allocated in sequence by the server.
+	slices.Sort(ids)
+	for _, id := range ids {
+		q := c.qos2In[id]
+		c.qos2In[id] = nil
+		c.release(q)
+	}
 }
 
 // Ack acknowledges an inbound QoS 1/2 message held back by ManualAck:

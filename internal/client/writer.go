@@ -15,13 +15,18 @@ type outItem struct {
 	last bool   // close the connection after writing (DISCONNECT)
 }
 
-// enqueue queues an encoded packet and wakes the writer. It never blocks.
+// enqueue queues an encoded packet and wakes the writer. It never blocks
+// on the network. The packet is traced here, when queued, in the order it
+// will go out (as libmosquitto logs "sending" when it queues a packet):
+// an acknowledgement queued before a message is handed to OnRelease is
+// traced before it.
 func (c *Client) enqueue(it outItem) error {
 	c.qmu.Lock()
 	if c.qclosed {
 		c.qmu.Unlock()
 		return c.closedErr()
 	}
+	c.trace(true, it.p, it.raw)
 	c.queue = append(c.queue, it)
 	c.qmu.Unlock()
 	select {
@@ -62,7 +67,6 @@ func (c *Client) writeBatch(bw *bufio.Writer, batch []outItem) bool {
 	c.conn.SetWriteDeadline(time.Now().Add(c.opts.writeTimeout()))
 	last := false
 	for _, it := range batch {
-		c.trace(true, it.p, it.raw)
 		if _, err := bw.Write(it.raw); err != nil {
 			c.writeFailed(err)
 			c.failSent(batch)
