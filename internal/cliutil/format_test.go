@@ -105,12 +105,30 @@ func TestFormatSpecifiers(t *testing.T) {
 
 func TestFormatJSON(t *testing.T) {
 	full := &Message{Topic: "t/abc", Payload: []byte("abcdef"), QoS: 1, Retain: true, MID: 42, Props: fullProps(), Received: t0}
+	// The same properties in another wire order (as a broker may send
+	// them); user properties interleaved with others stay together where
+	// the first one came.
+	reordered := *full
+	reordered.Props = decodedProps(fullProps(), mqtt.PropPayloadFormat, mqtt.PropMessageExpiry, mqtt.PropContentType,
+		mqtt.PropResponseTopic, mqtt.PropUserProperty, mqtt.PropCorrelationData, mqtt.PropSubscriptionID)
+	// Built by code rather than decoded: identifier order.
+	built := *full
+	built.Props = mqtt.Properties{}
+	built.Props.SetResponseTopic("rt")
+	built.Props.SetPayloadFormat(0)
 	tests := []struct {
 		name, format string
 		m            *Message
 		pretty       bool
 		want         string
 	}{
+		{"j v5 wire order", "%j", &reordered, false,
+			`{"tst":"2020-05-06T22:12:00.123456+0100","topic":"t/abc","qos":1,"retain":1,"payloadlen":6,"mid":42,` +
+				`"properties":{"payload-format-indicator":1,"message-expiry-interval":60,"content-type":"ct",` +
+				`"response-topic":"rt","user-properties":{"k":"v","k2":"v2"},"correlation-data":"cd","subscription-identifier":7},"payload":"abcdef"}`},
+		{"j v5 built", "%j", &built, false,
+			`{"tst":"2020-05-06T22:12:00.123456+0100","topic":"t/abc","qos":1,"retain":1,"payloadlen":6,"mid":42,` +
+				`"properties":{"payload-format-indicator":0,"response-topic":"rt"},"payload":"abcdef"}`},
 		{"j v5", "%j", full, false,
 			`{"tst":"2020-05-06T22:12:00.123456+0100","topic":"t/abc","qos":1,"retain":1,"payloadlen":6,"mid":42,` +
 				`"properties":{"subscription-identifier":7,"user-properties":{"k":"v","k2":"v2"},"content-type":"ct",` +

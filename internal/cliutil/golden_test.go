@@ -185,6 +185,12 @@ func TestGoldenMosquittoSub(t *testing.T) {
 	v5props.SetPayloadFormat(1)
 	v5propsSub := v5props
 	v5propsSub.SubscriptionIDs = []uint32{7}
+	// As mqsub decodes them from the broker: in the publisher's order
+	// (v5pub), after the subscription identifier.
+	v5props = decodedProps(v5props, mqtt.PropUserProperty, mqtt.PropContentType,
+		mqtt.PropCorrelationData, mqtt.PropResponseTopic, mqtt.PropPayloadFormat)
+	v5propsSub = decodedProps(v5propsSub, mqtt.PropSubscriptionID, mqtt.PropUserProperty, mqtt.PropContentType,
+		mqtt.PropCorrelationData, mqtt.PropResponseTopic, mqtt.PropPayloadFormat)
 
 	const widths = "[%10t][%-10t|][%5.2t][%.3t][%010l][%-5l|][%8p][%-8p|][%3p][%-p][%10x][%-10X|][%3x][%5m][%-3m|][%05m]"
 	const jsonPayload = `{"a":[1,2.50,{"b":null}],"c":{}, "d":[], "e":"\u00e9\/","g":12345678901234567890,"h":-0.0,"i":0.1}`
@@ -232,6 +238,19 @@ func TestGoldenMosquittoSub(t *testing.T) {
 			Message{Payload: []byte("payload"), QoS: 2, MID: 1, Props: v5propsSub}, OutputOptions{Format: "%j"}},
 		{"v5 json pretty", []string{"-V", "5", "-D", "subscribe", "subscription-identifier", "7", "--pretty", "-F", "%j"}, append([]string{"-m", "payload"}, v5pub...),
 			Message{Payload: []byte("payload"), Props: v5propsSub}, OutputOptions{Format: "%j", Pretty: true}},
+		// The publisher's property order, kept by the broker, is the order
+		// %j prints (issue 13): not a fixed one.
+		{"v5 json publisher order", []string{"-V", "5", "-F", "%j"},
+			[]string{"-V", "5", "-m", "p", "-D", "publish", "payload-format-indicator", "1", "-D", "publish", "response-topic", "r",
+				"-D", "publish", "user-property", "a", "b", "-D", "publish", "content-type", "c", "-D", "publish", "user-property", "d", "e"},
+			Message{Payload: []byte("p"), Props: decodedProps(func() (p mqtt.Properties) {
+				p.SetPayloadFormat(1)
+				p.SetResponseTopic("r")
+				p.SetContentType("c")
+				p.User = []mqtt.UserProperty{{Key: "a", Value: "b"}, {Key: "d", Value: "e"}}
+				return p
+			}(), mqtt.PropPayloadFormat, mqtt.PropResponseTopic, mqtt.PropUserProperty, mqtt.PropContentType)},
+			OutputOptions{Format: "%j"}},
 		{"v5 json empty props", []string{"-V", "5", "-F", "%j"}, []string{"-V", "5", "-m", "p"},
 			Message{Payload: []byte("p")}, OutputOptions{Format: "%j"}},
 	}

@@ -28,46 +28,40 @@ func publishPropsPresent(p *mqtt.Properties) bool {
 }
 
 // mosquittoProps builds the "properties" object of %j the way
-// json_print_properties does: one member per property, named as
-// mosquitto_property_identifier_to_string names it, and all user
-// properties collected in one "user-properties" object (duplicate names are
-// kept as duplicate members). mosquitto emits the members in wire order;
-// mqtt.Properties does not keep that order, so this uses a fixed order,
-// the one mosquitto's broker produces when the publisher sent its
-// properties in this order: subscription-identifier (the broker writes it
-// first), user-properties, content-type, correlation-data, response-topic,
-// payload-format-indicator, topic-alias, message-expiry-interval (the
-// broker writes it last).
+// json_print_properties does: one member per property in the order the
+// properties arrived on the wire (mqtt.Properties.WireOrder), named as
+// mosquitto_property_identifier_to_string names them, with all user
+// properties collected in one "user-properties" object where the first
+// one arrived (duplicate names are kept as duplicate members).
 func mosquittoProps(p *mqtt.Properties) cjValue {
 	obj := cjValue{kind: cjObject, key: "properties"}
-	for _, id := range p.SubscriptionIDs {
-		obj.kids = append(obj.kids, cjNum("subscription-identifier", float64(id)))
-	}
-	if len(p.User) > 0 {
-		up := cjValue{kind: cjObject, key: "user-properties"}
-		for _, u := range p.User {
-			up.kids = append(up.kids, cjStr(u.Key, u.Value))
+	var ids [16]mqtt.PropID
+	for _, id := range p.WireOrder(ids[:0]) {
+		switch id {
+		case mqtt.PropSubscriptionID:
+			for _, sid := range p.SubscriptionIDs {
+				obj.kids = append(obj.kids, cjNum("subscription-identifier", float64(sid)))
+			}
+		case mqtt.PropUserProperty:
+			up := cjValue{kind: cjObject, key: "user-properties"}
+			for _, u := range p.User {
+				up.kids = append(up.kids, cjStr(u.Key, u.Value))
+			}
+			obj.kids = append(obj.kids, up)
+		case mqtt.PropContentType:
+			obj.kids = append(obj.kids, cjStr("content-type", p.ContentType))
+		case mqtt.PropCorrelationData:
+			// mosquitto prints the binary value as a C string.
+			obj.kids = append(obj.kids, cjStr("correlation-data", string(p.CorrelationData)))
+		case mqtt.PropResponseTopic:
+			obj.kids = append(obj.kids, cjStr("response-topic", p.ResponseTopic))
+		case mqtt.PropPayloadFormat:
+			obj.kids = append(obj.kids, cjNum("payload-format-indicator", float64(p.PayloadFormat)))
+		case mqtt.PropTopicAlias:
+			obj.kids = append(obj.kids, cjNum("topic-alias", float64(p.TopicAlias)))
+		case mqtt.PropMessageExpiry:
+			obj.kids = append(obj.kids, cjNum("message-expiry-interval", float64(p.MessageExpiry)))
 		}
-		obj.kids = append(obj.kids, up)
-	}
-	if p.Has(mqtt.PropContentType) {
-		obj.kids = append(obj.kids, cjStr("content-type", p.ContentType))
-	}
-	if p.Has(mqtt.PropCorrelationData) {
-		// mosquitto prints the binary value as a C string.
-		obj.kids = append(obj.kids, cjStr("correlation-data", string(p.CorrelationData)))
-	}
-	if p.Has(mqtt.PropResponseTopic) {
-		obj.kids = append(obj.kids, cjStr("response-topic", p.ResponseTopic))
-	}
-	if p.Has(mqtt.PropPayloadFormat) {
-		obj.kids = append(obj.kids, cjNum("payload-format-indicator", float64(p.PayloadFormat)))
-	}
-	if p.Has(mqtt.PropTopicAlias) {
-		obj.kids = append(obj.kids, cjNum("topic-alias", float64(p.TopicAlias)))
-	}
-	if p.Has(mqtt.PropMessageExpiry) {
-		obj.kids = append(obj.kids, cjNum("message-expiry-interval", float64(p.MessageExpiry)))
 	}
 	return obj
 }

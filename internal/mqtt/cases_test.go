@@ -65,6 +65,11 @@ func norm(p Packet) Packet {
 }
 
 func normValue(v reflect.Value) {
+	// The decoder remembers the wire order of properties (WireOrder),
+	// which a hand-written struct does not have.
+	if v.Type() == reflect.TypeFor[Properties]() && v.CanAddr() {
+		v.Addr().Interface().(*Properties).order = 0
+	}
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {

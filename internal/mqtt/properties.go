@@ -1,5 +1,7 @@
 package mqtt
 
+import "slices"
+
 // PropID is an MQTT 5.0 property identifier (section 2.2.2.2).
 type PropID byte
 
@@ -45,6 +47,10 @@ type UserProperty struct {
 // subscription identifiers are present when their slices are non-empty.
 type Properties struct {
 	present uint64
+	// order holds the identifiers of the first ten properties in the
+	// order they were decoded, 6 bits each from the low end (0 = none);
+	// see WireOrder. It stays 0 for properties built by code.
+	order uint64
 
 	PayloadFormat        byte
 	MessageExpiry        uint32
@@ -84,6 +90,48 @@ func (p *Properties) Has(id PropID) bool {
 		return len(p.SubscriptionIDs) > 0
 	}
 	return p.present&(1<<uint(id)) != 0
+}
+
+// orderSlots is how many identifiers order holds.
+const orderSlots = 10
+
+// noteDecoded records that id was decoded (first occurrence only).
+func (p *Properties) noteDecoded(id PropID) {
+	for shift := uint(0); shift < 6*orderSlots; shift += 6 {
+		switch PropID(p.order >> shift & 63) {
+		case id:
+			return
+		case 0:
+			p.order |= uint64(id) << shift
+			return
+		}
+	}
+}
+
+// WireOrder appends to dst the identifiers of the properties present, in
+// the order their first occurrence was decoded from the wire (a PUBLISH
+// has at most eight kinds, all remembered); properties set by code, or
+// beyond the tenth decoded kind, follow in identifier order. Repeated
+// properties (User Property, Subscription Identifier) appear once. It
+// lets a client print a message's properties as they arrived, as
+// mosquitto_sub's %j does; nothing on the broker's path uses it.
+func (p *Properties) WireOrder(dst []PropID) []PropID {
+	start := len(dst)
+	for shift := uint(0); shift < 6*orderSlots; shift += 6 {
+		id := PropID(p.order >> shift & 63)
+		if id == 0 {
+			break
+		}
+		if p.Has(id) {
+			dst = append(dst, id)
+		}
+	}
+	for id := PropID(1); int(id) < len(propTable); id++ {
+		if p.Has(id) && !slices.Contains(dst[start:], id) {
+			dst = append(dst, id)
+		}
+	}
+	return dst
 }
 
 // Mark records property id as present (its field must already be set).

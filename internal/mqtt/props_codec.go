@@ -111,6 +111,7 @@ func decodeProps(c *cursor, p *Properties, t PacketType) error {
 			// unless the spec says otherwise (section 2.2.2.2).
 			return Errorf(ErrDuplicateProperty, "%s", spec.name)
 		}
+		p.noteDecoded(id)
 		if err := decodeProp(c, p, id, spec); err != nil {
 			return err
 		}
