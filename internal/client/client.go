@@ -100,6 +100,9 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 		return nil, handshakeErr(ctx, cctx, err, "CONNACK")
 	}
 	conn.SetDeadline(time.Time{})
+	if opts.OnConnect != nil {
+		opts.OnConnect(c) // queued packets wait for the writer started below
+	}
 	c.start(br)
 	return c, nil
 }

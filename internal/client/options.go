@@ -101,6 +101,13 @@ type Options struct {
 	// acknowledgements of the same client (it runs on the reader).
 	OnMessage func(p *mqtt.Publish) bool
 
+	// OnConnect, if set, is called once the server accepted the
+	// connection (CONNACK), before the client reads anything else: what it
+	// queues (Start*, Publish) goes out before any message that follows
+	// the CONNACK is handled, as with libmosquitto's on_connect callback.
+	// It must not wait for acknowledgements.
+	OnConnect func(c *Client)
+
 	// OnRelease, if set, is called on the reader goroutine for every
 	// message OnMessage accepted, once the client has acknowledged it:
 	// right away for QoS 0, after queuing PUBACK for QoS 1, and for QoS 2

@@ -114,3 +114,47 @@ func TestOnReleaseWhenConnectionEnds(t *testing.T) {
 		}
 	}
 }
+
+// What OnConnect queues goes out before anything that follows the CONNACK
+// is handled, as from libmosquitto's on_connect: a durable session's
+// queued message, sent right after CONNACK, is traced after our
+// SUBSCRIBE. StartSubscribe returns before the SUBACK.
+func TestOnConnectQueuesFirst(t *testing.T) {
+	ev := &events{done: make(chan struct{}), want: 3}
+	ep, done := startFake(t, func(f *fakeConn) {
+		f.read() // CONNECT
+		f.write(&mqtt.Connack{SessionPresent: true})
+		f.write(&mqtt.Publish{Topic: "kept", Payload: []byte("x")})
+		f.expect(mqtt.SUBSCRIBE)
+		f.write(&mqtt.Suback{PacketID: 1, Codes: []mqtt.ReasonCode{0}})
+		f.expect(mqtt.DISCONNECT)
+	})
+	var tok *Token
+	c := testConnect(t, ep, mqtt.V311, func(o *Options) {
+		o.OnConnect = func(c *Client) {
+			var err error
+			if tok, err = c.StartSubscribe(&mqtt.Subscribe{Subscriptions: []mqtt.Subscription{{Filter: "kept"}}}); err != nil {
+				t.Error(err)
+			}
+		}
+		o.Trace = func(te TraceEvent) {
+			if _, ack := te.Packet.(*mqtt.Connack); !ack {
+				ev.add(fmt.Sprintf("%v %s", te.Sent, te.Packet.Type()))
+			}
+		}
+	})
+	if err := tok.Wait(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := tok.Result().(*mqtt.Suback); !ok || a.PacketID != 1 {
+		t.Errorf("Result = %v", tok.Result())
+	}
+	waitDone(t, ev.done, "3 events")
+	if got, want := ev.String(), "true CONNECT\ntrue SUBSCRIBE\nfalse PUBLISH"; !strings.HasPrefix(got, want) {
+		t.Errorf("events:\n%s\nwant them to start with:\n%s", got, want)
+	}
+	if err := c.Disconnect(ctxT(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, done, "fake server")
+}

@@ -10,27 +10,47 @@ import (
 // Subscribe sends SUBSCRIBE and waits for its SUBACK. Refused filters are
 // not an error here: inspect the codes, or use SubackErr.
 func (c *Client) Subscribe(ctx context.Context, s *mqtt.Subscribe) (*mqtt.Suback, error) {
-	q := *s
-	r, err := c.request(ctx, mqtt.SUBSCRIBE, func(id uint16) mqtt.Packet { q.PacketID = id; return &q })
+	tok, err := c.StartSubscribe(s)
 	if err != nil {
 		return nil, err
 	}
-	return r.(*mqtt.Suback), nil
+	if err := tok.Wait(ctx); err != nil {
+		return nil, err
+	}
+	return tok.Result().(*mqtt.Suback), nil
+}
+
+// StartSubscribe queues SUBSCRIBE and returns at once; the Token completes
+// with the SUBACK (Result). Packets queued after it go out after it, so a
+// command can send SUBSCRIBE and UNSUBSCRIBE without waiting in between,
+// as mosquitto_sub does.
+func (c *Client) StartSubscribe(s *mqtt.Subscribe) (*Token, error) {
+	q := *s
+	return c.startRequest(mqtt.SUBSCRIBE, func(id uint16) mqtt.Packet { q.PacketID = id; return &q })
 }
 
 // Unsubscribe sends UNSUBSCRIBE and waits for its UNSUBACK.
 func (c *Client) Unsubscribe(ctx context.Context, u *mqtt.Unsubscribe) (*mqtt.Unsuback, error) {
-	q := *u
-	r, err := c.request(ctx, mqtt.UNSUBSCRIBE, func(id uint16) mqtt.Packet { q.PacketID = id; return &q })
+	tok, err := c.StartUnsubscribe(u)
 	if err != nil {
 		return nil, err
 	}
-	return r.(*mqtt.Unsuback), nil
+	if err := tok.Wait(ctx); err != nil {
+		return nil, err
+	}
+	return tok.Result().(*mqtt.Unsuback), nil
 }
 
-// request allocates a packet identifier, queues the packet built by mk and
-// waits for the matching acknowledgement.
-func (c *Client) request(ctx context.Context, kind mqtt.PacketType, mk func(id uint16) mqtt.Packet) (mqtt.Packet, error) {
+// StartUnsubscribe queues UNSUBSCRIBE and returns at once; the Token
+// completes with the UNSUBACK (Result).
+func (c *Client) StartUnsubscribe(u *mqtt.Unsubscribe) (*Token, error) {
+	q := *u
+	return c.startRequest(mqtt.UNSUBSCRIBE, func(id uint16) mqtt.Packet { q.PacketID = id; return &q })
+}
+
+// startRequest allocates a packet identifier and queues the packet built by mk;
+// the Token completes with the matching acknowledgement.
+func (c *Client) startRequest(kind mqtt.PacketType, mk func(id uint16) mqtt.Packet) (*Token, error) {
 	c.mu.Lock()
 	id, err := c.allocID()
 	if err != nil {
@@ -52,10 +72,7 @@ func (c *Client) request(ctx context.Context, kind mqtt.PacketType, mk func(id u
 		return nil, err
 	}
 	c.mu.Unlock()
-	if err := tok.Wait(ctx); err != nil {
-		return nil, err
-	}
-	return tok.result, nil
+	return tok, nil
 }
 
 // handleSubAck completes a SUBSCRIBE or UNSUBSCRIBE.
