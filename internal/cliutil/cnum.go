@@ -27,6 +27,12 @@ func Atoi(s string) (n int, exact bool) {
 	return int(int32(uint32(v))), end == len(s) && end > 0
 }
 
+// Atol is glibc's atol: strtol(s, NULL, 10) on 64 bits, saturating.
+func Atol(s string) (n int64, exact bool) {
+	v, end := strtoll(s, 10)
+	return v, end == len(s) && end > 0
+}
+
 // ParseStrtoll is strtoll(s, &end, 0) as mosquitto reads -x: a decimal,
 // 0x hexadecimal or 0 octal integer after optional blanks and sign that
 // must take up the whole word (ok false otherwise); out-of-range values

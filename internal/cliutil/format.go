@@ -440,11 +440,14 @@ func plain(dst []byte, m *Message, verbose, eol bool) []byte {
 
 // OutputOptions selects how mqsub prints each message.
 type OutputOptions struct {
-	Format  string // -F; overrides Verbose
-	JSON    bool   // --json (our NDJSON, see JSONLine); overrides Format and Verbose
-	Verbose bool   // -v
-	NoEOL   bool   // -N (ignored by JSON, which is one object per line)
-	Pretty  bool   // --pretty for %j / %J
+	Format string // -F; overrides Verbose
+	// FormatSet is true when -F was given, even empty: mosquitto_sub
+	// then prints the format (nothing) and the end of line.
+	FormatSet bool
+	JSON      bool // --json (our NDJSON, see JSONLine); overrides Format and Verbose
+	Verbose   bool // -v
+	NoEOL     bool // -N (ignored by JSON, which is one object per line)
+	Pretty    bool // --pretty for %j / %J
 	// Palette colours the default (plain / -v) output only; nil or a
 	// disabled palette gives mosquitto's exact bytes.
 	Palette *Palette
@@ -457,7 +460,7 @@ func Render(dst []byte, o *OutputOptions, m *Message) ([]byte, error) {
 	case o.JSON:
 		dst = JSONLine(dst, m)
 		return append(dst, '\n'), nil
-	case o.Format != "":
+	case o.Format != "" || o.FormatSet:
 		dst, err := Format(dst, o.Format, m, o.Pretty)
 		if !o.NoEOL {
 			dst = append(dst, '\n')

@@ -193,10 +193,9 @@ func sortStrings(s []string) {
 //	Error: content-type property not allowed for connect in --property argument.
 //	Error: Property value (70000) out of range for property topic-alias.
 //
-// Beyond mosquitto 2.0.11, which reads numbers with atol ("12abc" is 12)
-// and only finds values such as topic-alias 0 invalid after connecting,
-// values are checked here: integers must be whole decimal (or 0x hex)
-// numbers within the property's range, and the spec's extra rules are
+// Numbers are read with atol, as mosquitto 2.0.11 does ("12abc" is 12,
+// "abc" 0), and must be within the property's range; as mosquitto's
+// property check does before connecting, the spec's extra rules are
 // applied — Topic Alias, Receive Maximum and Maximum Packet Size are not 0
 // [MQTT-3.3.2-8] [MQTT-3.1.2.11.3] [MQTT-3.1.2.11.4], the byte flags are 0
 // or 1, Subscription Identifier is 1..268435455 [MQTT-3.8.2.1.2],
@@ -258,13 +257,8 @@ func ApplyProperty(set *PropertySet, cmd, name string, values []string) error {
 		return setBinaryProp(p, info.id, []byte(value))
 	}
 	max := map[propType]uint64{ptByte: 255, ptUint16: 65535, ptUint32: 4294967295, ptVarint: 268435455}[info.typ]
-	n, err := strconv.ParseInt(value, 0, 64)
-	if err != nil {
-		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			return fmt.Errorf("Error: Property value (%s) out of range for property %s.", value, name)
-		}
-		return fmt.Errorf("Error: Property value '%s' not a number.", value)
-	}
+	// mosquitto reads the number with atol: "60s" is 60, "abc" is 0.
+	n, _ := Atol(value)
 	if n < 0 || uint64(n) > max || !valueAllowed(info.id, uint64(n)) {
 		return fmt.Errorf("Error: Property value (%d) out of range for property %s.", n, name)
 	}

@@ -18,7 +18,11 @@ func TestApplyPropertyValues(t *testing.T) {
 			return s.Publish.Has(mqtt.PropContentType) && s.Publish.ContentType == "text/plain"
 		}},
 		{"Publish", "Message-Expiry-Interval", []string{"4294967295"}, func(s *PropertySet) bool { return s.Publish.MessageExpiry == 4294967295 }},
-		{"publish", "message-expiry-interval", []string{"0x10"}, func(s *PropertySet) bool { return s.Publish.MessageExpiry == 16 }},
+		// atol, as mosquitto: "0x10" is 0, "60s" is 60.
+		{"publish", "message-expiry-interval", []string{"0x10"}, func(s *PropertySet) bool {
+			return s.Publish.MessageExpiry == 0 && s.Publish.Has(mqtt.PropMessageExpiry)
+		}},
+		{"publish", "message-expiry-interval", []string{"60s"}, func(s *PropertySet) bool { return s.Publish.MessageExpiry == 60 }},
 		{"publish", "payload-format-indicator", []string{"1"}, func(s *PropertySet) bool {
 			return s.Publish.Has(mqtt.PropPayloadFormat) && s.Publish.PayloadFormat == 1
 		}},
@@ -82,10 +86,9 @@ func TestApplyPropertyErrors(t *testing.T) {
 		{"publish", "topic-alias", []string{"70000"}, "Error: Property value (70000) out of range for property topic-alias."},
 		{"publish", "topic-alias", []string{"-1"}, "Error: Property value (-1) out of range for property topic-alias."},
 		{"publish", "topic-alias", []string{"0"}, "Error: Property value (0) out of range for property topic-alias."},
-		{"publish", "topic-alias", []string{"abc"}, "Error: Property value 'abc' not a number."},
-		{"publish", "message-expiry-interval", []string{"12abc"}, "Error: Property value '12abc' not a number."},
+		{"publish", "topic-alias", []string{"abc"}, "Error: Property value (0) out of range for property topic-alias."},
 		{"publish", "message-expiry-interval", []string{"4294967296"}, "Error: Property value (4294967296) out of range for property message-expiry-interval."},
-		{"publish", "message-expiry-interval", []string{"99999999999999999999"}, "Error: Property value (99999999999999999999) out of range for property message-expiry-interval."},
+		{"publish", "message-expiry-interval", []string{"99999999999999999999"}, "Error: Property value (9223372036854775807) out of range for property message-expiry-interval."},
 		{"publish", "payload-format-indicator", []string{"256"}, "Error: Property value (256) out of range for property payload-format-indicator."},
 		{"publish", "payload-format-indicator", []string{"2"}, "Error: Property value (2) out of range for property payload-format-indicator."},
 		{"subscribe", "subscription-identifier", []string{"0"}, "Error: Property value (0) out of range for property subscription-identifier."},

@@ -21,6 +21,7 @@ type Target struct {
 	WSPath    string // ws(s): the HTTP request path (and query), default "/mqtt"
 	TLS       bool
 	WebSocket bool
+	Socket    string // unix: the path of the unix domain socket
 }
 
 // Default ports. mqtt/mqtts use the IANA ports (as mosquitto does). For
@@ -57,6 +58,7 @@ var schemes = map[string]struct {
 //	mqtts://[user[:pass]@]host[:port][/topic]    (also ssl://, tls://)
 //	ws://[user[:pass]@]host[:port][/path]
 //	wss://[user[:pass]@]host[:port][/path]
+//	unix:///path/of/socket
 //
 // The scheme is case-insensitive. As in mosquitto, for mqtt(s) the topic
 // is everything after the first '/' that follows the host, taken verbatim
@@ -76,6 +78,15 @@ func ParseURL(s string) (Target, error) {
 	i := strings.Index(s, "://")
 	if i <= 0 {
 		return t, errors.New("Error: unsupported URL scheme.")
+	}
+	if strings.EqualFold(s[:i], "unix") {
+		// unix:///run/mq.sock (or unix://relative/path): a unix domain
+		// socket, as mqbroker --listen writes it; the topic comes from -t.
+		t.Scheme, t.Socket = "unix", s[i+3:]
+		if t.Socket == "" {
+			return t, errors.New("Error: Invalid URL for -L argument specified - no socket path.")
+		}
+		return t, nil
 	}
 	sc, ok := schemes[strings.ToLower(s[:i])]
 	if !ok {
