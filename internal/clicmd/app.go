@@ -14,8 +14,12 @@ import (
 
 const flagCompletion = "completion"
 
-// metaEnv is the app Metadata key holding the *env the app was built with.
-const metaEnv = "env"
+// metaEnv is the app Metadata key holding the *env the app was built with;
+// metaArgs the words Run hands to urfave/cli (without the program name).
+const (
+	metaEnv  = "env"
+	metaArgs = "args"
+)
 
 // appSpec describes one of the two commands.
 type appSpec struct {
@@ -52,7 +56,7 @@ func newApp(e *env, spec appSpec) *cli.App {
 		CustomAppHelpTemplate:     helpTemplate,
 		ExitErrHandler:            func(*cli.Context, error) {},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return usageErr(e.name, "%s", flagErrorText(err))
+			return usageErr(e.name, "%s", flagErrorText(c.App, err))
 		},
 		BashComplete: func(c *cli.Context) { completeFlags(c.App.Writer, c.App.Flags) },
 		Metadata:     map[string]any{metaEnv: e},
@@ -75,15 +79,98 @@ func newApp(e *env, spec appSpec) *cli.App {
 }
 
 // flagErrorText rewrites the flag package's messages in mosquitto's words.
-func flagErrorText(err error) string {
+// An unknown option is shown as it was typed ("--bogus", not the flag
+// package's "-bogus"), with the closest option name when there is one.
+func flagErrorText(app *cli.App, err error) string {
 	msg := err.Error()
 	switch {
-	case strings.HasPrefix(msg, "flag provided but not defined: "):
-		return fmt.Sprintf("Error: Unknown option '%s'.", strings.TrimPrefix(msg, "flag provided but not defined: "))
+	case strings.HasPrefix(msg, "flag provided but not defined: -"):
+		name := strings.TrimPrefix(msg, "flag provided but not defined: -")
+		text := fmt.Sprintf("Error: Unknown option '%s'.", typedOption(app, name))
+		if s := suggestOption(app, name); s != "" {
+			text += "\nDid you mean '" + s + "'?"
+		}
+		return text
 	case strings.HasPrefix(msg, "flag needs an argument: "):
 		return fmt.Sprintf("Error: %s argument given but no value specified.", strings.TrimPrefix(msg, "flag needs an argument: "))
 	}
 	return "Error: " + msg
+}
+
+// typedOption finds the word of the command line that named the unknown
+// option name: the first option word (not an option's value) with that
+// name, dashes and all.
+func typedOption(app *cli.App, name string) string {
+	words, _ := app.Metadata[metaArgs].([]string)
+	opts := newOptionTable(app)
+	for i := 0; i < len(words); i++ {
+		n, _, inline, ok := parseOption(words[i])
+		if !ok {
+			continue
+		}
+		if n == name {
+			return words[i]
+		}
+		if !inline {
+			i += min(opts.valueCount(n, words[i+1:]), len(words)-i-1)
+		}
+	}
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// suggestOption returns the visible option closest to the unknown name
+// ("--retained" -> "--retained-only", "--qoss" -> "--qos"), or "".
+func suggestOption(app *cli.App, name string) string {
+	name = strings.ToLower(name)
+	if len(name) < 2 {
+		return ""
+	}
+	best, bestScore := "", 1<<30
+	for _, f := range app.Flags {
+		if vf, ok := f.(cli.VisibleFlag); ok && !vf.IsVisible() {
+			continue
+		}
+		for _, n := range f.Names() {
+			if len(n) < 2 {
+				continue
+			}
+			score := -1
+			switch d := editDistance(name, n); {
+			case d <= max(1, len(name)/4):
+				score = d
+			case len(name) >= 3 && strings.HasPrefix(n, name):
+				score = 10 + len(n) - len(name) // a prefix: the shortest wins
+			}
+			if score >= 0 && score < bestScore {
+				best, bestScore = "--"+n, score
+			}
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // completeFlags prints every option for shell completion.

@@ -1,7 +1,6 @@
 package clicmd
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -12,39 +11,46 @@ import (
 )
 
 // parseEndpoint reads -h/-p/-L, --unix, --ws, the TLS options, the
-// transport options (-A, --nodelay, --proxy) and the credentials.
+// transport options (-A, --nodelay, --proxy) and the credentials. -L sets
+// the host, port, topic and credentials; a -h, -p, -u or -P that follows
+// it on the command line overrides them (Run's resolveOrder dropped the
+// ones before it), as in mosquitto.
 func parseEndpoint(c *cli.Context, e *env, cc *connConfig, conn *mqtt.Connect) error {
 	name := e.name
-	var t cliutil.Target
+	t := cliutil.Target{Scheme: "mqtt", Host: "localhost", Port: cliutil.DefaultPortMQTT}
 	fromURL := c.IsSet(flagURL)
-	unix := c.String(flagUnix)
-	if c.IsSet(flagUnix) && (unix == "" || fromURL || c.IsSet(flagHost) || c.IsSet(flagPort)) {
-		if unix == "" {
-			return usageErr(name, "Error: --unix needs the path of a socket.")
-		}
-		return usageErr(name, "Error: --unix cannot be combined with -h, -p or -L.")
-	}
 	if fromURL {
-		if c.IsSet(flagHost) || c.IsSet(flagPort) {
-			return usageErr(name, "Error: -L cannot be combined with -h or -p.")
-		}
 		var err error
 		if t, err = cliutil.ParseURL(c.String(flagURL)); err != nil {
 			return usageErr(name, "%s", err)
 		}
 		cc.urlTopic = t.Topic
-	} else {
-		t = cliutil.Target{Scheme: "mqtt", Host: "localhost", Port: cliutil.DefaultPortMQTT}
-		if c.IsSet(flagHost) {
-			t.Host = c.String(flagHost)
+	}
+	unix := c.String(flagUnix)
+	if t.Scheme == "unix" {
+		if c.IsSet(flagUnix) {
+			return usageErr(name, "Error: --unix cannot be combined with a unix:// URL.")
 		}
-		if c.IsSet(flagPort) {
-			p, err := strconv.Atoi(c.String(flagPort))
-			if err != nil || p < 1 || p > 65535 {
-				return usageErr(name, "Error: Invalid port given: %s", c.String(flagPort))
-			}
-			t.Port = p
+		unix = t.Socket
+	}
+	if c.IsSet(flagUnix) || t.Scheme == "unix" {
+		switch {
+		case unix == "":
+			return usageErr(name, "Error: --unix needs the path of a socket.")
+		case c.IsSet(flagHost) || c.IsSet(flagPort) || c.IsSet(flagUnix) && fromURL:
+			return usageErr(name, "Error: a unix socket (--unix, -L unix://) cannot be combined with -h, -p or -L.")
 		}
+	}
+	if c.IsSet(flagHost) {
+		t.Host = c.String(flagHost)
+	}
+	portSet := false
+	if c.IsSet(flagPort) {
+		p := cc.atoi(c, flagPort, "-p")
+		if p < 1 || p > 65535 {
+			return usageErr(name, "Error: Invalid port given: %d", p)
+		}
+		t.Port, portSet = p, true
 	}
 	if c.Bool(flagWS) && !t.WebSocket {
 		// --ws (mosquitto 2.1): the same host and port, over WebSocket at
@@ -53,7 +59,7 @@ func parseEndpoint(c *cli.Context, e *env, cc *connConfig, conn *mqtt.Connect) e
 		t.Scheme, t.WebSocket, t.WSPath = "ws", true, cliutil.DefaultWSPath
 	}
 
-	tlsOpts, useTLS, err := parseTLS(c, e, t, fromURL)
+	tlsOpts, useTLS, err := parseTLS(c, e, t, portSet)
 	if err != nil {
 		return err
 	}
@@ -76,7 +82,7 @@ func parseEndpoint(c *cli.Context, e *env, cc *connConfig, conn *mqtt.Connect) e
 		case "ws":
 			ep.Scheme = "wss"
 		}
-		if !fromURL && !c.IsSet(flagPort) {
+		if !fromURL && !portSet {
 			ep.Port = cliutil.DefaultPortMQTTS
 		}
 		cfg, err := tlsOpts.Config()
@@ -119,7 +125,7 @@ func parseEndpoint(c *cli.Context, e *env, cc *connConfig, conn *mqtt.Connect) e
 // option, --tls-use-os-certs, an mqtts/wss URL, or -p 8883 (then with the
 // system's CAs, as mosquitto does). --cert/--key, --tls-alpn and
 // --tls-keylog only apply to TLS and do not turn it on.
-func parseTLS(c *cli.Context, e *env, t cliutil.Target, fromURL bool) (client.TLSOptions, bool, error) {
+func parseTLS(c *cli.Context, e *env, t cliutil.Target, portSet bool) (client.TLSOptions, bool, error) {
 	name := e.name
 	o := client.TLSOptions{
 		CAFile: c.String(flagCAFile), CAPath: c.String(flagCAPath),
@@ -131,7 +137,7 @@ func parseTLS(c *cli.Context, e *env, t cliutil.Target, fromURL bool) (client.TL
 		o.ALPN = strings.Split(c.String(flagTLSALPN), ",")
 	}
 	useTLS := t.TLS || o.CAFile != "" || o.CAPath != "" || o.UseOSCerts ||
-		(!fromURL && c.IsSet(flagPort) && t.Port == cliutil.DefaultPortMQTTS)
+		(portSet && t.Port == cliutil.DefaultPortMQTTS)
 	if (o.CertFile == "") != (o.KeyFile == "") {
 		return o, false, usageErr(name, "Error: Both certfile and keyfile must be provided if one of them is set.")
 	}

@@ -283,7 +283,7 @@ func TestExpectUsageErrors(t *testing.T) {
 		{[]string{"--expect-json", ".a ~ \"(\""}, "Error: invalid --expect-json '.a ~ \"(\"': invalid regexp: missing closing ): `(` at offset 5."},
 		{[]string{"--expect", "a", "--expect", "b"}, "Error: --expect given twice with different texts ('a' and 'b'); a payload cannot equal both. For either, use --expect-regex '^(a|b)$'."},
 		{[]string{"--expect", "a", "-E"}, "Error: -E and --expect* cannot be used together (-E exits before any message)."},
-		{[]string{"--expect", "a", "-C", "0"}, "Error: -C argument must be a positive integer."},
+		{[]string{"--expect", "a", "-C", "0"}, `Error: Invalid message count "0".`},
 	}
 	for _, tc := range tests {
 		// Port 1: nothing listens there, so a run that got past parsing

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"syscall"
@@ -24,27 +25,78 @@ type session struct {
 	out *syncWriter
 	rep *reporter
 	pal *cliutil.Palette // for stdout
+	// mosq prints -d's lines (nil without -d, or with --trace); one per
+	// session, so its message ids go on across reconnections.
+	mosq *mosqTracer
+	// mute, if set, says which -d lines not to print: mqsub prints
+	// nothing received once it has decided to stop, as mosquitto_sub
+	// reads nothing more then.
+	mute func(client.TraceEvent) bool
+	// after, if set, sees every packet after it was traced (on the
+	// client's reader for received ones, before they are handled).
+	after func(client.TraceEvent)
+	// subscribed prints mosquitto_sub's "Subscribed (mid: ...)" line
+	// after each SUBACK in the trace.
+	subscribed bool
 }
 
 func newSession(e *env, cc *connConfig) *session {
 	errColor := cliutil.ColorEnabled(cc.noColor, e.getenv, e.stderrTTY)
 	outColor := cliutil.ColorEnabled(cc.noColor, e.getenv, e.stdoutTTY)
-	return &session{
+	s := &session{
 		e: e, cc: cc,
 		out: &syncWriter{w: e.stdout},
 		rep: &reporter{w: e.stderr, quiet: cc.quiet, pal: cliutil.NewPalette(errColor)},
 		pal: cliutil.NewPalette(outColor),
 	}
+	for _, w := range cc.warnings {
+		s.rep.warn(w, "")
+	}
+	if cc.debug && !cc.trace {
+		s.mosq = newMosqTracer(s.out, cc.version)
+	}
+	return s
 }
 
-// connect opens the connection, with the -d/--dump trace on stdout.
-func (s *session) connect(ctx context.Context, onMessage func(*mqtt.Publish) bool) (*client.Client, error) {
+// handlers are the message callbacks of a connection (client.Options).
+type handlers struct {
+	onConnect func(*client.Client)
+	onMessage func(*mqtt.Publish) bool
+	onRelease func(*mqtt.Publish)
+}
+
+// options returns the client options for a connection: the callbacks and
+// the packet trace on stdout (-d, --trace, --dump).
+func (s *session) options(h handlers) client.Options {
 	opts := s.cc.opts
-	opts.OnMessage = onMessage
-	if s.cc.debug {
-		opts.Trace = client.TextTracer(s.out, s.cc.dump)
+	opts.OnConnect, opts.OnMessage, opts.OnRelease = h.onConnect, h.onMessage, h.onRelease
+	var print func(client.TraceEvent)
+	switch {
+	case s.cc.trace:
+		print = client.TextTracer(s.out, s.cc.dump)
+	case s.mosq != nil:
+		print = s.mosq.trace
 	}
-	c, err := client.Connect(ctx, opts)
+	if print == nil && s.after == nil {
+		return opts
+	}
+	opts.Trace = func(ev client.TraceEvent) {
+		if print != nil && (s.mosq == nil || s.mute == nil || !s.mute(ev)) {
+			print(ev)
+			if a, ok := ev.Packet.(*mqtt.Suback); ok && s.subscribed && !ev.Sent {
+				io.WriteString(s.out, subscribedLine(a))
+			}
+		}
+		if s.after != nil {
+			s.after(ev)
+		}
+	}
+	return opts
+}
+
+// connect opens the connection.
+func (s *session) connect(ctx context.Context, h handlers) (*client.Client, error) {
+	c, err := client.Connect(ctx, s.options(h))
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -84,14 +136,10 @@ var errStopped = errors.New("stopped")
 // (CONNACK) or a failed TLS handshake is final: the error is returned for
 // the usual message and exit code, as for a first connection; anything
 // else (the broker not back yet) is retried. It warns once, on stderr.
-func (s *session) reconnect(ctx context.Context, lost error, onMessage func(*mqtt.Publish) bool, stop <-chan struct{}) (*client.Client, error) {
+func (s *session) reconnect(ctx context.Context, lost error, h handlers, stop <-chan struct{}) (*client.Client, error) {
 	msg, _, _ := describeFailure(lost, s.cc.v3())
 	s.rep.warn(strings.Replace(msg, "Error: ", "Warning: ", 1)+"; reconnecting", "")
-	opts := s.cc.opts
-	opts.OnMessage = onMessage
-	if s.cc.debug {
-		opts.Trace = client.TextTracer(s.out, s.cc.dump)
-	}
+	opts := s.options(h)
 	t := time.NewTimer(reconnectDelay)
 	defer t.Stop()
 	for {

@@ -19,6 +19,7 @@ const (
 	flagPassword         = "pw"
 	flagDebug            = "debug"
 	flagDump             = "dump"
+	flagTrace            = "trace"
 	flagQuiet            = "quiet"
 	flagWillTopic        = "will-topic"
 	flagWillPayload      = "will-payload"
@@ -107,8 +108,9 @@ func commonFlags() []cli.Flag {
 		boolean(flagTLSUseOSCerts, nil, catTLS, "trust the system's CA certificates (also with --cafile/--capath); enables TLS"),
 		str(flagTLSALPN, nil, catTLS, "offer this ALPN `PROTOCOL` (comma-separated for several) in the TLS handshake; needs TLS"),
 		str(flagTLSKeylog, nil, catTLS, "append the TLS session secrets to `FILE` (NSS key log, for Wireshark); needs TLS"),
-		boolean(flagDebug, short("d"), catOutput, "print every packet sent and received"),
-		boolean(flagDump, nil, catOutput, "with the packet trace, print each packet's bytes in hex"),
+		boolean(flagDebug, short("d"), catOutput, "print every packet sent and received, in mosquitto's words (as mosquitto_pub/sub -d)"),
+		boolean(flagTrace, nil, catOutput, "print every packet sent and received with all its fields and properties (more than -d)"),
+		boolean(flagDump, nil, catOutput, "--trace, with each packet's bytes in hex"),
 		boolean(flagQuiet, nil, catOutput, "do not print runtime errors"),
 		boolean(flagNoColor, nil, catOutput, "never colour the output (also: NO_COLOR=1)"),
 		boolean(flagHelp, nil, catOutput, "show this help"),

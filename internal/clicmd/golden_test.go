@@ -32,14 +32,10 @@ func runMosquittoSub(t *testing.T, args ...string) string {
 var tstField = regexp.MustCompile(`"tst":"[^"]*",`)
 
 // Same messages through mosquitto_sub and mqsub must print the same bytes
-// where both define the output (-v, -F, %j keys).
-//
-// Two known differences are kept out of the comparison: libmosquitto
-// hands a QoS 2 message to mosquitto_sub only at PUBREL, so mixed QoS 1/2
-// streams print in another order than they arrive (mqsub prints in arrival
-// order; QoS 2 is compared on its own below); and mosquitto_sub prints %j
-// properties in wire order, which the decoded packet no longer has, so the
-// %j message carries a single property.
+// where both define the output (-v, -F, %j keys). Like libmosquitto,
+// mqsub prints a QoS 2 message at PUBREL, so a mixed QoS 1/2 stream
+// prints in the same order (issue 13), and %j lists the v5 properties in
+// the order they came.
 func TestGoldenAgainstMosquittoSub(t *testing.T) {
 	m := clienttest.StartMosquitto(t, clienttest.AnonymousConf)
 	tg := splitAddr(t, m.Addr())
@@ -70,7 +66,8 @@ func TestGoldenAgainstMosquittoSub(t *testing.T) {
 	mustPub(t, tg.args("-t", "g/d", "-m", "ünïcödé ✓", "-q", "1")...)
 	mustPub(t, tg.args("-t", "g/e", "-f", bin, "-q", "1")...)
 	mustPub(t, tg.args("-V", "5", "-t", "g/f", "-m", `{"json":[1,2]}`, "-q", "1",
-		"-D", "publish", "user-property", "k", "v")...)
+		"-D", "publish", "content-type", "c", "-D", "publish", "user-property", "k", "v",
+		"-D", "publish", "payload-format-indicator", "1")...)
 	// 7 queued messages, then the retained one again on SUBSCRIBE.
 	const count = "8"
 	for i, f := range formats {
@@ -97,9 +94,11 @@ func TestGoldenAgainstMosquittoSub(t *testing.T) {
 			}
 		}
 		mustPub(t, tg.args("-t", "h/1", "-m", "one", "-q", "2")...)
-		mustPub(t, tg.args("-t", "h/2", "-m", "two", "-q", "2")...)
+		mustPub(t, tg.args("-t", "h/2", "-m", "two", "-q", "1")...)
+		mustPub(t, tg.args("-t", "h/3", "-m", "three", "-q", "2")...)
+		mustPub(t, tg.args("-t", "h/4", "-m", "four", "-q", "0")...)
 		args := func(who string) []string {
-			return tg.args("-c", "-i", who+"-gold-q2", "-q", "2", "-t", "h/#", "-C", "2", "-F", "%t %p %q %r %m")
+			return tg.args("-c", "-i", who+"-gold-q2", "-q", "2", "-t", "h/#", "-C", "3", "-F", "%t %p %q %r %m")
 		}
 		want := runMosquittoSub(t, args("mosq")...)
 		if r := sub(t, args("mq")...); r.code != 0 || r.stdout != want {

@@ -26,25 +26,30 @@ func TestPubArgumentErrors(t *testing.T) {
 		{"qos 3", []string{"-t", "a", "-m", "x", "-q", "3"}, "Error: Invalid QoS given: 3"},
 		{"-c without -i", []string{"-t", "a", "-m", "x", "-c"}, "Error: You must provide a client id if you are using the -c option."},
 		{"-i with -I", []string{"-t", "a", "-m", "x", "-i", "a", "-I", "b"}, "Error: -i and -I argument cannot be used together."},
-		{"-x with -V 311", []string{"-t", "a", "-m", "x", "-V", "311", "-x", "60", "-i", "c"}, "Error: -x needs MQTT 5"},
-		{"-x without id", []string{"-t", "a", "-m", "x", "-x", "60"}, "provide a client id"},
-		{"-x bad", []string{"-t", "a", "-m", "x", "-x", "soon", "-i", "c"}, "Invalid session-expiry-interval"},
-		{"-D with -V 31", []string{"-t", "a", "-m", "x", "-V", "31", "-D", "publish", "content-type", "t"}, "Error: -D needs MQTT 5"},
+		{"-x bad", []string{"-t", "a", "-m", "x", "-x", "soon", "-i", "c"}, "Error: session-expiry-interval not a number."},
+		{"-x bad on v3", []string{"-t", "a", "-m", "x", "-x", "1y", "-V", "311"}, "Error: session-expiry-interval not a number."},
+		{"-x out of range", []string{"-t", "a", "-m", "x", "-x", "-2"}, "Error: session-expiry-interval out of range."},
+		{"-x never without id", []string{"-t", "a", "-m", "x", "-x", "-1", "-V", "5"}, "Error: You must provide a client id if you are using an infinite session expiry interval."},
+		{"-c with -I on v3", []string{"-t", "a", "-m", "x", "-c", "-I", "pre"}, "Error: You must provide a client id if you are using the -c option."},
+		{"-D connect then -V 31", []string{"-t", "a", "-m", "x", "-D", "connect", "user-property", "a", "b", "-V", "31"}, "CONNECT properties (-D connect) need MQTT 5"},
+		{"-D will then -V 311", []string{"-t", "a", "-m", "x", "--will-topic", "w", "-D", "will", "content-type", "a", "-V", "311"}, "will properties (-D will) need MQTT 5"},
+		{"-D connect -x twice", []string{"-t", "a", "-m", "x", "-i", "c", "-x", "5", "-D", "connect", "session-expiry-interval", "6"}, "Duplicate property"},
 		{"-D bad command", []string{"-t", "a", "-m", "x", "-D", "frob", "content-type", "t"}, "Error: Invalid command frob given in --property argument."},
 		{"-D not allowed", []string{"-t", "a", "-m", "x", "-D", "connect", "content-type", "t"}, "content-type property not allowed for connect"},
 		{"-D too short", []string{"-t", "a", "-m", "x", "-D", "publish", "content-type"}, "not enough arguments"},
 		{"keepalive 4", []string{"-t", "a", "-m", "x", "-k", "4"}, "Error: Invalid keepalive given, it must be between 5 and 65535 inclusive."},
 		{"bad version", []string{"-t", "a", "-m", "x", "-V", "6"}, "Error: Invalid protocol version argument given."},
 		{"bad port", []string{"-t", "a", "-m", "x", "-p", "70000"}, "Error: Invalid port given: 70000"},
-		{"-L with -h", []string{"-L", "mqtt://h/a", "-h", "x", "-m", "x"}, "-L cannot be combined with -h or -p"},
 		{"bad URL", []string{"-L", "http://h/a", "-m", "x"}, "unsupported URL scheme"},
 		{"repeat with -l", []string{"-t", "a", "-l", "--repeat", "2"}, "--repeat cannot be used with -l"},
-		{"repeat 0", []string{"-t", "a", "-m", "x", "--repeat", "0"}, "--repeat argument must be a positive integer"},
+		{"repeat 0", []string{"-t", "a", "-m", "x", "--repeat", "0"}, "Error: --repeat argument must be >0."},
 		{"repeat-delay negative", []string{"-t", "a", "-m", "x", "--repeat-delay", "-1"}, "--repeat-delay"},
-		{"-M 0", []string{"-t", "a", "-m", "x", "-M", "0"}, "-M argument must be between 1 and 65535"},
+		{"-M 0", []string{"-t", "a", "-m", "x", "-M", "0"}, "Error: Maximum inflight messages must be greater than 0."},
 		{"will payload without topic", []string{"-t", "a", "-m", "x", "--will-payload", "p"}, "Error: Will payload given, but no will topic given."},
-		{"will qos without topic", []string{"-t", "a", "-m", "x", "--will-qos", "1"}, "Will QoS given, but no will topic given."},
-		{"will wildcard", []string{"-t", "a", "-m", "x", "--will-topic", "w/#"}, "Invalid will topic 'w/#'"},
+		{"will qos 3 without topic", []string{"-t", "a", "-m", "x", "--will-qos", "3"}, "Error: Invalid will QoS 3."},
+		{"unix URL and -h", []string{"-t", "a", "-m", "x", "-L", "unix:///tmp/s", "-h", "x"}, "cannot be combined with -h, -p or -L"},
+		{"unix URL without path", []string{"-t", "a", "-m", "x", "-L", "unix://"}, "no socket path"},
+		{"empty stdin", []string{"-t", "a", "-s"}, "Error: Zero length input."}, {"will wildcard", []string{"-t", "a", "-m", "x", "--will-topic", "w/#"}, "Invalid will topic 'w/#'"},
 		{"will qos 3", []string{"-t", "a", "-m", "x", "--will-topic", "w", "--will-qos", "3"}, "Invalid will QoS 3"},
 		{"cert without TLS", []string{"-t", "a", "-m", "x", "--cert", "c.pem", "--key", "k.pem"}, "--cert/--key need TLS"},
 		{"cert without key", []string{"-t", "a", "-m", "x", "--cafile", "ca.pem", "--cert", "c.pem"}, "Both certfile and keyfile must be provided"},
@@ -85,18 +90,21 @@ func TestSubArgumentErrors(t *testing.T) {
 		{"bad filter", []string{"-t", "a/#/b"}, "Error: Invalid subscription topic 'a/#/b', are all '+' and '#' wildcards correct?"},
 		{"bad filter-out", []string{"-t", "a", "-T", "a+"}, "Invalid filter topic 'a+'"},
 		{"bad unsubscribe", []string{"-U", "#/a"}, "Invalid unsubscribe topic '#/a'"},
-		{"-R with --retained-only", []string{"-t", "a", "-R", "--retained-only"}, "-R and --retained-only cannot be used together"},
+		{"-R with --retained-only", []string{"-t", "a", "-R", "--retained-only"}, "Error: Combining '-R' and '--retained-only' makes no sense."},
 		{"--json with -F", []string{"-t", "a", "--json", "-F", "%t"}, "--json and -F cannot be used together"},
 		{"bad format", []string{"-t", "a", "-F", "%y"}, "Error: Invalid format specifier 'y'."},
-		{"-C 0", []string{"-t", "a", "-C", "0"}, "-C argument must be a positive integer"},
-		{"-W 0", []string{"-t", "a", "-W", "0"}, "-W argument must be a positive number"},
+		{"-C 0", []string{"-t", "a", "-C", "0"}, `Error: Invalid message count "0".`},
+		{"-C word", []string{"-t", "a", "-C", "x"}, `Error: Invalid message count "0".`},
+		{"-W 0", []string{"-t", "a", "-W", "0"}, `Error: Invalid timeout "0".`},
+		{"-W word", []string{"-t", "a", "-W", "soon"}, `Error: Invalid timeout "soon".`},
 		{"retain handling 3", []string{"-t", "a", "--retain-handling", "3"}, "--retain-handling must be 0, 1 or 2"},
 		{"sub id 0", []string{"-t", "a", "--sub-id", "0"}, "--sub-id must be between 1 and 268435455"},
 		{"no-local with v3", []string{"-t", "a", "--no-local", "-V", "311"}, "--no-local needs MQTT 5"},
 		{"no-local shared", []string{"-t", "$share/g/a", "--no-local"}, "--no-local cannot be used with the shared subscription"},
 		{"topic-qos bad", []string{"--topic-qos", "a/b"}, "--topic-qos takes FILTER=QOS"},
 		{"topic-qos 3", []string{"--topic-qos", "a/b=3"}, "--topic-qos takes FILTER=QOS"},
-		{"random filter", []string{"-t", "a", "--random-filter", "0"}, "--random-filter must be between 0.1 and 100"},
+		{"random filter", []string{"-t", "a", "--random-filter", "0"}, "Error: --random-filter chance must be between 0.1-100.0"},
+		{"random filter 1000.1", []string{"-t", "a", "--random-filter", "1000.1"}, "Error: --random-filter chance must be between 0.1-100.0"},
 		{"sub-id twice", []string{"-t", "a", "--sub-id", "2", "-D", "subscribe", "subscription-identifier", "3"}, "--sub-id and -D subscribe subscription-identifier both given"},
 	}
 	for _, tc := range tests {
@@ -171,9 +179,62 @@ func TestParseConnection(t *testing.T) {
 				t.Errorf("clean %v expiry %d", c.CleanStart, c.Props.SessionExpiry)
 			}
 		}},
-		{"-x switches to v5", []string{"-t", "a", "-x", "∞", "-i", "me"}, nil, func(t *testing.T, cc *connConfig) {
-			if cc.version != mqtt.V5 || cc.opts.Connect.Props.SessionExpiry != math.MaxUint32 {
-				t.Errorf("version %v expiry %d", cc.version, cc.opts.Connect.Props.SessionExpiry)
+		// mosquitto 2.0 ignores -x on 3.1.1 (the default) and says nothing;
+		// mqkit warns.
+		{"-x does not switch to v5", []string{"-t", "a", "-x", "∞", "-i", "me"}, nil, func(t *testing.T, cc *connConfig) {
+			if cc.version != mqtt.V311 || cc.opts.Connect.Props.Has(mqtt.PropSessionExpiry) || len(cc.warnings) != 1 {
+				t.Errorf("version %v expiry %v warnings %q", cc.version, cc.opts.Connect.Props.Has(mqtt.PropSessionExpiry), cc.warnings)
+			}
+		}},
+		{"-x on v5", []string{"-t", "a", "-x", "0x10", "-V", "5"}, nil, func(t *testing.T, cc *connConfig) {
+			if p := cc.opts.Connect.Props; cc.version != mqtt.V5 || p.SessionExpiry != 16 || cc.opts.Connect.ClientID != "" {
+				t.Errorf("version %v expiry %d id %q", cc.version, p.SessionExpiry, cc.opts.Connect.ClientID)
+			}
+		}},
+		{"-x tutorial on 3.1.1", []string{"-t", "a", "-c", "-i", "me", "-q", "1", "-V", "311", "-x", "600"}, nil, func(t *testing.T, cc *connConfig) {
+			if c := cc.opts.Connect; cc.version != mqtt.V311 || c.CleanStart || c.Props.Has(mqtt.PropSessionExpiry) {
+				t.Errorf("version %v clean %v", cc.version, c.CleanStart)
+			}
+		}},
+		{"-D after -V switches to v5", []string{"-t", "a", "-V", "311", "-D", "connect", "user-property", "a", "b"}, nil, func(t *testing.T, cc *connConfig) {
+			if cc.version != mqtt.V5 || len(cc.opts.Connect.Props.User) != 1 {
+				t.Errorf("version %v props %+v", cc.version, cc.opts.Connect.Props)
+			}
+		}},
+		{"-D publish then -V 311 is dropped", []string{"-t", "a", "-D", "subscribe", "user-property", "a", "b", "-V", "311"}, nil, func(t *testing.T, cc *connConfig) {
+			if cc.version != mqtt.V311 || !cc.props.IsEmpty() || len(cc.warnings) != 1 {
+				t.Errorf("version %v props %+v warnings %q", cc.version, cc.props, cc.warnings)
+			}
+		}},
+		{"-D connect finite expiry without id", []string{"-t", "a", "-D", "connect", "session-expiry-interval", "10"}, nil, func(t *testing.T, cc *connConfig) {
+			if c := cc.opts.Connect; cc.version != mqtt.V5 || c.Props.SessionExpiry != 10 || c.ClientID != "" {
+				t.Errorf("version %v expiry %d id %q", cc.version, c.Props.SessionExpiry, c.ClientID)
+			}
+		}},
+		// -L and -h/-p: the later one wins, as mosquitto reads them in order.
+		{"-L after -h and -p", []string{"-h", "x", "-p", "1", "-L", "mqtt://broker:1234/t"}, nil, func(t *testing.T, cc *connConfig) {
+			if ep := cc.opts.Endpoint; ep.Host != "broker" || ep.Port != 1234 {
+				t.Errorf("endpoint %+v", ep)
+			}
+		}},
+		{"-L without port after -p", []string{"-p", "1", "-L", "mqtt://broker/t"}, nil, func(t *testing.T, cc *connConfig) {
+			if ep := cc.opts.Endpoint; ep.Host != "broker" || ep.Port != 1883 {
+				t.Errorf("endpoint %+v", ep)
+			}
+		}},
+		{"-h and -p after -L", []string{"-L", "mqtt://u:p@broker:1234/t", "-h", "other", "-p", "99", "-u", "me"}, nil, func(t *testing.T, cc *connConfig) {
+			if ep, c := cc.opts.Endpoint, cc.opts.Connect; ep.Host != "other" || ep.Port != 99 || c.Username != "me" || string(c.Password) != "p" || cc.urlTopic != "t" {
+				t.Errorf("endpoint %+v user %q pass %q topic %q", ep, c.Username, c.Password, cc.urlTopic)
+			}
+		}},
+		{"-u before -L with a user", []string{"-u", "me", "-L", "mqtt://bob@broker/t"}, nil, func(t *testing.T, cc *connConfig) {
+			if c := cc.opts.Connect; c.Username != "bob" {
+				t.Errorf("user %q", c.Username)
+			}
+		}},
+		{"unix URL", []string{"-L", "unix:///run/mq.sock", "-t", "a"}, nil, func(t *testing.T, cc *connConfig) {
+			if ep := cc.opts.Endpoint; ep.Scheme != "unix" || ep.Socket != "/run/mq.sock" {
+				t.Errorf("endpoint %+v", ep)
 			}
 		}},
 		{"-C caps receive maximum", []string{"-t", "a", "-C", "3", "-V", "5"}, nil, func(t *testing.T, cc *connConfig) {

@@ -105,7 +105,7 @@ func (r *rttStats) avgMdev() (avg, mdev float64) {
 
 func runPing(ctx context.Context, s *session, pc *pubConfig) error {
 	pg := &pinger{s: s, pc: pc, nonce: randomID(12), wake: make(chan struct{}, 1), label: endpointLabel(s.cc.opts.Endpoint)}
-	cl, err := s.connect(ctx, pg.onMessage)
+	cl, err := s.connect(ctx, handlers{onMessage: pg.onMessage})
 	if err != nil {
 		return err
 	}

@@ -217,7 +217,7 @@ func TestPingTrace(t *testing.T) {
 	r := pub(t, tg.args("--ping", "-d", "-i", "pinger", "-q", "2", "--repeat", "2", "--repeat-delay", "0", "-W", "10")...)
 	checkPingOK(t, r, 2, tg.host+":"+tg.port, "2")
 	for _, want := range []string{
-		"Client pinger sending SUBSCRIBE (m1, 'mqkit/ping/pinger' q2)",
+		"Client pinger sending SUBSCRIBE (Mid: 1, Topic: mqkit/ping/pinger, QoS: 2, Options: 0x00)\n",
 		"Subscribed (mid: 1): 2\n",
 		"Client pinger sending PUBLISH (d0, q2, r0, m2, 'mqkit/ping/pinger'",
 		"Client pinger received PUBLISH (d0, q2, r0, m",
@@ -313,8 +313,8 @@ func TestPingUsage(t *testing.T) {
 		{[]string{"-t", "a", "-m", "x", "-W", "1"}, "-W can only be used with --ping"},
 		{[]string{"--ping", "-t", "a/+"}, "Invalid publish topic 'a/+'"},
 		{[]string{"--ping", "-t", "$share/g/t"}, "cannot start with $share/"},
-		{[]string{"--ping", "-W", "0"}, "-W argument must be a positive number of seconds"},
-		{[]string{"--ping", "--repeat", "0"}, "--repeat argument must be a positive integer"},
+		{[]string{"--ping", "-W", "0"}, `Error: Invalid timeout "0".`},
+		{[]string{"--ping", "--repeat", "0"}, "Error: --repeat argument must be >0."},
 		{[]string{"--ping", "--repeat-delay", "-1"}, "--repeat-delay argument must be"},
 	}
 	for _, tc := range tests {

@@ -187,7 +187,7 @@ func parsePub(c *cli.Context, e *env, cc *connConfig) (*pubConfig, error) {
 		}
 	}
 	if pc.ping {
-		if err := parsePing(c, e, pc); err != nil {
+		if err := parsePing(c, e, cc, pc); err != nil {
 			return nil, err
 		}
 	}
@@ -196,17 +196,18 @@ func parsePub(c *cli.Context, e *env, cc *connConfig) (*pubConfig, error) {
 			return nil, err
 		}
 	}
+	// Numbers are read with atoi/atof, as mosquitto_pub does.
 	if c.IsSet(flagQoS) {
-		q, err := parseQoS(c.String(flagQoS))
+		q, err := cc.parseQoS(c, name)
 		if err != nil {
-			return nil, usageErr(name, "Error: Invalid QoS given: %s", c.String(flagQoS))
+			return nil, err
 		}
 		pc.qos = q
 	}
 	if c.IsSet(flagRepeat) {
-		n, err := strconv.Atoi(c.String(flagRepeat))
-		if err != nil || n < 1 {
-			return nil, usageErr(name, "Error: --repeat argument must be a positive integer.")
+		n := cc.atoi(c, flagRepeat, "--repeat")
+		if n < 1 {
+			return nil, usageErr(name, "Error: --repeat argument must be >0.")
 		}
 		if pc.mode == "l" {
 			return nil, usageErr(name, "Error: --repeat cannot be used with -l.")
@@ -214,24 +215,28 @@ func parsePub(c *cli.Context, e *env, cc *connConfig) (*pubConfig, error) {
 		pc.repeat = n
 	}
 	if c.IsSet(flagRepeatDelay) {
-		d, err := strconv.ParseFloat(c.String(flagRepeatDelay), 64)
-		if err != nil || d < 0 || d > 1e9 {
-			return nil, usageErr(name, "Error: --repeat-delay argument must be a number of seconds, 0 or more.")
+		s := c.String(flagRepeatDelay)
+		d, exact := cliutil.Atof(s)
+		if !exact {
+			cc.warnf("Warning: --repeat-delay '%s' read as %g.", s, d)
+		}
+		if !(d >= 0) || d > 1e9 {
+			return nil, usageErr(name, "Error: --repeat-delay argument must be >=0.0.")
 		}
 		pc.repeatDelay = d
 	}
 	if c.IsSet(flagMaxInflight) {
-		n, err := strconv.Atoi(c.String(flagMaxInflight))
-		if err != nil || n < 1 || n > 65535 {
-			return nil, usageErr(name, "Error: -M argument must be between 1 and 65535.")
+		n := cc.atoi(c, flagMaxInflight, "-M")
+		if n < 1 {
+			return nil, usageErr(name, "Error: Maximum inflight messages must be greater than 0.")
 		}
-		pc.maxInflight = n
+		pc.maxInflight = min(n, 65535)
 	}
 	return pc, nil
 }
 
 // parsePing applies --ping's defaults and -W.
-func parsePing(c *cli.Context, e *env, pc *pubConfig) error {
+func parsePing(c *cli.Context, e *env, cc *connConfig, pc *pubConfig) error {
 	// The probe topic is also the subscription's filter: "$share/g/t"
 	// would be a shared subscription to t, which the probes never reach.
 	if strings.HasPrefix(pc.topic, mqtt.SharePrefix) {
@@ -245,7 +250,7 @@ func parsePing(c *cli.Context, e *env, pc *pubConfig) error {
 	}
 	pc.timeout = pingDefaultTimeout
 	if c.IsSet(flagTimeout) {
-		w, err := parseWait(c, e)
+		w, err := parseWait(c, e, cc)
 		if err != nil {
 			return err
 		}
@@ -254,11 +259,17 @@ func parsePing(c *cli.Context, e *env, pc *pubConfig) error {
 	return nil
 }
 
-// parseWait reads -W: a positive number of seconds, may be fractional.
-func parseWait(c *cli.Context, e *env) (time.Duration, error) {
-	w, err := strconv.ParseFloat(c.String(flagTimeout), 64)
-	if err != nil || w <= 0 || w > 1e9 {
-		return 0, usageErr(e.name, "Error: -W argument must be a positive number of seconds.")
+// parseWait reads -W: a positive number of seconds. Beyond mosquitto,
+// which reads whole seconds with atoi ("-W 5s" is 5 s, "-W 0.5" an
+// error), it may be fractional.
+func parseWait(c *cli.Context, e *env, cc *connConfig) (time.Duration, error) {
+	s := c.String(flagTimeout)
+	w, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		w = float64(cc.atoi(c, flagTimeout, "-W"))
+	}
+	if !(w > 0) || w > 1e9 {
+		return 0, usageErr(e.name, "Error: Invalid timeout \"%s\".", s)
 	}
 	return time.Duration(w * float64(time.Second)), nil
 }

@@ -39,6 +39,11 @@ func runPub(c *cli.Context, e *env) error {
 		if payload, err = io.ReadAll(e.stdin); err != nil {
 			return cli.Exit("Error reading stdin: "+err.Error(), cliutil.ExitError)
 		}
+		// As mosquitto_pub: an empty stdin is an error, and nothing is
+		// published (-n sends an empty message on purpose).
+		if len(payload) == 0 {
+			return cli.Exit("Error: Zero length input.\nError loading input from stdin.", cliutil.ExitError)
+		}
 	}
 	cc.opts.MaxInflight = pc.maxInflight
 	s := newSession(e, cc)
@@ -49,7 +54,7 @@ func runPub(c *cli.Context, e *env) error {
 	if pc.response != "" {
 		return runRequest(ctx, s, pc, payload)
 	}
-	cl, err := s.connect(ctx, nil)
+	cl, err := s.connect(ctx, handlers{})
 	if err != nil {
 		return err
 	}
@@ -129,8 +134,9 @@ func (p *pubRun) check(t *client.Token) {
 	}
 }
 
-// repeat publishes payload pc.repeat times; with --repeat-delay it waits
-// for each delivery, then the delay, before the next publish.
+// repeat publishes payload pc.repeat times. As mosquitto_pub does, it
+// waits for each delivery (written for QoS 0, PUBACK/PUBCOMP for QoS 1/2),
+// then --repeat-delay, before the next publish.
 func (p *pubRun) repeat(ctx context.Context, payload []byte) error {
 	delay := time.Duration(p.pc.repeatDelay * float64(time.Second))
 	for i := 0; i < p.pc.repeat; i++ {
@@ -138,10 +144,13 @@ func (p *pubRun) repeat(ctx context.Context, payload []byte) error {
 		if err != nil {
 			return err
 		}
-		if delay > 0 && i < p.pc.repeat-1 {
-			if err := tok.Wait(ctx); err != nil && ctx.Err() != nil {
-				return err
-			}
+		if i == p.pc.repeat-1 {
+			break
+		}
+		if err := tok.Wait(ctx); err != nil && ctx.Err() != nil {
+			return err
+		}
+		if delay > 0 {
 			select {
 			case <-time.After(delay):
 			case <-ctx.Done():
@@ -230,7 +239,7 @@ func (p *pubRun) reconnect(ctx context.Context, err error) error {
 	if !reconnectable(err) {
 		return err
 	}
-	cl, rerr := p.s.reconnect(ctx, err, nil, nil)
+	cl, rerr := p.s.reconnect(ctx, err, handlers{}, nil)
 	if rerr != nil {
 		return rerr
 	}

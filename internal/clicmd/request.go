@@ -73,7 +73,7 @@ func parseRequest(c *cli.Context, e *env, cc *connConfig, pc *pubConfig) error {
 		return usageErr(name, "Error: -e and -D publish response-topic cannot be used together.")
 	}
 	if c.IsSet(flagTimeout) {
-		w, err := parseWait(c, e)
+		w, err := parseWait(c, e, cc)
 		if err != nil {
 			return err
 		}
@@ -87,9 +87,7 @@ func parseRequest(c *cli.Context, e *env, cc *connConfig, pc *pubConfig) error {
 		return usageErr(name, "Error: --json and -F cannot be used together.")
 	}
 	if c.IsSet(flagFormat) {
-		if pc.out.Format == "" {
-			return usageErr(name, "Error: -F argument given but no format specified.")
-		}
+		pc.out.FormatSet = true
 		if err := cliutil.ValidateFormat(pc.out.Format); err != nil {
 			return usageErr(name, "%s", err)
 		}
@@ -126,7 +124,7 @@ func runRequest(parent context.Context, s *session, pc *pubConfig, payload []byt
 	} else {
 		rq.corr = []byte(randomID(requestCorrLen))
 	}
-	cl, err := s.connect(ctx, rq.onMessage)
+	cl, err := s.connect(ctx, handlers{onMessage: rq.onMessage})
 	if err != nil {
 		return rq.status(parent, ctx, err)
 	}
@@ -228,7 +226,7 @@ func (rq *requester) print(p *mqtt.Publish) error {
 		buf []byte
 		err error
 	)
-	if s.pal.Enabled() && o.Format == "" && !o.JSON {
+	if s.pal.Enabled() && !o.FormatSet && !o.JSON {
 		buf = s.pal.Human(nil, m, o.Verbose, !o.NoEOL)
 	} else {
 		buf, err = cliutil.Render(nil, &o, m)

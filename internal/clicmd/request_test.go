@@ -325,7 +325,7 @@ func TestRequestUsage(t *testing.T) {
 		{[]string{"-t", "a", "-e", "r", "-m", "x", "--repeat", "2"}, "-e cannot be used with"},
 		{[]string{"-t", "a", "-e", "r", "-m", "x", "--repeat-delay", "1"}, "-e cannot be used with"},
 		{[]string{"-e", "r", "--ping"}, "Error: -e and --ping cannot be used together."},
-		{[]string{"-t", "a", "-e", "r", "-m", "x", "-W", "0"}, "-W argument must be a positive number of seconds"},
+		{[]string{"-t", "a", "-e", "r", "-m", "x", "-W", "0"}, `Error: Invalid timeout "0".`},
 		{[]string{"-t", "a", "-e", "r", "-m", "x", "-F", "%y"}, "Error: Invalid format specifier 'y'."},
 		{[]string{"-t", "a", "-e", "r", "-m", "x", "-F", "%t", "--json"}, "--json and -F cannot be used together"},
 		{[]string{"-t", "a", "-e", "r", "-m", "x", "-D", "publish", "response-topic", "other"}, "-e and -D publish response-topic cannot be used together"},

@@ -35,6 +35,10 @@ func Run(ctx context.Context, app *cli.App, args []string) int {
 	if err != nil {
 		return ExitCode(app.ErrWriter, err)
 	}
+	words = resolveOrder(app, words)
+	if app.Metadata != nil {
+		app.Metadata[metaArgs] = words // for the unknown-option message
+	}
 	rest, specs, err := cliutil.SplitPropertyArgs(words, valueFlags(app))
 	if err != nil {
 		fmt.Fprintf(app.ErrWriter, "%s\n\n%s", err, useHelp(app.Name))

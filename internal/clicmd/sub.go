@@ -35,6 +35,7 @@ const (
 	flagRetainHandling    = "retain-handling"
 	flagSubID             = "sub-id"
 	flagWatch             = "watch"
+	flagURLTopicAt        = "url-topic-at"
 )
 
 // catExpect is the help category of the --expect* options (expect.go).
@@ -76,6 +77,7 @@ func subFlags() []cli.Flag {
 		boolean(flagRetainedOnly, nil, catSub, "print only retained messages; exit at the first live one"),
 		boolean(flagRemoveRetained, nil, catSub, "clear every retained message received (except -T topics)"),
 		str(flagRandomFilter, nil, catSub, "print only about PCT percent of the messages (0.1-100)"),
+		&cli.IntFlag{Name: flagURLTopicAt, Hidden: true}, // set by Run: where -L stood among the -t
 		boolean(flagNoLocal, nil, catV5, "do not receive our own publishes (MQTT 5)"),
 		boolean(flagRetainAsPublished, nil, catV5, "keep the publisher's retain flag (MQTT 5)"),
 		str(flagRetainHandling, nil, catV5, "0 send retained messages, 1 only for new subscriptions, 2 never (MQTT 5)"),
@@ -144,13 +146,18 @@ func parseSub(c *cli.Context, e *env, cc *connConfig) (*subConfig, error) {
 	}
 	var qos mqtt.QoS
 	if c.IsSet(flagQoS) {
-		q, err := parseQoS(c.String(flagQoS))
+		q, err := cc.parseQoS(c, name)
 		if err != nil {
-			return nil, usageErr(name, "Error: Invalid QoS given: %s", c.String(flagQoS))
+			return nil, err
 		}
 		qos = q
 	}
 	opts := mqtt.Subscription{NoLocal: c.Bool(flagNoLocal), RetainAsPublished: c.Bool(flagRetainAsPublished)}
+	if sc.skipRetained && cc.version == mqtt.V5 {
+		// -R on MQTT 5 asks the broker not to send retained messages at
+		// all (Retain Handling 2), as mosquitto_sub does.
+		opts.RetainHandling = 2
+	}
 	if c.IsSet(flagRetainHandling) {
 		rh, err := strconv.Atoi(c.String(flagRetainHandling))
 		if err != nil || rh < 0 || rh > 2 {
@@ -158,18 +165,21 @@ func parseSub(c *cli.Context, e *env, cc *connConfig) (*subConfig, error) {
 		}
 		opts.RetainHandling = byte(rh)
 	}
-	var filters []string
+	// The URL's topic is subscribed to where -L stood among the -t
+	// options (resolveOrder counted the -t before it).
+	filters := c.StringSlice(flagTopic)
 	if cc.urlTopic != "" {
-		filters = append(filters, cc.urlTopic)
+		at := min(max(c.Int(flagURLTopicAt), 0), len(filters))
+		filters = append(filters[:at:at], append([]string{cc.urlTopic}, filters[at:]...)...)
 	}
-	for _, f := range append(filters, c.StringSlice(flagTopic)...) {
+	for _, f := range filters {
 		s := opts
 		s.Filter, s.QoS = f, qos
 		sc.subs = append(sc.subs, s)
 	}
 	for _, tq := range c.StringSlice(flagTopicQoS) {
 		i := strings.LastIndexByte(tq, '=')
-		q, err := parseQoS(tq[i+1:])
+		q, err := parseQoSWord(tq[i+1:])
 		if i <= 0 || err != nil {
 			return nil, usageErr(name, "Error: --topic-qos takes FILTER=QOS with QOS 0, 1 or 2, not '%s'.", tq)
 		}
@@ -232,9 +242,9 @@ func parseSubExit(c *cli.Context, e *env, cc *connConfig, sc *subConfig) error {
 		sc.count = 1 // a smoke test ends at the first matching message
 	}
 	if c.IsSet(flagCount) {
-		n, err := strconv.Atoi(c.String(flagCount))
-		if err != nil || n < 1 {
-			return usageErr(name, "Error: -C argument must be a positive integer.")
+		n := cc.atoi(c, flagCount, "-C")
+		if n < 1 {
+			return usageErr(name, "Error: Invalid message count \"%d\".", n)
 		}
 		sc.count = n
 	}
@@ -250,22 +260,32 @@ func parseSubExit(c *cli.Context, e *env, cc *connConfig, sc *subConfig) error {
 		}
 	}
 	if c.IsSet(flagTimeout) {
-		w, err := strconv.ParseFloat(c.String(flagTimeout), 64)
-		if err != nil || w <= 0 || w > 1e9 {
-			return usageErr(name, "Error: -W argument must be a positive number of seconds.")
+		w, err := parseWait(c, e, cc)
+		if err != nil {
+			return err
 		}
-		sc.timeout = time.Duration(w * float64(time.Second))
+		sc.timeout = w
 	}
 	if sc.skipRetained && sc.retainedOnly {
-		return usageErr(name, "Error: -R and --retained-only cannot be used together.")
+		return usageErr(name, "Error: Combining '-R' and '--retained-only' makes no sense.")
 	}
 	if c.IsSet(flagRandomFilter) {
-		pct, err := strconv.ParseFloat(c.String(flagRandomFilter), 64)
-		if err != nil || pct < 0.1 || pct > 100 {
-			return usageErr(name, "Error: --random-filter must be between 0.1 and 100.")
+		// mosquitto reads the chance with atof in tenths of a percent and
+		// accepts 0.1 to 1000 (beyond 100 everything is printed).
+		s := c.String(flagRandomFilter)
+		f, exact := cliutil.Atof(s)
+		if !exact {
+			cc.warnf("Warning: --random-filter '%s' read as %g.", s, f)
 		}
-		if pct < 100 {
-			sc.randomPct = pct
+		tenths := 0
+		if f > -1e9 && f < 1e9 {
+			tenths = int(10 * f)
+		}
+		if tenths < 1 || tenths > 10000 {
+			return usageErr(name, "Error: --random-filter chance must be between 0.1-100.0")
+		}
+		if tenths < 1000 {
+			sc.randomPct = float64(tenths) / 10
 		}
 	}
 	return nil
@@ -281,9 +301,9 @@ func parseSubOutput(c *cli.Context, e *env, sc *subConfig) error {
 		return usageErr(e.name, "Error: --json and -F cannot be used together.")
 	}
 	if c.IsSet(flagFormat) {
-		if sc.out.Format == "" {
-			return usageErr(e.name, "Error: -F argument given but no format specified.")
-		}
+		// An empty format prints an empty line per message (-N: nothing),
+		// as in mosquitto_sub.
+		sc.out.FormatSet = true
 		if err := cliutil.ValidateFormat(sc.out.Format); err != nil {
 			return usageErr(e.name, "%s", err)
 		}

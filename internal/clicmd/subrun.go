@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -27,11 +26,35 @@ func runSub(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	r := &subRun{s: newSession(e, cc), sc: sc, stop: make(chan struct{}), ready: make(chan struct{})}
+	r := &subRun{s: newSession(e, cc), sc: sc, stop: make(chan struct{}), ready: make(chan struct{}),
+		pending: map[*mqtt.Publish]msgAction{}}
+	r.s.subscribed = true
+	r.s.mute = r.mute
+	r.s.after = r.afterTrace
 	if sc.watch && canWatch(e) {
 		r.dash = watchSession(r.s)
 	}
 	return r.run(c.Context)
+}
+
+// handlers: decide in onMessage, print in onRelease, once the message is
+// acknowledged, as mosquitto_sub prints what libmosquitto hands it.
+func (r *subRun) handlers() handlers {
+	return handlers{onConnect: r.startSubscribe, onMessage: r.onMessage, onRelease: r.onRelease}
+}
+
+// mute leaves out of -d what mosquitto_sub never reads: packets received
+// after it decided to stop (-C reached, -E's SUBACK, --retained-only's
+// end), since it then disconnects at once.
+func (r *subRun) mute(ev client.TraceEvent) bool { return !ev.Sent && r.stopped() }
+
+// afterTrace ends -E at the SUBACK, on the client's reader, so nothing
+// that follows the SUBACK is printed (mosquitto_sub disconnects from its
+// subscribe callback).
+func (r *subRun) afterTrace(ev client.TraceEvent) {
+	if _, ok := ev.Packet.(*mqtt.Suback); ok && !ev.Sent && r.sc.exitAfterSub {
+		r.finish(nil)
+	}
 }
 
 // subRun is one mqsub execution.
@@ -41,12 +64,21 @@ type subRun struct {
 	cl    atomic.Pointer[client.Client]
 	ready chan struct{} // closed once cl is set
 
-	count    int // messages printed (reader goroutine only)
-	buf      []byte
-	dash     *dashboard // -w on a terminal; nil otherwise
-	stopOnce sync.Once
-	stop     chan struct{} // -C reached, --retained-only ended, write error
-	stopErr  error
+	// The SUBSCRIBE and UNSUBSCRIBE of the current connection, queued by
+	// startSubscribe as soon as CONNACK arrives.
+	subTok    *client.Token
+	unsubToks []*client.Token
+	startErr  error
+
+	// Reader goroutine only: messages accepted and printed, and what to
+	// do with each accepted message once it is released.
+	accepted, count int
+	pending         map[*mqtt.Publish]msgAction
+	buf             []byte
+	dash            *dashboard // -w on a terminal; nil otherwise
+	stopOnce        sync.Once
+	stop            chan struct{} // -C reached, --retained-only ended, write error
+	stopErr         error
 
 	remMu    sync.Mutex
 	closing  bool           // no more removals may start
@@ -78,7 +110,7 @@ func (r *subRun) run(parent context.Context) error {
 	defer cancel()
 	timedOut := func() bool { return parent.Err() == nil && ctx.Err() != nil }
 
-	cl, err := r.s.connect(ctx, r.onMessage)
+	cl, err := r.s.connect(ctx, r.handlers())
 	if err != nil {
 		if timedOut() {
 			return r.timedOut()
@@ -153,7 +185,7 @@ func (r *subRun) run(parent context.Context) error {
 // reconnect opens a new connection after lost ended the previous one
 // (session.reconnect); -C, --retained-only and write errors end the wait.
 func (r *subRun) reconnect(ctx context.Context, lost error) (*client.Client, error) {
-	cl, err := r.s.reconnect(ctx, lost, r.onMessage, r.stop)
+	cl, err := r.s.reconnect(ctx, lost, r.handlers(), r.stop)
 	if errors.Is(err, errStopped) {
 		return nil, r.stopErr
 	}
@@ -178,60 +210,87 @@ func (r *subRun) retainedOnlyEnd() error {
 	return cli.Exit(r.s.rep.errorText("Error: --retained-only ended: "+r.sc.expect.unmet(r.sc.count), ""), cliutil.ExitError)
 }
 
-// subscribe sends SUBSCRIBE and UNSUBSCRIBE. A partial refusal is
-// returned as refusal (the exit error to use at the end); a total refusal
-// or a failure as err.
-func (r *subRun) subscribe(ctx context.Context, cl *client.Client) (refusal, err error) {
+// startSubscribe queues SUBSCRIBE, then one UNSUBSCRIBE per -U filter,
+// without waiting in between, as soon as the connection is accepted
+// (client.Options.OnConnect), as mosquitto_sub does from its on_connect
+// callback: they go out before anything that follows the CONNACK (the
+// messages a durable session kept) is handled.
+func (r *subRun) startSubscribe(cl *client.Client) {
 	cc, sc := r.s.cc, r.sc
+	r.subTok, r.unsubToks, r.startErr = nil, nil, nil
 	if len(sc.subs) > 0 {
 		sub := &mqtt.Subscribe{Subscriptions: sc.subs, Props: sc.subProps}
-		ack, err := cl.Subscribe(ctx, sub)
-		if err != nil {
-			return nil, err
-		}
-		if cc.debug {
-			codes := make([]string, len(ack.Codes))
-			for i, c := range ack.Codes {
-				codes[i] = fmt.Sprint(byte(c))
-			}
-			fmt.Fprintf(r.s.out, "Subscribed (mid: %d): %s\n", ack.PacketID, strings.Join(codes, ", "))
-		}
-		if err := client.SubackErr(sub, ack); err != nil {
-			var se *client.SubackError
-			if !errors.As(err, &se) {
-				return nil, err
-			}
-			denied := 0
-			for i, code := range ack.Codes {
-				if code.IsError() {
-					denied++
-					msg, hint, _ := describeFailure(&client.SubackError{Filter: sub.Subscriptions[i].Filter, Code: code}, cc.v3())
-					if denied < len(ack.Codes) {
-						r.s.rep.warn(strings.Replace(msg, "Error:", "Warning:", 1), hint)
-					}
-				}
-			}
-			if denied == len(ack.Codes) {
-				msg, hint, code := describeFailure(err, cc.v3())
-				return nil, cli.Exit(r.s.rep.errorText("Error: All subscription requests were denied.\n"+msg, hint), code)
-			}
-			_, _, code := describeFailure(err, cc.v3())
-			refusal = cli.Exit("", code)
+		if r.subTok, r.startErr = cl.StartSubscribe(sub); r.startErr != nil {
+			return
 		}
 	}
-	if len(sc.unsubs) > 0 {
-		u := &mqtt.Unsubscribe{Filters: sc.unsubs}
+	for _, f := range sc.unsubs {
+		u := &mqtt.Unsubscribe{Filters: []string{f}}
 		if cc.version == mqtt.V5 {
 			u.Props = cc.props.Unsubscribe
 		}
-		if _, err := cl.Unsubscribe(ctx, u); err != nil {
+		tok, err := cl.StartUnsubscribe(u)
+		if err != nil {
+			r.startErr = err
+			return
+		}
+		r.unsubToks = append(r.unsubToks, tok)
+	}
+}
+
+// subscribe waits for the SUBACK (for the UNSUBACKs only when there is
+// nothing to subscribe to: they go out before anything sent later,
+// DISCONNECT included). A partial refusal is returned as refusal (the exit
+// error to use at the end); a total refusal or a failure as err.
+func (r *subRun) subscribe(ctx context.Context, cl *client.Client) (refusal, err error) {
+	cc, sc := r.s.cc, r.sc
+	if r.startErr != nil {
+		return nil, r.startErr
+	}
+	subTok, unsubToks := r.subTok, r.unsubToks
+	sub := &mqtt.Subscribe{Subscriptions: sc.subs, Props: sc.subProps}
+	if subTok == nil {
+		for _, tok := range unsubToks {
+			if err := tok.Wait(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	}
+	if err := subTok.Wait(ctx); err != nil {
+		return nil, err
+	}
+	ack := subTok.Result().(*mqtt.Suback)
+	if err := client.SubackErr(sub, ack); err != nil {
+		var se *client.SubackError
+		if !errors.As(err, &se) {
 			return nil, err
 		}
+		denied := 0
+		for i, code := range ack.Codes {
+			if code.IsError() {
+				denied++
+				msg, hint, _ := describeFailure(&client.SubackError{Filter: sub.Subscriptions[i].Filter, Code: code}, cc.v3())
+				if denied < len(ack.Codes) {
+					r.s.rep.warn(strings.Replace(msg, "Error:", "Warning:", 1), hint)
+				}
+			}
+		}
+		if denied == len(ack.Codes) {
+			msg, hint, code := describeFailure(err, cc.v3())
+			return nil, cli.Exit(r.s.rep.errorText("Error: All subscription requests were denied.\n"+msg, hint), code)
+		}
+		_, _, code := describeFailure(err, cc.v3())
+		refusal = cli.Exit("", code)
 	}
 	return refusal, nil
 }
 
-// onMessage runs on the client's reader goroutine for every message.
+// msgAction is what mqsub does with an accepted message once released.
+type msgAction struct{ print, remove bool }
+
+// onMessage runs on the client's reader goroutine for every message and
+// decides whether to accept (acknowledge) it; onRelease then prints it.
 // Returning false leaves a QoS 1/2 message unacknowledged, so a durable
 // session keeps what mqsub did not print.
 func (r *subRun) onMessage(p *mqtt.Publish) bool {
@@ -239,42 +298,61 @@ func (r *subRun) onMessage(p *mqtt.Publish) bool {
 		return false
 	}
 	sc := r.sc
-	filtered := false
-	for _, f := range sc.filterOut {
-		if mqtt.MatchTopic(f, p.Topic) {
-			filtered = true
-			break
-		}
-	}
-	if sc.removeRetained && p.Retain && !filtered {
-		r.removeRetained(p.Topic)
-	}
 	if sc.retainedOnly && !p.Retain {
 		r.finish(r.retainedOnlyEnd())
 		return false
 	}
-	if (p.Retain && sc.skipRetained) || filtered {
+	// -R, -T, --expect* and --random-filter acknowledge a message without
+	// printing or counting it. As in mosquitto_sub, --remove-retained
+	// clears what -R and -T let through.
+	if p.Retain && sc.skipRetained {
 		return true
 	}
-	// A message that fails --expect* is acknowledged (returning true) but
-	// neither printed nor counted, as -T and -R do; -d traced it already.
-	if sc.expect != nil && !sc.expect.match(p) {
-		return true
+	for _, f := range sc.filterOut {
+		if mqtt.MatchTopic(f, p.Topic) {
+			return true
+		}
 	}
-	if sc.randomPct > 0 && rand.Float64()*100 >= sc.randomPct {
-		return true
+	act := msgAction{remove: sc.removeRetained && p.Retain}
+	switch {
+	case sc.expect != nil && !sc.expect.match(p):
+	case sc.randomPct > 0 && rand.Float64()*100 >= sc.randomPct:
+	case sc.count > 0 && r.accepted >= sc.count:
+		return false // -C reached: what comes after is not ours
+	default:
+		act.print = true
+		r.accepted++
+	}
+	if act.print || act.remove {
+		r.pending[p] = act
+	}
+	return true
+}
+
+// onRelease prints an accepted message once it is acknowledged (QoS 2:
+// after PUBREL), on the client's reader goroutine.
+func (r *subRun) onRelease(p *mqtt.Publish) {
+	act, ok := r.pending[p]
+	if !ok {
+		return
+	}
+	delete(r.pending, p)
+	if act.remove {
+		r.removeRetained(p.Topic)
+	}
+	if !act.print {
+		return
 	}
 	r.print(p)
-	if sc.expect != nil {
-		sc.expect.count()
+	if r.sc.expect != nil {
+		r.sc.expect.count()
 	}
-	if sc.count > 0 {
+	if r.sc.count > 0 {
 		r.count++
-		if r.count == sc.count {
+		if r.count == r.sc.count {
 			r.finish(nil)
 		}
 	}
-	return true
 }
 
 func (r *subRun) print(p *mqtt.Publish) {
@@ -284,7 +362,7 @@ func (r *subRun) print(p *mqtt.Publish) {
 	noEOL := r.sc.out.NoEOL && r.dash == nil
 	var err error
 	switch {
-	case r.s.pal.Enabled() && r.sc.out.Format == "" && !r.sc.out.JSON:
+	case r.s.pal.Enabled() && !r.sc.out.FormatSet && !r.sc.out.JSON:
 		r.buf = r.s.pal.Human(r.buf[:0], m, r.sc.out.Verbose, !noEOL)
 	default:
 		o := r.sc.out
@@ -292,12 +370,14 @@ func (r *subRun) print(p *mqtt.Publish) {
 		r.buf, err = cliutil.Render(r.buf[:0], &o, m)
 	}
 	if err != nil {
+		// mosquitto_sub prints the error and the rest of the line (%J
+		// with a payload that is not JSON prints nothing for %J only).
 		var je *cliutil.JSONPayloadError
 		if errors.As(err, &je) {
 			r.s.rep.warn(je.Error(), "")
-			return
+		} else {
+			r.s.rep.warn("Error: "+err.Error(), "")
 		}
-		r.s.rep.warn("Error: "+err.Error(), "")
 	}
 	var werr error
 	switch {
