@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -157,4 +158,19 @@ func TestOnConnectQueuesFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDone(t, done, "fake server")
+}
+
+// Once Disconnect has begun, an acknowledgement whose operation was given
+// up (an UNSUBSCRIBE not waited for, as mosquitto_sub -E leaves it) is
+// not a protocol error; before, an UNSUBACK nobody waits for is one.
+func TestLateUnsubackWhileDisconnecting(t *testing.T) {
+	c := &Client{pending: map[uint16]*Token{}}
+	var pe *ProtocolError
+	if err := c.handleSubAck(7, mqtt.UNSUBACK, &mqtt.Unsuback{PacketID: 7}); !errors.As(err, &pe) {
+		t.Fatalf("unknown UNSUBACK: %v, want a protocol error", err)
+	}
+	c.disconnecting.Store(true)
+	if err := c.handleSubAck(7, mqtt.UNSUBACK, &mqtt.Unsuback{PacketID: 7}); err != nil {
+		t.Fatalf("unknown UNSUBACK while disconnecting: %v", err)
+	}
 }

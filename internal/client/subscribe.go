@@ -84,6 +84,11 @@ func (c *Client) handleSubAck(id uint16, kind mqtt.PacketType, p mqtt.Packet) er
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	tok := c.pending[id]
+	if tok == nil && c.disconnecting.Load() {
+		// Disconnect gave up on what was still awaited (an UNSUBSCRIBE
+		// sent with mosquitto_sub -E): its late acknowledgement is fine.
+		return nil
+	}
 	if tok == nil || tok.kind != want {
 		return &ProtocolError{Code: mqtt.ProtocolError,
 			Err: fmt.Errorf("%s for unknown packet identifier %d", kind, id)}
