@@ -38,6 +38,7 @@ func newApp(e *env, spec appSpec) *cli.App {
 	flags := append(spec.flags, commonFlags()...)
 	flags = append(flags, &cli.StringFlag{Name: flagCompletion, Hidden: true,
 		Usage: "print the shell completion script (bash or zsh)"})
+	flags = withFixedNames(flags)
 	app := &cli.App{
 		Name:                      e.name,
 		Usage:                     spec.usage,

@@ -383,7 +383,7 @@ func newOptionTable(app *cli.App) optionTable {
 	t := optionTable{first: map[string]string{}, hasValue: map[string]bool{}}
 	for _, f := range app.Flags {
 		names := f.Names()
-		_, isBool := f.(*cli.BoolFlag)
+		isBool := isBoolFlag(f)
 		for _, n := range names {
 			t.first[n] = names[0]
 			t.hasValue[n] = !isBool

@@ -73,7 +73,7 @@ func ExitCode(w io.Writer, err error) int {
 func valueFlags(app *cli.App) func(string) bool {
 	names := map[string]bool{}
 	for _, f := range app.Flags {
-		if _, isBool := f.(*cli.BoolFlag); isBool {
+		if isBoolFlag(f) {
 			continue
 		}
 		for _, n := range f.Names() {
