@@ -38,6 +38,10 @@ type session struct {
 	// subscribed prints mosquitto_sub's "Subscribed (mid: ...)" line
 	// after each SUBACK in the trace.
 	subscribed bool
+	// refusedDisconnect traces the DISCONNECT mosquitto_sub queues (in
+	// vain: the broker has closed the connection) when the broker refuses
+	// the connection.
+	refusedDisconnect bool
 }
 
 func newSession(e *env, cc *connConfig) *session {
@@ -98,6 +102,10 @@ func (s *session) options(h handlers) client.Options {
 func (s *session) connect(ctx context.Context, h handlers) (*client.Client, error) {
 	c, err := client.Connect(ctx, s.options(h))
 	if err != nil {
+		var ce *client.ConnackError
+		if s.refusedDisconnect && s.mosq != nil && errors.As(err, &ce) {
+			s.mosq.trace(client.TraceEvent{Sent: true, ClientID: s.cc.opts.Connect.ClientID, Packet: &mqtt.Disconnect{}})
+		}
 		return nil, s.fail(err)
 	}
 	return c, nil

@@ -28,7 +28,8 @@ func runSub(c *cli.Context, e *env) error {
 	}
 	r := &subRun{s: newSession(e, cc), sc: sc, stop: make(chan struct{}), ready: make(chan struct{}),
 		pending: map[*mqtt.Publish]msgAction{}}
-	r.s.subscribed = true
+	r.s.subscribed = !cc.quiet // mosquitto_sub -d --quiet does not print it
+	r.s.refusedDisconnect = true
 	r.s.mute = r.mute
 	r.s.after = r.afterTrace
 	if sc.watch && canWatch(e) {
