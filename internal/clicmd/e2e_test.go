@@ -180,3 +180,35 @@ func TestJSONOutput(t *testing.T) {
 		}
 	})
 }
+
+// The seed tutorials' durable-session commands, written for
+// mosquitto_sub 2.0 ("-c -i ID -q 1 -t TOPIC -V 311 -x 600"), run
+// unchanged with mqsub (issue 13): -x is ignored on MQTT 3.1.1, as
+// mosquitto 2.0 ignores it, with a warning; the session is kept by -c.
+// Before, mqsub refused the command line ("-x needs MQTT 5").
+func TestTutorialDurableSessionCommands(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, tg target) {
+		for _, flags := range [][]string{{"-V", "311", "-x", "600"}, {"-x", "600", "-V", "311"}, {"-V", "5", "-x", "600"}} {
+			t.Run(strings.Join(flags, " "), func(t *testing.T) {
+				id := "tutorial-" + strings.Join(flags, "")
+				topic := "tutorial/" + id
+				create := append([]string{"-c", "-i", id, "-q", "1", "-t", topic, "-E"}, flags...)
+				r := sub(t, tg.args(create...)...)
+				if r.code != 0 || r.stdout != "" {
+					t.Fatalf("mqsub %q: exit %d stdout %q stderr %q", create, r.code, r.stdout, r.stderr)
+				}
+				if v311 := flags[1] == "311" || flags[3] == "311"; v311 != strings.Contains(r.stderr, "Warning: -x ignored") {
+					t.Errorf("stderr %q: want the -x warning exactly on MQTT 3.1.1", r.stderr)
+				}
+				for i := 1; i <= 3; i++ {
+					mustPub(t, tg.args("-t", topic, "-m", fmt.Sprint("order ", i), "-q", "1")...)
+				}
+				resume := append([]string{"-c", "-i", id, "-q", "1", "-t", topic, "-C", "3", "-W", "5"}, flags...)
+				r = sub(t, tg.args(resume...)...)
+				if r.code != 0 || r.stdout != "order 1\norder 2\norder 3\n" {
+					t.Errorf("mqsub %q: exit %d stdout %q stderr %q", resume, r.code, r.stdout, r.stderr)
+				}
+			})
+		}
+	})
+}

@@ -43,6 +43,22 @@ func TestUnixSocket(t *testing.T) {
 	}
 }
 
+// -L unix:///PATH (the form mqbroker --listen takes) works in both tools,
+// with the topic from -t (issue 13); mosquitto 2.0 has only --unix.
+func TestUnixSocketURL(t *testing.T) {
+	for _, ub := range unixBrokers {
+		t.Run(ub.name, func(t *testing.T) {
+			path := ub.start(t)
+			url := "unix://" + path // path is absolute: unix:///tmp/...
+			wait := bgSub(t, "-L", url, "-t", "u/#", "-v", "-C", "1", "-W", "10")
+			mustPub(t, "-L", url, "-t", "u/y", "-m", "via a unix URL", "-q", "1")
+			if r := wait(); r.code != 0 || messages(r.stdout) != "u/y via a unix URL\n" {
+				t.Fatalf("mqsub: exit %d, %q\nstderr: %s", r.code, messages(r.stdout), r.stderr)
+			}
+		})
+	}
+}
+
 // mosquitto_pub --unix reaches mqbroker's unix socket listener.
 func TestUnixSocketMosquittoClients(t *testing.T) {
 	bin := clienttest.RequireBinary(t, "mosquitto_pub")
@@ -65,9 +81,11 @@ func TestUnixSocketUsage(t *testing.T) {
 		{"--unix", "/tmp/x.sock", "-p", "1883"},
 		{"--unix", "/tmp/x.sock", "-L", "mqtt://localhost/t"},
 		{"--unix", "/tmp/x.sock", "--cafile", "/etc/ssl/ca.pem"},
+		{"-L", "unix:///tmp/x.sock", "-p", "1883"},
+		{"-L", "unix:///tmp/x.sock", "--ws"},
 	} {
 		r := pub(t, append(args, "-t", "t", "-m", "m")...)
-		if r.code != 1 || !strings.Contains(r.stderr, "--unix") {
+		if r.code != 1 || !strings.Contains(r.stderr, "unix") {
 			t.Errorf("mqpub %q: exit %d, stderr %q; want a usage error naming --unix", args, r.code, r.stderr)
 		}
 	}
