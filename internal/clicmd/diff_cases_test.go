@@ -160,6 +160,7 @@ func moreCases() []dcase {
 	return []dcase{
 		// PINGREQ and PINGRESP in -d, after 5 s of silence.
 		subCase("more/keepalive-ping", "-t t -d -k 5 -W 7"),
+		subCase("more/keepalive-ping-V5", "-t t -d -k 5 -W 7 -V 5"),
 		// Properties in the order the publisher sent them (mosquitto_pub
 		// writes them in the order of its -D options).
 		subCase("more/props-wire-order", "-V 5 -t t -C 1 -F '%j'", dmsg{mosquittoPub: "-V 5 -t t -m p -q 1 " +
@@ -501,6 +502,8 @@ func subDebugCases() []dcase {
 		subCase("sub-d/skip-retained-options", "-t t -C 1 -d -R -V 5", msg("t", "x")),
 		subCase("sub-d/V31", "-t t -C 1 -d -V 31", msg("t", "x")),
 		subCase("sub-d/unsubscribe", "-t t -U u -d -E"),
+		subCase("sub-d/unsubscribe-unsuback", "-t t -U u -d -W 1"),
+		subCase("sub-d/unsubscribe-unsuback-V5", "-t t -U u -U w -d -W 1 -V 5"),
 		subCase("sub-d/unsubscribe-two", "-t t -U u -U 'v/#' -d -E -V 5"),
 		subCase("sub-d/sys-topic", "-t '$SYS/#' -t t -C 1 -d", msg("t", "x")),
 		subCase("sub-d/verbose", "-t t -C 1 -d -v", msg("t", "x")),
