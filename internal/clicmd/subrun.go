@@ -31,7 +31,9 @@ func runSub(c *cli.Context, e *env) error {
 	r.s.subscribed = !cc.quiet // mosquitto_sub -d --quiet does not print it
 	r.s.refusedDisconnect = true
 	r.s.mute = r.mute
-	r.s.after = r.afterTrace
+	if sc.exitAfterSub {
+		r.s.after = r.afterTrace
+	}
 	if sc.watch && canWatch(e) {
 		r.dash = watchSession(r.s)
 	}
@@ -53,7 +55,7 @@ func (r *subRun) mute(ev client.TraceEvent) bool { return !ev.Sent && r.stopped(
 // that follows the SUBACK is printed (mosquitto_sub disconnects from its
 // subscribe callback).
 func (r *subRun) afterTrace(ev client.TraceEvent) {
-	if _, ok := ev.Packet.(*mqtt.Suback); ok && !ev.Sent && r.sc.exitAfterSub {
+	if _, ok := ev.Packet.(*mqtt.Suback); ok && !ev.Sent {
 		r.finish(nil)
 	}
 }
