@@ -144,6 +144,10 @@ func (r *subRun) run(parent context.Context) error {
 		if err == nil || !reconnectable(err) || r.stopped() || ctx.Err() != nil {
 			break
 		}
+		// The lost connection's reader may still be releasing its last
+		// messages: wait for it, so that only one reader at a time runs
+		// onMessage and onRelease.
+		cl.Close()
 		next, rerr := r.reconnect(ctx, err)
 		if rerr != nil {
 			err = rerr
