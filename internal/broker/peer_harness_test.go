@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqkit/mqkit/internal/broker"
 	"github.com/mqkit/mqkit/internal/brokercmd"
 	"github.com/mqkit/mqkit/internal/client/clienttest"
 	"github.com/mqkit/mqkit/internal/testtool"
@@ -48,6 +49,8 @@ type server struct {
 	conf string // configuration with {port} and {dir} expanded
 	port int
 	dir  string // data directory ({dir}: persistence_location)
+
+	opts *broker.Options // in-process mqbroker (newInProcess): its options
 
 	mu   sync.Mutex
 	stop func(kill bool) // stops the running process and waits for it
@@ -85,7 +88,10 @@ func (s *server) start(t *testing.T) {
 	t.Helper()
 	var stop func(bool)
 	var logf func() string
-	if s.isMosquitto() {
+	switch {
+	case s.opts != nil:
+		stop, logf = startInProcess(t, *s.opts, s.port)
+	case s.isMosquitto():
 		m := clienttest.StartMosquittoOn(t, s.conf, s.port)
 		stop = func(kill bool) {
 			if kill {
@@ -94,7 +100,7 @@ func (s *server) start(t *testing.T) {
 			m.Stop()
 		}
 		logf = m.Log
-	} else {
+	default:
 		stop, logf = startMqbroker(t, s.conf, s.dir)
 	}
 	s.mu.Lock()
@@ -119,6 +125,40 @@ func newServer(t *testing.T, name, conf string) *server {
 		}
 	})
 	return s
+}
+
+// newInProcess starts mqbroker in this process with opts (for what the
+// configuration file cannot express, such as an Authorizer), listening on
+// a free port: listener "tcp".
+func newInProcess(t *testing.T, opts broker.Options) *server {
+	t.Helper()
+	s := &server{name: "mqbroker", port: clienttest.FreePort(t), dir: t.TempDir(), opts: &opts}
+	s.start(t)
+	return s
+}
+
+func startInProcess(t *testing.T, opts broker.Options, port int) (stop func(kill bool), log func() string) {
+	t.Helper()
+	opts.Listeners = []broker.ListenerConfig{{Name: "tcp", Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}}
+	b, err := broker.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func(bool) {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+			defer cancel()
+			if err := b.Shutdown(ctx); err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+		})
+	}
+	t.Cleanup(func() { stop(false) })
+	return stop, func() string { return "(in process)" }
 }
 
 // eachServer runs body against mqbroker and against mosquitto, both

@@ -26,6 +26,17 @@ type v3client struct {
 // the test.
 func v3connect(t *testing.T, s *server, id string, clean bool) *v3client {
 	t.Helper()
+	return v3connectWith(t, s, id, clean, func(*pahov3.ClientOptions) {})
+}
+
+// v3connectAs is v3connect (clean session) with a username and password.
+func v3connectAs(t *testing.T, s *server, id, user, password string) *v3client {
+	t.Helper()
+	return v3connectWith(t, s, id, true, func(o *pahov3.ClientOptions) { o.SetUsername(user).SetPassword(password) })
+}
+
+func v3connectWith(t *testing.T, s *server, id string, clean bool, tune func(*pahov3.ClientOptions)) *v3client {
+	t.Helper()
 	vc := &v3client{msgs: make(chan pahov3.Message, 1000), lost: make(chan error, 1)}
 	opts := pahov3.NewClientOptions().AddBroker(s.url()).SetClientID(id).
 		SetCleanSession(clean).SetAutoReconnect(false).SetConnectRetry(false).
@@ -33,6 +44,7 @@ func v3connect(t *testing.T, s *server, id string, clean bool) *v3client {
 		SetOrderMatters(true).
 		SetDefaultPublishHandler(func(_ pahov3.Client, m pahov3.Message) { vc.msgs <- m }).
 		SetConnectionLostHandler(func(_ pahov3.Client, err error) { vc.lost <- err })
+	tune(opts)
 	vc.c = pahov3.NewClient(opts)
 	tok := vc.c.Connect()
 	if !tok.WaitTimeout(peerTimeout) || tok.Error() != nil {
