@@ -95,8 +95,9 @@ func TestPeerWillDelayCutShortBySessionEnd(t *testing.T) {
 }
 
 // TestPeerWillWithoutDelay: with no delay the will is published at once
-// on an abrupt close, and not at all after a normal DISCONNECT
-// [MQTT-3.1.2-8] [MQTT-3.1.2-10] (5.0: [MQTT-3.1.2-8], [MQTT-3.14.4-3]).
+// on an abrupt close, not at all after a normal DISCONNECT
+// [MQTT-3.1.2-8] [MQTT-3.1.2-10] (5.0: [MQTT-3.1.2-8], [MQTT-3.14.4-3]),
+// and after a v5 DISCONNECT 0x04 Disconnect with Will Message.
 func TestPeerWillWithoutDelay(t *testing.T) {
 	eachServer(t, anonConf, func(t *testing.T, s *server) {
 		watch := v3connect(t, s, "will-watch3", true)
@@ -109,6 +110,14 @@ func TestPeerWillWithoutDelay(t *testing.T) {
 		rude.connect(connectWithWillV311("will-rude", "will3/rude", "gone"), false, 0)
 		rude.nc.Close()
 		watch.expect(t, "will3/rude", "gone") // and not will3/polite before it
+
+		// 5.0: DISCONNECT with reason 0x04 Disconnect with Will Message
+		// keeps the will and it is published (section 3.14.2.1).
+		v5 := dialWire(t, s)
+		v5.connect(connectV5("will-v5", true, 30, nil, &willV5{topic: "will3/v5", payload: "asked for", qos: 1}), false, 0)
+		v5.send([]byte{tDISCONNECT, 1, 0x04})
+		v5.closed(peerTimeout)
+		watch.expect(t, "will3/v5", "asked for")
 	})
 }
 

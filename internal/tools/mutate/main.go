@@ -138,8 +138,8 @@ func report(w io.Writer, results []result, took time.Duration) int {
 
 // apply plants m in the scratch copy, runs its packages' tests and puts
 // the file back.
-func apply(scratch string, m mutation, timeout time.Duration) result {
-	r := result{m: m}
+func apply(scratch string, m mutation, timeout time.Duration) (r result) {
+	r.m = m
 	start := time.Now()
 	defer func() { r.took = time.Since(start) }()
 	if m.Pending != "" {

@@ -78,11 +78,13 @@ var mutations = []mutation{
 		Replace:  `if a == 0 || a > c.b.cfg.topicAliasMax+1 {`,
 	},
 	{
-		Name:     "topic-alias-zero-accepted",
+		// (Accepting alias 0 here would be an equivalent mutant: the
+		// codec refuses it first, props_codec.go.)
+		Name:     "inbound-alias-not-remembered",
 		File:     "internal/broker/handle_publish.go",
-		Why:      "an inbound Topic Alias 0 is accepted [MQTT-3.3.2-8]",
-		Original: `if a == 0 || a > c.b.cfg.topicAliasMax {`,
-		Replace:  `if a > c.b.cfg.topicAliasMax {`,
+		Why:      "a Topic Alias set with a topic is not remembered: the next PUBLISH with the alias alone fails (section 3.3.2.3.4)",
+		Original: `c.aliasesIn[a] = p.Topic`,
+		Replace:  `_ = a`,
 	},
 	{
 		Name:     "receive-maximum-in-off-by-one",
@@ -110,7 +112,7 @@ var mutations = []mutation{
 		File:     "internal/broker/handle_publish.go",
 		Why:      "a re-sent QoS 2 PUBLISH (same packet id, before PUBREL) is delivered again [MQTT-4.3.3-10]",
 		Original: `		if seen {`,
-		Replace:  `		if false {`,
+		Replace:  `		if seen && false {`,
 	},
 	{
 		Name:     "resend-dup-flag-dropped",
@@ -127,11 +129,14 @@ var mutations = []mutation{
 		Replace:  `	// mutated: timers kept`,
 	},
 	{
-		Name:     "will-on-normal-disconnect",
-		File:     "internal/broker/closereason.go",
-		Why:      "the will is published after a normal DISCONNECT [MQTT-3.1.2-10] / [MQTT-3.14.4-3]",
-		Original: `return r != CloseClientDisconnect && r != CloseConnectRefused && r != CloseNone`,
-		Replace:  `return r != CloseConnectRefused && r != CloseNone`,
+		// (Publishing the will after a normal DISCONNECT needs two
+		// changes: handleDisconnect clears it and publishesWill excludes
+		// the reason. Each alone is an equivalent mutant.)
+		Name:     "disconnect-with-will-discards-it",
+		File:     "internal/broker/conn.go",
+		Why:      "a v5 DISCONNECT 0x04 Disconnect with Will Message discards the will [MQTT-3.1.2-8]",
+		Original: `if c.version == mqtt.V5 && p.Code != mqtt.Success {`,
+		Replace:  `if false && c.version == mqtt.V5 && p.Code != mqtt.Success {`,
 	},
 	{
 		Name:     "message-expiry-ignored",
