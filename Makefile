@@ -8,7 +8,7 @@ FUZZTIME ?= 20s
 # duration ends mid-input (golang/go#75804, fixed in Go 1.27).
 CI_FUZZTIME ?= 20000x
 
-.PHONY: all build run test test-short fuzz bench demo clean
+.PHONY: all build run test test-short fuzz mutate bench demo clean
 
 all: build
 
@@ -39,6 +39,12 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$d; \
 	  done; \
 	done
+
+# The mutation check (internal/tools/mutate): each planted defect of its
+# list must make the tests fail. Slow (the broker tests once per
+# mutation), so not part of make test. MUTATE_ARGS=-run NAME for a subset.
+mutate:
+	$(GO) run ./internal/tools/mutate $(MUTATE_ARGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mqkit/mqkit/internal/testtool"
 )
 
 // scriptTimeout bounds one script run; the slowest (demo-will.sh) takes ~12 s.
@@ -70,22 +72,12 @@ func toolsets(root string) []toolset {
 }
 
 // missingTool names the first command that is not installed, or "".
-func missingTool(cmds ...string) string {
-	for _, c := range cmds {
-		if _, err := exec.LookPath(c); err != nil {
-			return c + " not found"
-		}
-	}
-	return ""
-}
+func missingTool(cmds ...string) string { return testtool.Missing(cmds...) }
 
 // skipOrFail skips outside CI and fails when CI=true: CI must run everything.
 func skipOrFail(t *testing.T, msg string) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s; CI=true, so this is a failure", msg)
-	}
-	t.Skip(msg)
+	testtool.SkipOrFail(t, msg)
 }
 
 // requireTools skips (outside CI) or fails (CI=true) when a command is missing.
@@ -431,9 +423,9 @@ func TestScriptsSyntax(t *testing.T) {
 		})
 	}
 	t.Run("shellcheck", func(t *testing.T) {
-		if _, err := exec.LookPath("shellcheck"); err != nil {
-			t.Skip("shellcheck not installed (apt-get install shellcheck); it is a lint, not required")
-		}
+		// A lint, but CI installs it: skipped locally, a failure under
+		// CI=true when it is missing.
+		testtool.Require(t, "shellcheck")
 		args := []string{"-x", "-s", "bash"}
 		for _, f := range files {
 			rel, err := filepath.Rel(root, f)

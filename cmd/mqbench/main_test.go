@@ -15,19 +15,14 @@ import (
 	"time"
 
 	"github.com/mqkit/mqkit/internal/bench"
+	"github.com/mqkit/mqkit/internal/testtool"
 )
 
 // mosquittoPort starts mosquitto on a free loopback port (skipping when it
 // is not installed and CI is unset) and waits until it accepts.
 func mosquittoPort(t *testing.T) int {
 	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mosquitto is required in CI: %v", err)
-		}
-		t.Skip("mosquitto not installed; skipping")
-	}
+	bin := testtool.Require(t, "mosquitto")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mqkit/mqkit/internal/testtool"
 )
 
 // requireTool returns the path of an installed mosquitto tool. When it is
@@ -18,33 +20,7 @@ import (
 // mosquitto, so a missing binary there is a broken setup, not a skip.
 func requireTool(t *testing.T, name string) string {
 	t.Helper()
-	p, ok := findTool(name)
-	if !ok {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed but CI=true requires the mosquitto interop tests", name)
-		}
-		t.Skipf("%s is not installed; skipping mosquitto interop test (it is required when CI=true)", name)
-	}
-	return p
-}
-
-// findTool looks name up in PATH, then in the sbin directories where
-// Debian installs the broker.
-func findTool(name string) (string, bool) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, true
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/local/sbin"} {
-		if c := filepath.Join(dir, name); isExecutable(c) {
-			return c, true
-		}
-	}
-	return "", false
-}
-
-func isExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+	return testtool.Require(t, name)
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
@@ -119,9 +95,9 @@ func startMosquitto(t *testing.T, lines ...string) int {
 // to run the tool are reported with t.Errorf and exit code -1.
 func runTool(t *testing.T, name string, args ...string) (int, string) {
 	t.Helper()
-	bin, ok := findTool(name)
-	if !ok {
-		t.Errorf("%s is not installed", name)
+	bin, err := testtool.Path(name)
+	if err != nil {
+		t.Errorf("%v", err) // the test required it on its own goroutine: not a skip
 		return -1, ""
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

@@ -5,12 +5,12 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
+	"github.com/mqkit/mqkit/internal/testtool"
 )
 
 // Interop with the real mosquitto_pub / mosquitto_sub (Debian
@@ -19,14 +19,7 @@ import (
 // needMosquitto skips when the clients are missing, except in CI.
 func needMosquitto(t *testing.T) {
 	t.Helper()
-	for _, bin := range []string{"mosquitto_pub", "mosquitto_sub"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s not installed (required in CI)", bin)
-			}
-			t.Skipf("%s not installed; install mosquitto-clients to run this test", bin)
-		}
-	}
+	testtool.RequireAll(t, "mosquitto_pub", "mosquitto_sub")
 }
 
 // mosq runs a mosquitto client against addr with a deadline and returns

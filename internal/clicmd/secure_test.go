@@ -91,16 +91,22 @@ func TestWebSocketCLI(t *testing.T) {
 		{Name: "ws", Addr: "127.0.0.1:0", WebSocket: true, WSPath: "/mqtt"},
 		{Name: "wss", Addr: "127.0.0.1:0", WebSocket: true, WSPath: "/mqtt", TLS: &tls.Config{Certificates: []tls.Certificate{pair}}},
 	}})
-	urls := map[string][]string{
-		"ws":  {"-L", "ws://" + b.Addr("ws").String() + "/mqtt"},
-		"wss": {"-L", "wss://" + b.Addr("wss").String() + "/mqtt", "--cafile", certs.CACert},
+	urls := map[string]func(t *testing.T) []string{
+		"ws": func(*testing.T) []string { return []string{"-L", "ws://" + b.Addr("ws").String() + "/mqtt"} },
+		"wss": func(*testing.T) []string {
+			return []string{"-L", "wss://" + b.Addr("wss").String() + "/mqtt", "--cafile", certs.CACert}
+		},
+		// mosquitto 2.0.11 in Debian has no WebSocket listener: a proxy
+		// in front of its TCP port. Skipped without mosquitto, except
+		// under CI=true where that fails (StartMosquitto).
+		"ws→mosquitto": func(t *testing.T) []string {
+			m := clienttest.StartMosquitto(t, clienttest.AnonymousConf)
+			return []string{"-L", "ws://" + clienttest.WebSocketProxy(t, m.Addr()) + "/mqtt"}
+		},
 	}
-	if clienttest.HaveBinary("mosquitto") {
-		m := clienttest.StartMosquitto(t, clienttest.AnonymousConf)
-		urls["ws→mosquitto"] = []string{"-L", "ws://" + clienttest.WebSocketProxy(t, m.Addr()) + "/mqtt"}
-	}
-	for name, url := range urls {
+	for name, mkURL := range urls {
 		t.Run(name, func(t *testing.T) {
+			url := mkURL(t)
 			wait := bgSub(t, append(url, "-t", "ws/a", "-C", "1", "-q", "1", "-v", "-V", "5")...)
 			mustPub(t, append(url, "-t", "ws/a", "-m", "over websocket", "-q", "1")...)
 			if r := wait(); r.code != 0 || messages(r.stdout) != "ws/a over websocket\n" {

@@ -22,18 +22,12 @@ import (
 	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
+	"github.com/mqkit/mqkit/internal/testtool"
 )
 
 func requireMosquitto(t *testing.T) {
 	t.Helper()
-	for _, bin := range []string{"mosquitto", "mosquitto_sub", "mosquitto_pub"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s not installed (required when CI=true): %v", bin, err)
-			}
-			t.Skipf("%s not installed; install the mosquitto and mosquitto-clients packages to run the golden tests", bin)
-		}
-	}
+	testtool.RequireAll(t, "mosquitto", "mosquitto_sub", "mosquitto_pub")
 }
 
 // logWatcher collects the broker's log lines and lets tests wait for one.

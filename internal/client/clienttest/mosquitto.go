@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mqkit/mqkit/internal/testtool"
 )
 
 // Mosquitto is a running mosquitto broker.
@@ -60,23 +62,11 @@ func (m *Mosquitto) Log() string {
 }
 
 // RequireBinary returns the path of name, or skips the test when it is not
-// installed, or fails it when the environment variable CI is "true".
+// installed, or fails it when the environment variable CI is "true"
+// (testtool.Require).
 func RequireBinary(t testing.TB, name string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI but not found: %v", name, err)
-		}
-		t.Skipf("%s not installed (apt-get install mosquitto mosquitto-clients); skipping interop test", name)
-	}
-	return path
-}
-
-// HaveBinary reports whether name is installed.
-func HaveBinary(name string) bool {
-	_, err := exec.LookPath(name)
-	return err == nil
+	return testtool.Require(t, name)
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
