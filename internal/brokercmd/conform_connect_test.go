@@ -1,0 +1,49 @@
+package brokercmd
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// Issue 11 conformance cases about CONNECT, run against mqbroker and
+// mosquitto 2.0.11 (twin_test.go).
+
+const anonConf = "listener {port} 127.0.0.1\nallow_anonymous true\n"
+
+// TestTwinTakeover: client id "dup" connected with CleanSession=1 and
+// subscribed to t/x; a second connection "dup" with CleanSession=0 takes
+// it over. The first session lasted as long as its network connection, so
+// its state MUST NOT be reused [MQTT-3.1.2-6]: CONNACK 20 02 00 00 (v5:
+// Session Present 0) and no message for the old subscription.
+func TestTwinTakeover(t *testing.T) {
+	twin(t, anonConf, func(t *testing.T, b *twinBroker) {
+		for _, v := range []mqtt.Version{mqtt.V311, mqtt.V5} {
+			t.Run(v.String(), func(t *testing.T) {
+				id := "dup-" + v.String()
+				old := twinLogin(t, b, v, id, true)
+				old.subscribe("t/x/"+id, 1)
+				nw := dialWire(t, b.addr(), v)
+				p := &mqtt.Connect{Version: v, ClientID: id, KeepAlive: 60}
+				if v == mqtt.V5 {
+					p.Props.SetSessionExpiry(60)
+				}
+				ack := nw.connect(p)
+				if v == mqtt.V311 && !bytes.Equal(ack, []byte{0x20, 2, 0, 0}) {
+					t.Errorf("CONNACK % x, want 20 02 00 00", ack)
+				}
+				if ca := nw.decode(ack).(*mqtt.Connack); ca.SessionPresent || ca.Code != mqtt.Success {
+					t.Errorf("CONNACK % x: want success without session present", ack)
+				}
+				old.closed()
+				pub := twinLogin(t, b, v, "pub-"+id, true)
+				pub.send(&mqtt.Publish{Topic: "t/x/" + id, Payload: []byte("m"), QoS: 1, PacketID: 5})
+				pub.next() // PUBACK: routed
+				if got := nw.sync(); len(got) != 0 {
+					t.Errorf("the old clean session's subscription delivered % x", got)
+				}
+			})
+		}
+	})
+}
