@@ -47,3 +47,31 @@ func TestTwinTakeover(t *testing.T) {
 		}
 	})
 }
+
+// TestTwinV31ConnackFlags: MQTT 3.1 has no Session Present flag; the
+// first byte of its CONNACK's variable header is reserved and 0 (MQTT 3.1
+// CONNACK: "Reserved values. Not used."), even when a durable session is
+// resumed. mosquitto 2.0.11 sends 20 02 00 00.
+func TestTwinV31ConnackFlags(t *testing.T) {
+	twin(t, anonConf, func(t *testing.T, b *twinBroker) {
+		for i := 0; i < 2; i++ {
+			w := dialWire(t, b.addr(), mqtt.V31)
+			ack := w.connect(&mqtt.Connect{Version: mqtt.V31, ClientID: "durable31", KeepAlive: 60})
+			if !bytes.Equal(ack, []byte{0x20, 2, 0, 0}) {
+				t.Errorf("connect %d: CONNACK % x, want 20 02 00 00", i+1, ack)
+			}
+			w.write([]byte{0xe0, 0})
+			w.closed()
+		}
+		// 3.1.1 does set it [MQTT-3.2.2-2].
+		for i := 0; i < 2; i++ {
+			w := dialWire(t, b.addr(), mqtt.V311)
+			ack := w.connect(&mqtt.Connect{Version: mqtt.V311, ClientID: "durable311", KeepAlive: 60})
+			if want := []byte{0x20, 2, byte(i), 0}; !bytes.Equal(ack, want) {
+				t.Errorf("3.1.1 connect %d: CONNACK % x, want % x", i+1, ack, want)
+			}
+			w.write([]byte{0xe0, 0})
+			w.closed()
+		}
+	})
+}
