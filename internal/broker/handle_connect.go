@@ -62,10 +62,15 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 			return refuse(mqtt.ClientIdentifierNotValid, "empty client id (MQTT 3.1)")
 		case p.Version == mqtt.V311 && !p.CleanStart:
 			return refuse(mqtt.ClientIdentifierNotValid, "empty client id without clean session")
-		case cfg.DenyZeroLengthClientID:
+		case cfg.DenyZeroLengthClientID || c.lis.cfg.DenyZeroLengthClientID:
+			// 3.1.1: return code 2 [MQTT-3.1.3-9]; v5: 0x85 [MQTT-3.1.3-8].
 			return refuse(mqtt.ClientIdentifierNotValid, "empty client id not allowed")
 		}
-		c.clientID = cfg.AutoIDPrefix + newUUID()
+		prefix := cfg.AutoIDPrefix
+		if lp := c.lis.cfg.AutoIDPrefix; lp != "" {
+			prefix = lp
+		}
+		c.clientID = prefix + newUUID()
 		assigned = true
 	}
 

@@ -83,6 +83,16 @@ type ListenerConfig struct {
 	// refused with CONNACK 0x01 (3.1/3.1.1) or 0x84 Unsupported Protocol
 	// Version (5.0) [MQTT-3.1.2-2]. nil = all.
 	AcceptVersions []mqtt.Version
+
+	// DenyZeroLengthClientID refuses clients of this listener that send
+	// no client id, as Options.DenyZeroLengthClientID does for all
+	// listeners (mosquitto's allow_zero_length_clientid false under
+	// per_listener_settings true).
+	DenyZeroLengthClientID bool
+	// AutoIDPrefix, when set, replaces Options.AutoIDPrefix for the
+	// clients of this listener (mosquitto's auto_id_prefix under
+	// per_listener_settings true).
+	AutoIDPrefix string
 }
 
 // Options configures a Broker. The zero value of every field selects the

@@ -2,6 +2,7 @@ package brokercmd
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -72,6 +73,38 @@ func TestTwinV31ConnackFlags(t *testing.T) {
 			}
 			w.write([]byte{0xe0, 0})
 			w.closed()
+		}
+	})
+}
+
+// TestTwinZeroLengthClientIDPerListener: with per_listener_settings true,
+// allow_zero_length_clientid and auto_id_prefix after a listener line
+// belong to that listener (mosquitto.conf(5)). An empty client id is then
+// refused: 3.1.1 return code 2 (identifier rejected), v5 a failure code
+// (mosquitto sends 0x80, we send the more precise 0x85 Client Identifier
+// not valid; both are allowed by [MQTT-3.1.3-8]). On the second listener,
+// which allows it, the assigned id has that listener's prefix.
+func TestTwinZeroLengthClientIDPerListener(t *testing.T) {
+	conf := "per_listener_settings true\n" +
+		"listener {port} 127.0.0.1\nallow_anonymous true\nallow_zero_length_clientid false\n" +
+		"listener {port2} 127.0.0.1\nallow_anonymous true\nauto_id_prefix second-\n"
+	twin(t, conf, func(t *testing.T, b *twinBroker) {
+		w := dialWire(t, b.addr(), mqtt.V311)
+		if ack := w.connect(&mqtt.Connect{Version: mqtt.V311, CleanStart: true, KeepAlive: 60}); !bytes.Equal(ack, []byte{0x20, 2, 0, 2}) {
+			t.Errorf("3.1.1: CONNACK % x, want 20 02 00 02", ack)
+		}
+		w.closed()
+		w = dialWire(t, b.addr(), mqtt.V5)
+		ack := w.decode(w.connect(&mqtt.Connect{Version: mqtt.V5, CleanStart: true, KeepAlive: 60})).(*mqtt.Connack)
+		if ack.Code != mqtt.ClientIdentifierNotValid && ack.Code != mqtt.UnspecifiedError {
+			t.Errorf("v5: CONNACK code %v, want a refusal (0x85 or 0x80)", ack.Code)
+		}
+		w.closed()
+
+		w = dialWire(t, b.addrN(1), mqtt.V5)
+		ack = w.decode(w.connect(&mqtt.Connect{Version: mqtt.V5, CleanStart: true, KeepAlive: 60})).(*mqtt.Connack)
+		if ack.Code != mqtt.Success || !strings.HasPrefix(ack.Props.AssignedClientID, "second-") {
+			t.Errorf("second listener: CONNACK %v, assigned id %q, want success and prefix second-", ack.Code, ack.Props.AssignedClientID)
 		}
 	})
 }

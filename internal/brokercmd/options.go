@@ -52,6 +52,11 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 			ProxyRequireTLS:         l.ProxyV2RequireTLS,
 			ProxyRequireCertificate: l.ProxyProtocol == 2 && !l.TLS() && l.RequireCertificate,
 		}
+		// allow_zero_length_clientid and auto_id_prefix: global, or the
+		// listener's own with per_listener_settings true.
+		sec := cfg.SecurityFor(l)
+		lc.DenyZeroLengthClientID = !sec.AllowZeroLengthClientID
+		lc.AutoIDPrefix = sec.AutoIDPrefix
 		for _, v := range l.AcceptProtocolVersions {
 			lc.AcceptVersions = append(lc.AcceptVersions, mqtt.Version(v))
 		}
@@ -114,8 +119,6 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 	if topicAlias == 0 {
 		o.MaxTopicAlias = -1
 	}
-	o.DenyZeroLengthClientID = !cfg.Security.AllowZeroLengthClientID
-	o.AutoIDPrefix = cfg.Security.AutoIDPrefix
 	o.PersistentClientExpiration = cfg.PersistentClientExpiration
 	o.SysInterval = cfg.SysInterval
 	if cfg.SysInterval == 0 {
