@@ -82,6 +82,15 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 
 	will := p.Will
 	if w := will; w != nil {
+		if lim := cfg.MessageSizeLimit; lim > 0 && uint32(len(w.Payload)) > lim {
+			// message_size_limit applies to the will too. mosquitto 2.0.11
+			// refuses with 0x95 (v5) or return code 5 (3.1/3.1.1, which
+			// has no "too large"; the closest it has is "not authorized").
+			if v5 {
+				return refuse(mqtt.PacketTooLarge, "will payload above message_size_limit")
+			}
+			return refuse(mqtt.NotAuthorized, "will payload above message_size_limit")
+		}
 		if w.QoS > cfg.maxQoS {
 			return refuse(mqtt.QoSNotSupported, "will QoS not supported") // [MQTT-3.2.2-12]
 		}

@@ -104,6 +104,14 @@ type Options struct {
 	// MaxPacketSize is the largest packet accepted from clients, in bytes,
 	// advertised to v5 clients as Maximum Packet Size. 0 = protocol maximum.
 	MaxPacketSize uint32
+	// MessageSizeLimit (mosquitto's message_size_limit) is the largest
+	// application message payload accepted, in bytes; 0 = no limit. A
+	// PUBLISH with a larger payload is dropped: QoS 1/2 are still
+	// acknowledged (v5 with reason code 0x83 Implementation specific
+	// error; mosquitto sends 0x95, not a PUBACK code), nothing is
+	// routed or retained. A CONNECT whose will payload is larger is
+	// refused (v5: 0x95; 3.1/3.1.1: return code 5, as mosquitto 2.0.11).
+	MessageSizeLimit uint32
 	// MaxKeepAlive caps client keep alive, in seconds. 0 = no cap. v5
 	// clients asking for more (or for 0) get it as Server Keep Alive in
 	// CONNACK; 3.1/3.1.1 clients asking for more (or for 0) are refused

@@ -100,6 +100,7 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 		o.Authorizer = g
 	}
 	o.MaxPacketSize = cfg.MaxPacketSize
+	o.MessageSizeLimit = cfg.MessageSizeLimit
 	if cfg.MaxKeepalive != 65535 {
 		o.MaxKeepAlive = cfg.MaxKeepalive
 	}

@@ -281,3 +281,20 @@ func hexs(fs [][]byte) string {
 	}
 	return sb.String()
 }
+
+// ackBack completes the QoS flow of a PUBLISH received by w (QoS 1:
+// PUBACK; QoS 2: PUBREC, the broker's PUBREL, PUBCOMP).
+func (w *wire) ackBack(p *mqtt.Publish) {
+	w.t.Helper()
+	pid := []byte{byte(p.PacketID >> 8), byte(p.PacketID)}
+	switch p.QoS {
+	case 1:
+		w.write(append([]byte{0x40, 2}, pid...))
+	case 2:
+		w.write(append([]byte{0x50, 2}, pid...))
+		if got := w.next(); !bytes.Equal(got, append([]byte{0x62, 2}, pid...)) {
+			w.t.Fatalf("want PUBREL for %d, got % x", p.PacketID, got)
+		}
+		w.write(append([]byte{0x70, 2}, pid...))
+	}
+}
