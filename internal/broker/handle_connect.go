@@ -29,8 +29,9 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		if p.Props.Has(mqtt.PropMaximumPacketSize) {
 			c.maxOut = p.Props.MaximumPacketSize
 		}
-		if p.Props.Has(mqtt.PropTopicAliasMaximum) {
+		if p.Props.Has(mqtt.PropTopicAliasMaximum) && p.Props.TopicAliasMaximum > 0 {
 			c.aliasMaxOut = p.Props.TopicAliasMaximum
+			c.w.aliases = &outAliases{} // before the connection is reachable
 		}
 		if p.Props.Has(mqtt.PropRequestProblemInfo) {
 			c.problemInfo = p.Props.RequestProblemInfo != 0
@@ -43,7 +44,9 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 			ack.Props.SetReasonString(why)
 		}
 		c.logc("Client %s from %s refused: %s.", c.clientID, c.remote, why)
-		c.enqueuePacket(ack, c)
+		if c.connackFits(ack) { // else closed without an answer [MQTT-3.1.2-24]
+			c.enqueuePacket(ack, c)
+		}
 		return &closeError{reason: CloseConnectRefused}
 	}
 
@@ -179,6 +182,14 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		pr.SetWildcardSubAvailable(1)
 		pr.SetSubIDAvailable(1)
 		pr.SetSharedSubAvailable(1)
+	}
+	if !c.connackFits(ack) {
+		// Not even the smallest CONNACK we can send fits the client's
+		// Maximum Packet Size: nothing may be sent [MQTT-3.1.2-24], so the
+		// connection is closed without one (as mosquitto does).
+		c.logc("Client %s from %s refused: CONNACK of %d bytes above its Maximum Packet Size %d.",
+			c.clientID, c.remote, mqtt.Size(ack, mqtt.V5), c.maxOut)
+		return &closeError{reason: CloseConnectRefused}
 	}
 	if err := b.attach(c, p.CleanStart, expiry, ack); err != nil {
 		if errors.Is(err, errTooManyClients) {

@@ -259,11 +259,12 @@ func (s *session) complete(om *outMsg) {
 // PUBREL for released QoS 2 messages [MQTT-4.4.0-1]. Messages beyond the
 // new connection's window go back to the head of the queue. Then the queue
 // is drained into the window. Inflight messages the connection may not
-// receive (outside its mount point, mount.go) are dropped first. Called
+// receive (outside its mount point, mount.go, or larger than its Maximum
+// Packet Size [MQTT-3.1.2-25]) are dropped first. Called
 // with s.mu held, s.conn set.
 func (s *session) resend(by *conn) {
 	c := s.conn
-	if c.mount != "" {
+	if c.mount != "" || c.maxOut > 0 {
 		s.dropUnsendable(c)
 	}
 	if len(s.inflight) > c.sendWindow {
