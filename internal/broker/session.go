@@ -190,21 +190,44 @@ func (s *session) fill(by *conn) {
 	s.roomFreed(c)
 }
 
-// ack handles PUBACK, PUBREC and PUBCOMP from the client. It reports
-// whether the packet id was known in the right state. Called with s.mu held.
-func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode, by *conn) bool {
+// ackResult is what session.ack made of an acknowledgement.
+type ackResult uint8
+
+const (
+	ackDone      ackResult = iota // the flow advanced or completed
+	ackUnknown                    // no inflight message has this packet id
+	ackWrongKind                  // the id is inflight, but this ack does not fit its flow
+)
+
+// ack handles PUBACK, PUBREC and PUBCOMP from the client. Called with
+// s.mu held.
+//
+// An ack of the wrong type for an inflight packet id (PUBREC or PUBCOMP
+// for a QoS 1 message; PUBACK or PUBCOMP for a QoS 2 message waiting for
+// its PUBREC; PUBACK for one waiting for its PUBCOMP) breaks the QoS
+// flows of 3.1.1 section 4.3 / 5.0 section 4.3: the caller closes the
+// connection as a protocol violation (3.1.1 [MQTT-4.8.0-1]; 5.0 section
+// 4.13, DISCONNECT 0x82), as mosquitto 2.0.11 does. A PUBREC repeated
+// after the PUBREL was sent gets the PUBREL again (as mosquitto).
+func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode, by *conn) ackResult {
 	om := s.byPID[pid]
 	if om == nil {
-		return false
+		return ackUnknown
 	}
 	switch kind {
 	case mqtt.PUBACK:
 		if om.qos != 1 {
-			return false
+			return ackWrongKind
 		}
 	case mqtt.PUBREC:
-		if om.qos != 2 || om.state != StateSent {
-			return false
+		if om.qos != 2 {
+			return ackWrongKind
+		}
+		if om.state == StateReleased {
+			if s.conn != nil {
+				s.conn.enqueueAck(mqtt.PUBREL, pid, mqtt.Success, by)
+			}
+			return ackDone
 		}
 		if !code.IsError() {
 			// [MQTT-4.3.3-4] answer PUBREC with PUBREL; the message is now
@@ -214,18 +237,18 @@ func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode, by
 			if s.conn != nil {
 				s.conn.enqueueAck(mqtt.PUBREL, pid, mqtt.Success, by)
 			}
-			return true
+			return ackDone
 		}
 		// A v5 PUBREC with an error code ends the flow [MQTT-4.3.3-?]:
 		// the packet id is free again.
 	case mqtt.PUBCOMP:
 		if om.qos != 2 || om.state != StateReleased {
-			return false
+			return ackWrongKind
 		}
 	}
 	s.complete(om)
 	s.fill(by)
-	return true
+	return ackDone
 }
 
 // complete removes a finished message from the inflight window and
