@@ -78,7 +78,8 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 		c.ackPublish(p, code)
 		return nil
 	}
-	if cfg.Authorizer != nil && !cfg.Authorizer.Authorize(c.info, topic, AccessWrite) {
+	if (!c.lis.cfg.bridge && reservedDollar(topic)) ||
+		(cfg.Authorizer != nil && !cfg.Authorizer.Authorize(c.info, topic, AccessWrite)) {
 		c.logc("Denied PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			c.clientID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, topic, len(p.Payload))
 		code := mqtt.Success // 3.1.1 has no way to refuse: ack and drop

@@ -93,6 +93,10 @@ type ListenerConfig struct {
 	// clients of this listener (mosquitto's auto_id_prefix under
 	// per_listener_settings true).
 	AutoIDPrefix string
+
+	// bridge marks the in-process connections of the broker's own bridges
+	// (Broker.ServeBridgeConn).
+	bridge bool
 }
 
 // Options configures a Broker. The zero value of every field selects the

@@ -76,7 +76,7 @@ func startBridges(ctx context.Context, b *broker.Broker, opts []bridge.Options, 
 		o.Logger = logger
 		o.LocalDial = func(context.Context) (net.Conn, error) {
 			nc, bc := net.Pipe()
-			if err := b.ServeConn(bc, bridgeListener); err != nil {
+			if err := b.ServeBridgeConn(bc, bridgeListener); err != nil {
 				nc.Close()
 				return nil, err
 			}

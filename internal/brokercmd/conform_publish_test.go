@@ -121,3 +121,104 @@ func TestTwinMessageSizeLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestTwinReservedTopics: a client's PUBLISH to a topic starting with
+// "$SYS" or "$share" is refused as an ACL denial, as mosquitto 2.0.11
+// does: QoS 1 acknowledged (3.1.1: PUBACK; v5: reason 0x87 Not
+// authorized) and dropped. MQTT allows it either way ("Applications
+// cannot use a topic with a leading $ character for their own purposes",
+// 4.7.2). Bridge state topics ($SYS/broker/connection/+/state) and other
+// '$' topics are allowed.
+func TestTwinReservedTopics(t *testing.T) {
+	twin(t, anonConf, func(t *testing.T, b *twinBroker) {
+		for _, v := range []mqtt.Version{mqtt.V311, mqtt.V5} {
+			t.Run(v.String(), func(t *testing.T) {
+				sub := twinLogin(t, b, v, "rts"+v.String(), true)
+				// ("$share/x" cannot be subscribed to: a filter starting with
+				// "$share/" names a shared subscription.)
+				for _, f := range []string{"$SYS/x", "$SYS", "$SYSX/a", "$sharex", "$foo/x",
+					"$SYS/broker/connection/x/state"} {
+					sub.subscribe(f, 1)
+				}
+				pub := twinLogin(t, b, v, "rtp"+v.String(), true)
+				for _, tc := range []struct {
+					topic string
+					ok    bool
+				}{
+					{"$SYS/x", false}, {"$SYS", false}, {"$SYSX/a", false}, {"$share/x", false},
+					{"$sharex", false}, {"$foo/x", true}, {"$SYS/broker/connection/x/state", true},
+				} {
+					pub.send(&mqtt.Publish{Topic: tc.topic, Payload: []byte("m"), QoS: 1, PacketID: 7})
+					ack := pub.decode(pub.next()).(*mqtt.Ack)
+					if v == mqtt.V5 && (ack.Code == mqtt.NotAuthorized) == tc.ok {
+						t.Errorf("%q: PUBACK 0x%02x", tc.topic, byte(ack.Code))
+					}
+					got := sub.sync()
+					if (len(got) == 1) != tc.ok || len(got) > 1 {
+						t.Errorf("%q: delivered %s, want delivered=%v", tc.topic, hexs(got), tc.ok)
+					}
+					for _, g := range got {
+						sub.ackBack(sub.decode(g).(*mqtt.Publish))
+					}
+				}
+			})
+		}
+	})
+}
+
+// TestTwinPacketIDsContinue: packet identifiers belong to the session,
+// so a durable session that reconnects goes on from where it was
+// instead of starting at 1 again (mosquitto's numbering, which packet
+// traces and test suites expect; MQTT only requires that an identifier
+// in use is not reused, [MQTT-2.2.1-3]).
+func TestTwinPacketIDsContinue(t *testing.T) {
+	twin(t, anonConf, func(t *testing.T, b *twinBroker) {
+		for _, v := range []mqtt.Version{mqtt.V311, mqtt.V5} {
+			t.Run(v.String(), func(t *testing.T) {
+				id := "pidc" + v.String()
+				durable := func() *wire {
+					w := dialWire(t, b.addr(), v)
+					p := &mqtt.Connect{Version: v, ClientID: id, KeepAlive: 60}
+					if v == mqtt.V5 {
+						p.Props.SetSessionExpiry(300)
+					}
+					w.connect(p)
+					return w
+				}
+				sub := durable()
+				sub.subscribe("pidc/"+id, 2)
+				pub := twinLogin(t, b, v, id+"p", true)
+				var ids []uint16
+				publish := func(qos mqtt.QoS) {
+					pub.send(&mqtt.Publish{Topic: "pidc/" + id, Payload: []byte("m"), QoS: qos, PacketID: 3})
+					pub.next()
+					if qos == 2 {
+						pub.write([]byte{0x62, 2, 0, 3})
+						pub.next()
+					}
+				}
+				receive := func(w *wire) {
+					p := w.decode(w.next()).(*mqtt.Publish)
+					ids = append(ids, p.PacketID)
+					w.ackBack(p)
+				}
+				for i := 0; i < 3; i++ {
+					publish(mqtt.QoS(1 + i%2))
+					receive(sub)
+				}
+				sub.write([]byte{0xe0, 0})
+				sub.closed()
+				publish(1) // queued while offline
+				sub = durable()
+				receive(sub)
+				publish(2) // online again
+				receive(sub)
+				want := []uint16{1, 2, 3, 4, 5}
+				if fmt.Sprint(ids) != fmt.Sprint(want) {
+					t.Errorf("packet ids %v, want %v", ids, want)
+				}
+				sub.write([]byte{0xe0, 0})
+			})
+		}
+	})
+}
