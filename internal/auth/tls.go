@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -122,11 +123,12 @@ func loadServerTLS(o TLSOptions) (*tls.Config, error) {
 		ClientAuth:   tls.NoClientCert,
 	}
 	if o.CAFile != "" || o.CAPath != "" {
-		pool, err := loadCAs(o.CAFile, o.CAPath)
+		pool, cas, err := loadCAs(o.CAFile, o.CAPath)
 		if err != nil {
 			return nil, err
 		}
 		cfg.ClientCAs = pool
+		completeChain(&cfg.Certificates[0], cas)
 	}
 	if o.RequireCertificate {
 		if cfg.ClientCAs == nil {
@@ -140,25 +142,28 @@ func loadServerTLS(o TLSOptions) (*tls.Config, error) {
 // loadCAs reads cafile and every regular file in capath that holds PEM
 // certificates (capath directories prepared with `openssl rehash` hold
 // PEM files under hashed names; other files are skipped).
-func loadCAs(file, dir string) (*x509.CertPool, error) {
+// It returns the pool and the certificates it holds.
+func loadCAs(file, dir string) (*x509.CertPool, []*x509.Certificate, error) {
 	pool := x509.NewCertPool()
+	var all []*x509.Certificate
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("tls: cafile: %w", err)
+			return nil, nil, fmt.Errorf("tls: cafile: %w", err)
 		}
-		n, err := addPEMCerts(pool, data)
+		cs, err := addPEMCerts(pool, data)
 		if err != nil {
-			return nil, fmt.Errorf("tls: cafile %s: %w", file, err)
+			return nil, nil, fmt.Errorf("tls: cafile %s: %w", file, err)
 		}
-		if n == 0 {
-			return nil, fmt.Errorf("tls: cafile %s: no PEM certificates found", file)
+		if len(cs) == 0 {
+			return nil, nil, fmt.Errorf("tls: cafile %s: no PEM certificates found", file)
 		}
+		all = append(all, cs...)
 	}
 	if dir != "" {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
-			return nil, fmt.Errorf("tls: capath: %w", err)
+			return nil, nil, fmt.Errorf("tls: capath: %w", err)
 		}
 		total := 0
 		for _, e := range entries {
@@ -168,39 +173,86 @@ func loadCAs(file, dir string) (*x509.CertPool, error) {
 			}
 			data, err := os.ReadFile(p)
 			if err != nil {
-				return nil, fmt.Errorf("tls: capath: %w", err)
+				return nil, nil, fmt.Errorf("tls: capath: %w", err)
 			}
-			n, err := addPEMCerts(pool, data)
+			cs, err := addPEMCerts(pool, data)
 			if err != nil {
-				return nil, fmt.Errorf("tls: capath file %s: %w", p, err)
+				return nil, nil, fmt.Errorf("tls: capath file %s: %w", p, err)
 			}
-			total += n
+			total += len(cs)
+			all = append(all, cs...)
 		}
 		if total == 0 {
-			return nil, fmt.Errorf("tls: capath %s: no PEM certificates found", dir)
+			return nil, nil, fmt.Errorf("tls: capath %s: no PEM certificates found", dir)
 		}
 	}
-	return pool, nil
+	return pool, all, nil
 }
 
-func addPEMCerts(pool *x509.CertPool, data []byte) (int, error) {
-	n := 0
+func addPEMCerts(pool *x509.CertPool, data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
 	for {
 		var b *pem.Block
 		b, data = pem.Decode(data)
 		if b == nil {
-			return n, nil
+			return out, nil
 		}
 		if b.Type != "CERTIFICATE" {
 			continue
 		}
 		c, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
-			return n, err
+			return out, err
 		}
 		pool.AddCert(c)
-		n++
+		out = append(out, c)
 	}
+}
+
+// completeChain appends to the server certificate's chain (certfile:
+// the leaf, then whatever certificates follow it in the file) the
+// intermediate CA certificates of cafile/capath that issued its last
+// certificate, up to a self-signed root, which is not sent (the client
+// has it or the chain is useless; RFC 8446 section 4.4.2 lets the
+// sender omit it). mosquitto gets the same from OpenSSL's automatic
+// chain building with its verify store, so clients that trust only the
+// root can verify the server ("unable to verify the first certificate"
+// otherwise).
+func completeChain(cert *tls.Certificate, cas []*x509.Certificate) {
+	if len(cert.Certificate) == 0 {
+		return
+	}
+	last, err := x509.ParseCertificate(cert.Certificate[len(cert.Certificate)-1])
+	if err != nil {
+		return
+	}
+	in := make(map[string]bool, len(cert.Certificate))
+	for _, der := range cert.Certificate {
+		in[string(der)] = true
+	}
+	for range cas { // each step adds one certificate: at most len(cas)
+		if selfSigned(last) {
+			return
+		}
+		var next *x509.Certificate
+		for _, ca := range cas {
+			if ca.IsCA && !in[string(ca.Raw)] && !selfSigned(ca) &&
+				bytes.Equal(ca.RawSubject, last.RawIssuer) && last.CheckSignatureFrom(ca) == nil {
+				next = ca
+				break
+			}
+		}
+		if next == nil {
+			return
+		}
+		cert.Certificate = append(cert.Certificate, next.Raw)
+		in[string(next.Raw)] = true
+		last = next
+	}
+}
+
+func selfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil
 }
 
 // CertificateIdentity returns the identity mosquitto's

@@ -3,6 +3,7 @@ package brokercmd
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -47,7 +48,7 @@ func twin(t *testing.T, conf string, body func(t *testing.T, b *twinBroker)) {
 	t.Helper()
 	t.Run("mqbroker", func(t *testing.T) {
 		c := strings.ReplaceAll(strings.ReplaceAll(conf, "{port}", "0"), "{port2}", "0")
-		_, logs := startMqbroker(t, c)
+		logs := startTwinMqbroker(t, c)
 		b := &twinBroker{name: "mqbroker", log: logs.String}
 		b.ports = bannerPorts(t, logs.String())
 		body(t, b)
@@ -60,6 +61,43 @@ func twin(t *testing.T, conf string, body func(t *testing.T, b *twinBroker)) {
 		}
 		body(t, b)
 	})
+}
+
+// startTwinMqbroker runs the mqbroker command in process with the
+// configuration text until the test ends, and returns its log once the
+// banner is out (every listener bound).
+func startTwinMqbroker(t *testing.T, conf string) *syncBuffer {
+	t.Helper()
+	path := writeFile(t, t.TempDir(), "mqbroker.conf", conf)
+	var out, errb syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- NewApp(&out, &errb).RunContext(ctx, []string{"mqbroker", "-c", path}) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(twinTimeout):
+			t.Error("mqbroker did not stop")
+		}
+		if t.Failed() {
+			t.Logf("mqbroker log:\n%s", errb.String())
+		}
+	})
+	deadline := time.NewTimer(twinTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !strings.Contains(errb.String(), " ready\n") || !strings.Contains(errb.String(), "listening on ") {
+		select {
+		case err := <-done:
+			t.Fatalf("mqbroker stopped: %v\n%s", err, errb.String())
+		case <-deadline.C:
+			t.Fatalf("no banner within %v:\n%s", twinTimeout, errb.String())
+		case <-tick.C:
+		}
+	}
+	return &errb
 }
 
 // bannerPorts returns the ports of mqbroker's listeners from its banner
