@@ -375,6 +375,7 @@ func (b *Broker) load() error {
 				}
 				s.byPID[om.pid] = om
 				s.inflight = append(s.inflight, om)
+				s.inflightSize += int64(len(om.msg.payload))
 				s.nextPID = max(s.nextPID, om.pid)
 				continue
 			}

@@ -89,7 +89,7 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 		c.ackPublish(p, code)
 		return nil
 	}
-	m := &message{topic: topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, from: s, fromID: c.clientID}
+	m := &message{topic: topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, from: s, fromID: c.clientID, src: c.info}
 	if v5 {
 		m.props = forwardedProps(&p.Props)
 		m.expiry = expiryFrom(&p.Props, b.now())

@@ -93,6 +93,9 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 			ids = []uint32{j.sub.ID}
 		}
 		for _, m := range b.retainedFor(j.sub.Filter) {
+			if !b.retainSourceAllowed(m) {
+				continue // check_retain_source
+			}
 			// Sent with RETAIN set because of a new subscription
 			// [MQTT-3.3.1-8] (3.1.1) / [MQTT-3.3.1-9] (5.0).
 			if err := b.deliver(s, m, mqtt.QoS(j.sub.QoS), true, ids); err != nil {

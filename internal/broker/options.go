@@ -138,6 +138,24 @@ type Options struct {
 	// MaxQueuedBytes limits the payload bytes of those queues in the same
 	// way. 0 = unlimited.
 	MaxQueuedBytes int64
+	// MaxInflightBytes (mosquitto's max_inflight_bytes) also caps the
+	// payload bytes of a client's outgoing QoS 1/2 messages in flight: a
+	// message enters the inflight window when nothing is in flight or it
+	// fits, so a message larger than the limit still goes, alone. 0 = no
+	// limit.
+	MaxInflightBytes int64
+	// UpgradeOutgoingQoS (mosquitto's upgrade_outgoing_qos) sends every
+	// message at the QoS of the subscription it matched, even above the
+	// QoS it was published with. Non-standard: MQTT requires the lower of
+	// the two [MQTT-3.8.4-8] ([MQTT-3.8.4-6] in 3.1.1).
+	UpgradeOutgoingQoS bool
+	// NoRetainSourceCheck turns off mosquitto's check_retain_source
+	// (default on): with an Authorizer, a retained message is sent to a
+	// new subscriber only if its publisher may still publish to its topic
+	// (AccessWrite with the publisher's ClientInfo), which a reloaded ACL
+	// may have revoked. Messages restored from the store and the broker's
+	// own are not checked (their publisher is not known).
+	NoRetainSourceCheck bool
 	// MaxOutboundBytes is the hard cap on the bytes held for one connected
 	// client, counted separately for its session queue (QoS 1/2 messages:
 	// payload, topic and 80 bytes each) and its write queue; a client

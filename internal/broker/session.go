@@ -39,6 +39,7 @@ type session struct {
 	subs map[string]*subscription // key: filter as subscribed (with $share prefix)
 
 	inflight     []*outMsg          // sent, not completely acknowledged, in send order
+	inflightSize int64              // payload bytes of inflight (Options.MaxInflightBytes)
 	byPID        map[uint16]*outMsg // inflight by packet id
 	nextPID      uint16
 	pending      []*outMsg // waiting for room in the inflight window
@@ -106,7 +107,7 @@ func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 	}
 	s.seq++
 	om.seq = s.seq
-	if c != nil && len(s.pending) == 0 && len(s.inflight) < c.sendWindow {
+	if c != nil && len(s.pending) == 0 && s.windowOpen(c, om) {
 		if !c.fits(om.msg, om.qos, om.subIDs) {
 			s.b.stats.publishDropped.Add(1) // [MQTT-3.1.2-25] discard as if sent
 			return false, nil
@@ -131,8 +132,21 @@ func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 	return len(s.pending) >= cfg.maxQueued || (cfg.MaxQueuedBytes > 0 && s.pendingBytes >= cfg.MaxQueuedBytes), err
 }
 
+// windowOpen reports whether om may enter c's inflight window: fewer
+// messages in flight than the window, and, with MaxInflightBytes, room
+// for its payload (or nothing in flight: a larger message goes alone, as
+// mosquitto documents max_inflight_bytes).
+func (s *session) windowOpen(c *conn, om *outMsg) bool {
+	if len(s.inflight) >= c.sendWindow {
+		return false
+	}
+	max := s.b.cfg.MaxInflightBytes
+	return max <= 0 || len(s.inflight) == 0 || s.inflightSize+int64(len(om.msg.payload)) <= max
+}
+
 // startSend assigns a packet id and moves om into the inflight window.
 func (s *session) startSend(om *outMsg) {
+	s.inflightSize += int64(len(om.msg.payload))
 	om.pid = s.allocPID()
 	om.state = StateSent
 	if s.byPID == nil {
@@ -164,7 +178,7 @@ func (s *session) fill(by *conn) {
 		return
 	}
 	now := s.b.now()
-	for len(s.pending) > 0 && len(s.inflight) < c.sendWindow {
+	for len(s.pending) > 0 && s.windowOpen(c, s.pending[0]) {
 		om := s.pending[0]
 		s.pending[0] = nil
 		s.pending = s.pending[1:]
@@ -256,6 +270,7 @@ func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode, by
 // first entry is dropped by re-slicing; others are cut out.
 func (s *session) complete(om *outMsg) {
 	delete(s.byPID, om.pid)
+	s.inflightSize -= int64(len(om.msg.payload))
 	for i, m := range s.inflight {
 		if m != om {
 			continue
@@ -298,6 +313,7 @@ func (s *session) resend(by *conn) {
 				continue
 			}
 			delete(s.byPID, om.pid)
+			s.inflightSize -= int64(len(om.msg.payload))
 			om.pid, om.state, om.dup = 0, StateQueued, true
 			s.pendingBytes += om.msg.payloadSize()
 			s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
@@ -319,6 +335,7 @@ func (s *session) resend(by *conn) {
 // dropQueues forgets all outgoing state (session end or clean start).
 func (s *session) dropQueues() {
 	s.inflight, s.byPID, s.pending, s.pendingBytes, s.inbound = nil, nil, nil, 0, nil
+	s.inflightSize = 0
 }
 
 // queuedCount is the number of QoS 1/2 messages held for the session.

@@ -113,6 +113,9 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 		o.MaxQueued = -1
 	}
 	o.MaxQueuedBytes = cfg.MaxQueuedBytes
+	o.MaxInflightBytes = cfg.MaxInflightBytes
+	o.UpgradeOutgoingQoS = cfg.UpgradeOutgoingQoS
+	o.NoRetainSourceCheck = !cfg.CheckRetainSource
 	o.DisableRetain = !cfg.RetainAvailable
 	q := mqtt.QoS(maxQoS)
 	o.MaxQoS = &q

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +35,17 @@ type twinBroker struct {
 	name  string // "mqbroker" or "mosquitto"
 	ports []int  // the listeners' ports, in configuration order
 	log   func() string
+	pid   int // process to send SIGHUP to (reload)
+}
+
+// reload makes the broker re-read its password, ACL and TLS files
+// (SIGHUP; mqbroker runs in this process). The caller waits for the
+// effect it expects.
+func (b *twinBroker) reload(t *testing.T) {
+	t.Helper()
+	if err := syscall.Kill(b.pid, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (b *twinBroker) mosquitto() bool { return b.name == "mosquitto" }
@@ -49,13 +62,13 @@ func twin(t *testing.T, conf string, body func(t *testing.T, b *twinBroker)) {
 	t.Run("mqbroker", func(t *testing.T) {
 		c := strings.ReplaceAll(strings.ReplaceAll(conf, "{port}", "0"), "{port2}", "0")
 		logs := startTwinMqbroker(t, c)
-		b := &twinBroker{name: "mqbroker", log: logs.String}
+		b := &twinBroker{name: "mqbroker", log: logs.String, pid: os.Getpid()}
 		b.ports = bannerPorts(t, logs.String())
 		body(t, b)
 	})
 	t.Run("mosquitto", func(t *testing.T) {
 		m := clienttest.StartMosquitto(t, conf)
-		b := &twinBroker{name: "mosquitto", ports: []int{m.Port}, log: m.Log}
+		b := &twinBroker{name: "mosquitto", ports: []int{m.Port}, log: m.Log, pid: m.PID}
 		if m.Port2 != 0 {
 			b.ports = append(b.ports, m.Port2)
 		}

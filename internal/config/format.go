@@ -57,6 +57,9 @@ func (c *Config) Format(w io.Writer) error {
 	f.line("max_inflight_messages %d", c.MaxInflightMessages)
 	f.line("max_queued_messages %d", c.MaxQueuedMessages)
 	f.line("max_queued_bytes %d", c.MaxQueuedBytes)
+	f.line("max_inflight_bytes %d", c.MaxInflightBytes)
+	f.line("check_retain_source %t", c.CheckRetainSource)
+	f.line("upgrade_outgoing_qos %t", c.UpgradeOutgoingQoS)
 	f.line("retain_available %t", c.RetainAvailable)
 	f.line("sys_interval %d", int64(c.SysInterval/time.Second))
 

@@ -135,7 +135,21 @@ func init() {
 			p.cfg.MaxQueuedBytes = max(n, 0)
 			return nil
 		},
-		"retain_available": globalBool(func(c *Config) *bool { return &c.RetainAvailable }),
+		"max_inflight_bytes": func(p *parser, a *args) error {
+			v, err := a.one()
+			if err != nil {
+				return err
+			}
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return a.errf("invalid value %q: must be an integer", v)
+			}
+			p.cfg.MaxInflightBytes = max(n, 0) // mosquitto: negative = 0 = unlimited
+			return nil
+		},
+		"check_retain_source":  globalBool(func(c *Config) *bool { return &c.CheckRetainSource }),
+		"upgrade_outgoing_qos": globalBool(func(c *Config) *bool { return &c.UpgradeOutgoingQoS }),
+		"retain_available":     globalBool(func(c *Config) *bool { return &c.RetainAvailable }),
 		"sys_interval": func(p *parser, a *args) error {
 			n, err := a.intRange(0, 65535)
 			p.cfg.SysInterval = time.Duration(n) * time.Second
@@ -204,10 +218,7 @@ var unsupported = map[string]string{
 	"use_username_as_clientid": "use_username_as_clientid is not supported",
 	// Other mosquitto options.
 	"memory_limit":             "memory_limit is not supported",
-	"upgrade_outgoing_qos":     "upgrade_outgoing_qos is not supported (it breaks the MQTT specification)",
 	"queue_qos0_messages":      "queue_qos0_messages is not supported",
-	"max_inflight_bytes":       "max_inflight_bytes is not supported; use max_inflight_messages",
-	"check_retain_source":      "check_retain_source is not supported",
 	"clientid_prefixes":        "clientid_prefixes is not supported",
 	"allow_duplicate_messages": "allow_duplicate_messages is deprecated in mosquitto and not supported",
 	"autosave_on_changes":      "autosave_on_changes is not supported",
