@@ -140,7 +140,7 @@ func TestACLSubscribe(t *testing.T) {
 		sub("meets deny, not covered by it", "roger", true, "sensors/+/temp", true), // sensors/private/temp filtered at delivery
 		sub("same filter as rule", "roger", true, "extra/#", true),
 		sub("beside a deny inside it", "roger", true, "sensors/#", true), // sensors/private/... filtered at delivery
-		sub("broader than every rule", "roger", true, "#", true), // delivers what roger may read
+		sub("broader than every rule", "roger", true, "#", true),         // delivers what roger may read
 		sub("meets no read rule", "roger", true, "other/+", false),
 		sub("write-only rule does not grant", "roger", true, "cmd/lamp/set", false),
 		sub("readwrite rule grants", "roger", true, "foo/bar", true),

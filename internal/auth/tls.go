@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 )
 
 // TLSOptions are a listener's TLS settings, named after mosquitto.conf.
@@ -26,6 +27,12 @@ type TLSOptions struct {
 	// "tlsv1.2" or "tlsv1.1"; "" means TLS 1.2 (mosquitto's default of
 	// allowing 1.2 and 1.3).
 	TLSVersion string
+	// CRLFile (crlfile) holds PEM certificate revocation lists. A client
+	// certificate is then refused when the list of its issuer revokes
+	// it, when its issuer has no list in the file, or when that list is
+	// past its next update (OpenSSL's X509_V_FLAG_CRL_CHECK, which
+	// mosquitto sets: the leaf certificate is checked).
+	CRLFile string
 }
 
 // ParseTLSVersion maps a mosquitto tls_version value to a crypto/tls
@@ -136,7 +143,74 @@ func loadServerTLS(o TLSOptions) (*tls.Config, error) {
 		}
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
+	if o.CRLFile != "" {
+		crls, err := loadCRLs(o.CRLFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.VerifyPeerCertificate = func(_ [][]byte, chains [][]*x509.Certificate) error {
+			return checkRevocation(chains, crls, time.Now())
+		}
+	}
 	return cfg, nil
+}
+
+// loadCRLs reads the PEM "X509 CRL" blocks of file.
+func loadCRLs(file string) ([]*x509.RevocationList, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("tls: crlfile: %w", err)
+	}
+	var out []*x509.RevocationList
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "X509 CRL" {
+			continue
+		}
+		l, err := x509.ParseRevocationList(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("tls: crlfile %s: %w", file, err)
+		}
+		out = append(out, l)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("tls: crlfile %s: no PEM certificate revocation list found", file)
+	}
+	return out, nil
+}
+
+// checkRevocation checks the client certificate of a verified chain
+// against the revocation lists: its issuer's list (signed by it) must be
+// there and current, and must not list the certificate.
+func checkRevocation(chains [][]*x509.Certificate, crls []*x509.RevocationList, now time.Time) error {
+	if len(chains) == 0 || len(chains[0]) == 0 {
+		return nil // no client certificate: ClientAuth decides
+	}
+	leaf := chains[0][0]
+	issuer := leaf
+	if len(chains[0]) > 1 {
+		issuer = chains[0][1]
+	}
+	for _, l := range crls {
+		if !bytes.Equal(l.RawIssuer, issuer.RawSubject) || l.CheckSignatureFrom(issuer) != nil {
+			continue
+		}
+		if !l.NextUpdate.IsZero() && now.After(l.NextUpdate) {
+			return fmt.Errorf("tls: certificate revocation list of %q has expired", issuer.Subject.CommonName)
+		}
+		for _, e := range l.RevokedCertificateEntries {
+			if e.SerialNumber.Cmp(leaf.SerialNumber) == 0 {
+				return fmt.Errorf("tls: client certificate %q (serial %s) is revoked", leaf.Subject.CommonName, leaf.SerialNumber)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("tls: no certificate revocation list for the issuer %q of client certificate %q",
+		issuer.Subject.CommonName, leaf.Subject.CommonName)
 }
 
 // loadCAs reads cafile and every regular file in capath that holds PEM

@@ -66,14 +66,22 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 		}
 		if l.TLS() {
 			r, err := auth.NewTLSReloader(auth.TLSOptions{
-				CertFile: l.CertFile, KeyFile: l.KeyFile, CAFile: l.CAFile, CAPath: l.CAPath,
-				RequireCertificate: l.RequireCertificate || l.UseIdentityAsUsername,
+				CertFile: l.CertFile, KeyFile: l.KeyFile, CAFile: l.CAFile, CAPath: l.CAPath, CRLFile: l.CRLFile,
+				// use_identity_as_username does not make a certificate
+				// required: without require_certificate none is requested
+				// (mosquitto 2.0: SSL_VERIFY_NONE) and every client is
+				// refused, as in mosquitto.
+				RequireCertificate: l.RequireCertificate,
 				TLSVersion:         l.TLSVersion,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", where(l), err)
 			}
 			p.reloaders = append(p.reloaders, r)
+			if l.UseIdentityAsUsername && !l.RequireCertificate {
+				logger.Warn(fmt.Sprintf("Warning: %s: use_identity_as_username without require_certificate true: "+
+					"no client certificate is requested, so every client of this listener is refused (as in mosquitto)", where(l)))
+			}
 			lc.TLS = r.Config()
 		}
 		// max_qos and max_topic_alias are per listener in mosquitto; the

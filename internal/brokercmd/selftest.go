@@ -34,7 +34,7 @@ func selftestCommand() *cli.Command {
    Every check uses its own connections and topics under mqkit-selftest/<random>/, has its own deadline
    (--timeout), and removes the retained messages and sessions it created. The sys-topics check subscribes to '#'.
    The acl/subscribe check needs the broker's ACL to hold, for the checks' client, the rules (mosquitto acl_file syntax)
-     topic deny `+selftest.ACLDenied+`
+     topic deny ` + selftest.ACLDenied + `
      topic readwrite #
    and --acl; the in-process broker runs with them.
    Exit status: 0 when no check failed, 1 otherwise (or when the broker cannot be reached).`,

@@ -10,7 +10,7 @@
 // full list and the per-option rules.
 //
 // Listeners: "listener PORT [ADDRESS]" opens a listener; listener options
-// (protocol, certfile, keyfile, cafile, capath, require_certificate,
+// (protocol, certfile, keyfile, cafile, capath, crlfile, require_certificate,
 // use_identity_as_username, tls_version, max_connections, max_qos,
 // max_topic_alias, websockets_path, websockets_origin, mount_point,
 // enable_proxy_protocol, proxy_protocol_v2_require_tls,
@@ -124,6 +124,7 @@ type Listener struct {
 	KeyFile               string // keyfile
 	CAFile                string // cafile
 	CAPath                string // capath
+	CRLFile               string // crlfile: revocation lists for client certificates
 	RequireCertificate    bool   // require_certificate
 	UseIdentityAsUsername bool   // use_identity_as_username
 	TLSVersion            string // tls_version: "", "tlsv1.1", "tlsv1.2", "tlsv1.3"

@@ -156,7 +156,7 @@ func (f *formatter) listener(l *Listener) {
 		f.line("websockets_origin %s", o)
 	}
 	for _, o := range []struct{ name, v string }{
-		{"certfile", l.CertFile}, {"keyfile", l.KeyFile}, {"cafile", l.CAFile}, {"capath", l.CAPath},
+		{"certfile", l.CertFile}, {"keyfile", l.KeyFile}, {"cafile", l.CAFile}, {"capath", l.CAPath}, {"crlfile", l.CRLFile},
 	} {
 		if o.v != "" {
 			f.line("%s %s", o.name, o.v)

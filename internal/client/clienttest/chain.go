@@ -82,3 +82,64 @@ func NewTLSChain(t testing.TB) *TLSChain {
 	}
 	return c
 }
+
+// TLSRevocation are PEM files of a CA, a server certificate for
+// 127.0.0.1 and localhost, two client certificates (CN "good" and
+// "revoked") and a certificate revocation list of the CA that revokes
+// the second one.
+type TLSRevocation struct {
+	Dir                     string
+	CA                      string
+	ServerCert, ServerKey   string
+	GoodCert, GoodKey       string
+	RevokedCert, RevokedKey string
+	CRL                     string // PEM "X509 CRL", valid for a day
+	ExpiredCRL              string // the same list, past its next update
+}
+
+// NewTLSRevocation writes the files into a temporary directory.
+func NewTLSRevocation(t testing.TB) *TLSRevocation {
+	t.Helper()
+	dir := t.TempDir()
+	f := &TLSRevocation{Dir: dir, CA: filepath.Join(dir, "ca.crt"),
+		ServerCert: filepath.Join(dir, "server.crt"), ServerKey: filepath.Join(dir, "server.key"),
+		GoodCert: filepath.Join(dir, "good.crt"), GoodKey: filepath.Join(dir, "good.key"),
+		RevokedCert: filepath.Join(dir, "revoked.crt"), RevokedKey: filepath.Join(dir, "revoked.key"),
+		CRL: filepath.Join(dir, "ca.crl"), ExpiredCRL: filepath.Join(dir, "expired.crl")}
+	caKey, ca := newCA(t, "mqkit test CRL CA")
+	writeCert(t, f.CA, ca.Raw)
+	issue(t, &x509.Certificate{
+		SerialNumber: big.NewInt(20), Subject: pkix.Name{CommonName: "localhost"},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, ca, caKey, f.ServerCert, f.ServerKey)
+	for _, c := range []struct {
+		serial    int64
+		cn        string
+		cert, key string
+	}{{21, "good", f.GoodCert, f.GoodKey}, {22, "revoked", f.RevokedCert, f.RevokedKey}} {
+		issue(t, &x509.Certificate{
+			SerialNumber: big.NewInt(c.serial), Subject: pkix.Name{CommonName: c.cn},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		}, ca, caKey, c.cert, c.key)
+	}
+	for _, l := range []struct {
+		path       string
+		this, next time.Time
+	}{
+		{f.CRL, time.Now().Add(-time.Hour), time.Now().Add(24 * time.Hour)},
+		{f.ExpiredCRL, time.Now().Add(-48 * time.Hour), time.Now().Add(-24 * time.Hour)},
+	} {
+		der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+			Number: big.NewInt(1), ThisUpdate: l.this, NextUpdate: l.next,
+			RevokedCertificateEntries: []x509.RevocationListEntry{{SerialNumber: big.NewInt(22), RevocationTime: time.Now().Add(-time.Minute)}},
+		}, ca, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writePEM(t, l.path, "X509 CRL", der)
+	}
+	return f
+}
