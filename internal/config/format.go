@@ -244,6 +244,10 @@ func (f *formatter) bridge(b *Bridge) {
 	}
 	f.line("notifications_local_only %t", b.NotificationsLocalOnly)
 	f.line("bridge_outgoing_retain %t", b.OutgoingRetain)
+	f.line("bridge_attempt_unsubscribe %t", b.AttemptUnsubscribe)
+	if b.LocalCleanSessionSet {
+		f.line("local_cleansession %t", b.LocalCleanSession)
+	}
 	for _, o := range []struct{ name, v string }{
 		{"bridge_cafile", b.CAFile}, {"bridge_capath", b.CAPath}, {"bridge_certfile", b.CertFile},
 		{"bridge_keyfile", b.KeyFile}, {"bridge_tls_version", b.TLSVersion},

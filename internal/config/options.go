@@ -193,7 +193,7 @@ func unsupportedReason(name string) string {
 
 var unsupported = map[string]string{
 	// Bridge options not implemented (the others are in bridge.go).
-	"local_cleansession": bridgeUnsupported, "clientid": bridgeUnsupported,
+	"clientid":       bridgeUnsupported,
 	"local_clientid": bridgeUnsupported, "username": bridgeUnsupported,
 	"local_username": bridgeUnsupported, "password": bridgeUnsupported,
 	"local_password": bridgeUnsupported, "idle_timeout": bridgeUnsupported,
