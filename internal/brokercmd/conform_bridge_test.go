@@ -20,8 +20,8 @@ import (
 // bridge's connection, answers what it must, and records the filters of
 // its SUBSCRIBE and UNSUBSCRIBE packets and the topics it publishes.
 type fakeRemote struct {
-	port int
-	mu   sync.Mutex
+	port               int
+	mu                 sync.Mutex
 	subs, unsubs, pubs []string
 	changed            chan struct{}
 }
