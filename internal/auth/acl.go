@@ -224,27 +224,31 @@ func (a *ACL) Warnings() []string { return append([]string(nil), a.warnings...) 
 //  2. If any applicable rule granting acc matches the topic: allowed.
 //  3. Otherwise denied.
 //
-// For Subscribe the filter F is checked as read access to every topic F
-// can match:
-//  1. If any applicable deny rule can match a topic F matches (the two
-//     filters intersect): denied.
-//  2. If some applicable read or readwrite rule covers F (every topic F
-//     matches, that rule matches too): allowed.
+// For Subscribe the filter F (its wildcards taken as wildcards) is
+// refused only when it could never deliver anything; what it may deliver
+// is then filtered by Read at delivery, topic by topic:
+//  1. If an applicable deny rule covers F (every topic F matches, that
+//     rule matches too): denied.
+//  2. If an applicable read or readwrite rule can match a topic F
+//     matches (the two filters intersect): allowed.
 //  3. Otherwise denied.
 //
-// So "topic read a/#" allows subscribing to a/#, a/+/b and a/x but not #
-// or +/x, and together with "topic deny a/secret" it denies a/# (which
-// could deliver a/secret) while a/public stays allowed. Both steps respect
-// the '$' rule ([MQTT-4.7.2-1]): "#" covers neither $SYS/x nor intersects
-// a deny rule on $SYS/#.
+// So with "topic deny test/nosubscribe" and "topic readwrite #" (the
+// Eclipse Paho test suite's ACL) the filters #, +/+ and test/# are
+// allowed and test/nosubscribe is refused; "deny secret/#" refuses
+// secret/x/# but not #; "topic read a/#" allows a/+ and a/b/# but not
+// b/#; "topic read a/b" allows + and # (which deliver a/b only). Both
+// steps respect the '$' rule ([MQTT-4.7.2-1]): "#" neither intersects
+// nor covers $SYS/x. mosquitto 2.0 never refuses a SUBSCRIBE and filters
+// at delivery the same way, so it delivers exactly what we do; refusing
+// what can deliver nothing tells the client at once (SUBACK 0x80/0x87).
 //
 // Differences from mosquitto 2.0, all stricter: mosquitto checks the
 // client's own rules (denies first) before the patterns, so a user's
-// grant beats a pattern deny; here every deny wins. mosquitto never
-// checks SUBSCRIBE. Pattern grants are skipped (as in mosquitto) when the
-// client id or username contains '+' or '#', and also when a value a
-// pattern substitutes contains '/' or is empty, because %c and %u stand
-// for exactly one topic level.
+// grant beats a pattern deny; here every deny wins. Pattern grants are
+// skipped (as in mosquitto) when the client id or username contains '+'
+// or '#', and also when a value a pattern substitutes contains '/' or is
+// empty, because %c and %u stand for exactly one topic level.
 func (a *ACL) Allowed(username string, hasUsername bool, clientID, topic string, acc Access) bool {
 	if acc <= 0 || acc&^(Read|Write|Subscribe) != 0 {
 		return false
@@ -304,20 +308,21 @@ func (a *ACL) allowedOne(username string, hasUsername bool, clientID, topic stri
 	return false
 }
 
-// ruleHits: for a topic, the rule matches it; for a subscription filter,
-// the rule can match some topic the filter matches.
+// ruleHits (deny rules): for a topic, the rule matches it; for a
+// subscription filter, the rule matches every topic the filter matches.
 func ruleHits(rule, topic string, sub bool) bool {
 	if sub {
-		return intersects(rule, topic)
+		return covers(rule, topic)
 	}
 	return matchTopic(rule, topic)
 }
 
-// ruleGrants: for a topic, the rule matches it; for a subscription filter,
-// the rule matches every topic the filter matches.
+// ruleGrants (read, write, readwrite rules): for a topic, the rule
+// matches it; for a subscription filter, the rule can match some topic
+// the filter matches.
 func ruleGrants(rule, topic string, sub bool) bool {
 	if sub {
-		return covers(rule, topic)
+		return intersects(rule, topic)
 	}
 	return matchTopic(rule, topic)
 }

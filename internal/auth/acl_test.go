@@ -137,20 +137,26 @@ func TestACLSubscribe(t *testing.T) {
 	cases := []aclCase{
 		sub("exact readable topic", "roger", true, "sensors/t1", true),
 		sub("filter covered by read rule", "roger", true, "sensors/t1/+", true),
-		sub("covered but meets deny", "roger", true, "sensors/+/temp", false), // sensors/private/temp
+		sub("meets deny, not covered by it", "roger", true, "sensors/+/temp", true), // sensors/private/temp filtered at delivery
 		sub("same filter as rule", "roger", true, "extra/#", true),
-		sub("broader than rule", "roger", true, "sensors/#", false), // could deliver sensors/private/...
-		sub("outside rules", "roger", true, "#", false),
+		sub("beside a deny inside it", "roger", true, "sensors/#", true), // sensors/private/... filtered at delivery
+		sub("broader than every rule", "roger", true, "#", true),         // delivers what roger may read
+		sub("meets no read rule", "roger", true, "other/+", false),
 		sub("write-only rule does not grant", "roger", true, "cmd/lamp/set", false),
 		sub("readwrite rule grants", "roger", true, "foo/bar", true),
-		sub("intersects deny", "roger", true, "sensors/+/x", false), // sensors/private/x is denied
+		sub("intersects deny", "roger", true, "sensors/+/x", true), // sensors/private/x filtered at delivery
+		sub("covered by deny", "roger", true, "sensors/private/+", false),
+		sub("covered by deny, deeper", "roger", true, "sensors/private/a/#", false),
 		sub("beside deny", "roger", true, "sensors/public/#", true),
 		sub("inside deny", "roger", true, "sensors/private/x", false),
 		sub("anon $SYS", "", false, "$SYS/broker/#", true),
-		sub("anon public/# meets deny", "", false, "public/#", false),
+		sub("anon public/# meets deny", "", false, "public/#", true),
+		sub("anon deny covers", "", false, "public/secret", false),
 		sub("anon public/+/x avoids deny", "", false, "public/+/x", true),
-		sub("anon # not covered", "", false, "#", false),
-		sub("pattern covers own subtree", "roger", true, "users/roger/#", false), // meets deny users/roger/locked
+		sub("anon #", "", false, "#", true),
+		sub("anon write-only region", "", false, "cmd/#", false),
+		sub("pattern covers own subtree", "roger", true, "users/roger/#", true), // users/roger/locked filtered at delivery
+		sub("pattern deny covers", "roger", true, "users/roger/locked", false),
 		sub("pattern own leaf", "roger", true, "users/roger/inbox/+", true),
 		sub("pattern other user", "roger", true, "users/bob/inbox", false),
 		sub("pattern %c read", "", false, "devices/c1/in", true),
@@ -166,6 +172,35 @@ func TestACLSubscribe(t *testing.T) {
 		{name: "# not $SYS", clientID: "c", topic: "$SYS/x", acc: Read, want: false},
 		{name: "sub # ok", clientID: "c", topic: "#", acc: Subscribe, want: true},
 		{name: "sub $SYS/# not covered", clientID: "c", topic: "$SYS/#", acc: Subscribe, want: false},
+	})
+	// The Eclipse Paho interoperability suite's ACL (issue 11 item 2).
+	paho := mustACL(t, "topic deny test/nosubscribe\ntopic readwrite #\n")
+	runACLCases(t, paho, []aclCase{
+		{name: "paho #", clientID: "c", topic: "#", acc: Subscribe, want: true},
+		{name: "paho +/+", clientID: "c", topic: "+/+", acc: Subscribe, want: true},
+		{name: "paho test/#", clientID: "c", topic: "test/#", acc: Subscribe, want: true},
+		{name: "paho test/+", clientID: "c", topic: "test/+", acc: Subscribe, want: true},
+		{name: "paho denied filter", clientID: "c", topic: "test/nosubscribe", acc: Subscribe, want: false},
+		{name: "paho denied topic not read", clientID: "c", topic: "test/nosubscribe", acc: Read, want: false},
+		{name: "paho other topic read", clientID: "c", topic: "test/x", acc: Read, want: true},
+	})
+	// "deny secret/#" refuses what lies wholly inside it, not #.
+	d := mustACL(t, "topic deny secret/#\ntopic readwrite #\n")
+	runACLCases(t, d, []aclCase{
+		{name: "deny inside", clientID: "c", topic: "secret/x/#", acc: Subscribe, want: false},
+		{name: "deny itself", clientID: "c", topic: "secret/#", acc: Subscribe, want: false},
+		{name: "deny parent level", clientID: "c", topic: "secret", acc: Subscribe, want: false}, // secret/# matches secret
+		{name: "deny not #", clientID: "c", topic: "#", acc: Subscribe, want: true},
+		{name: "deny not +/x", clientID: "c", topic: "+/x", acc: Subscribe, want: true},
+	})
+	// Wildcards of the filter are wildcards: a/# grants a/+ and a/b/#.
+	w := mustACL(t, "topic read a/#\n")
+	runACLCases(t, w, []aclCase{
+		{name: "a/# grants a/+", clientID: "c", topic: "a/+", acc: Subscribe, want: true},
+		{name: "a/# grants a/b/#", clientID: "c", topic: "a/b/#", acc: Subscribe, want: true},
+		{name: "a/# grants +/b", clientID: "c", topic: "+/b", acc: Subscribe, want: true}, // delivers a/b
+		{name: "a/# not b/#", clientID: "c", topic: "b/#", acc: Subscribe, want: false},
+		{name: "a/# not +/+ literal elsewhere", clientID: "c", topic: "b/+", acc: Subscribe, want: false},
 	})
 	// A deny on $SYS does not block subscribing to # (they cannot meet).
 	c := mustACL(t, "topic read #\ntopic deny $SYS/#\ntopic read $SYS/broker/uptime\n")

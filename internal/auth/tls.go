@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 )
 
 // TLSOptions are a listener's TLS settings, named after mosquitto.conf.
@@ -25,6 +27,12 @@ type TLSOptions struct {
 	// "tlsv1.2" or "tlsv1.1"; "" means TLS 1.2 (mosquitto's default of
 	// allowing 1.2 and 1.3).
 	TLSVersion string
+	// CRLFile (crlfile) holds PEM certificate revocation lists. A client
+	// certificate is then refused when the list of its issuer revokes
+	// it, when its issuer has no list in the file, or when that list is
+	// past its next update (OpenSSL's X509_V_FLAG_CRL_CHECK, which
+	// mosquitto sets: the leaf certificate is checked).
+	CRLFile string
 }
 
 // ParseTLSVersion maps a mosquitto tls_version value to a crypto/tls
@@ -122,11 +130,12 @@ func loadServerTLS(o TLSOptions) (*tls.Config, error) {
 		ClientAuth:   tls.NoClientCert,
 	}
 	if o.CAFile != "" || o.CAPath != "" {
-		pool, err := loadCAs(o.CAFile, o.CAPath)
+		pool, cas, err := loadCAs(o.CAFile, o.CAPath)
 		if err != nil {
 			return nil, err
 		}
 		cfg.ClientCAs = pool
+		completeChain(&cfg.Certificates[0], cas)
 	}
 	if o.RequireCertificate {
 		if cfg.ClientCAs == nil {
@@ -134,31 +143,101 @@ func loadServerTLS(o TLSOptions) (*tls.Config, error) {
 		}
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
+	if o.CRLFile != "" {
+		crls, err := loadCRLs(o.CRLFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.VerifyPeerCertificate = func(_ [][]byte, chains [][]*x509.Certificate) error {
+			return checkRevocation(chains, crls, time.Now())
+		}
+	}
 	return cfg, nil
+}
+
+// loadCRLs reads the PEM "X509 CRL" blocks of file.
+func loadCRLs(file string) ([]*x509.RevocationList, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("tls: crlfile: %w", err)
+	}
+	var out []*x509.RevocationList
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "X509 CRL" {
+			continue
+		}
+		l, err := x509.ParseRevocationList(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("tls: crlfile %s: %w", file, err)
+		}
+		out = append(out, l)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("tls: crlfile %s: no PEM certificate revocation list found", file)
+	}
+	return out, nil
+}
+
+// checkRevocation checks the client certificate of a verified chain
+// against the revocation lists: its issuer's list (signed by it) must be
+// there and current, and must not list the certificate.
+func checkRevocation(chains [][]*x509.Certificate, crls []*x509.RevocationList, now time.Time) error {
+	if len(chains) == 0 || len(chains[0]) == 0 {
+		return nil // no client certificate: ClientAuth decides
+	}
+	leaf := chains[0][0]
+	issuer := leaf
+	if len(chains[0]) > 1 {
+		issuer = chains[0][1]
+	}
+	for _, l := range crls {
+		if !bytes.Equal(l.RawIssuer, issuer.RawSubject) || l.CheckSignatureFrom(issuer) != nil {
+			continue
+		}
+		if !l.NextUpdate.IsZero() && now.After(l.NextUpdate) {
+			return fmt.Errorf("tls: certificate revocation list of %q has expired", issuer.Subject.CommonName)
+		}
+		for _, e := range l.RevokedCertificateEntries {
+			if e.SerialNumber.Cmp(leaf.SerialNumber) == 0 {
+				return fmt.Errorf("tls: client certificate %q (serial %s) is revoked", leaf.Subject.CommonName, leaf.SerialNumber)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("tls: no certificate revocation list for the issuer %q of client certificate %q",
+		issuer.Subject.CommonName, leaf.Subject.CommonName)
 }
 
 // loadCAs reads cafile and every regular file in capath that holds PEM
 // certificates (capath directories prepared with `openssl rehash` hold
 // PEM files under hashed names; other files are skipped).
-func loadCAs(file, dir string) (*x509.CertPool, error) {
+// It returns the pool and the certificates it holds.
+func loadCAs(file, dir string) (*x509.CertPool, []*x509.Certificate, error) {
 	pool := x509.NewCertPool()
+	var all []*x509.Certificate
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("tls: cafile: %w", err)
+			return nil, nil, fmt.Errorf("tls: cafile: %w", err)
 		}
-		n, err := addPEMCerts(pool, data)
+		cs, err := addPEMCerts(pool, data)
 		if err != nil {
-			return nil, fmt.Errorf("tls: cafile %s: %w", file, err)
+			return nil, nil, fmt.Errorf("tls: cafile %s: %w", file, err)
 		}
-		if n == 0 {
-			return nil, fmt.Errorf("tls: cafile %s: no PEM certificates found", file)
+		if len(cs) == 0 {
+			return nil, nil, fmt.Errorf("tls: cafile %s: no PEM certificates found", file)
 		}
+		all = append(all, cs...)
 	}
 	if dir != "" {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
-			return nil, fmt.Errorf("tls: capath: %w", err)
+			return nil, nil, fmt.Errorf("tls: capath: %w", err)
 		}
 		total := 0
 		for _, e := range entries {
@@ -168,39 +247,86 @@ func loadCAs(file, dir string) (*x509.CertPool, error) {
 			}
 			data, err := os.ReadFile(p)
 			if err != nil {
-				return nil, fmt.Errorf("tls: capath: %w", err)
+				return nil, nil, fmt.Errorf("tls: capath: %w", err)
 			}
-			n, err := addPEMCerts(pool, data)
+			cs, err := addPEMCerts(pool, data)
 			if err != nil {
-				return nil, fmt.Errorf("tls: capath file %s: %w", p, err)
+				return nil, nil, fmt.Errorf("tls: capath file %s: %w", p, err)
 			}
-			total += n
+			total += len(cs)
+			all = append(all, cs...)
 		}
 		if total == 0 {
-			return nil, fmt.Errorf("tls: capath %s: no PEM certificates found", dir)
+			return nil, nil, fmt.Errorf("tls: capath %s: no PEM certificates found", dir)
 		}
 	}
-	return pool, nil
+	return pool, all, nil
 }
 
-func addPEMCerts(pool *x509.CertPool, data []byte) (int, error) {
-	n := 0
+func addPEMCerts(pool *x509.CertPool, data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
 	for {
 		var b *pem.Block
 		b, data = pem.Decode(data)
 		if b == nil {
-			return n, nil
+			return out, nil
 		}
 		if b.Type != "CERTIFICATE" {
 			continue
 		}
 		c, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
-			return n, err
+			return out, err
 		}
 		pool.AddCert(c)
-		n++
+		out = append(out, c)
 	}
+}
+
+// completeChain appends to the server certificate's chain (certfile:
+// the leaf, then whatever certificates follow it in the file) the
+// intermediate CA certificates of cafile/capath that issued its last
+// certificate, up to a self-signed root, which is not sent (the client
+// has it or the chain is useless; RFC 8446 section 4.4.2 lets the
+// sender omit it). mosquitto gets the same from OpenSSL's automatic
+// chain building with its verify store, so clients that trust only the
+// root can verify the server ("unable to verify the first certificate"
+// otherwise).
+func completeChain(cert *tls.Certificate, cas []*x509.Certificate) {
+	if len(cert.Certificate) == 0 {
+		return
+	}
+	last, err := x509.ParseCertificate(cert.Certificate[len(cert.Certificate)-1])
+	if err != nil {
+		return
+	}
+	in := make(map[string]bool, len(cert.Certificate))
+	for _, der := range cert.Certificate {
+		in[string(der)] = true
+	}
+	for range cas { // each step adds one certificate: at most len(cas)
+		if selfSigned(last) {
+			return
+		}
+		var next *x509.Certificate
+		for _, ca := range cas {
+			if ca.IsCA && !in[string(ca.Raw)] && !selfSigned(ca) &&
+				bytes.Equal(ca.RawSubject, last.RawIssuer) && last.CheckSignatureFrom(ca) == nil {
+				next = ca
+				break
+			}
+		}
+		if next == nil {
+			return
+		}
+		cert.Certificate = append(cert.Certificate, next.Raw)
+		in[string(next.Raw)] = true
+		last = next
+	}
+}
+
+func selfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil
 }
 
 // CertificateIdentity returns the identity mosquitto's

@@ -187,11 +187,15 @@ func (b *Bridge) ensureLocal(ctx context.Context) (*client.Client, error) {
 	}
 	b.local = nil
 	src := newSource()
+	clean := b.opts.CleanSession
+	if b.opts.LocalCleanSession != nil {
+		clean = *b.opts.LocalCleanSession // local_cleansession
+	}
 	o := client.Options{
 		Endpoint: client.Endpoint{Scheme: "mqtt", Host: "local", Port: 0},
 		Dial:     b.opts.LocalDial,
 		Connect: mqtt.Connect{Version: mqtt.V5, ClientID: "local." + b.opts.ClientID,
-			CleanStart: b.opts.CleanSession},
+			CleanStart: clean},
 		ManualAck:   true,
 		MaxInflight: b.opts.MaxInflight,
 		OnMessage: func(p *mqtt.Publish) bool {
@@ -199,7 +203,7 @@ func (b *Bridge) ensureLocal(ctx context.Context) (*client.Client, error) {
 			return false
 		},
 	}
-	if !b.opts.CleanSession {
+	if !clean {
 		// As mosquitto's local bridge context: kept while the bridge is
 		// away, so what it subscribed to is queued for it.
 		o.Connect.Props.SetSessionExpiry(0xFFFFFFFF)
@@ -274,25 +278,39 @@ func (b *Bridge) dialRemote(ctx context.Context, in *fifo) (*client.Client, stri
 }
 
 // subscribeRemote subscribes to the incoming patterns (No Local and
-// Retain As Published for v5, as mosquitto's v5 bridges).
+// Retain As Published for v5, as mosquitto's v5 bridges) and, unless
+// NoAttemptUnsubscribe, unsubscribes from the remote topics of the
+// outgoing-only ones (mosquitto's bridge_attempt_unsubscribe, default
+// true).
 func (b *Bridge) subscribeRemote(ctx context.Context, c *client.Client) error {
 	v5 := c.Version() == mqtt.V5
 	var subs []mqtt.Subscription
+	var unsubs []string
 	for _, t := range b.opts.Topics {
-		if t.In {
+		switch {
+		case t.In:
 			subs = append(subs, mqtt.Subscription{Filter: t.RemoteTopic(), QoS: t.QoS, NoLocal: v5, RetainAsPublished: v5})
+		case t.Out && !b.opts.NoAttemptUnsubscribe:
+			unsubs = append(unsubs, t.RemoteTopic())
 		}
 	}
-	if len(subs) == 0 {
-		return nil
+	if len(subs) > 0 {
+		s := &mqtt.Subscribe{Subscriptions: subs}
+		ack, err := c.Subscribe(ctx, s)
+		if err != nil {
+			return fmt.Errorf("subscribe on the remote broker: %w", err)
+		}
+		if err := client.SubackErr(s, ack); err != nil {
+			b.warnf("%v", err) // as mosquitto: the other patterns still work
+		}
 	}
-	s := &mqtt.Subscribe{Subscriptions: subs}
-	ack, err := c.Subscribe(ctx, s)
-	if err != nil {
-		return fmt.Errorf("subscribe on the remote broker: %w", err)
-	}
-	if err := client.SubackErr(s, ack); err != nil {
-		b.warnf("%v", err) // as mosquitto: the other patterns still work
+	if len(unsubs) > 0 {
+		// A topic changed from "in" to "out" may still be subscribed in a
+		// persistent remote session: stop it coming in. Whether the
+		// broker had such a subscription does not matter (v5: 0x11).
+		if _, err := c.Unsubscribe(ctx, &mqtt.Unsubscribe{Filters: unsubs}); err != nil {
+			return fmt.Errorf("unsubscribe on the remote broker: %w", err)
+		}
 	}
 	return nil
 }

@@ -117,7 +117,7 @@ func runBridge(t *testing.T, local *broker.Broker, opts Options) (stop func()) {
 	t.Helper()
 	opts.LocalDial = func(context.Context) (net.Conn, error) {
 		nc, bc := net.Pipe()
-		if err := local.ServeConn(bc, "bridge"); err != nil {
+		if err := local.ServeBridgeConn(bc, "bridge"); err != nil {
 			return nil, err
 		}
 		return nc, nil

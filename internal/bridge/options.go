@@ -42,6 +42,18 @@ type Options struct {
 	NotificationTopic      string // required with Notifications
 	NotificationsLocalOnly bool
 	OutgoingRetain         bool // keep the retain flag on messages sent to the remote broker
+	// NoAttemptUnsubscribe is mosquitto's bridge_attempt_unsubscribe
+	// false. By default, once connected, the bridge unsubscribes on the
+	// remote broker from the remote topics of its "out"-only patterns, so
+	// that a pattern changed from "in" to "out" stops coming in from a
+	// persistent remote session.
+	NoAttemptUnsubscribe bool
+	// LocalCleanSession (mosquitto's local_cleansession) is the clean
+	// session flag of the local connection; nil means CleanSession. A
+	// durable local session (false) keeps what the bridge has not
+	// forwarded yet across a restart of the broker with a persistent
+	// store.
+	LocalCleanSession *bool
 
 	// LocalDial connects to this broker (in process).
 	LocalDial func(ctx context.Context) (net.Conn, error)

@@ -175,6 +175,13 @@ func (b *Broker) ServeConn(nc net.Conn, listenerName string) error {
 	return b.startConn(nc, &listener{cfg: ListenerConfig{Name: listenerName}})
 }
 
+// ServeBridgeConn is ServeConn for the local side of one of the broker's
+// own bridges (a mosquitto "connection"): as mosquitto's bridges, it may
+// publish to $SYS and $share topics, which clients may not (dollar.go).
+func (b *Broker) ServeBridgeConn(nc net.Conn, listenerName string) error {
+	return b.startConn(nc, &listener{cfg: ListenerConfig{Name: listenerName, bridge: true}})
+}
+
 // errTooManyConnections refuses a connection beyond Options.MaxConnections.
 var errTooManyConnections = errors.New("broker: too many connections")
 
@@ -368,6 +375,7 @@ func (b *Broker) load() error {
 				}
 				s.byPID[om.pid] = om
 				s.inflight = append(s.inflight, om)
+				s.inflightSize += int64(len(om.msg.payload))
 				s.nextPID = max(s.nextPID, om.pid)
 				continue
 			}

@@ -55,7 +55,7 @@ type writerState struct {
 	raw     io.Writer // the socket, counting bytes
 	bw      *writeBuf // from bufPool while there is something to write
 	scratch []byte
-	aliases map[string]uint16 // outbound topic aliases of this connection
+	aliases *outAliases // outbound topic aliases; set at CONNECT when the client allows them
 }
 
 // writeBuf is what the writer borrows while it has something to write:
@@ -158,7 +158,19 @@ func (c *conn) fits(m *message, qos mqtt.QoS, subIDs []uint32) bool {
 	if c.maxOut == 0 {
 		return true
 	}
-	if int64(len(m.payload)+len(topic))+7 > int64(c.maxOut) {
+	// Quick reject with the smallest possible encoding: fixed header 2,
+	// topic length 2, packet id 2 (QoS 1/2 only), properties length 1,
+	// and the topic or, when aliases are used, a 3-byte topic alias.
+	least := len(m.payload) + 5
+	if qos > 0 {
+		least += 2
+	}
+	if c.aliasMaxOut > 0 {
+		least += min(len(topic), 3)
+	} else {
+		least += len(topic)
+	}
+	if int64(least) > int64(c.maxOut) {
 		return false
 	}
 	p := mqtt.Publish{Topic: topic, Payload: m.payload, QoS: qos, PacketID: 1, Props: m.props}
@@ -166,6 +178,24 @@ func (c *conn) fits(m *message, qos mqtt.QoS, subIDs []uint32) bool {
 	if !m.expiry.IsZero() {
 		p.Props.SetMessageExpiry(1)
 	}
+	if mqtt.Size(&p, c.version) <= int(c.maxOut) {
+		return true // in full; applyAlias uses an alias only if it still fits
+	}
+	// Too large in full: it fits if the topic has an alias already that
+	// makes it small enough (aliases are never reassigned on a
+	// connection, so the writer will use it).
+	if c.aliasMaxOut == 0 {
+		return false
+	}
+	al := c.w.aliases
+	al.mu.Lock()
+	a, ok := al.m[topic]
+	al.mu.Unlock()
+	if !ok {
+		return false
+	}
+	p.Topic = ""
+	p.Props.SetTopicAlias(a)
 	return mqtt.Size(&p, c.version) <= int(c.maxOut)
 }
 
@@ -316,6 +346,9 @@ func (c *conn) writeItem(it *outItem) error {
 		p = &w.bw.ack
 	default:
 		p = it.pkt
+		if !c.packetFits(p, v) {
+			return nil // [MQTT-3.1.2-24] (maxpacket.go)
+		}
 	}
 	buf, err := mqtt.Append(w.bw.AvailableBuffer(), p, v)
 	if err != nil {
@@ -361,7 +394,7 @@ func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
 			p.Props.SetMessageExpiry(m.remainingExpiry(now)) // [MQTT-3.3.2-6]
 		}
 		if c.aliasMaxOut > 0 {
-			c.applyAlias(p)
+			c.applyAlias(p, v)
 		}
 	}
 	hdr, err := mqtt.AppendHeader(w.scratch[:0], p, v)
@@ -385,23 +418,44 @@ func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
 
 // applyAlias uses or creates an outbound topic alias, within the client's
 // Topic Alias Maximum [MQTT-3.3.2-8]. New topics beyond the maximum are
-// sent in full.
-func (c *conn) applyAlias(p *mqtt.Publish) {
-	w := &c.w
-	if a, ok := w.aliases[p.Topic]; ok {
+// sent in full. fits checked the packet without an alias; an alias (3
+// bytes) is only used when the packet still fits the client's Maximum
+// Packet Size with it [MQTT-3.1.2-24] — it can outgrow a 1- or 2-byte
+// topic, and setting one adds it to the full topic.
+func (c *conn) applyAlias(p *mqtt.Publish, v mqtt.Version) {
+	al := c.w.aliases
+	al.mu.Lock()
+	defer al.mu.Unlock()
+	if a, ok := al.m[p.Topic]; ok {
+		topic := p.Topic
 		p.Topic = ""
 		p.Props.SetTopicAlias(a)
+		if c.maxOut > 0 && mqtt.Size(p, v) > int(c.maxOut) {
+			p.Topic = topic
+			p.Props.Unmark(mqtt.PropTopicAlias)
+		}
 		return
 	}
-	if len(w.aliases) >= int(c.aliasMaxOut) {
+	if len(al.m) >= int(c.aliasMaxOut) {
 		return
 	}
-	if w.aliases == nil {
-		w.aliases = make(map[string]uint16)
-	}
-	a := uint16(len(w.aliases) + 1)
-	w.aliases[p.Topic] = a
+	a := uint16(len(al.m) + 1)
 	p.Props.SetTopicAlias(a)
+	if c.maxOut > 0 && mqtt.Size(p, v) > int(c.maxOut) {
+		p.Props.Unmark(mqtt.PropTopicAlias)
+		return
+	}
+	if al.m == nil {
+		al.m = make(map[string]uint16)
+	}
+	al.m[p.Topic] = a
+}
+
+// outAliases are a connection's outbound topic aliases. The writer sets
+// them; fits reads them from publishers' goroutines, hence the lock.
+type outAliases struct {
+	mu sync.Mutex
+	m  map[string]uint16
 }
 
 func b2i(b bool) int {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -197,30 +198,50 @@ func TestMaxKeepAliveV5(t *testing.T) {
 	c.disconnect()
 }
 
+// TestTakeover: a second connection with the same client id closes the
+// first [MQTT-3.1.4-3] (v5: DISCONNECT 0x8E). Without clean start it
+// resumes the first one's session only when that session outlives its
+// connection (3.1.1 clean session 0, v5 Session Expiry > 0): a session
+// that lasts as long as its network connection ends with it and its state
+// MUST NOT be reused [MQTT-3.1.2-6], so the takeover gets Session Present
+// 0 and none of its subscriptions (mosquitto 2.0.11 answers 20 02 00 00).
+// The same cases run against mosquitto in brokercmd's TestTwinTakeover.
 func TestTakeover(t *testing.T) {
 	_, addr := newTestBroker(t, Options{})
 	for _, tc := range versions {
-		t.Run(tc.name, func(t *testing.T) {
-			id := "take-" + tc.name
-			old := connectClient(t, addr, tc.v, id)
-			old.subscribe("take/"+tc.name, 1)
-			p := connectPacket(tc.v, id, false)
-			if tc.v == mqtt.V5 {
-				p.Props.SetSessionExpiry(60)
-			}
-			nc, ack := mustConnect(t, addr, p)
-			d := old.expectClosed()
-			if tc.v == mqtt.V5 && (d == nil || d.Code != mqtt.SessionTakenOver) {
-				t.Errorf("old connection got DISCONNECT %v, want 0x8E", d) // [MQTT-3.1.4-3]
-			}
-			if !ack.SessionPresent {
-				t.Error("session not present after takeover without clean start")
-			}
-			// The subscription survived the takeover.
-			pub := connectClient(t, addr, tc.v, "take-pub-"+tc.name)
-			pub.publish("take/"+tc.name, "x", 1, false)
-			nc.expectPublish("take/"+tc.name, "x")
-		})
+		for _, durable := range []bool{false, true} {
+			name := fmt.Sprintf("%s/durable=%v", tc.name, durable)
+			t.Run(name, func(t *testing.T) {
+				id := fmt.Sprintf("take-%s-%v", tc.name, durable)
+				topic := "take/" + id
+				first := connectPacket(tc.v, id, !durable)
+				if durable && tc.v == mqtt.V5 {
+					first.CleanStart = true
+					first.Props.SetSessionExpiry(60)
+				}
+				old, _ := mustConnect(t, addr, first)
+				old.subscribe(topic, 1)
+				p := connectPacket(tc.v, id, false)
+				if tc.v == mqtt.V5 {
+					p.Props.SetSessionExpiry(60)
+				}
+				nc, ack := mustConnect(t, addr, p)
+				d := old.expectClosed()
+				if tc.v == mqtt.V5 && (d == nil || d.Code != mqtt.SessionTakenOver) {
+					t.Errorf("old connection got DISCONNECT %v, want 0x8E", d) // [MQTT-3.1.4-3]
+				}
+				if ack.SessionPresent != durable {
+					t.Errorf("session present %v after taking over a durable=%v session", ack.SessionPresent, durable)
+				}
+				pub := connectClient(t, addr, tc.v, "take-pub-"+id)
+				pub.publish(topic, "x", 1, false)
+				if durable {
+					nc.expectPublish(topic, "x") // the subscription survived the takeover
+				} else {
+					nc.expectNothing() // [MQTT-3.1.2-6] no state of the clean session reused
+				}
+			})
+		}
 	}
 }
 

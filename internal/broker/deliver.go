@@ -127,6 +127,9 @@ func (b *Broker) deliver(s *session, m *message, subQoS mqtt.QoS, retain bool, i
 // member (redeliverShared).
 func (b *Broker) deliverFlow(s *session, m *message, subQoS mqtt.QoS, retain bool, ids []uint32, f *flow, share *subscription) error {
 	qos := min(m.qos, subQoS)
+	if b.cfg.UpgradeOutgoingQoS {
+		qos = subQoS // upgrade_outgoing_qos: non-standard, see Options
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {

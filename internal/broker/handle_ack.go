@@ -26,11 +26,20 @@ func (c *conn) handleAck(p *mqtt.Ack) error {
 		return nil
 	}
 	s.mu.Lock()
-	ok := s.ack(p.Kind, p.PacketID, p.Code, c)
+	res := s.ack(p.Kind, p.PacketID, p.Code, c)
 	s.mu.Unlock()
-	if !ok && p.Kind == mqtt.PUBREC && c.version == mqtt.V5 {
-		// Unknown id: release it anyway so the client can finish its flow.
-		c.enqueueAck(mqtt.PUBREL, p.PacketID, mqtt.PacketIdentifierNotFound, c)
+	switch {
+	case res == ackWrongKind:
+		return protocolErr(mqtt.ProtocolError, "%s for packet id %d does not fit its QoS flow", p.Kind, p.PacketID)
+	case res == ackUnknown && p.Kind == mqtt.PUBREC:
+		// Unknown id: release it anyway so the client can finish its flow
+		// (v5: 0x92 Packet Identifier not found), as mosquitto does.
+		code := mqtt.Success
+		if c.version == mqtt.V5 {
+			code = mqtt.PacketIdentifierNotFound
+		}
+		c.enqueueAck(mqtt.PUBREL, p.PacketID, code, c)
 	}
+	// An unknown PUBACK or PUBCOMP (e.g. a repeat) is ignored.
 	return nil
 }

@@ -29,8 +29,9 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		if p.Props.Has(mqtt.PropMaximumPacketSize) {
 			c.maxOut = p.Props.MaximumPacketSize
 		}
-		if p.Props.Has(mqtt.PropTopicAliasMaximum) {
+		if p.Props.Has(mqtt.PropTopicAliasMaximum) && p.Props.TopicAliasMaximum > 0 {
 			c.aliasMaxOut = p.Props.TopicAliasMaximum
+			c.w.aliases = &outAliases{} // before the connection is reachable
 		}
 		if p.Props.Has(mqtt.PropRequestProblemInfo) {
 			c.problemInfo = p.Props.RequestProblemInfo != 0
@@ -43,7 +44,9 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 			ack.Props.SetReasonString(why)
 		}
 		c.logc("Client %s from %s refused: %s.", c.clientID, c.remote, why)
-		c.enqueuePacket(ack, c)
+		if c.connackFits(ack) { // else closed without an answer [MQTT-3.1.2-24]
+			c.enqueuePacket(ack, c)
+		}
 		return &closeError{reason: CloseConnectRefused}
 	}
 
@@ -62,10 +65,15 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 			return refuse(mqtt.ClientIdentifierNotValid, "empty client id (MQTT 3.1)")
 		case p.Version == mqtt.V311 && !p.CleanStart:
 			return refuse(mqtt.ClientIdentifierNotValid, "empty client id without clean session")
-		case cfg.DenyZeroLengthClientID:
+		case cfg.DenyZeroLengthClientID || c.lis.cfg.DenyZeroLengthClientID:
+			// 3.1.1: return code 2 [MQTT-3.1.3-9]; v5: 0x85 [MQTT-3.1.3-8].
 			return refuse(mqtt.ClientIdentifierNotValid, "empty client id not allowed")
 		}
-		c.clientID = cfg.AutoIDPrefix + newUUID()
+		prefix := cfg.AutoIDPrefix
+		if lp := c.lis.cfg.AutoIDPrefix; lp != "" {
+			prefix = lp
+		}
+		c.clientID = prefix + newUUID()
 		assigned = true
 	}
 
@@ -77,6 +85,15 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 
 	will := p.Will
 	if w := will; w != nil {
+		if lim := cfg.MessageSizeLimit; lim > 0 && uint32(len(w.Payload)) > lim {
+			// message_size_limit applies to the will too. mosquitto 2.0.11
+			// refuses with 0x95 (v5) or return code 5 (3.1/3.1.1, which
+			// has no "too large"; the closest it has is "not authorized").
+			if v5 {
+				return refuse(mqtt.PacketTooLarge, "will payload above message_size_limit")
+			}
+			return refuse(mqtt.NotAuthorized, "will payload above message_size_limit")
+		}
 		if w.QoS > cfg.maxQoS {
 			return refuse(mqtt.QoSNotSupported, "will QoS not supported") // [MQTT-3.2.2-12]
 		}
@@ -165,6 +182,14 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		pr.SetWildcardSubAvailable(1)
 		pr.SetSubIDAvailable(1)
 		pr.SetSharedSubAvailable(1)
+	}
+	if !c.connackFits(ack) {
+		// Not even the smallest CONNACK we can send fits the client's
+		// Maximum Packet Size: nothing may be sent [MQTT-3.1.2-24], so the
+		// connection is closed without one (as mosquitto does).
+		c.logc("Client %s from %s refused: CONNACK of %d bytes above its Maximum Packet Size %d.",
+			c.clientID, c.remote, mqtt.Size(ack, mqtt.V5), c.maxOut)
+		return &closeError{reason: CloseConnectRefused}
 	}
 	if err := b.attach(c, p.CleanStart, expiry, ack); err != nil {
 		if errors.Is(err, errTooManyClients) {

@@ -62,7 +62,24 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 			return protocolErr(mqtt.ReceiveMaximumExceeded, "more than %d QoS 2 publishes unacknowledged", cfg.recvMax) // [MQTT-3.3.4-9]
 		}
 	}
-	if cfg.Authorizer != nil && !cfg.Authorizer.Authorize(c.info, topic, AccessWrite) {
+	if lim := cfg.MessageSizeLimit; lim > 0 && uint32(len(p.Payload)) > lim {
+		// message_size_limit: dropped, the QoS flow still completes
+		// (mosquitto.conf(5)). v5 learns it from the ack's reason code:
+		// mosquitto 2.0.11 sends 0x95 Packet too large, which is not a
+		// PUBACK/PUBREC reason code (MQTT 5.0 sections 3.4.2.1, 3.5.2.1);
+		// we send 0x83 Implementation specific error, "the PUBLISH is
+		// valid but the receiver is not willing to accept it".
+		c.logv("Dropped too large PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
+			c.clientID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, topic, len(p.Payload))
+		code := mqtt.Success
+		if v5 {
+			code = mqtt.ImplementationSpecificError
+		}
+		c.ackPublish(p, code)
+		return nil
+	}
+	if (!c.lis.cfg.bridge && reservedDollar(topic)) ||
+		(cfg.Authorizer != nil && !cfg.Authorizer.Authorize(c.info, topic, AccessWrite)) {
 		c.logc("Denied PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			c.clientID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, topic, len(p.Payload))
 		code := mqtt.Success // 3.1.1 has no way to refuse: ack and drop
@@ -72,7 +89,7 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 		c.ackPublish(p, code)
 		return nil
 	}
-	m := &message{topic: topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, from: s, fromID: c.clientID}
+	m := &message{topic: topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, from: s, fromID: c.clientID, src: c.info}
 	if v5 {
 		m.props = forwardedProps(&p.Props)
 		m.expiry = expiryFrom(&p.Props, b.now())

@@ -14,6 +14,10 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 	if cfg.Verbose {
 		c.logv("Received SUBSCRIBE from %s", c.clientID)
 	}
+	if err := emptyFilter(p.Subscriptions, func(s mqtt.Subscription) string { return s.Filter }); err != nil {
+		c.logc("Empty subscription string from %s, disconnecting.", c.clientID)
+		return err
+	}
 	var subID uint32
 	if v5 && len(p.Props.SubscriptionIDs) > 0 {
 		subID = p.Props.SubscriptionIDs[0]
@@ -89,6 +93,9 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 			ids = []uint32{j.sub.ID}
 		}
 		for _, m := range b.retainedFor(j.sub.Filter) {
+			if !b.retainSourceAllowed(m) {
+				continue // check_retain_source
+			}
 			// Sent with RETAIN set because of a new subscription
 			// [MQTT-3.3.1-8] (3.1.1) / [MQTT-3.3.1-9] (5.0).
 			if err := b.deliver(s, m, mqtt.QoS(j.sub.QoS), true, ids); err != nil {
@@ -133,6 +140,10 @@ func (c *conn) handleUnsubscribe(p *mqtt.Unsubscribe) error {
 	if c.b.cfg.Verbose {
 		c.logv("Received UNSUBSCRIBE from %s", c.clientID)
 	}
+	if err := emptyFilter(p.Filters, func(f string) string { return f }); err != nil {
+		c.logc("Empty unsubscription string from %s, disconnecting.", c.clientID)
+		return err
+	}
 	s := c.sess
 	codes := make([]mqtt.ReasonCode, len(p.Filters))
 	s.mu.Lock()
@@ -160,5 +171,20 @@ func (c *conn) handleUnsubscribe(p *mqtt.Unsubscribe) error {
 		ack.Codes = codes
 	}
 	c.enqueuePacket(ack, c) // [MQTT-3.10.4-4]
+	return nil
+}
+
+// emptyFilter returns a protocol error when a SUBSCRIBE or UNSUBSCRIBE
+// has an empty topic filter: "All Topic Names and Topic Filters MUST be
+// at least one character long" [MQTT-4.7.3-1]. The connection is closed
+// (3.1.1 [MQTT-4.8.0-1]); v5 clients get DISCONNECT 0x81 Malformed Packet
+// first, the code mosquitto 2.0.11 sends (MQTT 5.0 gives none for this
+// case; an empty filter is not a "correctly formed" one for 0x8F).
+func emptyFilter[T any](items []T, filter func(T) string) error {
+	for _, it := range items {
+		if filter(it) == "" {
+			return protocolErr(mqtt.MalformedPacket, "empty topic filter [MQTT-4.7.3-1]")
+		}
+	}
 	return nil
 }

@@ -24,6 +24,7 @@ type message struct {
 	expiry time.Time // zero = never expires
 	from   *session  // publisher, for No Local; nil for broker messages
 	fromID string
+	src    *ClientInfo // publisher's identity (for check_retain_source); nil if unknown
 }
 
 // forwardedProps copies the properties of an inbound PUBLISH that are

@@ -50,16 +50,6 @@ func (c *conn) unmount(topic string) (string, bool) {
 	return topic[len(c.mount):], true
 }
 
-// sendable reports whether m may be sent to c (its topic is below c's
-// mount point, if any).
-func (c *conn) sendable(m *message) bool {
-	if c.mount == "" {
-		return true
-	}
-	_, ok := c.unmount(m.topic)
-	return ok
-}
-
 // mountTopic puts c's mount point in front of an inbound topic name.
 // c.mount != "".
 func (c *conn) mountTopic(topic string) (string, error) {
@@ -116,13 +106,14 @@ func (c *conn) mountWill(w *mqtt.Will) (*mqtt.Will, error) {
 
 // dropUnsendable removes from the inflight window the messages a resumed
 // session cannot send to c because their topic is not below c's mount
-// point (they were queued while the session was connected elsewhere).
-// Released QoS 2 messages stay: only their PUBREL remains to be sent.
-// s.mu held, c.mount != "".
+// point (they were queued while the session was connected elsewhere) or
+// they are larger than c's Maximum Packet Size: discarded as if sent
+// [MQTT-3.1.2-25]. Released QoS 2 messages stay: only their PUBREL
+// remains to be sent. s.mu held.
 func (s *session) dropUnsendable(c *conn) {
 	for i := 0; i < len(s.inflight); {
 		om := s.inflight[i]
-		if om.state == StateReleased || c.sendable(om.msg) {
+		if om.state == StateReleased || c.fits(om.msg, om.qos, om.subIDs) {
 			i++
 			continue
 		}

@@ -83,6 +83,20 @@ type ListenerConfig struct {
 	// refused with CONNACK 0x01 (3.1/3.1.1) or 0x84 Unsupported Protocol
 	// Version (5.0) [MQTT-3.1.2-2]. nil = all.
 	AcceptVersions []mqtt.Version
+
+	// DenyZeroLengthClientID refuses clients of this listener that send
+	// no client id, as Options.DenyZeroLengthClientID does for all
+	// listeners (mosquitto's allow_zero_length_clientid false under
+	// per_listener_settings true).
+	DenyZeroLengthClientID bool
+	// AutoIDPrefix, when set, replaces Options.AutoIDPrefix for the
+	// clients of this listener (mosquitto's auto_id_prefix under
+	// per_listener_settings true).
+	AutoIDPrefix string
+
+	// bridge marks the in-process connections of the broker's own bridges
+	// (Broker.ServeBridgeConn).
+	bridge bool
 }
 
 // Options configures a Broker. The zero value of every field selects the
@@ -94,6 +108,14 @@ type Options struct {
 	// MaxPacketSize is the largest packet accepted from clients, in bytes,
 	// advertised to v5 clients as Maximum Packet Size. 0 = protocol maximum.
 	MaxPacketSize uint32
+	// MessageSizeLimit (mosquitto's message_size_limit) is the largest
+	// application message payload accepted, in bytes; 0 = no limit. A
+	// PUBLISH with a larger payload is dropped: QoS 1/2 are still
+	// acknowledged (v5 with reason code 0x83 Implementation specific
+	// error; mosquitto sends 0x95, not a PUBACK code), nothing is
+	// routed or retained. A CONNECT whose will payload is larger is
+	// refused (v5: 0x95; 3.1/3.1.1: return code 5, as mosquitto 2.0.11).
+	MessageSizeLimit uint32
 	// MaxKeepAlive caps client keep alive, in seconds. 0 = no cap. v5
 	// clients asking for more (or for 0) get it as Server Keep Alive in
 	// CONNACK; 3.1/3.1.1 clients asking for more (or for 0) are refused
@@ -116,6 +138,24 @@ type Options struct {
 	// MaxQueuedBytes limits the payload bytes of those queues in the same
 	// way. 0 = unlimited.
 	MaxQueuedBytes int64
+	// MaxInflightBytes (mosquitto's max_inflight_bytes) also caps the
+	// payload bytes of a client's outgoing QoS 1/2 messages in flight: a
+	// message enters the inflight window when nothing is in flight or it
+	// fits, so a message larger than the limit still goes, alone. 0 = no
+	// limit.
+	MaxInflightBytes int64
+	// UpgradeOutgoingQoS (mosquitto's upgrade_outgoing_qos) sends every
+	// message at the QoS of the subscription it matched, even above the
+	// QoS it was published with. Non-standard: MQTT requires the lower of
+	// the two [MQTT-3.8.4-8] ([MQTT-3.8.4-6] in 3.1.1).
+	UpgradeOutgoingQoS bool
+	// NoRetainSourceCheck turns off mosquitto's check_retain_source
+	// (default on): with an Authorizer, a retained message is sent to a
+	// new subscriber only if its publisher may still publish to its topic
+	// (AccessWrite with the publisher's ClientInfo), which a reloaded ACL
+	// may have revoked. Messages restored from the store and the broker's
+	// own are not checked (their publisher is not known).
+	NoRetainSourceCheck bool
 	// MaxOutboundBytes is the hard cap on the bytes held for one connected
 	// client, counted separately for its session queue (QoS 1/2 messages:
 	// payload, topic and 80 bytes each) and its write queue; a client

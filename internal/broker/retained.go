@@ -58,3 +58,15 @@ func (b *Broker) logStoreErr(what string, err error) error {
 	}
 	return err
 }
+
+// retainSourceAllowed is mosquitto's check_retain_source: the publisher of
+// retained message m may still publish to its topic (the ACL may have
+// changed since it was retained). Unknown publishers (the broker itself,
+// messages restored from the store) are not checked, as in mosquitto.
+func (b *Broker) retainSourceAllowed(m *message) bool {
+	az := b.cfg.Authorizer
+	if az == nil || b.cfg.NoRetainSourceCheck || m.src == nil {
+		return true
+	}
+	return az.Authorize(m.src, m.topic, AccessWrite)
+}

@@ -39,6 +39,7 @@ type session struct {
 	subs map[string]*subscription // key: filter as subscribed (with $share prefix)
 
 	inflight     []*outMsg          // sent, not completely acknowledged, in send order
+	inflightSize int64              // payload bytes of inflight (Options.MaxInflightBytes)
 	byPID        map[uint16]*outMsg // inflight by packet id
 	nextPID      uint16
 	pending      []*outMsg // waiting for room in the inflight window
@@ -106,7 +107,7 @@ func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 	}
 	s.seq++
 	om.seq = s.seq
-	if c != nil && len(s.pending) == 0 && len(s.inflight) < c.sendWindow {
+	if c != nil && len(s.pending) == 0 && s.windowOpen(c, om) {
 		if !c.fits(om.msg, om.qos, om.subIDs) {
 			s.b.stats.publishDropped.Add(1) // [MQTT-3.1.2-25] discard as if sent
 			return false, nil
@@ -131,8 +132,21 @@ func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 	return len(s.pending) >= cfg.maxQueued || (cfg.MaxQueuedBytes > 0 && s.pendingBytes >= cfg.MaxQueuedBytes), err
 }
 
+// windowOpen reports whether om may enter c's inflight window: fewer
+// messages in flight than the window, and, with MaxInflightBytes, room
+// for its payload (or nothing in flight: a larger message goes alone, as
+// mosquitto documents max_inflight_bytes).
+func (s *session) windowOpen(c *conn, om *outMsg) bool {
+	if len(s.inflight) >= c.sendWindow {
+		return false
+	}
+	max := s.b.cfg.MaxInflightBytes
+	return max <= 0 || len(s.inflight) == 0 || s.inflightSize+int64(len(om.msg.payload)) <= max
+}
+
 // startSend assigns a packet id and moves om into the inflight window.
 func (s *session) startSend(om *outMsg) {
+	s.inflightSize += int64(len(om.msg.payload))
 	om.pid = s.allocPID()
 	om.state = StateSent
 	if s.byPID == nil {
@@ -164,7 +178,7 @@ func (s *session) fill(by *conn) {
 		return
 	}
 	now := s.b.now()
-	for len(s.pending) > 0 && len(s.inflight) < c.sendWindow {
+	for len(s.pending) > 0 && s.windowOpen(c, s.pending[0]) {
 		om := s.pending[0]
 		s.pending[0] = nil
 		s.pending = s.pending[1:]
@@ -190,21 +204,44 @@ func (s *session) fill(by *conn) {
 	s.roomFreed(c)
 }
 
-// ack handles PUBACK, PUBREC and PUBCOMP from the client. It reports
-// whether the packet id was known in the right state. Called with s.mu held.
-func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode, by *conn) bool {
+// ackResult is what session.ack made of an acknowledgement.
+type ackResult uint8
+
+const (
+	ackDone      ackResult = iota // the flow advanced or completed
+	ackUnknown                    // no inflight message has this packet id
+	ackWrongKind                  // the id is inflight, but this ack does not fit its flow
+)
+
+// ack handles PUBACK, PUBREC and PUBCOMP from the client. Called with
+// s.mu held.
+//
+// An ack of the wrong type for an inflight packet id (PUBREC or PUBCOMP
+// for a QoS 1 message; PUBACK or PUBCOMP for a QoS 2 message waiting for
+// its PUBREC; PUBACK for one waiting for its PUBCOMP) breaks the QoS
+// flows of 3.1.1 section 4.3 / 5.0 section 4.3: the caller closes the
+// connection as a protocol violation (3.1.1 [MQTT-4.8.0-1]; 5.0 section
+// 4.13, DISCONNECT 0x82), as mosquitto 2.0.11 does. A PUBREC repeated
+// after the PUBREL was sent gets the PUBREL again (as mosquitto).
+func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode, by *conn) ackResult {
 	om := s.byPID[pid]
 	if om == nil {
-		return false
+		return ackUnknown
 	}
 	switch kind {
 	case mqtt.PUBACK:
 		if om.qos != 1 {
-			return false
+			return ackWrongKind
 		}
 	case mqtt.PUBREC:
-		if om.qos != 2 || om.state != StateSent {
-			return false
+		if om.qos != 2 {
+			return ackWrongKind
+		}
+		if om.state == StateReleased {
+			if s.conn != nil {
+				s.conn.enqueueAck(mqtt.PUBREL, pid, mqtt.Success, by)
+			}
+			return ackDone
 		}
 		if !code.IsError() {
 			// [MQTT-4.3.3-4] answer PUBREC with PUBREL; the message is now
@@ -214,18 +251,18 @@ func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode, by
 			if s.conn != nil {
 				s.conn.enqueueAck(mqtt.PUBREL, pid, mqtt.Success, by)
 			}
-			return true
+			return ackDone
 		}
 		// A v5 PUBREC with an error code ends the flow [MQTT-4.3.3-?]:
 		// the packet id is free again.
 	case mqtt.PUBCOMP:
 		if om.qos != 2 || om.state != StateReleased {
-			return false
+			return ackWrongKind
 		}
 	}
 	s.complete(om)
 	s.fill(by)
-	return true
+	return ackDone
 }
 
 // complete removes a finished message from the inflight window and
@@ -233,6 +270,7 @@ func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode, by
 // first entry is dropped by re-slicing; others are cut out.
 func (s *session) complete(om *outMsg) {
 	delete(s.byPID, om.pid)
+	s.inflightSize -= int64(len(om.msg.payload))
 	for i, m := range s.inflight {
 		if m != om {
 			continue
@@ -259,11 +297,12 @@ func (s *session) complete(om *outMsg) {
 // PUBREL for released QoS 2 messages [MQTT-4.4.0-1]. Messages beyond the
 // new connection's window go back to the head of the queue. Then the queue
 // is drained into the window. Inflight messages the connection may not
-// receive (outside its mount point, mount.go) are dropped first. Called
+// receive (outside its mount point, mount.go, or larger than its Maximum
+// Packet Size [MQTT-3.1.2-25]) are dropped first. Called
 // with s.mu held, s.conn set.
 func (s *session) resend(by *conn) {
 	c := s.conn
-	if c.mount != "" {
+	if c.mount != "" || c.maxOut > 0 {
 		s.dropUnsendable(c)
 	}
 	if len(s.inflight) > c.sendWindow {
@@ -274,6 +313,7 @@ func (s *session) resend(by *conn) {
 				continue
 			}
 			delete(s.byPID, om.pid)
+			s.inflightSize -= int64(len(om.msg.payload))
 			om.pid, om.state, om.dup = 0, StateQueued, true
 			s.pendingBytes += om.msg.payloadSize()
 			s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
@@ -295,6 +335,7 @@ func (s *session) resend(by *conn) {
 // dropQueues forgets all outgoing state (session end or clean start).
 func (s *session) dropQueues() {
 	s.inflight, s.byPID, s.pending, s.pendingBytes, s.inbound = nil, nil, nil, 0, nil
+	s.inflightSize = 0
 }
 
 // queuedCount is the number of QoS 1/2 messages held for the session.

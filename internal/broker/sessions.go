@@ -19,7 +19,11 @@ var errTooManyClients = errors.New("broker: too many clients")
 // connection with the same client id is closed (v5: DISCONNECT 0x8E)
 // [MQTT-3.1.4-3]. With clean start the old session is discarded
 // [MQTT-3.1.2-4], otherwise it is resumed and Session Present is set
-// [MQTT-3.2.2-2]. A new session beyond Options.MaxClients is refused
+// [MQTT-3.2.2-2] — unless it was a session that lasts only as long as its
+// network connection (3.1.1 clean session 1, v5 Session Expiry 0): closing
+// that connection ends it, and its state MUST NOT be reused in any
+// subsequent session [MQTT-3.1.2-6] (v5: section 3.1.2.11.2), so the new
+// connection starts a new one (Session Present 0). A new session beyond Options.MaxClients is refused
 // with errTooManyClients. The CONNACK is queued before the session becomes
 // reachable, so no delivery can overtake it; inflight messages of a
 // resumed session are re-sent right after it.
@@ -44,15 +48,16 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 	var s *session
 	if old := b.sessions[c.clientID]; old != nil {
 		old.mu.Lock()
+		resume := !clean && old.durable() // [MQTT-3.1.2-6]
 		if oc := old.conn; oc != nil {
 			old.conn = nil
 			old.online.Store(false)
 			oc.takenOver.Store(true)
-			oc.resumed.Store(!clean)
+			oc.resumed.Store(resume)
 			oc.close(CloseTakenOver, 0)
 			b.logc("Client %s already connected, closing old connection.", c.clientID)
 		}
-		if clean {
+		if !resume {
 			w, ok, o := b.endLocked(old)
 			if ok {
 				wills = append(wills, w)

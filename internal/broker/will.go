@@ -73,6 +73,7 @@ func (b *Broker) publishWill(w pendingWill) {
 		props:  forwardedProps(&w.will.Props),
 		expiry: expiryFrom(&w.will.Props, b.now()),
 		from:   w.s,
+		src:    w.info,
 	}
 	if w.info != nil {
 		m.fromID = w.info.ClientID

@@ -34,10 +34,15 @@ func bridgeOptions(cfg *config.Config) ([]bridge.Options, error) {
 			RestartBase: cb.RestartBase, RestartCap: cb.RestartCap,
 			Notifications: cb.Notifications, NotificationTopic: cb.StateTopic(),
 			NotificationsLocalOnly: cb.NotificationsLocalOnly, OutgoingRetain: cb.OutgoingRetain,
-			MaxInflight: int(cfg.MaxInflightMessages),
+			NoAttemptUnsubscribe: !cb.AttemptUnsubscribe,
+			MaxInflight:          int(cfg.MaxInflightMessages),
 		}
 		if cfg.MaxInflightMessages == 0 {
 			o.MaxInflight = 1024 // max_inflight_messages 0 = unlimited; keep a generous window
+		}
+		if cb.LocalCleanSessionSet {
+			lc := cb.LocalCleanSession
+			o.LocalCleanSession = &lc
 		}
 		switch cb.ProtocolVersion {
 		case "mqttv31":
@@ -76,7 +81,7 @@ func startBridges(ctx context.Context, b *broker.Broker, opts []bridge.Options, 
 		o.Logger = logger
 		o.LocalDial = func(context.Context) (net.Conn, error) {
 			nc, bc := net.Pipe()
-			if err := b.ServeConn(bc, bridgeListener); err != nil {
+			if err := b.ServeBridgeConn(bc, bridgeListener); err != nil {
 				nc.Close()
 				return nil, err
 			}

@@ -52,6 +52,11 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 			ProxyRequireTLS:         l.ProxyV2RequireTLS,
 			ProxyRequireCertificate: l.ProxyProtocol == 2 && !l.TLS() && l.RequireCertificate,
 		}
+		// allow_zero_length_clientid and auto_id_prefix: global, or the
+		// listener's own with per_listener_settings true.
+		sec := cfg.SecurityFor(l)
+		lc.DenyZeroLengthClientID = !sec.AllowZeroLengthClientID
+		lc.AutoIDPrefix = sec.AutoIDPrefix
 		for _, v := range l.AcceptProtocolVersions {
 			lc.AcceptVersions = append(lc.AcceptVersions, mqtt.Version(v))
 		}
@@ -61,14 +66,22 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 		}
 		if l.TLS() {
 			r, err := auth.NewTLSReloader(auth.TLSOptions{
-				CertFile: l.CertFile, KeyFile: l.KeyFile, CAFile: l.CAFile, CAPath: l.CAPath,
-				RequireCertificate: l.RequireCertificate || l.UseIdentityAsUsername,
+				CertFile: l.CertFile, KeyFile: l.KeyFile, CAFile: l.CAFile, CAPath: l.CAPath, CRLFile: l.CRLFile,
+				// use_identity_as_username does not make a certificate
+				// required: without require_certificate none is requested
+				// (mosquitto 2.0: SSL_VERIFY_NONE) and every client is
+				// refused, as in mosquitto.
+				RequireCertificate: l.RequireCertificate,
 				TLSVersion:         l.TLSVersion,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", where(l), err)
 			}
 			p.reloaders = append(p.reloaders, r)
+			if l.UseIdentityAsUsername && !l.RequireCertificate {
+				logger.Warn(fmt.Sprintf("Warning: %s: use_identity_as_username without require_certificate true: "+
+					"no client certificate is requested, so every client of this listener is refused (as in mosquitto)", where(l)))
+			}
 			lc.TLS = r.Config()
 		}
 		// max_qos and max_topic_alias are per listener in mosquitto; the
@@ -95,6 +108,7 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 		o.Authorizer = g
 	}
 	o.MaxPacketSize = cfg.MaxPacketSize
+	o.MessageSizeLimit = cfg.MessageSizeLimit
 	if cfg.MaxKeepalive != 65535 {
 		o.MaxKeepAlive = cfg.MaxKeepalive
 	}
@@ -107,6 +121,9 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 		o.MaxQueued = -1
 	}
 	o.MaxQueuedBytes = cfg.MaxQueuedBytes
+	o.MaxInflightBytes = cfg.MaxInflightBytes
+	o.UpgradeOutgoingQoS = cfg.UpgradeOutgoingQoS
+	o.NoRetainSourceCheck = !cfg.CheckRetainSource
 	o.DisableRetain = !cfg.RetainAvailable
 	q := mqtt.QoS(maxQoS)
 	o.MaxQoS = &q
@@ -114,8 +131,6 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 	if topicAlias == 0 {
 		o.MaxTopicAlias = -1
 	}
-	o.DenyZeroLengthClientID = !cfg.Security.AllowZeroLengthClientID
-	o.AutoIDPrefix = cfg.Security.AutoIDPrefix
 	o.PersistentClientExpiration = cfg.PersistentClientExpiration
 	o.SysInterval = cfg.SysInterval
 	if cfg.SysInterval == 0 {

@@ -76,8 +76,11 @@ func (g *guard) Authenticate(ci *broker.ClientInfo) mqtt.ReasonCode {
 	if sc.identityAsUser {
 		// use_identity_as_username: the certificate's Common Name is the
 		// username and the password file is not consulted (mosquitto).
+		// Without one (none sent, none requested, or no CN) mosquitto
+		// 2.0.11 answers "bad user name or password": 3.1.1 return code
+		// 4, v5 0x86.
 		if ci.CertCommonName == "" {
-			return mqtt.NotAuthorized
+			return mqtt.BadUserNameOrPassword
 		}
 		ci.Username, ci.HasUsername = ci.CertCommonName, true
 		return mqtt.Success

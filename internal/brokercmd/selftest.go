@@ -33,6 +33,10 @@ func selftestCommand() *cli.Command {
                                                (WS-URL: the same broker's ws:// or wss:// listener, for the WebSocket check)
    Every check uses its own connections and topics under mqkit-selftest/<random>/, has its own deadline
    (--timeout), and removes the retained messages and sessions it created. The sys-topics check subscribes to '#'.
+   The acl/subscribe check needs the broker's ACL to hold, for the checks' client, the rules (mosquitto acl_file syntax)
+     topic deny ` + selftest.ACLDenied + `
+     topic readwrite #
+   and --acl; the in-process broker runs with them.
    Exit status: 0 when no check failed, 1 otherwise (or when the broker cannot be reached).`,
 		Flags: []cli.Flag{
 			&cli.DurationFlag{Name: "timeout", Value: selftest.DefaultTimeout, Usage: "deadline of each check"},
@@ -44,6 +48,7 @@ func selftestCommand() *cli.Command {
 			&cli.StringFlag{Name: "cert", Usage: "client certificate `FILE` (PEM)"},
 			&cli.StringFlag{Name: "key", Usage: "client private key `FILE` (PEM)"},
 			&cli.BoolFlag{Name: "insecure", Usage: "do not check that the server certificate matches the host name"},
+			&cli.BoolFlag{Name: "acl", Usage: "the broker's ACL denies " + selftest.ACLDenied + " to the checks' client and grants it the rest (as the Paho test suite's ACL); without it the acl/subscribe check is skipped (the in-process broker has such an ACL)"},
 			&cli.BoolFlag{Name: "no-color", Usage: "no colours (also: NO_COLOR set, or output not a terminal)"},
 		},
 		Action: runSelftest,
@@ -108,7 +113,7 @@ func runSelftest(c *cli.Context) error {
 
 // selftestConfig reads the URLs and options.
 func selftestConfig(c *cli.Context) (selftest.Config, error) {
-	cfg := selftest.Config{Timeout: c.Duration("timeout")}
+	cfg := selftest.Config{Timeout: c.Duration("timeout"), ACL: c.Bool("acl")}
 	if cfg.Timeout <= 0 {
 		return cfg, fmt.Errorf("--timeout must be positive")
 	}
@@ -199,9 +204,24 @@ func startSelftestBroker(cfg *selftest.Config) (*broker.Broker, error) {
 		ls = append(ls, l)
 	}
 	conf.AddListeners(ls...)
+	// The selftest ACL (selftest.ACLRules), so that acl/subscribe runs.
+	f, err := os.CreateTemp("", "mqbroker-selftest-acl-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name()) // read once, by buildPlan
+	_, err = f.WriteString(selftest.ACLRules)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
 	for _, s := range conf.Scopes() {
 		s.AllowAnonymous, s.AllowAnonymousSet = true, true
+		s.ACLFile = f.Name()
 	}
+	cfg.ACL = true
 	p, err := buildPlan(conf, nil, slog.New(slog.DiscardHandler), false)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mqkit/mqkit/internal/auth"
 	"github.com/mqkit/mqkit/internal/broker"
 	"github.com/mqkit/mqkit/internal/client/clienttest"
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -63,14 +64,21 @@ func TestSelftestJSON(t *testing.T) {
 }
 
 // TestSelftestTLSCredentials checks a broker over mqtts:// with --cafile
-// and -u/-P.
+// and -u/-P, and with --acl: the broker gives alice the selftest ACL.
 func TestSelftestTLSCredentials(t *testing.T) {
 	files := clienttest.NewTLSFiles(t)
 	pair, err := tls.LoadX509KeyPair(files.ServerCert, files.ServerKey)
 	if err != nil {
 		t.Fatal(err)
 	}
+	acl, err := auth.ParseACL(strings.NewReader("user alice\n"+selftest.ACLRules), "acl")
+	if err != nil {
+		t.Fatal(err)
+	}
 	b := clienttest.StartBroker(t, broker.Options{
+		Authorizer: broker.AuthorizerFunc(func(ci *broker.ClientInfo, topic string, acc broker.Access) bool {
+			return acl.Allowed(ci.Username, ci.HasUsername, ci.ClientID, topic, auth.Access(acc))
+		}),
 		Listeners: []broker.ListenerConfig{{Name: "tls", Addr: "127.0.0.1:0",
 			TLS: &tls.Config{Certificates: []tls.Certificate{pair}}}},
 		SysInterval: broker.DefaultSysInterval,
@@ -82,7 +90,7 @@ func TestSelftestTLSCredentials(t *testing.T) {
 		}),
 	})
 	url := "mqtts://" + b.Addr("tls").String()
-	code, out, errOut := selftestRun(t, "--cafile", files.CACert, "-u", "alice", "-P", "s3cret", "-v", url)
+	code, out, errOut := selftestRun(t, "--cafile", files.CACert, "-u", "alice", "-P", "s3cret", "--acl", "-v", url)
 	n := len(selftest.Names())
 	if code != 0 || !strings.Contains(out, fmt.Sprintf("%d passed, 0 failed, 1 skipped", n-1)) ||
 		!strings.Contains(out, "SKIP  transport/websocket") {

@@ -45,6 +45,16 @@ type Bridge struct {
 	NotificationTopic      string // notification_topic ("" = $SYS/broker/connection/<id>/state)
 	NotificationsLocalOnly bool   // notifications_local_only
 	OutgoingRetain         bool   // bridge_outgoing_retain, default true
+	// AttemptUnsubscribe (bridge_attempt_unsubscribe, default true): on
+	// connecting, unsubscribe on the remote broker from the topics that
+	// are "out" only, so that one changed from "in" to "out" stops coming
+	// in from a persistent remote session.
+	AttemptUnsubscribe bool
+	// LocalCleanSession (local_cleansession) is the clean session flag of
+	// the bridge's local connection; unless set (LocalCleanSessionSet),
+	// cleansession's value (see LocalClean).
+	LocalCleanSession    bool
+	LocalCleanSessionSet bool
 
 	CAFile     string // bridge_cafile
 	CAPath     string // bridge_capath
@@ -97,6 +107,16 @@ func (t BridgeTopic) In() bool { return t.Direction == DirectionIn || t.Directio
 // Out reports whether messages flow from this broker to the remote one.
 func (t BridgeTopic) Out() bool { return t.Direction == DirectionOut || t.Direction == DirectionBoth }
 
+// LocalClean is the clean session flag of the bridge's local
+// connection: local_cleansession, or cleansession when it is not set
+// (mosquitto's default).
+func (b *Bridge) LocalClean() bool {
+	if b.LocalCleanSessionSet {
+		return b.LocalCleanSession
+	}
+	return b.CleanSession
+}
+
 // TLS reports whether the bridge connects with TLS: as in mosquitto 2.0,
 // when bridge_cafile or bridge_capath is set.
 func (b *Bridge) TLS() bool { return b.CAFile != "" || b.CAPath != "" }
@@ -126,14 +146,15 @@ func (b *Bridge) StateTopic() string {
 func newBridge(name string, pos Pos) *Bridge {
 	return &Bridge{
 		Name: name, Pos: pos,
-		ProtocolVersion:   "mqttv311",
-		KeepaliveInterval: 60,
-		RestartBase:       5 * time.Second,
-		RestartCap:        30 * time.Second,
-		TryPrivate:        true,
-		Notifications:     true,
-		OutgoingRetain:    true,
-		set:               map[string]Pos{},
+		ProtocolVersion:    "mqttv311",
+		KeepaliveInterval:  60,
+		RestartBase:        5 * time.Second,
+		RestartCap:         30 * time.Second,
+		TryPrivate:         true,
+		Notifications:      true,
+		OutgoingRetain:     true,
+		AttemptUnsubscribe: true,
+		set:                map[string]Pos{},
 	}
 }
 
@@ -141,29 +162,41 @@ func newBridge(name string, pos Pos) *Bridge {
 // options by its init).
 func bridgeOptions() map[string]handler {
 	return map[string]handler{
-		"connection":               (*parser).optConnection,
-		"address":                  (*parser).optAddress,
-		"addresses":                (*parser).optAddress,
-		"topic":                    (*parser).optTopic,
-		"bridge_protocol_version":  (*parser).optBridgeProtocol,
-		"cleansession":             bridgeBool(func(b *Bridge) *bool { return &b.CleanSession }),
-		"remote_clientid":          bridgeString(func(b *Bridge) *string { return &b.RemoteClientID }),
-		"remote_username":          bridgeString(func(b *Bridge) *string { return &b.RemoteUsername }),
-		"remote_password":          (*parser).optRemotePassword,
-		"keepalive_interval":       (*parser).optBridgeKeepalive,
-		"restart_timeout":          (*parser).optRestartTimeout,
-		"try_private":              bridgeBool(func(b *Bridge) *bool { return &b.TryPrivate }),
-		"notifications":            bridgeBool(func(b *Bridge) *bool { return &b.Notifications }),
-		"notification_topic":       (*parser).optNotificationTopic,
-		"notifications_local_only": bridgeBool(func(b *Bridge) *bool { return &b.NotificationsLocalOnly }),
-		"bridge_outgoing_retain":   bridgeBool(func(b *Bridge) *bool { return &b.OutgoingRetain }),
-		"bridge_cafile":            bridgeString(func(b *Bridge) *string { return &b.CAFile }),
-		"bridge_capath":            bridgeString(func(b *Bridge) *string { return &b.CAPath }),
-		"bridge_certfile":          bridgeString(func(b *Bridge) *string { return &b.CertFile }),
-		"bridge_keyfile":           bridgeString(func(b *Bridge) *string { return &b.KeyFile }),
-		"bridge_insecure":          bridgeBool(func(b *Bridge) *bool { return &b.Insecure }),
-		"bridge_tls_version":       (*parser).optBridgeTLSVersion,
-		"start_type":               (*parser).optStartType,
+		"connection":                 (*parser).optConnection,
+		"address":                    (*parser).optAddress,
+		"addresses":                  (*parser).optAddress,
+		"topic":                      (*parser).optTopic,
+		"bridge_protocol_version":    (*parser).optBridgeProtocol,
+		"cleansession":               bridgeBool(func(b *Bridge) *bool { return &b.CleanSession }),
+		"remote_clientid":            bridgeString(func(b *Bridge) *string { return &b.RemoteClientID }),
+		"remote_username":            bridgeString(func(b *Bridge) *string { return &b.RemoteUsername }),
+		"remote_password":            (*parser).optRemotePassword,
+		"keepalive_interval":         (*parser).optBridgeKeepalive,
+		"restart_timeout":            (*parser).optRestartTimeout,
+		"try_private":                bridgeBool(func(b *Bridge) *bool { return &b.TryPrivate }),
+		"notifications":              bridgeBool(func(b *Bridge) *bool { return &b.Notifications }),
+		"notification_topic":         (*parser).optNotificationTopic,
+		"notifications_local_only":   bridgeBool(func(b *Bridge) *bool { return &b.NotificationsLocalOnly }),
+		"bridge_outgoing_retain":     bridgeBool(func(b *Bridge) *bool { return &b.OutgoingRetain }),
+		"bridge_attempt_unsubscribe": bridgeBool(func(b *Bridge) *bool { return &b.AttemptUnsubscribe }),
+		"local_cleansession": func(p *parser, a *args) error {
+			b, err := p.bridge(a)
+			if err != nil {
+				return err
+			}
+			v, err := a.bool()
+			if err == nil {
+				b.LocalCleanSession, b.LocalCleanSessionSet = v, true
+			}
+			return err
+		},
+		"bridge_cafile":      bridgeString(func(b *Bridge) *string { return &b.CAFile }),
+		"bridge_capath":      bridgeString(func(b *Bridge) *string { return &b.CAPath }),
+		"bridge_certfile":    bridgeString(func(b *Bridge) *string { return &b.CertFile }),
+		"bridge_keyfile":     bridgeString(func(b *Bridge) *string { return &b.KeyFile }),
+		"bridge_insecure":    bridgeBool(func(b *Bridge) *bool { return &b.Insecure }),
+		"bridge_tls_version": (*parser).optBridgeTLSVersion,
+		"start_type":         (*parser).optStartType,
 	}
 }
 

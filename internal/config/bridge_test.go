@@ -30,6 +30,8 @@ notifications false
 notification_topic bridges/east/state
 notifications_local_only true
 bridge_outgoing_retain false
+bridge_attempt_unsubscribe false
+local_cleansession false
 bridge_cafile /ca.pem
 bridge_capath /certs
 bridge_certfile /c.pem
@@ -61,6 +63,7 @@ restart_timeout 7
 		RemoteUsername: "u", RemotePassword: "p w", HasRemotePassword: true, KeepaliveInterval: 30,
 		RestartBase: 2 * time.Second, RestartCap: 20 * time.Second,
 		NotificationTopic: "bridges/east/state", NotificationsLocalOnly: true,
+		AttemptUnsubscribe: false, LocalCleanSession: false, LocalCleanSessionSet: true,
 		CAFile: "/ca.pem", CAPath: "/certs", CertFile: "/c.pem", KeyFile: "/k.pem", Insecure: true, TLSVersion: "tlsv1.3",
 	}
 	e.set = nil
@@ -78,7 +81,8 @@ restart_timeout 7
 	if w.ProtocolVersion != "mqttv311" || w.CleanSession || !w.TryPrivate || !w.Notifications || !w.OutgoingRetain ||
 		w.KeepaliveInterval != 60 || w.RestartBase != 7*time.Second || w.RestartCap != 0 || w.TLS() ||
 		w.ClientID() != host+".west" || w.StateTopic() != "$SYS/broker/connection/"+host+".west/state" ||
-		w.Addresses[0] != (BridgeAddress{"127.0.0.1", 1883}) || w.Topics[0].QoS != 0 {
+		w.Addresses[0] != (BridgeAddress{"127.0.0.1", 1883}) || w.Topics[0].QoS != 0 ||
+		!w.AttemptUnsubscribe || w.LocalClean() != w.CleanSession {
 		t.Errorf("bridge west defaults: %+v", *w)
 	}
 	// Global options after a bridge section still apply globally.

@@ -10,7 +10,7 @@
 // full list and the per-option rules.
 //
 // Listeners: "listener PORT [ADDRESS]" opens a listener; listener options
-// (protocol, certfile, keyfile, cafile, capath, require_certificate,
+// (protocol, certfile, keyfile, cafile, capath, crlfile, require_certificate,
 // use_identity_as_username, tls_version, max_connections, max_qos,
 // max_topic_alias, websockets_path, websockets_origin, mount_point,
 // enable_proxy_protocol, proxy_protocol_v2_require_tls,
@@ -124,6 +124,7 @@ type Listener struct {
 	KeyFile               string // keyfile
 	CAFile                string // cafile
 	CAPath                string // capath
+	CRLFile               string // crlfile: revocation lists for client certificates
 	RequireCertificate    bool   // require_certificate
 	UseIdentityAsUsername bool   // use_identity_as_username
 	TLSVersion            string // tls_version: "", "tlsv1.1", "tlsv1.2", "tlsv1.3"
@@ -274,7 +275,16 @@ type Config struct {
 	MaxInflightMessages uint16 // max_inflight_messages, default 20, 0 = unlimited
 	MaxQueuedMessages   int    // max_queued_messages, default 1000, 0 = unlimited
 	MaxQueuedBytes      int64  // max_queued_bytes, 0 = unlimited
-	RetainAvailable     bool   // retain_available, default true
+	MaxInflightBytes    int64  // max_inflight_bytes, 0 = unlimited
+	// CheckRetainSource (check_retain_source, default true): the
+	// publisher of a retained message must still be allowed to write its
+	// topic when the message is sent to a new subscriber.
+	CheckRetainSource bool
+	// UpgradeOutgoingQoS (upgrade_outgoing_qos, default false): messages
+	// go out at the subscription's QoS, even above the published one
+	// (non-standard, against [MQTT-3.8.4-8]).
+	UpgradeOutgoingQoS bool
+	RetainAvailable    bool // retain_available, default true
 	// PersistentClientExpiration (persistent_client_expiration); 0 = never.
 	PersistentClientExpiration time.Duration
 	SysInterval                time.Duration // sys_interval, default 10s, 0 = no $SYS updates
@@ -306,6 +316,7 @@ func newConfig() *Config {
 		MaxInflightMessages: 20,
 		MaxQueuedMessages:   1000,
 		RetainAvailable:     true,
+		CheckRetainSource:   true,
 		SysInterval:         10 * time.Second,
 		LogDest:             []LogDest{{Kind: "stderr"}},
 		LogTypes:            LogDefault,

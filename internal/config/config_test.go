@@ -400,3 +400,17 @@ func TestUnixSocketListener(t *testing.T) {
 		t.Errorf("duplicate socket path: %v", err)
 	}
 }
+
+// TestIdentityWithoutRequireCertificate: mosquitto 2.0 accepts
+// use_identity_as_username without require_certificate on a TLS listener
+// (it then requests no certificate and refuses every client; mqbroker
+// does the same and warns), so the configuration parses.
+func TestIdentityWithoutRequireCertificate(t *testing.T) {
+	c, err := Parse(strings.NewReader("listener 1\ncertfile c\nkeyfile k\ncafile ca\nuse_identity_as_username true\n"), "test.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := c.Listeners[0]; !l.UseIdentityAsUsername || l.RequireCertificate {
+		t.Errorf("listener: identity %v, require %v", l.UseIdentityAsUsername, l.RequireCertificate)
+	}
+}

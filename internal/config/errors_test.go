@@ -85,8 +85,6 @@ func TestParseErrors(t *testing.T) {
 		{"tls_version without TLS", "listener 1\ntls_version tlsv1.2", "test.conf:2: tls_version: needs certfile and keyfile on the same listener (listener :1 at test.conf:1)"},
 		{"require_certificate without CA", "listener 1\ncertfile c\nkeyfile k\nrequire_certificate true",
 			"test.conf:4: require_certificate: needs cafile or capath to verify client certificates (listener :1 at test.conf:1)"},
-		{"identity without require", "listener 1\ncertfile c\nkeyfile k\ncafile ca\nuse_identity_as_username true",
-			"test.conf:5: use_identity_as_username: needs require_certificate true (listener :1 at test.conf:1)"},
 		{"websockets option on mqtt", "listener 1\nwebsockets_origin https://x", "test.conf:2: websockets_origin: only valid with protocol websockets (listener :1 at test.conf:1)"},
 		{"default listener TLS", "certfile c\nport 8883", "test.conf:1: certfile: keyfile is required with certfile (default listener :8883)"},
 	}

@@ -57,6 +57,9 @@ func (c *Config) Format(w io.Writer) error {
 	f.line("max_inflight_messages %d", c.MaxInflightMessages)
 	f.line("max_queued_messages %d", c.MaxQueuedMessages)
 	f.line("max_queued_bytes %d", c.MaxQueuedBytes)
+	f.line("max_inflight_bytes %d", c.MaxInflightBytes)
+	f.line("check_retain_source %t", c.CheckRetainSource)
+	f.line("upgrade_outgoing_qos %t", c.UpgradeOutgoingQoS)
 	f.line("retain_available %t", c.RetainAvailable)
 	f.line("sys_interval %d", int64(c.SysInterval/time.Second))
 
@@ -153,7 +156,7 @@ func (f *formatter) listener(l *Listener) {
 		f.line("websockets_origin %s", o)
 	}
 	for _, o := range []struct{ name, v string }{
-		{"certfile", l.CertFile}, {"keyfile", l.KeyFile}, {"cafile", l.CAFile}, {"capath", l.CAPath},
+		{"certfile", l.CertFile}, {"keyfile", l.KeyFile}, {"cafile", l.CAFile}, {"capath", l.CAPath}, {"crlfile", l.CRLFile},
 	} {
 		if o.v != "" {
 			f.line("%s %s", o.name, o.v)
@@ -241,6 +244,10 @@ func (f *formatter) bridge(b *Bridge) {
 	}
 	f.line("notifications_local_only %t", b.NotificationsLocalOnly)
 	f.line("bridge_outgoing_retain %t", b.OutgoingRetain)
+	f.line("bridge_attempt_unsubscribe %t", b.AttemptUnsubscribe)
+	if b.LocalCleanSessionSet {
+		f.line("local_cleansession %t", b.LocalCleanSession)
+	}
 	for _, o := range []struct{ name, v string }{
 		{"bridge_cafile", b.CAFile}, {"bridge_capath", b.CAPath}, {"bridge_certfile", b.CertFile},
 		{"bridge_keyfile", b.KeyFile}, {"bridge_tls_version", b.TLSVersion},

@@ -30,6 +30,7 @@ func init() {
 		"keyfile":                  listenerString(func(l *Listener) *string { return &l.KeyFile }),
 		"cafile":                   listenerString(func(l *Listener) *string { return &l.CAFile }),
 		"capath":                   listenerString(func(l *Listener) *string { return &l.CAPath }),
+		"crlfile":                  listenerString(func(l *Listener) *string { return &l.CRLFile }),
 		"require_certificate":      listenerBool(func(l *Listener) *bool { return &l.RequireCertificate }),
 		"use_identity_as_username": listenerBool(func(l *Listener) *bool { return &l.UseIdentityAsUsername }),
 		"tls_version":              (*parser).optTLSVersion,
@@ -135,7 +136,21 @@ func init() {
 			p.cfg.MaxQueuedBytes = max(n, 0)
 			return nil
 		},
-		"retain_available": globalBool(func(c *Config) *bool { return &c.RetainAvailable }),
+		"max_inflight_bytes": func(p *parser, a *args) error {
+			v, err := a.one()
+			if err != nil {
+				return err
+			}
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return a.errf("invalid value %q: must be an integer", v)
+			}
+			p.cfg.MaxInflightBytes = max(n, 0) // mosquitto: negative = 0 = unlimited
+			return nil
+		},
+		"check_retain_source":  globalBool(func(c *Config) *bool { return &c.CheckRetainSource }),
+		"upgrade_outgoing_qos": globalBool(func(c *Config) *bool { return &c.UpgradeOutgoingQoS }),
+		"retain_available":     globalBool(func(c *Config) *bool { return &c.RetainAvailable }),
 		"sys_interval": func(p *parser, a *args) error {
 			n, err := a.intRange(0, 65535)
 			p.cfg.SysInterval = time.Duration(n) * time.Second
@@ -178,7 +193,7 @@ func unsupportedReason(name string) string {
 
 var unsupported = map[string]string{
 	// Bridge options not implemented (the others are in bridge.go).
-	"local_cleansession": bridgeUnsupported, "clientid": bridgeUnsupported,
+	"clientid":       bridgeUnsupported,
 	"local_clientid": bridgeUnsupported, "username": bridgeUnsupported,
 	"local_username": bridgeUnsupported, "password": bridgeUnsupported,
 	"local_password": bridgeUnsupported, "idle_timeout": bridgeUnsupported,
@@ -191,7 +206,6 @@ var unsupported = map[string]string{
 	"psk_file": "TLS-PSK is not supported", "psk_hint": "TLS-PSK is not supported",
 	"ciphers":                 "OpenSSL cipher lists are not supported; Go's TLS defaults apply",
 	"ciphers_tls1.3":          "OpenSSL cipher lists are not supported; Go's TLS defaults apply",
-	"crlfile":                 "certificate revocation lists are not supported",
 	"dhparamfile":             "DH parameters are not used by Go's TLS",
 	"tls_engine":              "OpenSSL engines are not supported",
 	"tls_engine_kpass_sha1":   "OpenSSL engines are not supported",
@@ -204,10 +218,7 @@ var unsupported = map[string]string{
 	"use_username_as_clientid": "use_username_as_clientid is not supported",
 	// Other mosquitto options.
 	"memory_limit":             "memory_limit is not supported",
-	"upgrade_outgoing_qos":     "upgrade_outgoing_qos is not supported (it breaks the MQTT specification)",
 	"queue_qos0_messages":      "queue_qos0_messages is not supported",
-	"max_inflight_bytes":       "max_inflight_bytes is not supported; use max_inflight_messages",
-	"check_retain_source":      "check_retain_source is not supported",
 	"clientid_prefixes":        "clientid_prefixes is not supported",
 	"allow_duplicate_messages": "allow_duplicate_messages is deprecated in mosquitto and not supported",
 	"autosave_on_changes":      "autosave_on_changes is not supported",

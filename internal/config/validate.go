@@ -66,7 +66,7 @@ func (l *Listener) validate() error {
 	if l.Unix != "" && l.Protocol != ProtocolMQTT {
 		return fail("protocol", "a unix socket listener speaks plain MQTT only")
 	}
-	if l.Unix != "" && (l.CertFile != "" || l.KeyFile != "" || l.CAFile != "" || l.CAPath != "") {
+	if l.Unix != "" && (l.CertFile != "" || l.KeyFile != "" || l.CAFile != "" || l.CAPath != "" || l.CRLFile != "") {
 		return &Error{Pos: l.Pos, Option: "listener", Msg: "TLS is not offered on a unix socket listener (" + name + ")"}
 	}
 	switch {
@@ -85,7 +85,7 @@ func (l *Listener) validate() error {
 			name string
 			set  bool
 		}{
-			{"cafile", l.CAFile != ""}, {"capath", l.CAPath != ""},
+			{"cafile", l.CAFile != ""}, {"capath", l.CAPath != ""}, {"crlfile", l.CRLFile != ""},
 			{"require_certificate", l.RequireCertificate && !proxyTLS},
 			{"use_identity_as_username", l.UseIdentityAsUsername && !proxyTLS},
 			{"tls_version", l.TLSVersion != ""},
@@ -124,7 +124,11 @@ func (l *Listener) validate() error {
 			}
 		}
 	}
-	if l.UseIdentityAsUsername && !l.RequireCertificate {
+	// On a TLS listener mosquitto 2.0 accepts use_identity_as_username
+	// without require_certificate: no client certificate is then
+	// requested, so every client is refused (mqbroker warns at start-up).
+	// With the certificate a proxy verified (PROXY v2), it needs one.
+	if l.UseIdentityAsUsername && !l.RequireCertificate && !l.TLS() {
 		return fail("use_identity_as_username", "needs require_certificate true")
 	}
 	if l.Protocol != ProtocolWebsockets {

@@ -195,7 +195,7 @@ var packetCases = []packetCase{
 
 	// CONNACK
 	{name: "connack accepted", vs: v3s, raw: hx("20 02 00 00"), pkt: &Connack{}},
-	{name: "connack session present", vs: v3s, raw: hx("20 02 01 00"), pkt: &Connack{SessionPresent: true}},
+	{name: "connack session present", vs: []Version{V311}, raw: hx("20 02 01 00"), pkt: &Connack{SessionPresent: true}},
 	{name: "connack refused not authorized", vs: v3s, raw: hx("20 02 00 05"),
 		pkt: &Connack{Code: NotAuthorized, ReturnCodeV3: 5}},
 	{name: "connack refused bad protocol version", vs: v3s, raw: hx("20 02 00 01"),
@@ -420,7 +420,7 @@ func portable(p Packet) bool {
 	case *Connect:
 		return true // carries its own version
 	case *Connack:
-		return p.Props.IsEmpty() && (p.Code == Success || ConnackCodeFromV3(ConnackCodeV3(p.Code)) == p.Code)
+		return p.Props.IsEmpty() && !p.SessionPresent && (p.Code == Success || ConnackCodeFromV3(ConnackCodeV3(p.Code)) == p.Code)
 	case *Publish:
 		return p.Props.IsEmpty() && p.Topic != ""
 	case *Ack:
@@ -465,5 +465,15 @@ func TestAppendHeaderCases(t *testing.T) {
 	}
 	if _, err := AppendHeader(nil, &Publish{Topic: "a/#"}, V311); CodeOf(err) != TopicNameInvalid {
 		t.Fatalf("AppendHeader with a wildcard topic: %v", err)
+	}
+}
+
+// TestConnackV31NoSessionPresent: MQTT 3.1 has no Session Present flag
+// (the CONNACK's first variable header byte is reserved, "Not used"): it
+// is encoded as 0 whatever SessionPresent says. (Decoding stays lenient.)
+func TestConnackV31NoSessionPresent(t *testing.T) {
+	got, err := Append(nil, &Connack{SessionPresent: true}, V31)
+	if err != nil || !bytes.Equal(got, hx("20 02 00 00")) {
+		t.Fatalf("Append(3.1, session present) = % x, %v; want 20 02 00 00", got, err)
 	}
 }

@@ -23,7 +23,10 @@ func (p *Connack) flags() byte { return 0 }
 
 func (p *Connack) appendBody(dst []byte, v Version) []byte {
 	var f byte
-	if p.SessionPresent {
+	if p.SessionPresent && v != V31 {
+		// MQTT 3.1 has no Session Present flag: the whole byte is
+		// reserved and sent as 0 (3.1 CONNACK "Reserved values. Not
+		// used."); 3.1.1 [MQTT-3.2.2-2], 5.0 [MQTT-3.2.2-2].
 		f = 1
 	}
 	if v == V5 {

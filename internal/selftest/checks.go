@@ -42,6 +42,7 @@ var checks = []check{
 	{name: "v5/receive-maximum", v5: true, run: checkReceiveMaximum},
 	{name: "wildcards", run: checkWildcards},
 	{name: "sys-topics", run: checkSysTopics},
+	{name: "acl/subscribe", run: checkACL},
 	{name: "transport/websocket", run: checkWebSocket},
 }
 

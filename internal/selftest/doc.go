@@ -7,7 +7,8 @@
 // wills, persistent sessions, the MQTT 5.0 features a broker must
 // implement (message expiry, topic aliases, subscription options,
 // subscription identifiers, shared subscriptions, property forwarding,
-// Receive Maximum), wildcards, $SYS isolation and the WebSocket
+// Receive Maximum), wildcards, $SYS isolation, ACL subscribe semantics
+// (only when Config.ACL says the broker has ACLRules) and the WebSocket
 // transport. Each check
 //
 //   - uses its own connections (a few at most), client identifiers

@@ -50,6 +50,10 @@ type Config struct {
 	HasPassword bool
 	// Timeout is each check's deadline; 0 means DefaultTimeout.
 	Timeout time.Duration
+	// ACL says that the broker's ACL denies ACLDenied to the checks'
+	// client and grants it the rest (ACLRules); the acl/subscribe check
+	// is skipped without it.
+	ACL bool
 }
 
 // Runner runs the checks against one broker.

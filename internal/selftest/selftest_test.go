@@ -7,11 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/mqkit/mqkit/internal/auth"
 	"github.com/mqkit/mqkit/internal/broker"
 	"github.com/mqkit/mqkit/internal/client"
 	"github.com/mqkit/mqkit/internal/client/clienttest"
@@ -47,15 +50,29 @@ func runAll(t *testing.T, cfg Config) []Outcome {
 	return out
 }
 
+// selftestACL is an Authorizer enforcing ACLRules.
+func selftestACL(t *testing.T) broker.Authorizer {
+	t.Helper()
+	acl, err := auth.ParseACL(strings.NewReader(ACLRules), "selftest-acl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return broker.AuthorizerFunc(func(ci *broker.ClientInfo, topic string, acc broker.Access) bool {
+		return acl.Allowed(ci.Username, ci.HasUsername, ci.ClientID, topic, auth.Access(acc))
+	})
+}
+
 // TestOwnBroker is an end-to-end conformance test of our broker: every
-// check passes over TCP, and the WebSocket transport works.
+// check passes over TCP, and the WebSocket transport works. The broker
+// enforces ACLRules, so acl/subscribe runs too.
 func TestOwnBroker(t *testing.T) {
-	b := clienttest.StartBroker(t, broker.Options{SysInterval: broker.DefaultSysInterval, Listeners: []broker.ListenerConfig{
-		{Name: "tcp", Addr: "127.0.0.1:0"},
-		{Name: "ws", Addr: "127.0.0.1:0", WebSocket: true, WSPath: "/mqtt"},
-	}})
+	b := clienttest.StartBroker(t, broker.Options{SysInterval: broker.DefaultSysInterval, Authorizer: selftestACL(t),
+		Listeners: []broker.ListenerConfig{
+			{Name: "tcp", Addr: "127.0.0.1:0"},
+			{Name: "ws", Addr: "127.0.0.1:0", WebSocket: true, WSPath: "/mqtt"},
+		}})
 	ws := endpointOf(t, "ws", b.Addr("ws"))
-	out := runAll(t, Config{Endpoint: endpointOf(t, "mqtt", b.Addr("tcp")), WebSocket: &ws})
+	out := runAll(t, Config{Endpoint: endpointOf(t, "mqtt", b.Addr("tcp")), WebSocket: &ws, ACL: true})
 	for _, o := range out {
 		if o.Result != Pass {
 			t.Errorf("%s: %s %s", o.Name, o.Result, o.Detail)
@@ -68,10 +85,11 @@ func TestOwnBroker(t *testing.T) {
 
 // TestOwnBrokerOverWebSocket runs every check over WebSocket only.
 func TestOwnBrokerOverWebSocket(t *testing.T) {
-	b := clienttest.StartBroker(t, broker.Options{SysInterval: broker.DefaultSysInterval, Listeners: []broker.ListenerConfig{
-		{Name: "ws", Addr: "127.0.0.1:0", WebSocket: true, WSPath: "/mqtt"},
-	}})
-	out := runAll(t, Config{Endpoint: endpointOf(t, "ws", b.Addr("ws"))})
+	b := clienttest.StartBroker(t, broker.Options{SysInterval: broker.DefaultSysInterval, Authorizer: selftestACL(t),
+		Listeners: []broker.ListenerConfig{
+			{Name: "ws", Addr: "127.0.0.1:0", WebSocket: true, WSPath: "/mqtt"},
+		}})
+	out := runAll(t, Config{Endpoint: endpointOf(t, "ws", b.Addr("ws")), ACL: true})
 	for _, o := range out {
 		if o.Result != Pass {
 			t.Errorf("%s: %s %s", o.Name, o.Result, o.Detail)
@@ -94,6 +112,7 @@ func TestOwnBrokerCapabilities(t *testing.T) {
 		"qos2/3.1.1": true, "qos2/5.0": true, "qos-downgrade": true,
 		"retained": true, "v5/retain-as-published": true, "v5/retain-handling": true,
 		"v5/topic-alias": true, "sys-topics": true, "transport/websocket": true,
+		"acl/subscribe": true, // no ACL
 	}
 	for _, o := range out {
 		want := Pass
@@ -107,15 +126,19 @@ func TestOwnBrokerCapabilities(t *testing.T) {
 }
 
 // TestMosquitto runs the checks against a real mosquitto (skipped when it
-// is not installed, except in CI). mosquitto 2.0.11 passes every check;
-// with features turned off in mosquitto.conf, the checks that need them
-// are skipped (mosquitto announces them in CONNACK), not failed.
+// is not installed, except in CI). mosquitto 2.0.11 with ACLRules passes
+// every check; with features turned off in mosquitto.conf, the checks that
+// need them are skipped (mosquitto announces them in CONNACK), not failed.
 func TestMosquitto(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) {
-		m := clienttest.StartMosquitto(t, clienttest.AnonymousConf+
+		acl := filepath.Join(t.TempDir(), "acl")
+		if err := os.WriteFile(acl, []byte(ACLRules), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m := clienttest.StartMosquitto(t, clienttest.AnonymousConf+"acl_file "+acl+"\n"+
 			"listener {port2} 127.0.0.1\nprotocol websockets\n")
 		ws := client.Endpoint{Scheme: "ws", Host: "127.0.0.1", Port: m.Port2, Path: "/mqtt"}
-		out := runAll(t, Config{Endpoint: client.Endpoint{Host: "127.0.0.1", Port: m.Port}, WebSocket: &ws})
+		out := runAll(t, Config{Endpoint: client.Endpoint{Host: "127.0.0.1", Port: m.Port}, WebSocket: &ws, ACL: true})
 		for _, o := range out {
 			if o.Result != Pass {
 				t.Errorf("%s: %s %s", o.Name, o.Result, o.Detail)
@@ -130,6 +153,7 @@ func TestMosquitto(t *testing.T) {
 			"qos2/3.1.1": true, "qos2/5.0": true, "qos-downgrade": true,
 			"retained": true, "v5/retain-as-published": true, "v5/retain-handling": true,
 			"v5/topic-alias": true, "sys-topics": true, "transport/websocket": true,
+			"acl/subscribe": true, // no ACL
 		}
 		for _, o := range out {
 			want := Pass
@@ -215,7 +239,7 @@ func TestBrokenBroker(t *testing.T) {
 	out := runAll(t, Config{Endpoint: brokenBroker(t), Timeout: timeout})
 	want := map[string]Result{
 		"connect/3.1": Pass, "connect/3.1.1": Pass, "connect/5.0": Pass,
-		"transport/websocket": Skip,
+		"transport/websocket": Skip, "acl/subscribe": Skip,
 	}
 	for _, o := range out {
 		w, ok := want[o.Name]
