@@ -13,6 +13,12 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 	b := c.b
 	cfg := b.cfg
 	v5 := c.version == mqtt.V5
+	if cfg.topicOverLimit(p.Topic) {
+		// Before the topic is kept anywhere (alias, trie, retained tree);
+		// refused as mosquitto refuses it: v5 DISCONNECT 0x82.
+		return protocolErr(mqtt.ProtocolError, "topic of %d bytes beyond the topic limits (%d levels, %d bytes)",
+			len(p.Topic), cfg.hierLimit+1, cfg.topicMaxLen)
+	}
 	topic := p.Topic
 	if v5 {
 		if err := c.resolveAlias(p, &topic); err != nil {

@@ -14,6 +14,14 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 	if cfg.Verbose {
 		c.logv("Received SUBSCRIBE from %s", c.clientID)
 	}
+	for i := range p.Subscriptions {
+		if cfg.topicOverLimit(p.Subscriptions[i].Filter) {
+			// Before anything is kept; as mosquitto: close, v5 DISCONNECT
+			// 0x81, no SUBACK.
+			c.logc("Invalid subscription string from %s, disconnecting.", c.remote)
+			return protocolErr(mqtt.MalformedPacket, "filter of %d bytes beyond the topic limits", len(p.Subscriptions[i].Filter))
+		}
+	}
 	var subID uint32
 	if v5 && len(p.Props.SubscriptionIDs) > 0 {
 		subID = p.Props.SubscriptionIDs[0]
@@ -132,6 +140,13 @@ func storedSub(key string, sub *subscription) *StoredSubscription {
 func (c *conn) handleUnsubscribe(p *mqtt.Unsubscribe) error {
 	if c.b.cfg.Verbose {
 		c.logv("Received UNSUBSCRIBE from %s", c.clientID)
+	}
+	for _, f := range p.Filters {
+		if c.b.cfg.topicOverLimit(f) {
+			// As for SUBSCRIBE (mosquitto logs the client id here).
+			c.logc("Invalid unsubscription string from %s, disconnecting.", c.clientID)
+			return protocolErr(mqtt.MalformedPacket, "filter of %d bytes beyond the topic limits", len(f))
+		}
 	}
 	s := c.sess
 	codes := make([]mqtt.ReasonCode, len(p.Filters))

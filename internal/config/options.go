@@ -32,6 +32,7 @@ func init() {
 		"capath":                   listenerString(func(l *Listener) *string { return &l.CAPath }),
 		"require_certificate":      listenerBool(func(l *Listener) *bool { return &l.RequireCertificate }),
 		"use_identity_as_username": listenerBool(func(l *Listener) *bool { return &l.UseIdentityAsUsername }),
+		"use_username_as_clientid": listenerBool(func(l *Listener) *bool { return &l.UseUsernameAsClientID }),
 		"tls_version":              (*parser).optTLSVersion,
 		"max_connections":          (*parser).optMaxConnections,
 		"max_qos":                  (*parser).optMaxQoS,
@@ -97,6 +98,19 @@ func init() {
 		"max_packet_size": func(p *parser, a *args) error {
 			n, err := a.intRange(20, maxPacket)
 			p.cfg.MaxPacketSize = uint32(n)
+			return err
+		},
+		"topic_hierarchy_limit": func(p *parser, a *args) error {
+			n, err := a.int()
+			if err == nil && (n == 0 || n < -1) {
+				return a.errf("must be at least 1, or -1 for no limit, got %d", n)
+			}
+			p.cfg.TopicHierarchyLimit = n
+			return err
+		},
+		"max_topic_length": func(p *parser, a *args) error {
+			n, err := a.intRange(1, 65535)
+			p.cfg.MaxTopicLength = n
 			return err
 		},
 		"message_size_limit": func(p *parser, a *args) error {
@@ -201,7 +215,6 @@ var unsupported = map[string]string{
 	"http_dir":                 "serving files over HTTP is not supported",
 	"socket_domain":            "socket_domain is not supported; give an IPv4 or IPv6 bind address instead",
 	"bind_interface":           "bind_interface is not supported; give a bind address instead",
-	"use_username_as_clientid": "use_username_as_clientid is not supported",
 	// Other mosquitto options.
 	"memory_limit":             "memory_limit is not supported",
 	"upgrade_outgoing_qos":     "upgrade_outgoing_qos is not supported (it breaks the MQTT specification)",
