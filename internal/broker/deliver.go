@@ -133,6 +133,12 @@ func (b *Broker) deliverFlow(s *session, m *message, subQoS mqtt.QoS, retain boo
 		return nil
 	}
 	if b.cfg.Authorizer != nil && !b.cfg.Authorizer.Authorize(s.info, m.topic, AccessRead) {
+		// Filtered by the ACL: not for this client (counted, and logged
+		// at debug level: with a broad subscription it is routine).
+		b.stats.readDenied.Add(1)
+		if b.cfg.Verbose {
+			b.cfg.Logger.Debug("Denied PUBLISH to " + s.clientID + " on '" + m.topic + "': not authorised to read it.")
+		}
 		return nil
 	}
 	c := s.conn

@@ -2,6 +2,7 @@ package brokercmd
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -148,6 +149,136 @@ func TestRefUseUsernameAsClientID(t *testing.T) {
 			if got := a.describeOne(); got != "PINGRESP" {
 				t.Errorf("%s v%d: listener without the option: %s, want PINGRESP", r.name, v, got)
 			}
+		}
+	}
+}
+
+// syncRead acknowledges and lists (as "topic=payload") what the broker
+// sends before it answers a PINGREQ: everything queued for the client
+// when the PINGREQ was handled (both brokers send a resumed session's
+// messages right after CONNACK).
+func (c *conn) syncRead() string {
+	c.t.Helper()
+	c.send(&mqtt.Pingreq{})
+	var got []string
+	for {
+		p, err := c.next(10 * time.Second)
+		if err != nil {
+			c.t.Fatalf("waiting for PINGRESP: %v", err)
+		}
+		switch p := p.(type) {
+		case *mqtt.Pingresp:
+			return strings.Join(got, " ")
+		case *mqtt.Publish:
+			got = append(got, p.Topic+"="+string(p.Payload))
+			if p.QoS == 1 {
+				c.send(&mqtt.Ack{Kind: mqtt.PUBACK, PacketID: p.PacketID})
+			}
+		default:
+			got = append(got, mqtt.Describe(p))
+		}
+	}
+}
+
+// TestRefSessionACL (issue 12 item 1, issue 11 item 7): a session
+// delivers nothing its client may not read, whatever path a message took.
+// alice (read a/#) takes over bob's durable session "victim", which holds
+// an inflight and a queued message on secret/ and a queued one on a/: she
+// gets Session Present and only a/; the secret ones are gone (bob does not
+// get them back). Then bob's read access to secret/ is withdrawn by a
+// reload (SIGHUP) while his session holds an inflight and a queued
+// message there: on reconnect he gets neither. mosquitto 2.0.11 answers
+// the same.
+func TestRefSessionACL(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	for i, u := range []string{"alice", "bob", "pub"} {
+		args := []string{"passwd", "-b", pw, u, u + "pw"}
+		if i == 0 {
+			args = []string{"passwd", "-c", "-b", pw, u, u + "pw"}
+		}
+		if code, _, errs := runApp(t, args...); code != 0 {
+			t.Fatal(errs)
+		}
+	}
+	aclText := func(bobSecret bool) string {
+		s := "user alice\ntopic read a/#\nuser bob\ntopic read a/#\n"
+		if bobSecret {
+			s += "topic readwrite secret/#\n"
+		}
+		return s + "user pub\ntopic write #\n"
+	}
+	for _, v := range []mqtt.Version{mqtt.V311, mqtt.V5} {
+		acl := writeFile(t, dir, fmt.Sprintf("acl-%d", v), aclText(true))
+		conf := "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file " + pw + "\nacl_file " + acl + "\n"
+		for _, r := range refBrokers(t, conf) {
+			login := func(id, user string, clean bool) (*conn, *mqtt.Connack) {
+				c := rawDial(t, r.dial(0), v)
+				cp := &mqtt.Connect{Version: v, ClientID: id, CleanStart: clean, KeepAlive: 30,
+					HasUsername: true, Username: user, HasPassword: true, Password: []byte(user + "pw")}
+				if !clean && v == mqtt.V5 {
+					cp.Props.SetSessionExpiry(3600)
+				}
+				ack := c.connectWith(cp)
+				if ack == nil || ack.Code != mqtt.Success {
+					t.Fatalf("%s: %s refused: %v", r.name, user, ack)
+				}
+				return c, ack
+			}
+			bye := func(c *conn) {
+				c.send(&mqtt.Disconnect{})
+				if got := c.describe(10 * time.Second); got != "closed" {
+					t.Fatalf("%s: after DISCONNECT: %s", r.name, got)
+				}
+			}
+			pub, _ := login("pubber", "pub", true)
+			var pid uint16
+			publish := func(topic, payload string) {
+				pid++
+				pub.send(&mqtt.Publish{Topic: topic, Payload: []byte(payload), QoS: 1, PacketID: pid})
+				pub.read(mqtt.PUBACK)
+			}
+			check := func(what, got, want string) {
+				if got != want {
+					t.Errorf("%s v%d: %s: got %q, want %q", r.name, v, what, got, want)
+				}
+			}
+
+			bob, _ := login("victim", "bob", false)
+			bob.send(&mqtt.Subscribe{PacketID: 1, Subscriptions: []mqtt.Subscription{{Filter: "secret/#", QoS: 1}, {Filter: "a/#", QoS: 1}}})
+			bob.read(mqtt.SUBACK)
+			publish("secret/inflight", "1")
+			bob.read(mqtt.PUBLISH) // not acknowledged
+			bye(bob)
+			publish("secret/queued", "2")
+			publish("a/queued", "3")
+			alice, ack := login("victim", "alice", false)
+			check("alice's session present", fmt.Sprint(ack.SessionPresent), "true")
+			check("alice receives", alice.syncRead(), "a/queued=3")
+			publish("secret/new", "4")
+			publish("a/new", "5")
+			check("alice receives new", alice.syncRead(), "a/new=5")
+			bye(alice)
+			bob, _ = login("victim", "bob", false)
+			check("bob after alice", bob.syncRead(), "")
+
+			// The reload.
+			publish("secret/beforehup", "6")
+			bob.read(mqtt.PUBLISH) // not acknowledged
+			bye(bob)
+			publish("secret/offline", "7")
+			publish("a/offline", "8")
+			if err := os.WriteFile(acl, []byte(aclText(false)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r.hup()
+			bob, _ = login("victim", "bob", false)
+			check("bob after the reload", bob.syncRead(), "a/offline=8")
+			bye(bob)
+			if err := os.WriteFile(acl, []byte(aclText(true)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r.hup()
 		}
 	}
 }
