@@ -116,7 +116,8 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 
 	ci := &ClientInfo{
 		ClientID: c.clientID, Username: strings.Clone(p.Username), HasUsername: p.HasUsername, Password: p.Password,
-		RemoteAddr: c.remote, Listener: c.lis.name(), CertCommonName: c.certCommonName(), Version: p.Version,
+		RemoteAddr: c.remote, Listener: c.lis.name(), CertCommonName: c.certCommonName(), MountPoint: c.mount,
+		Version: p.Version,
 	}
 	if cfg.Authenticator != nil {
 		if code := cfg.Authenticator.Authenticate(ci); code != mqtt.Success {

@@ -76,8 +76,13 @@ func (s *session) persist(what string, fn func(Store) error) error {
 }
 
 func (s *session) storedSession() *StoredSession {
-	return &StoredSession{ClientID: s.clientID, Version: s.version, ExpiryInterval: s.expiry,
+	ss := &StoredSession{ClientID: s.clientID, Version: s.version, ExpiryInterval: s.expiry,
 		DisconnectedAt: s.disconnectedAt}
+	if ci := s.info; ci != nil {
+		ss.Username, ss.HasUsername, ss.Listener = ci.Username, ci.HasUsername, ci.Listener
+		ss.CertCommonName, ss.MountPoint = ci.CertCommonName, ci.MountPoint
+	}
+	return ss
 }
 
 // queuedOverhead is what a queued message costs besides its payload and
