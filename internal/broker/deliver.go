@@ -222,6 +222,8 @@ func (b *Broker) redeliverShared(orphans []orphan) {
 		}
 		if !sent {
 			b.stats.publishDropped.Add(1)
+			b.cfg.Logger.Info("Dropped message on '" + o.m.topic + "': no member of shared subscription " +
+				mqtt.SharePrefix + o.share.Group + "/" + o.share.Filter + " left.")
 		}
 	}
 }

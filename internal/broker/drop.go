@@ -1,5 +1,10 @@
 package broker
 
+import (
+	"context"
+	"log/slog"
+)
+
 // Messages a session holds and then does not send. A QoS 1/2 message is
 // acknowledged to its publisher once it is queued for its subscribers'
 // sessions (and stored): one that a session then drops is counted in
@@ -24,12 +29,23 @@ func (s *session) mayRead(topic string) bool {
 }
 
 // dropped counts a QoS 1/2 message the session will not send and logs
-// why. s.mu held.
+// why: as a warning when the ACL refused it, else as a notice. s.mu held.
 func (s *session) dropped(om *outMsg, why string) {
 	s.b.stats.publishDropped.Add(1)
-	s.b.cfg.Logger.Warn("Dropped message for client "+s.clientID+" on '"+om.msg.topic+"': "+why+".",
-		"qos", int(om.qos))
+	lvl := slog.LevelInfo
+	if why == whyNotAuthorised {
+		lvl = slog.LevelWarn
+	}
+	s.b.cfg.Logger.Log(context.Background(), lvl,
+		"Dropped message for client "+s.clientID+" on '"+om.msg.topic+"': "+why+".", "qos", int(om.qos))
 }
+
+// Reasons for dropped.
+const (
+	whyNotAuthorised = "not authorised to read it"
+	whyTooLarge      = "larger than the client's Maximum Packet Size" // [MQTT-3.1.2-25]
+	whyOutsideMount  = "its topic is not below the mount point of the client's listener"
+)
 
 // dropUnreadable removes from the inflight window the messages the
 // client may not read (see above). Released QoS 2 messages stay: only
@@ -44,7 +60,7 @@ func (s *session) dropUnreadable() {
 			i++
 			continue
 		}
-		s.dropped(om, "not authorised to read it")
+		s.dropped(om, whyNotAuthorised)
 		s.complete(om) // removes s.inflight[i]
 	}
 }

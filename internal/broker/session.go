@@ -121,7 +121,7 @@ func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 	om.seq = s.seq
 	if c != nil && len(s.pending) == 0 && len(s.inflight) < c.sendWindow {
 		if !c.fits(om.msg, om.qos, om.subIDs) {
-			s.b.stats.publishDropped.Add(1) // [MQTT-3.1.2-25] discard as if sent
+			s.dropped(om, whyTooLarge) // [MQTT-3.1.2-25] discard as if sent
 			return false, nil
 		}
 		s.startSend(om)
@@ -190,9 +190,9 @@ func (s *session) fill(by *conn) {
 		switch {
 		case om.msg.expired(now):
 		case !c.fits(om.msg, om.qos, om.subIDs):
-			s.b.stats.publishDropped.Add(1)
+			s.dropped(om, whyTooLarge)
 		case !s.mayRead(om.msg.topic):
-			s.dropped(om, "not authorised to read it")
+			s.dropped(om, whyNotAuthorised)
 		default:
 			drop = false
 		}
