@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -400,7 +401,7 @@ func (c *conn) applyAlias(p *mqtt.Publish) {
 		w.aliases = make(map[string]uint16)
 	}
 	a := uint16(len(w.aliases) + 1)
-	w.aliases[p.Topic] = a
+	w.aliases[strings.Clone(p.Topic)] = a // not the message's topic: it would keep its payload
 	p.Props.SetTopicAlias(a)
 }
 

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"strings"
+
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
 
@@ -167,6 +169,10 @@ func (c *conn) resolveAlias(p *mqtt.Publish, topic *string) error {
 	if c.aliasesIn == nil {
 		c.aliasesIn = make(map[uint16]string)
 	}
-	c.aliasesIn[a] = p.Topic
+	// Kept for the connection's life: a copy, not a string into this
+	// PUBLISH (which holds its payload); none when it maps the same topic.
+	if old, ok := c.aliasesIn[a]; !ok || old != p.Topic {
+		c.aliasesIn[a] = strings.Clone(p.Topic)
+	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"strings"
+
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
 
@@ -34,9 +36,13 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 	s := c.sess
 	for i := range p.Subscriptions {
 		req := &p.Subscriptions[i]
-		group, filter, shared, err := mqtt.ParseShared(req.Filter)
+		// Kept by the session, the trie and the store: a copy (a large
+		// SUBSCRIBE is decoded without copying its strings); group and
+		// filter are parts of it.
+		reqFilter := strings.Clone(req.Filter)
+		group, filter, shared, err := mqtt.ParseShared(reqFilter)
 		if err == nil && !shared {
-			err = mqtt.ValidTopicFilter(req.Filter)
+			err = mqtt.ValidTopicFilter(reqFilter)
 		}
 		if err != nil {
 			codes[i] = failCode(v5, mqtt.TopicFilterInvalid)
@@ -47,11 +53,11 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 			// [MQTT-3.8.3-4].
 			return protocolErr(mqtt.ProtocolError, "no local on shared subscription %q", req.Filter)
 		}
-		key := req.Filter // as the session keeps it
+		key := reqFilter // as the session keeps it
 		if c.mount != "" {
 			// Under the listener's mount point (mount.go); the Authorizer
 			// sees the mounted filter, as mosquitto's ACLs do.
-			if key, filter, err = c.mountFilter(req.Filter); err != nil {
+			if key, filter, err = c.mountFilter(reqFilter); err != nil {
 				codes[i] = failCode(v5, mqtt.TopicFilterInvalid)
 				continue
 			}
