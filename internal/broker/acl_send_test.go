@@ -162,3 +162,48 @@ func TestRetainedNeedsRead(t *testing.T) {
 	sub.expectPublish("shown/r", "s")
 	sub.expectNothing()
 }
+
+// TestEveryPathChecksRead: a will and a shared-subscription message
+// handed to another member after its session ended reach only clients
+// allowed to read them (mosquitto checks read access on every delivery
+// too); a refused delivery is counted.
+func TestEveryPathChecksRead(t *testing.T) {
+	az := AuthorizerFunc(func(ci *ClientInfo, topic string, acc Access) bool {
+		return acc != AccessRead || !strings.HasPrefix(topic, "secret/") || ci.Username == "reader"
+	})
+	b, addr := newTestBroker(t, Options{Authorizer: az})
+	as := func(id, user string) *tclient {
+		p := connectPacket(mqtt.V5, id, true)
+		p.HasUsername, p.Username = true, user
+		c, _ := mustConnect(t, addr, p)
+		return c
+	}
+	reader, nosy := as("reader", "reader"), as("nosy", "nosy")
+	reader.subscribe("secret/will", 1)
+	nosy.subscribe("secret/will", 1)
+	dying := dial(t, addr, mqtt.V5)
+	p := connectPacket(mqtt.V5, "dying", true)
+	p.Will = &mqtt.Will{Topic: "secret/will", Payload: []byte("gone"), QoS: 1}
+	dying.connect(p)
+	denied := b.Stats().PublishDenied
+	dying.send(&mqtt.Disconnect{Code: mqtt.DisconnectWithWill})
+	dying.expectClosed()
+	reader.expectPublish("secret/will", "gone")
+	nosy.expectNothing()
+	if got := b.Stats().PublishDenied - denied; got != 1 {
+		t.Errorf("will: %d deliveries denied, want 1", got)
+	}
+
+	worker := as("worker", "reader")
+	worker.subscribe("$share/pool/secret/+", 1)
+	pub := as("pub", "pub")
+	pub.publish("secret/job", "j", 1, false)
+	worker.expectPublishNoAck("secret/job", "j")
+	nosy.subscribe("$share/pool/secret/+", 1)
+	denied = b.Stats().PublishDenied
+	worker.disconnect() // its session ends: the job goes to another member, nosy
+	nosy.expectNothing()
+	if got := b.Stats().PublishDenied - denied; got != 1 {
+		t.Errorf("shared redelivery: %d deliveries denied, want 1", got)
+	}
+}
