@@ -231,6 +231,16 @@ type Options struct {
 // DefaultSysInterval is mosquitto's sys_interval default.
 const DefaultSysInterval = 10 * time.Second
 
+// The defaults of the limits mosquitto.conf has no option for (mqbroker
+// --print-config lists them; README "Limits and hardening").
+const (
+	DefaultReceiveMaximum   = defaultReceiveMaximum   // Options.ReceiveMaximum
+	DefaultMaxOutboundBytes = defaultMaxOutboundBytes // Options.MaxOutboundBytes
+	DefaultStallTimeout     = defaultStallTimeout     // Options.StallTimeout
+	DefaultWriteTimeout     = defaultWriteTimeout     // Options.WriteTimeout
+	DefaultConnectTimeout   = defaultConnectTimeout   // Options.ConnectTimeout
+)
+
 // Defaults.
 const (
 	defaultMaxInflight      = 100

@@ -274,13 +274,6 @@ type Config struct {
 
 	MaxKeepalive        uint16 // max_keepalive, default 65535
 	MaxPacketSize       uint32 // max_packet_size, 0 = unlimited
-	// TopicHierarchyLimit (topic_hierarchy_limit, an mqbroker option for
-	// mosquitto's built-in TOPIC_HIERARCHY_LIMIT) is the most '/' a topic
-	// or filter may have, default 200; -1 = no limit.
-	TopicHierarchyLimit int
-	// MaxTopicLength (max_topic_length, an mqbroker option) is the longest
-	// topic or filter in bytes, default 65535 (the protocol's maximum).
-	MaxTopicLength int
 	MessageSizeLimit    uint32 // message_size_limit, 0 = unlimited
 	MaxInflightMessages uint16 // max_inflight_messages, default 20, 0 = unlimited
 	MaxQueuedMessages   int    // max_queued_messages, default 1000, 0 = unlimited
@@ -289,6 +282,14 @@ type Config struct {
 	// PersistentClientExpiration (persistent_client_expiration); 0 = never.
 	PersistentClientExpiration time.Duration
 	SysInterval                time.Duration // sys_interval, default 10s, 0 = no $SYS updates
+
+	// TopicHierarchyLimit (topic_hierarchy_limit, an mqbroker option for
+	// mosquitto's built-in TOPIC_HIERARCHY_LIMIT) is the most '/' a topic
+	// or filter may have, default 200; -1 = no limit.
+	TopicHierarchyLimit int
+	// MaxTopicLength (max_topic_length, an mqbroker option) is the longest
+	// topic or filter in bytes, default 65535 (the protocol's maximum).
+	MaxTopicLength int
 
 	LogDest            []LogDest // log_dest, default stderr; empty = none
 	LogTypes           LogType   // log_type, default error|warning|notice|information

@@ -52,6 +52,8 @@ func (c *Config) Format(w io.Writer) error {
 	f.line("max_keepalive %d", c.MaxKeepalive)
 	if c.MaxPacketSize > 0 {
 		f.line("max_packet_size %d", c.MaxPacketSize)
+	} else {
+		f.line("# max_packet_size not set: packets up to the protocol's %d bytes", maxPacket)
 	}
 	f.line("message_size_limit %d", c.MessageSizeLimit)
 	f.line("topic_hierarchy_limit %d", c.TopicHierarchyLimit)

@@ -212,9 +212,9 @@ var unsupported = map[string]string{
 	"tls_keyform":             "OpenSSL engines are not supported",
 	"use_subject_as_username": "only use_identity_as_username is supported",
 	// Listener variants.
-	"http_dir":                 "serving files over HTTP is not supported",
-	"socket_domain":            "socket_domain is not supported; give an IPv4 or IPv6 bind address instead",
-	"bind_interface":           "bind_interface is not supported; give a bind address instead",
+	"http_dir":       "serving files over HTTP is not supported",
+	"socket_domain":  "socket_domain is not supported; give an IPv4 or IPv6 bind address instead",
+	"bind_interface": "bind_interface is not supported; give a bind address instead",
 	// Other mosquitto options.
 	"memory_limit":             "memory_limit is not supported",
 	"upgrade_outgoing_qos":     "upgrade_outgoing_qos is not supported (it breaks the MQTT specification)",
