@@ -350,7 +350,11 @@ func (b *Broker) load() error {
 			b.storeDeleteSession(ss.ClientID)
 			continue
 		}
-		s.info = &ClientInfo{ClientID: ss.ClientID, Version: ss.Version}
+		// The client it was last used by: the Authorizer decides what is
+		// queued for the session as for that client.
+		s.info = &ClientInfo{ClientID: ss.ClientID, Version: ss.Version, Username: ss.Username,
+			HasUsername: ss.HasUsername, Listener: ss.Listener, CertCommonName: ss.CertCommonName,
+			MountPoint: ss.MountPoint}
 		for _, st := range ss.Subscriptions {
 			group, filter, _, err := mqtt.ParseShared(st.Filter)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -448,7 +449,7 @@ func (c *conn) applyAlias(p *mqtt.Publish, v mqtt.Version) {
 	if al.m == nil {
 		al.m = make(map[string]uint16)
 	}
-	al.m[p.Topic] = a
+	al.m[strings.Clone(p.Topic)] = a // not the message's topic: it would keep its payload
 }
 
 // outAliases are a connection's outbound topic aliases. The writer sets

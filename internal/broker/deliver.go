@@ -136,6 +136,12 @@ func (b *Broker) deliverFlow(s *session, m *message, subQoS mqtt.QoS, retain boo
 		return nil
 	}
 	if b.cfg.Authorizer != nil && !b.cfg.Authorizer.Authorize(s.info, m.topic, AccessRead) {
+		// Filtered by the ACL: not for this client (counted, and logged
+		// at debug level: with a broad subscription it is routine).
+		b.stats.readDenied.Add(1)
+		if b.cfg.Verbose {
+			b.cfg.Logger.Debug("Denied PUBLISH to " + s.clientID + " on '" + m.topic + "': not authorised to read it.")
+		}
 		return nil
 	}
 	c := s.conn
@@ -219,6 +225,8 @@ func (b *Broker) redeliverShared(orphans []orphan) {
 		}
 		if !sent {
 			b.stats.publishDropped.Add(1)
+			b.cfg.Logger.Info("Dropped message on '" + o.m.topic + "': no member of shared subscription " +
+				mqtt.SharePrefix + o.share.Group + "/" + o.share.Filter + " left.")
 		}
 	}
 }

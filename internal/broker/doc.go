@@ -86,5 +86,17 @@
 // MaxQueued / MaxQueuedBytes are dropped and counted, and QoS 0 messages
 // are not queued. A client whose unsent bytes or queued QoS 1/2 bytes
 // exceed MaxOutboundBytes, or that does not read for WriteTimeout, is
-// closed as a slow consumer.
+// closed as a slow consumer. Topics and filters beyond
+// TopicHierarchyLimit or MaxTopicLength are refused before anything of
+// the packet is kept.
+//
+// # Authorization at hand-off
+//
+// Read access is checked when a message is handed to a connection (a
+// delivery to a connected client, a queued message entering the inflight
+// window, the inflight window re-sent on resume), with the ClientInfo of
+// whoever the session belongs to then: a takeover by another user or an
+// ACL reload never lets through what the client may not read now. QoS 1/2
+// messages a session drops are counted and logged (drop.go). Strings kept
+// beyond their packet are copied (the codec aliases packet memory).
 package broker

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -18,7 +19,10 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 	c.version = p.Version
 	c.bridge = p.Bridge
 	c.r.Version = p.Version
-	c.clientID = p.ClientID
+	// Strings decoded from CONNECT share the packet's memory, password
+	// included: what outlives the packet (client id, user name, will) is
+	// copied.
+	c.clientID = strings.Clone(p.ClientID)
 	v5 := p.Version == mqtt.V5
 
 	c.sendWindow = cfg.maxInflight
@@ -85,6 +89,11 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 
 	will := p.Will
 	if w := will; w != nil {
+		if cfg.topicOverLimit(w.Topic) {
+			// As mosquitto: a protocol error, closed without CONNACK.
+			c.logc("Client %s from %s refused: will topic of %d bytes beyond the topic limits.", c.clientID, c.remote, len(w.Topic))
+			return &closeError{reason: CloseProtocolError, err: errors.New("will topic beyond the topic limits")}
+		}
 		if lim := cfg.MessageSizeLimit; lim > 0 && uint32(len(w.Payload)) > lim {
 			// message_size_limit applies to the will too. mosquitto 2.0.11
 			// refuses with 0x95 (v5) or return code 5 (3.1/3.1.1, which
@@ -108,6 +117,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 			}
 			will = mw
 		}
+		will = cloneWill(will)
 	}
 
 	ka := p.KeepAlive
@@ -122,8 +132,9 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 	c.keepAlive = time.Duration(ka) * time.Second
 
 	ci := &ClientInfo{
-		ClientID: c.clientID, Username: p.Username, HasUsername: p.HasUsername, Password: p.Password,
-		RemoteAddr: c.remote, Listener: c.lis.name(), CertCommonName: c.certCommonName(), Version: p.Version,
+		ClientID: c.clientID, Username: strings.Clone(p.Username), HasUsername: p.HasUsername, Password: p.Password,
+		RemoteAddr: c.remote, Listener: c.lis.name(), CertCommonName: c.certCommonName(), MountPoint: c.mount,
+		Version: p.Version,
 	}
 	if cfg.Authenticator != nil {
 		if code := cfg.Authenticator.Authenticate(ci); code != mqtt.Success {
@@ -135,6 +146,20 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		}
 	}
 	ci.Password = nil // never kept after authentication
+	if c.lis.cfg.UseUsernameAsClientID {
+		// mosquitto's use_username_as_clientid: the user name (after
+		// authentication, which may have set it from the certificate) is
+		// the client id, so a user can only ever take over their own
+		// session; a client without one is not authorised, even with
+		// anonymous access allowed (as mosquitto 2.0.11). A v5 client whose
+		// id was assigned learns the user name as its Assigned Client
+		// Identifier (the empty id rules above still apply first).
+		if !ci.HasUsername || ci.Username == "" {
+			return refuse(mqtt.NotAuthorized, "use_username_as_clientid: no user name")
+		}
+		c.clientID = ci.Username
+		ci.ClientID = c.clientID
+	}
 	c.info = ci
 
 	// Session expiry: v5 from the property (capped), 3.1/3.1.1 from the

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"strings"
+
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
 
@@ -13,6 +15,12 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 	b := c.b
 	cfg := b.cfg
 	v5 := c.version == mqtt.V5
+	if cfg.topicOverLimit(p.Topic) {
+		// Before the topic is kept anywhere (alias, trie, retained tree);
+		// refused as mosquitto refuses it: v5 DISCONNECT 0x82.
+		return protocolErr(mqtt.ProtocolError, "topic of %d bytes beyond the topic limits (%d levels, %d bytes)",
+			len(p.Topic), cfg.hierLimit+1, cfg.topicMaxLen)
+	}
 	topic := p.Topic
 	if v5 {
 		if err := c.resolveAlias(p, &topic); err != nil {
@@ -178,6 +186,10 @@ func (c *conn) resolveAlias(p *mqtt.Publish, topic *string) error {
 	if c.aliasesIn == nil {
 		c.aliasesIn = make(map[uint16]string)
 	}
-	c.aliasesIn[a] = p.Topic
+	// Kept for the connection's life: a copy, not a string into this
+	// PUBLISH (which holds its payload); none when it maps the same topic.
+	if old, ok := c.aliasesIn[a]; !ok || old != p.Topic {
+		c.aliasesIn[a] = strings.Clone(p.Topic)
+	}
 	return nil
 }

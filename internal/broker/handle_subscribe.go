@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"strings"
+
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
 
@@ -18,6 +20,14 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 		c.logc("Empty subscription string from %s, disconnecting.", c.clientID)
 		return err
 	}
+	for i := range p.Subscriptions {
+		if cfg.topicOverLimit(p.Subscriptions[i].Filter) {
+			// Before anything is kept; as mosquitto: close, v5 DISCONNECT
+			// 0x81, no SUBACK.
+			c.logc("Invalid subscription string from %s, disconnecting.", c.remote)
+			return protocolErr(mqtt.MalformedPacket, "filter of %d bytes beyond the topic limits", len(p.Subscriptions[i].Filter))
+		}
+	}
 	var subID uint32
 	if v5 && len(p.Props.SubscriptionIDs) > 0 {
 		subID = p.Props.SubscriptionIDs[0]
@@ -30,9 +40,13 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 	s := c.sess
 	for i := range p.Subscriptions {
 		req := &p.Subscriptions[i]
-		group, filter, shared, err := mqtt.ParseShared(req.Filter)
+		// Kept by the session, the trie and the store: a copy (a large
+		// SUBSCRIBE is decoded without copying its strings); group and
+		// filter are parts of it.
+		reqFilter := strings.Clone(req.Filter)
+		group, filter, shared, err := mqtt.ParseShared(reqFilter)
 		if err == nil && !shared {
-			err = mqtt.ValidTopicFilter(req.Filter)
+			err = mqtt.ValidTopicFilter(reqFilter)
 		}
 		if err != nil {
 			codes[i] = failCode(v5, mqtt.TopicFilterInvalid)
@@ -43,11 +57,11 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 			// [MQTT-3.8.3-4].
 			return protocolErr(mqtt.ProtocolError, "no local on shared subscription %q", req.Filter)
 		}
-		key := req.Filter // as the session keeps it
+		key := reqFilter // as the session keeps it
 		if c.mount != "" {
 			// Under the listener's mount point (mount.go); the Authorizer
 			// sees the mounted filter, as mosquitto's ACLs do.
-			if key, filter, err = c.mountFilter(req.Filter); err != nil {
+			if key, filter, err = c.mountFilter(reqFilter); err != nil {
 				codes[i] = failCode(v5, mqtt.TopicFilterInvalid)
 				continue
 			}
@@ -143,6 +157,13 @@ func (c *conn) handleUnsubscribe(p *mqtt.Unsubscribe) error {
 	if err := emptyFilter(p.Filters, func(f string) string { return f }); err != nil {
 		c.logc("Empty unsubscription string from %s, disconnecting.", c.clientID)
 		return err
+	}
+	for _, f := range p.Filters {
+		if c.b.cfg.topicOverLimit(f) {
+			// As for SUBSCRIBE (mosquitto logs the client id here).
+			c.logc("Invalid unsubscription string from %s, disconnecting.", c.clientID)
+			return protocolErr(mqtt.MalformedPacket, "filter of %d bytes beyond the topic limits", len(f))
+		}
 	}
 	s := c.sess
 	codes := make([]mqtt.ReasonCode, len(p.Filters))

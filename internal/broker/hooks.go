@@ -14,7 +14,9 @@ type ClientInfo struct {
 	// CertCommonName is the Common Name of a verified client certificate,
 	// "" when there is none.
 	CertCommonName string
-	Version        mqtt.Version
+	// MountPoint is the mount point of the client's listener, "" = none.
+	MountPoint string
+	Version    mqtt.Version
 }
 
 // Authenticator decides whether a client may connect. It returns

@@ -117,7 +117,7 @@ func (s *session) dropUnsendable(c *conn) {
 			i++
 			continue
 		}
-		s.b.stats.publishDropped.Add(1)
+		s.dropped(om, whyOutsideMount)
 		s.complete(om) // removes s.inflight[i]
 	}
 }

@@ -78,6 +78,13 @@ type ListenerConfig struct {
 	// listener.
 	ProxyRequireCertificate bool
 
+	// UseUsernameAsClientID (mosquitto's use_username_as_clientid)
+	// replaces the client id of this listener's clients by their user
+	// name (after authentication), so that nobody can take over a session
+	// of another user; a client without a user name is refused as not
+	// authorised (CONNACK 0x87 / return code 5).
+	UseUsernameAsClientID bool
+
 	// AcceptVersions (mosquitto 2.1's accept_protocol_versions) lists the
 	// MQTT versions this listener accepts; a CONNECT of another version is
 	// refused with CONNACK 0x01 (3.1/3.1.1) or 0x84 Unsupported Protocol
@@ -174,6 +181,22 @@ type Options struct {
 	// read for this long is closed as a slow consumer. 0 = 30s.
 	WriteTimeout time.Duration
 
+	// TopicHierarchyLimit (mosquitto's TOPIC_HIERARCHY_LIMIT) is the
+	// largest number of '/' separators a topic name or filter may have:
+	// at most TopicHierarchyLimit+1 levels. MaxTopicLength is the longest
+	// topic name or filter in bytes. Both are checked on the topic as the
+	// client sent it (a filter with its $share/GROUP/ prefix, before any
+	// mount point), before the broker keeps anything of the packet, and a
+	// packet beyond them is refused as mosquitto 2.0 refuses it: a
+	// PUBLISH closes the connection (v5: DISCONNECT 0x82 Protocol Error),
+	// a SUBSCRIBE or UNSUBSCRIBE closes it (v5: DISCONNECT 0x81 Malformed
+	// Packet) without SUBACK/UNSUBACK, a CONNECT whose will topic is beyond
+	// them is closed without CONNACK. TopicHierarchyLimit: 0 = 200
+	// (mosquitto's), negative = no limit. MaxTopicLength: 0 = 65535 (the
+	// protocol's [MQTT-4.7.3-3]), at most 65535.
+	TopicHierarchyLimit int
+	MaxTopicLength      int
+
 	// DisableRetain makes retained messages unavailable (v5: Retain
 	// Available 0 in CONNACK; a PUBLISH with retain is refused).
 	DisableRetain bool
@@ -248,6 +271,16 @@ type Options struct {
 // DefaultSysInterval is mosquitto's sys_interval default.
 const DefaultSysInterval = 10 * time.Second
 
+// The defaults of the limits mosquitto.conf has no option for (mqbroker
+// --print-config lists them; README "Limits and hardening").
+const (
+	DefaultReceiveMaximum   = defaultReceiveMaximum   // Options.ReceiveMaximum
+	DefaultMaxOutboundBytes = defaultMaxOutboundBytes // Options.MaxOutboundBytes
+	DefaultStallTimeout     = defaultStallTimeout     // Options.StallTimeout
+	DefaultWriteTimeout     = defaultWriteTimeout     // Options.WriteTimeout
+	DefaultConnectTimeout   = defaultConnectTimeout   // Options.ConnectTimeout
+)
+
 // Defaults.
 const (
 	defaultMaxInflight      = 100
@@ -259,6 +292,8 @@ const (
 	defaultStallTimeout     = 2 * time.Second
 	defaultAutoIDPrefix     = "auto-"
 	defaultConnectTimeout   = 10 * time.Second
+	defaultHierarchyLimit   = 200   // mosquitto's TOPIC_HIERARCHY_LIMIT
+	maxTopicLength          = 65535 // [MQTT-4.7.3-3]
 	unlimited               = int(^uint(0) >> 1)
 )
 
@@ -273,6 +308,8 @@ type config struct {
 	recvMax       uint16
 	sysInterval   time.Duration // 0 = off
 	stallTimeout  time.Duration // 0 = never wait
+	hierLimit     int           // most '/' in a topic or filter
+	topicMaxLen   int           // longest topic or filter, bytes
 }
 
 func (o *Options) resolve() (*config, error) {
@@ -324,6 +361,15 @@ func (o *Options) resolve() (*config, error) {
 	}
 	if o.SysInterval > 0 {
 		c.sysInterval = o.SysInterval
+	}
+	c.hierLimit = pick(o.TopicHierarchyLimit, defaultHierarchyLimit, unlimited)
+	switch {
+	case o.MaxTopicLength == 0:
+		c.topicMaxLen = maxTopicLength
+	case o.MaxTopicLength < 0 || o.MaxTopicLength > maxTopicLength:
+		return nil, fmt.Errorf("broker: MaxTopicLength %d out of range 1-%d", o.MaxTopicLength, maxTopicLength)
+	default:
+		c.topicMaxLen = o.MaxTopicLength
 	}
 	if o.MaxPacketSize != 0 && o.MaxPacketSize < 20 {
 		return nil, errors.New("broker: MaxPacketSize must be at least 20 bytes")
@@ -420,4 +466,12 @@ func defaultListenerName(l *ListenerConfig, used map[string]bool) string {
 			return n
 		}
 	}
+}
+
+// topicOverLimit reports whether a topic name or filter, as the client
+// sent it, is beyond MaxTopicLength or TopicHierarchyLimit. It costs one
+// comparison for topics shorter than the hierarchy limit (they cannot
+// have more separators than bytes), a vectorised count otherwise.
+func (c *config) topicOverLimit(t string) bool {
+	return len(t) > c.topicMaxLen || (len(t) > c.hierLimit && strings.Count(t, "/") > c.hierLimit)
 }

@@ -47,6 +47,8 @@ type session struct {
 	inbound      map[uint16]struct{} // QoS 2 ids we sent PUBREC for [MQTT-4.3.3-9]
 	seq          uint64
 
+	dropping bool // offline queue full: its drops were logged (push)
+
 	// Flow control (flow.go).
 	slow     bool         // publishers gave up waiting for this consumer
 	waitedOn bool         // a publisher waits for room in pending
@@ -75,8 +77,13 @@ func (s *session) persist(what string, fn func(Store) error) error {
 }
 
 func (s *session) storedSession() *StoredSession {
-	return &StoredSession{ClientID: s.clientID, Version: s.version, ExpiryInterval: s.expiry,
+	ss := &StoredSession{ClientID: s.clientID, Version: s.version, ExpiryInterval: s.expiry,
 		DisconnectedAt: s.disconnectedAt}
+	if ci := s.info; ci != nil {
+		ss.Username, ss.HasUsername, ss.Listener = ci.Username, ci.HasUsername, ci.Listener
+		ss.CertCommonName, ss.MountPoint = ci.CertCommonName, ci.MountPoint
+	}
+	return ss
 }
 
 // queuedOverhead is what a queued message costs besides its payload and
@@ -103,13 +110,19 @@ func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 	if c == nil && (len(s.pending) >= cfg.maxQueued ||
 		(cfg.MaxQueuedBytes > 0 && s.pendingBytes+size > cfg.MaxQueuedBytes)) {
 		s.b.stats.publishDropped.Add(1)
+		if !s.dropping {
+			// Once per run of drops, as mosquitto logs it (a notice).
+			s.dropping = true
+			cfg.Logger.Info("Outgoing messages are being dropped for client " + s.clientID + ".")
+		}
 		return false, nil
 	}
+	s.dropping = false
 	s.seq++
 	om.seq = s.seq
 	if c != nil && len(s.pending) == 0 && s.windowOpen(c, om) {
 		if !c.fits(om.msg, om.qos, om.subIDs) {
-			s.b.stats.publishDropped.Add(1) // [MQTT-3.1.2-25] discard as if sent
+			s.dropped(om, whyTooLarge) // [MQTT-3.1.2-25] discard as if sent
 			return false, nil
 		}
 		s.startSend(om)
@@ -185,11 +198,19 @@ func (s *session) fill(by *conn) {
 		s.pendingBytes -= om.msg.payloadSize()
 		// A message that expired before onward delivery started is
 		// deleted [MQTT-3.3.2-5]; one too big for the client is discarded
-		// [MQTT-3.1.2-25].
-		if om.msg.expired(now) || !c.fits(om.msg, om.qos, om.subIDs) {
-			if !om.msg.expired(now) {
-				s.b.stats.publishDropped.Add(1)
-			}
+		// [MQTT-3.1.2-25]; one the client may not read now is dropped
+		// (drop.go).
+		drop := true
+		switch {
+		case om.msg.expired(now):
+		case !c.fits(om.msg, om.qos, om.subIDs):
+			s.dropped(om, whyTooLarge)
+		case !s.mayRead(om.msg.topic):
+			s.dropped(om, whyNotAuthorised)
+		default:
+			drop = false
+		}
+		if drop {
 			s.persist("delete message", func(st Store) error { return st.DeleteMessage(s.clientID, om.seq) })
 			continue
 		}
@@ -297,14 +318,15 @@ func (s *session) complete(om *outMsg) {
 // PUBREL for released QoS 2 messages [MQTT-4.4.0-1]. Messages beyond the
 // new connection's window go back to the head of the queue. Then the queue
 // is drained into the window. Inflight messages the connection may not
-// receive (outside its mount point, mount.go, or larger than its Maximum
-// Packet Size [MQTT-3.1.2-25]) are dropped first. Called
-// with s.mu held, s.conn set.
+// receive (outside its mount point, mount.go; larger than its Maximum
+// Packet Size [MQTT-3.1.2-25]; or that its client may not read, drop.go)
+// are dropped first. Called with s.mu held, s.conn set.
 func (s *session) resend(by *conn) {
 	c := s.conn
 	if c.mount != "" || c.maxOut > 0 {
 		s.dropUnsendable(c)
 	}
+	s.dropUnreadable()
 	if len(s.inflight) > c.sendWindow {
 		var keep, back []*outMsg
 		for i, om := range s.inflight {

@@ -82,6 +82,15 @@ type StoredSession struct {
 	// (a session loaded while "connected" is treated as disconnected at
 	// load time).
 	DisconnectedAt time.Time
+	// The client the session was last used by, as the Authenticator left
+	// it (ClientInfo): a restored session is authorized as that client
+	// (its ACL decides what is queued for it) until the next connection
+	// with its client id.
+	Username       string
+	HasUsername    bool
+	Listener       string // ListenerConfig.Name
+	CertCommonName string
+	MountPoint     string // the listener's mount point when the session was saved
 
 	Subscriptions []*StoredSubscription
 	Messages      []*StoredMessage // sorted by Seq

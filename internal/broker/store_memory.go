@@ -85,8 +85,8 @@ func (m *MemoryStore) SaveSession(s *StoredSession) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ms := m.session(s.ClientID)
-	ms.meta = StoredSession{ClientID: s.ClientID, Version: s.Version, ExpiryInterval: s.ExpiryInterval,
-		DisconnectedAt: s.DisconnectedAt}
+	ms.meta = *s
+	ms.meta.Subscriptions, ms.meta.Messages, ms.meta.Inbound = nil, nil, nil
 	return nil
 }
 

@@ -17,7 +17,8 @@ type stats struct {
 	msgsSent          atomic.Int64 // every MQTT packet sent
 	publishReceived   atomic.Int64
 	publishSent       atomic.Int64
-	publishDropped    atomic.Int64
+	publishDropped    atomic.Int64 // QoS 0 dropped for slow consumers; QoS 1/2 dropped by a session (drop.go)
+	readDenied        atomic.Int64 // deliveries the subscriber's ACL refused
 	sharedRedelivered atomic.Int64 // shared-subscription messages sent to another member after a session ended
 	bytesReceived     atomic.Int64
 	bytesSent         atomic.Int64
@@ -39,6 +40,7 @@ type Stats struct {
 	ClientsConnected, ClientsDisconnected, ClientsTotal, ClientsMaximum, ClientsExpired int64
 	MessagesReceived, MessagesSent                                                      int64
 	PublishReceived, PublishSent, PublishDropped                                        int64
+	PublishDenied                                                                       int64 // deliveries the subscriber's ACL refused
 	BytesReceived, BytesSent                                                            int64
 	RetainedCount, SubscriptionCount, SharedSubscriptionCount, StoredMessages           int64
 }
@@ -54,6 +56,7 @@ func (b *Broker) Stats() Stats {
 		PublishReceived:         b.stats.publishReceived.Load(),
 		PublishSent:             b.stats.publishSent.Load(),
 		PublishDropped:          b.stats.publishDropped.Load(),
+		PublishDenied:           b.stats.readDenied.Load(),
 		BytesReceived:           b.stats.bytesReceived.Load(),
 		BytesSent:               b.stats.bytesSent.Load(),
 		RetainedCount:           int64(b.retained.Len()),
@@ -118,6 +121,7 @@ func (b *Broker) publishSys() {
 		{"publish/messages/received", st.PublishReceived},
 		{"publish/messages/sent", st.PublishSent},
 		{"publish/messages/dropped", st.PublishDropped},
+		{"publish/messages/denied", st.PublishDenied},
 		{"bytes/received", st.BytesReceived},
 		{"bytes/sent", st.BytesSent},
 		{"retained messages/count", st.RetainedCount},

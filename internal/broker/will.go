@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"bytes"
+	"strings"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -16,6 +18,27 @@ type pendingWill struct {
 	s    *session
 	info *ClientInfo
 	will *mqtt.Will
+}
+
+// cloneWill copies a will decoded from CONNECT, whose strings and bytes
+// share the packet's memory (with the password): a will is kept for the
+// connection's life, or longer with a delay, and must not keep the packet.
+func cloneWill(w *mqtt.Will) *mqtt.Will {
+	c := *w
+	c.Topic = strings.Clone(w.Topic)
+	c.Payload = bytes.Clone(w.Payload)
+	pr := &c.Props
+	pr.ContentType = strings.Clone(pr.ContentType)
+	pr.ResponseTopic = strings.Clone(pr.ResponseTopic)
+	pr.CorrelationData = bytes.Clone(pr.CorrelationData)
+	if len(pr.User) > 0 {
+		u := make([]mqtt.UserProperty, len(pr.User))
+		for i, kv := range pr.User {
+			u[i] = mqtt.UserProperty{Key: strings.Clone(kv.Key), Value: strings.Clone(kv.Value)}
+		}
+		pr.User = u
+	}
+	return &c
 }
 
 // willDelay returns the Will Delay Interval in seconds (v5 only).

@@ -212,6 +212,9 @@ func run(c *cli.Context) error {
 	for _, w := range cfg.Warnings {
 		logger.Warn("Warning: " + w)
 	}
+	for _, w := range p.guard.fileWarnings() {
+		logger.Warn(w)
+	}
 	if c.Bool("test-config") {
 		if n := len(cfg.Bridges); n > 0 {
 			fmt.Fprintf(c.App.Writer, "Configuration OK: %d listener(s), %d bridge(s)\n", len(cfg.Listeners), n)
@@ -293,6 +296,9 @@ func reload(logger *slog.Logger, p *plan) {
 	if err != nil {
 		logger.Error("Error: reload failed, keeping the previous files: " + err.Error())
 		return
+	}
+	for _, w := range p.guard.fileWarnings() {
+		logger.Warn(w)
 	}
 	logger.Info("Reloaded password, ACL and certificate files.")
 }

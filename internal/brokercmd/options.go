@@ -46,7 +46,9 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 			WSOrigins:      l.WebsocketsOrigins,
 			MaxConnections: l.MaxConnections,
 			MountPoint:     l.MountPoint,
-			ProxyProtocol:  l.ProxyProtocol,
+			// use_username_as_clientid is per listener, as in mosquitto.
+			UseUsernameAsClientID: l.UseUsernameAsClientID,
+			ProxyProtocol:         l.ProxyProtocol,
 			// With PROXY v2 and TLS terminated by the proxy, the header's
 			// TLS facts stand for the listener's own (mosquitto 2.1).
 			ProxyRequireTLS:         l.ProxyV2RequireTLS,
@@ -109,6 +111,8 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 	}
 	o.MaxPacketSize = cfg.MaxPacketSize
 	o.MessageSizeLimit = cfg.MessageSizeLimit
+	o.TopicHierarchyLimit = cfg.TopicHierarchyLimit // -1: none (the broker's negative)
+	o.MaxTopicLength = cfg.MaxTopicLength
 	if cfg.MaxKeepalive != 65535 {
 		o.MaxKeepAlive = cfg.MaxKeepalive
 	}

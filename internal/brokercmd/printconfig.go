@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/mqkit/mqkit/internal/broker"
 	"github.com/mqkit/mqkit/internal/config"
 	"github.com/mqkit/mqkit/internal/version"
 )
@@ -50,6 +51,24 @@ func printConfig(w io.Writer, cfg *config.Config, us *users, verbose bool) error
 	if err := cfg.Format(&b); err != nil {
 		return err
 	}
-	_, err := io.WriteString(w, b.String())
+	out := b.String()
+	// The limits without a mosquitto.conf option, as comments at the end
+	// of the Limits section.
+	if i := strings.Index(out, "\n# Logging\n"); i >= 0 {
+		out = out[:i] + builtinLimits() + out[i:]
+	}
+	_, err := io.WriteString(w, out)
 	return err
+}
+
+// builtinLimits describes the limits that have no configuration option.
+func builtinLimits() string {
+	var b strings.Builder
+	b.WriteString("# Built in (no option):\n")
+	fmt.Fprintf(&b, "#   receive maximum (QoS 1/2 publishes a v5 client may have unacknowledged): %d\n", broker.DefaultReceiveMaximum)
+	fmt.Fprintf(&b, "#   bytes held for one client before it is closed as a slow consumer: %d\n", broker.DefaultMaxOutboundBytes)
+	fmt.Fprintf(&b, "#   publishers wait for a full subscriber at most %s, then it is a slow consumer\n", broker.DefaultStallTimeout)
+	fmt.Fprintf(&b, "#   write timeout (a client that does not read): %s\n", broker.DefaultWriteTimeout)
+	fmt.Fprintf(&b, "#   connect timeout (CONNECT, TLS handshake, WebSocket upgrade, PROXY header): %s\n", broker.DefaultConnectTimeout)
+	return b.String()
 }

@@ -3,6 +3,7 @@ package brokercmd
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/mqkit/mqkit/internal/auth"
 	"github.com/mqkit/mqkit/internal/broker"
@@ -23,6 +24,7 @@ type scope struct {
 type guard struct {
 	byListener map[string]*scope
 	all        []*auth.Security // distinct Security values, for Reload
+	files      []string         // the password and ACL files, each once
 	anyACL     bool
 }
 
@@ -48,12 +50,29 @@ func newGuard(cfg *config.Config, names []string, us *users) (*guard, error) {
 			}
 			shared[s] = sec
 			g.all = append(g.all, sec)
+			for _, f := range []string{s.PasswordFile, s.ACLFile} {
+				if f != "" && !slices.Contains(g.files, f) {
+					g.files = append(g.files, f)
+				}
+			}
 		}
 		g.anyACL = g.anyACL || sec.HasACL()
 		g.byListener[names[i]] = &scope{sec: sec, users: cliUsers, identityAsUser: l.UseIdentityAsUsername,
 			requireClientCrt: l.RequireCertificate}
 	}
 	return g, nil
+}
+
+// fileWarnings returns mosquitto's warnings about the password and ACL
+// files that other users may read or that belong to another user or
+// group (auth.FileWarnings), logged when they are loaded: at start and on
+// every reload, as mosquitto does.
+func (g *guard) fileWarnings() []string {
+	var out []string
+	for _, f := range g.files {
+		out = append(out, auth.FileWarnings(f)...)
+	}
+	return out
 }
 
 // Reload re-reads every password and ACL file (SIGHUP).

@@ -11,8 +11,8 @@
 //
 // Listeners: "listener PORT [ADDRESS]" opens a listener; listener options
 // (protocol, certfile, keyfile, cafile, capath, crlfile, require_certificate,
-// use_identity_as_username, tls_version, max_connections, max_qos,
-// max_topic_alias, websockets_path, websockets_origin, mount_point,
+// use_identity_as_username, use_username_as_clientid, tls_version,
+// max_connections, max_qos, max_topic_alias, websockets_path, websockets_origin, mount_point,
 // enable_proxy_protocol, proxy_protocol_v2_require_tls,
 // accept_protocol_versions) apply to the most recent one (mount_point and
 // accept_protocol_versions only after a "listener" line, the PROXY
@@ -127,6 +127,10 @@ type Listener struct {
 	CRLFile               string // crlfile: revocation lists for client certificates
 	RequireCertificate    bool   // require_certificate
 	UseIdentityAsUsername bool   // use_identity_as_username
+	// UseUsernameAsClientID (use_username_as_clientid) replaces the client
+	// id of the listener's clients by their user name; a client without
+	// one is refused as not authorised.
+	UseUsernameAsClientID bool
 	TLSVersion            string // tls_version: "", "tlsv1.1", "tlsv1.2", "tlsv1.3"
 
 	MaxConnections int    // max_connections, -1 = unlimited (default)
@@ -289,6 +293,14 @@ type Config struct {
 	PersistentClientExpiration time.Duration
 	SysInterval                time.Duration // sys_interval, default 10s, 0 = no $SYS updates
 
+	// TopicHierarchyLimit (topic_hierarchy_limit, an mqbroker option for
+	// mosquitto's built-in TOPIC_HIERARCHY_LIMIT) is the most '/' a topic
+	// or filter may have, default 200; -1 = no limit.
+	TopicHierarchyLimit int
+	// MaxTopicLength (max_topic_length, an mqbroker option) is the longest
+	// topic or filter in bytes, default 65535 (the protocol's maximum).
+	MaxTopicLength int
+
 	LogDest            []LogDest // log_dest, default stderr; empty = none
 	LogTypes           LogType   // log_type, default error|warning|notice|information
 	LogTimestamp       bool      // log_timestamp, default true
@@ -313,6 +325,8 @@ func newConfig() *Config {
 		PersistenceFile:     "mosquitto.db",
 		AutosaveInterval:    1800 * time.Second,
 		MaxKeepalive:        65535,
+		TopicHierarchyLimit: 200,
+		MaxTopicLength:      65535,
 		MaxInflightMessages: 20,
 		MaxQueuedMessages:   1000,
 		RetainAvailable:     true,

@@ -52,8 +52,12 @@ func (c *Config) Format(w io.Writer) error {
 	f.line("max_keepalive %d", c.MaxKeepalive)
 	if c.MaxPacketSize > 0 {
 		f.line("max_packet_size %d", c.MaxPacketSize)
+	} else {
+		f.line("# max_packet_size not set: packets up to the protocol's %d bytes", maxPacket)
 	}
 	f.line("message_size_limit %d", c.MessageSizeLimit)
+	f.line("topic_hierarchy_limit %d", c.TopicHierarchyLimit)
+	f.line("max_topic_length %d", c.MaxTopicLength)
 	f.line("max_inflight_messages %d", c.MaxInflightMessages)
 	f.line("max_queued_messages %d", c.MaxQueuedMessages)
 	f.line("max_queued_bytes %d", c.MaxQueuedBytes)
@@ -167,6 +171,9 @@ func (f *formatter) listener(l *Listener) {
 	}
 	if l.UseIdentityAsUsername {
 		f.line("use_identity_as_username true")
+	}
+	if l.UseUsernameAsClientID {
+		f.line("use_username_as_clientid true")
 	}
 	if l.TLSVersion != "" {
 		f.line("tls_version %s", l.TLSVersion)

@@ -33,6 +33,7 @@ func init() {
 		"crlfile":                  listenerString(func(l *Listener) *string { return &l.CRLFile }),
 		"require_certificate":      listenerBool(func(l *Listener) *bool { return &l.RequireCertificate }),
 		"use_identity_as_username": listenerBool(func(l *Listener) *bool { return &l.UseIdentityAsUsername }),
+		"use_username_as_clientid": listenerBool(func(l *Listener) *bool { return &l.UseUsernameAsClientID }),
 		"tls_version":              (*parser).optTLSVersion,
 		"max_connections":          (*parser).optMaxConnections,
 		"max_qos":                  (*parser).optMaxQoS,
@@ -98,6 +99,19 @@ func init() {
 		"max_packet_size": func(p *parser, a *args) error {
 			n, err := a.intRange(20, maxPacket)
 			p.cfg.MaxPacketSize = uint32(n)
+			return err
+		},
+		"topic_hierarchy_limit": func(p *parser, a *args) error {
+			n, err := a.int()
+			if err == nil && (n == 0 || n < -1) {
+				return a.errf("must be at least 1, or -1 for no limit, got %d", n)
+			}
+			p.cfg.TopicHierarchyLimit = n
+			return err
+		},
+		"max_topic_length": func(p *parser, a *args) error {
+			n, err := a.intRange(1, 65535)
+			p.cfg.MaxTopicLength = n
 			return err
 		},
 		"message_size_limit": func(p *parser, a *args) error {
@@ -212,10 +226,9 @@ var unsupported = map[string]string{
 	"tls_keyform":             "OpenSSL engines are not supported",
 	"use_subject_as_username": "only use_identity_as_username is supported",
 	// Listener variants.
-	"http_dir":                 "serving files over HTTP is not supported",
-	"socket_domain":            "socket_domain is not supported; give an IPv4 or IPv6 bind address instead",
-	"bind_interface":           "bind_interface is not supported; give a bind address instead",
-	"use_username_as_clientid": "use_username_as_clientid is not supported",
+	"http_dir":       "serving files over HTTP is not supported",
+	"socket_domain":  "socket_domain is not supported; give an IPv4 or IPv6 bind address instead",
+	"bind_interface": "bind_interface is not supported; give a bind address instead",
 	// Other mosquitto options.
 	"memory_limit":             "memory_limit is not supported",
 	"queue_qos0_messages":      "queue_qos0_messages is not supported",

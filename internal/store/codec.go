@@ -23,9 +23,13 @@ import (
 // bbolt's limit are stored hashed (see keyFor).
 const (
 	recMessageV1      = 1
-	recSessionV1      = 1
+	recSessionV1      = 1 // client id, version, expiry, disconnect time
+	recSessionV2      = 2 // V1 and the client: user name, listener, certificate CN, mount point
 	recSubscriptionV1 = 1
 )
+
+// Session client flag bits (recSessionV2).
+const sessHasUsername = 1 << 0
 
 // Message flag bits.
 const (
@@ -158,9 +162,12 @@ func decodeMessage(v []byte) (*broker.StoredMessage, error) {
 	return m, nil
 }
 
+// appendSession writes a recSessionV2 record. Version 1 records (written
+// before the client's identity was kept) are still read: their sessions
+// come back without user name and listener, as they were saved.
 func appendSession(b []byte, s *broker.StoredSession) []byte {
 	start := len(b)
-	b = append(b, recSessionV1)
+	b = append(b, recSessionV2)
 	b = appendString(b, s.ClientID)
 	b = append(b, byte(s.Version))
 	b = binary.AppendUvarint(b, uint64(s.ExpiryInterval))
@@ -169,6 +176,15 @@ func appendSession(b []byte, s *broker.StoredSession) []byte {
 	} else {
 		b = appendTime(append(b, 1), s.DisconnectedAt)
 	}
+	var flags byte
+	if s.HasUsername {
+		flags |= sessHasUsername
+	}
+	b = append(b, flags)
+	b = appendString(b, s.Username)
+	b = appendString(b, s.Listener)
+	b = appendString(b, s.CertCommonName)
+	b = appendString(b, s.MountPoint)
 	return appendCRC(b, start)
 }
 
@@ -177,7 +193,8 @@ func decodeSession(v []byte) (*broker.StoredSession, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
-	if ver := d.byte(); d.err == nil && ver != recSessionV1 {
+	ver := d.byte()
+	if d.err == nil && ver != recSessionV1 && ver != recSessionV2 {
 		return nil, fmt.Errorf("session: %w %d", errVersion, ver)
 	}
 	s := &broker.StoredSession{}
@@ -186,6 +203,14 @@ func decodeSession(v []byte) (*broker.StoredSession, error) {
 	s.ExpiryInterval = d.u32()
 	if d.byte() != 0 {
 		s.DisconnectedAt = d.time()
+	}
+	if ver == recSessionV2 {
+		flags := d.byte()
+		s.HasUsername = flags&sessHasUsername != 0
+		s.Username = d.string()
+		s.Listener = d.string()
+		s.CertCommonName = d.string()
+		s.MountPoint = d.string()
 	}
 	if err := d.finish(); err != nil {
 		return nil, fmt.Errorf("session: %w", err)

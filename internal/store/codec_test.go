@@ -99,6 +99,10 @@ func TestSessionRoundTrip(t *testing.T) {
 		{"3.1", &broker.StoredSession{ClientID: "old", Version: mqtt.V31}},
 		{"5 disconnected", &broker.StoredSession{ClientID: "ü-client", Version: mqtt.V5, ExpiryInterval: 300,
 			DisconnectedAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)}},
+		{"with its client", &broker.StoredSession{ClientID: "c", Version: mqtt.V5, ExpiryInterval: 60,
+			Username: "bob", HasUsername: true, Listener: "listener-2", CertCommonName: "bob.example",
+			MountPoint: "tenant/b/"}},
+		{"empty user name", &broker.StoredSession{ClientID: "c", Version: mqtt.V311, HasUsername: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := decodeSession(appendSession(nil, tc.s))

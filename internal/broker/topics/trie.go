@@ -10,6 +10,11 @@
 //   - a filter starting with a wildcard does not match topic names that
 //     start with '$' [MQTT-4.7.2-1].
 //
+// Both are path-compressed (label.go): a chain of levels without
+// branches is one node, so memory follows the bytes of the topics and
+// filters, not their number of levels, and both keep copies of the levels
+// they store, never the caller's strings.
+//
 // Both structures assume their inputs were validated by the caller
 // (mqtt topic name / filter rules); they do not re-check them.
 package topics
@@ -36,14 +41,22 @@ type Subscription[O comparable] struct {
 }
 
 type node[O comparable] struct {
-	children map[string]*node[O]
-	plus     *node[O] // '+' child
-	hash     *node[O] // '#' child
+	// label is the literal levels leading here from the parent (see
+	// label.go); "+" or "#" for a wildcard node, "" for the root.
+	label    string
+	children map[string]*node[O] // literal children by first level
+	plus     *node[O]            // '+' child
+	hash     *node[O]            // '#' child
 
 	subs   []*Subscription[O] // non-shared subscriptions ending here
-	index  map[O]int          // owner -> position in subs
+	index  map[O]int          // owner -> position in subs, once subs is long
 	groups []*group[O]        // shared subscriptions ending here
 }
+
+// indexFrom is the number of subscriptions from which a node indexes them
+// by owner; below it a linear search is as fast and a map costs hundreds
+// of bytes per node.
+const indexFrom = 8
 
 type group[O comparable] struct {
 	name    string
@@ -86,24 +99,17 @@ func (t *Trie[O]) SharedLen() int {
 }
 
 // Subscribe adds s, replacing the owner's existing subscription with the
-// same filter and group. It reports whether one was replaced.
+// same filter and group. It reports whether one was replaced. The trie
+// keeps its own copy of the filter's levels; s.Filter and s.Group are kept
+// as given (the caller copies them if they share a packet's memory).
 func (t *Trie[O]) Subscribe(s *Subscription[O]) (replaced bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := &t.root
-	rest := s.Filter
-	for {
-		level, tail, more := cut(rest)
-		n = n.child(level)
-		if !more {
-			break
-		}
-		rest = tail
-	}
+	n := t.root.descend(s.Filter)
 	if s.Group != "" {
 		g := n.group(s.Group)
 		if g == nil {
-			g = &group[O]{name: s.Group}
+			g = &group[O]{name: strings.Clone(s.Group)}
 			n.groups = append(n.groups, g)
 		}
 		for i, m := range g.members {
@@ -120,17 +126,101 @@ func (t *Trie[O]) Subscribe(s *Subscription[O]) (replaced bool) {
 		t.shared++
 		return false
 	}
-	if i, ok := n.index[s.Owner]; ok {
+	if i := n.find(s.Owner); i >= 0 {
 		n.subs[i] = s
 		return true
 	}
-	if n.index == nil {
-		n.index = make(map[O]int)
-	}
-	n.index[s.Owner] = len(n.subs)
 	n.subs = append(n.subs, s)
+	if n.index != nil {
+		n.index[s.Owner] = len(n.subs) - 1
+	} else if len(n.subs) >= indexFrom {
+		n.index = make(map[O]int, len(n.subs))
+		for i, m := range n.subs {
+			n.index[m.Owner] = i
+		}
+	}
 	t.count++
 	return false
+}
+
+// descend returns the node of filter (at least one level) below n,
+// creating and splitting nodes as needed.
+func (n *node[O]) descend(filter string) *node[O] {
+	rest := filter
+	for {
+		level, tail, more := cut(rest)
+		switch level {
+		case "+", "#":
+			c := n.plus
+			if level == "#" {
+				c = n.hash
+			}
+			if c == nil {
+				c = &node[O]{label: level}
+				if level == "+" {
+					n.plus = c
+				} else {
+					n.hash = c
+				}
+			}
+			if !more {
+				return c
+			}
+			n, rest = c, tail
+			continue
+		}
+		c := n.children[level]
+		if c == nil {
+			// A new branch: one node for the literal levels up to the
+			// next wildcard or the end.
+			run, next, more := literalRun(rest)
+			c = &node[O]{label: strings.Clone(run)}
+			if n.children == nil {
+				n.children = make(map[string]*node[O])
+			}
+			n.children[firstLevel(c.label)] = c
+			if !more {
+				return c
+			}
+			n, rest = c, next
+			continue
+		}
+		if k := commonLevels(c.label, rest); k < len(c.label) {
+			c = n.split(c, k)
+		}
+		next, more, _ := consume(c.label, rest)
+		if !more {
+			return c
+		}
+		n, rest = c, next
+	}
+}
+
+// split cuts child c of n after the first k bytes of its label (a run of
+// whole levels) and returns the new node holding them, with c below it.
+func (n *node[O]) split(c *node[O], k int) *node[O] {
+	delete(n.children, firstLevel(c.label))
+	mid := &node[O]{label: strings.Clone(c.label[:k])}
+	c.label = strings.Clone(c.label[k+1:])
+	mid.children = map[string]*node[O]{firstLevel(c.label): c}
+	n.children[firstLevel(mid.label)] = mid
+	return mid
+}
+
+// find returns the position of owner's subscription in n.subs, or -1.
+func (n *node[O]) find(owner O) int {
+	if n.index != nil {
+		if i, ok := n.index[owner]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, m := range n.subs {
+		if m.Owner == owner {
+			return i
+		}
+	}
+	return -1
 }
 
 // Unsubscribe removes owner's subscription to filter (in group, "" for a
@@ -141,7 +231,10 @@ func (t *Trie[O]) Unsubscribe(owner O, filter, group string) bool {
 	return t.remove(&t.root, owner, filter, group)
 }
 
-// remove walks down filter and prunes empty nodes on the way back.
+// remove walks down filter (at least one level) and, on the way back,
+// prunes the nodes left empty and merges a node left with nothing but one
+// literal child into that child (so that the trie stays as compressed as
+// if the subscription had never been made).
 func (t *Trie[O]) remove(n *node[O], owner O, filter, group string) bool {
 	level, rest, more := cut(filter)
 	var c *node[O]
@@ -151,7 +244,12 @@ func (t *Trie[O]) remove(n *node[O], owner O, filter, group string) bool {
 	case "#":
 		c = n.hash
 	default:
-		c = n.children[level]
+		if c = n.children[level]; c != nil {
+			var ok bool
+			if rest, more, ok = consume(c.label, filter); !ok {
+				return false
+			}
+		}
 	}
 	if c == nil {
 		return false
@@ -162,17 +260,36 @@ func (t *Trie[O]) remove(n *node[O], owner O, filter, group string) bool {
 	} else {
 		ok = t.removeHere(c, owner, group)
 	}
-	if ok && c.empty() {
-		switch level {
-		case "+":
-			n.plus = nil
-		case "#":
-			n.hash = nil
-		default:
-			delete(n.children, level)
-		}
+	if !ok {
+		return false
 	}
-	return ok
+	switch {
+	case !c.empty():
+		if level != "+" && level != "#" {
+			n.mergeChild(c)
+		}
+	case level == "+":
+		n.plus = nil
+	case level == "#":
+		n.hash = nil
+	default:
+		delete(n.children, level)
+	}
+	return true
+}
+
+// mergeChild merges n's literal child c with c's only child when c holds
+// nothing else (no subscriptions, no wildcard child).
+func (n *node[O]) mergeChild(c *node[O]) {
+	if len(c.children) != 1 || c.plus != nil || c.hash != nil || len(c.subs) > 0 || len(c.groups) > 0 {
+		return
+	}
+	var only *node[O]
+	for _, only = range c.children {
+	}
+	delete(n.children, firstLevel(c.label))
+	only.label = c.label + "/" + only.label
+	n.children[firstLevel(only.label)] = only
 }
 
 func (t *Trie[O]) removeHere(n *node[O], owner O, group string) bool {
@@ -199,18 +316,25 @@ func (t *Trie[O]) removeHere(n *node[O], owner O, group string) bool {
 		}
 		return false
 	}
-	i, ok := n.index[owner]
-	if !ok {
+	i := n.find(owner)
+	if i < 0 {
 		return false
 	}
 	last := len(n.subs) - 1
 	if i != last {
 		n.subs[i] = n.subs[last]
-		n.index[n.subs[i].Owner] = i
+		if n.index != nil {
+			n.index[n.subs[i].Owner] = i
+		}
 	}
 	n.subs[last] = nil
 	n.subs = n.subs[:last]
-	delete(n.index, owner)
+	if n.index != nil {
+		delete(n.index, owner)
+	}
+	if len(n.subs) == 0 {
+		n.subs, n.index = nil, nil
+	}
 	t.count--
 	return true
 }
@@ -239,7 +363,11 @@ func (n *node[O]) match(topic string, first bool, dst []*Subscription[O], prefer
 		dst = n.plus.step(rest, more, dst, prefer)
 	}
 	if c := n.children[level]; c != nil {
-		dst = c.step(rest, more, dst, prefer)
+		if len(c.label) == len(level) {
+			dst = c.step(rest, more, dst, prefer)
+		} else if next, more, ok := consume(c.label, topic); ok {
+			dst = c.step(next, more, dst, prefer)
+		}
 	}
 	return dst
 }
@@ -286,30 +414,6 @@ func (g *group[O]) pick(prefer func(O) bool) *Subscription[O] {
 	return g.members[start%k]
 }
 
-func (n *node[O]) child(level string) *node[O] {
-	switch level {
-	case "+":
-		if n.plus == nil {
-			n.plus = &node[O]{}
-		}
-		return n.plus
-	case "#":
-		if n.hash == nil {
-			n.hash = &node[O]{}
-		}
-		return n.hash
-	}
-	c := n.children[level]
-	if c == nil {
-		if n.children == nil {
-			n.children = make(map[string]*node[O])
-		}
-		c = &node[O]{}
-		n.children[level] = c
-	}
-	return c
-}
-
 func (n *node[O]) group(name string) *group[O] {
 	for _, g := range n.groups {
 		if g.name == name {
@@ -322,12 +426,4 @@ func (n *node[O]) group(name string) *group[O] {
 func (n *node[O]) empty() bool {
 	return len(n.subs) == 0 && len(n.groups) == 0 && len(n.children) == 0 &&
 		n.plus == nil && n.hash == nil
-}
-
-// cut splits the first level off s.
-func cut(s string) (level, rest string, more bool) {
-	if i := strings.IndexByte(s, '/'); i >= 0 {
-		return s[:i], s[i+1:], true
-	}
-	return s, "", false
 }

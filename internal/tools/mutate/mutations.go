@@ -49,7 +49,7 @@ var mutations = []mutation{
 		Name: "clean-start-takeover-resumes",
 		File: "internal/broker/sessions.go",
 		Why:  "a CONNECT with clean start resumes the old session and says session present [MQTT-3.1.2-4] [MQTT-3.2.2-1]",
-		Original: `		if clean {
+		Original: `		if !resume {
 			w, ok, o := b.endLocked(old)`,
 		Replace: `		if false {
 			w, ok, o := b.endLocked(old)`,
@@ -83,7 +83,7 @@ var mutations = []mutation{
 		Name:     "inbound-alias-not-remembered",
 		File:     "internal/broker/handle_publish.go",
 		Why:      "a Topic Alias set with a topic is not remembered: the next PUBLISH with the alias alone fails (section 3.3.2.3.4)",
-		Original: `c.aliasesIn[a] = p.Topic`,
+		Original: `c.aliasesIn[a] = strings.Clone(p.Topic)`,
 		Replace:  `_ = a`,
 	},
 	{

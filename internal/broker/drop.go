@@ -1,0 +1,66 @@
+package broker
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Messages a session holds and then does not send. A QoS 1/2 message is
+// acknowledged to its publisher once it is queued for its subscribers'
+// sessions (and stored): one that a session then drops is counted in
+// $SYS/broker/publish/messages/dropped and logged with the reason, never
+// lost silently.
+//
+// Authorization is checked when a message is handed to a connection,
+// whatever the path: a delivery to a connected client (deliverFlow), a
+// queued message entering the inflight window (fill), the inflight
+// window re-sent on resume (resend). The session belongs to whoever
+// connected last with its client id, with that client's ACL: a session
+// taken over by another user, or whose client lost read access on a
+// reload (SIGHUP), sends nothing the client may not read now. mosquitto
+// 2.0 does the same when a client connects: it deletes the queued and
+// inflight messages the client's ACL does not allow it to read.
+
+// mayRead reports whether the client the session belongs to now may
+// receive a message on topic. s.mu held.
+func (s *session) mayRead(topic string) bool {
+	az := s.b.cfg.Authorizer
+	return az == nil || az.Authorize(s.info, topic, AccessRead)
+}
+
+// dropped counts a QoS 1/2 message the session will not send and logs
+// why: as a warning when the ACL refused it, else as a notice. s.mu held.
+func (s *session) dropped(om *outMsg, why string) {
+	s.b.stats.publishDropped.Add(1)
+	lvl := slog.LevelInfo
+	if why == whyNotAuthorised {
+		lvl = slog.LevelWarn
+	}
+	s.b.cfg.Logger.Log(context.Background(), lvl,
+		"Dropped message for client "+s.clientID+" on '"+om.msg.topic+"': "+why+".", "qos", int(om.qos))
+}
+
+// Reasons for dropped.
+const (
+	whyNotAuthorised = "not authorised to read it"
+	whyTooLarge      = "larger than the client's Maximum Packet Size" // [MQTT-3.1.2-25]
+	whyOutsideMount  = "its topic is not below the mount point of the client's listener"
+)
+
+// dropUnreadable removes from the inflight window the messages the
+// client may not read (see above). Released QoS 2 messages stay: only
+// their PUBREL remains, which carries no application data. s.mu held.
+func (s *session) dropUnreadable() {
+	if s.b.cfg.Authorizer == nil {
+		return
+	}
+	for i := 0; i < len(s.inflight); {
+		om := s.inflight[i]
+		if om.state == StateReleased || s.mayRead(om.msg.topic) {
+			i++
+			continue
+		}
+		s.dropped(om, whyNotAuthorised)
+		s.complete(om) // removes s.inflight[i]
+	}
+}
