@@ -60,9 +60,6 @@ func TestPeerACLDeliveryFile(t *testing.T) {
 	passwd, acl := aclFiles(t)
 	conf := "listener {port} 127.0.0.1\nallow_anonymous false\nsys_interval 0\npassword_file " + passwd + "\nacl_file " + acl + "\n"
 	eachServer(t, conf, func(t *testing.T, s *server) {
-		// mqbroker refuses SUBSCRIBE acl/# outright because a deny rule
-		// intersects it (SUBACK 0x80).
-		s.knownBug(t, "issue 11 item 2 (ACL subscribe semantics too strict)")
 		aclBody(t, s)
 	})
 }

@@ -63,16 +63,6 @@ func (s *server) url() string  { return "tcp://" + s.addr() }
 // isMosquitto is true for the reference broker.
 func (s *server) isMosquitto() bool { return s.name == "mosquitto" }
 
-// knownBug skips the test on mqbroker: a defect already reported (and
-// being fixed on another branch). The test stays, runs against mosquitto,
-// and is unskipped when the fix is merged.
-func (s *server) knownBug(t *testing.T, what string) {
-	t.Helper()
-	if !s.isMosquitto() {
-		t.Skipf("known bug: %s, fixed on another branch; unskip when merged", what)
-	}
-}
-
 // newBug skips the test on mqbroker for a defect these tests found that
 // is not one of the known ones (issues 11 and 12): reported to the lead,
 // to be fixed and unskipped.

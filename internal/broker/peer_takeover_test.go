@@ -23,19 +23,15 @@ func TestPeerTakeoverV311(t *testing.T) {
 		name         string
 		first, clean bool // clean session of the first and second connection
 		present      bool
-		bug          string
 	}{
 		{name: "durable-then-durable", first: false, clean: false, present: true},
 		{name: "durable-then-clean", first: false, clean: true, present: false},
-		{name: "clean-then-durable", first: true, clean: false, present: false, bug: "issue 11 item 4 (clean-session state reused on takeover)"},
+		{name: "clean-then-durable", first: true, clean: false, present: false}, // issue 11 item 4
 		{name: "clean-then-clean", first: true, clean: true, present: false},
 	}
 	eachServer(t, anonConf, func(t *testing.T, s *server) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				if tc.bug != "" {
-					s.knownBug(t, tc.bug)
-				}
 				id := "take-" + tc.name
 				topic := "take/" + tc.name
 				a := v3connect(t, s, id, tc.first)
@@ -72,19 +68,14 @@ func TestPeerTakeoverV5(t *testing.T) {
 		first, second uint32 // session expiry of each connection
 		clean         bool   // clean start of the second
 		present       bool
-		bug           string
 	}{
 		{name: "resume", first: 60, second: 60, clean: false, present: true},
 		{name: "clean-start", first: 60, second: 60, clean: true, present: false},
-		{name: "expiry-0-then-resume", first: 0, second: 60, clean: false, present: false,
-			bug: "issue 11 item 4 (session that ends with its connection reused on takeover)"},
+		{name: "expiry-0-then-resume", first: 0, second: 60, clean: false, present: false}, // issue 11 item 4
 	}
 	eachServer(t, anonConf, func(t *testing.T, s *server) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				if tc.bug != "" {
-					s.knownBug(t, tc.bug)
-				}
 				id := "take5-" + tc.name
 				topic := "take5/" + tc.name
 				a := v5connect(t, s, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30,
