@@ -206,10 +206,6 @@ func TestBoundaryMaxQueued(t *testing.T) {
 	for _, limit := range []string{"max_queued_messages 3", "max_queued_messages 100\nmax_queued_bytes 30"} {
 		t.Run(strings.Fields(limit)[len(strings.Fields(limit))-2], func(t *testing.T) {
 			eachServer(t, anonConf+limit+"\n", func(t *testing.T, s *server) {
-				if strings.Contains(limit, "bytes") {
-					s.newBug(t, "max_queued_bytes counts topic bytes too (session.push uses message.payloadSize = payload + topic): "+
-						"with max_queued_bytes 30, 10-byte payloads on a 20-byte topic, an offline session keeps 1 message, mosquitto 3")
-				}
 				v := wireVersions[0]
 				const topic = "mq/twenty-byte-topic"
 				sub := subscribed(t, s, v, "mq-sub", false, topic, 1)

@@ -385,7 +385,7 @@ func (b *Broker) load() error {
 			}
 			om.state, om.pid = StateQueued, 0
 			s.pending = append(s.pending, om)
-			s.pendingBytes += om.msg.payloadSize()
+			s.countPending(om, 1)
 		}
 		for _, pid := range ss.Inbound {
 			if s.inbound == nil {

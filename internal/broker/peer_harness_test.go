@@ -63,16 +63,6 @@ func (s *server) url() string  { return "tcp://" + s.addr() }
 // isMosquitto is true for the reference broker.
 func (s *server) isMosquitto() bool { return s.name == "mosquitto" }
 
-// newBug skips the test on mqbroker for a defect these tests found that
-// is not one of the known ones (issues 11 and 12): reported to the lead,
-// to be fixed and unskipped.
-func (s *server) newBug(t *testing.T, what string) {
-	t.Helper()
-	if !s.isMosquitto() {
-		t.Skipf("new bug (issue 18 tests): %s; unskip when fixed", what)
-	}
-}
-
 // restart stops the broker (SIGTERM, or SIGKILL with kill) and starts it
 // again with the same configuration, port and data directory.
 func (s *server) restart(t *testing.T, kill bool) {

@@ -43,7 +43,12 @@ type session struct {
 	byPID        map[uint16]*outMsg // inflight by packet id
 	nextPID      uint16
 	pending      []*outMsg // waiting for room in the inflight window
-	pendingBytes int64
+	// pendingBytes is the payload bytes of pending: what MaxQueuedBytes
+	// limits (mosquitto's max_queued_bytes counts payloads only, its
+	// msgs_out.queued_bytes += payloadlen); pendingTopicBytes is their
+	// topics, which count with it against MaxOutboundBytes (memory).
+	pendingBytes      int64
+	pendingTopicBytes int64
 	inbound      map[uint16]struct{} // QoS 2 ids we sent PUBREC for [MQTT-4.3.3-9]
 	seq          uint64
 
@@ -90,6 +95,13 @@ func (s *session) storedSession() *StoredSession {
 // topic (the outMsg and its queue slot), counted against MaxOutboundBytes.
 const queuedOverhead = 80
 
+// countPending adds (n = 1) or removes (n = -1) om's bytes to the pending
+// queue's counters. s.mu held.
+func (s *session) countPending(om *outMsg, n int64) {
+	s.pendingBytes += n * int64(len(om.msg.payload))
+	s.pendingTopicBytes += n * int64(len(om.msg.topic))
+}
+
 // push hands a QoS 1/2 message to the session. Called with s.mu held.
 // The message is stored before push returns.
 //
@@ -106,7 +118,7 @@ const queuedOverhead = 80
 func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 	c := s.conn
 	cfg := s.b.cfg
-	size := om.msg.payloadSize()
+	size := int64(len(om.msg.payload)) // max_queued_bytes: payload bytes, as mosquitto
 	if c == nil && (len(s.pending) >= cfg.maxQueued ||
 		(cfg.MaxQueuedBytes > 0 && s.pendingBytes+size > cfg.MaxQueuedBytes)) {
 		s.b.stats.publishDropped.Add(1)
@@ -131,12 +143,12 @@ func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 		return false, err
 	}
 	s.pending = append(s.pending, om)
-	s.pendingBytes += size
+	s.countPending(om, 1)
 	err = s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
 	if c == nil {
 		return false, err
 	}
-	if s.pendingBytes+int64(len(s.pending))*queuedOverhead > cfg.maxOutbound && !c.isClosing() {
+	if s.pendingBytes+s.pendingTopicBytes+int64(len(s.pending))*queuedOverhead > cfg.maxOutbound && !c.isClosing() {
 		cfg.Logger.Warn("Slow consumer: queue above the outbound byte limit", "client", s.clientID,
 			"queued", len(s.pending), "bytes", s.pendingBytes)
 		c.close(CloseSlowConsumer, 0)
@@ -195,7 +207,7 @@ func (s *session) fill(by *conn) {
 		om := s.pending[0]
 		s.pending[0] = nil
 		s.pending = s.pending[1:]
-		s.pendingBytes -= om.msg.payloadSize()
+		s.countPending(om, -1)
 		// A message that expired before onward delivery started is
 		// deleted [MQTT-3.3.2-5]; one too big for the client is discarded
 		// [MQTT-3.1.2-25]; one the client may not read now is dropped
@@ -337,7 +349,7 @@ func (s *session) resend(by *conn) {
 			delete(s.byPID, om.pid)
 			s.inflightSize -= int64(len(om.msg.payload))
 			om.pid, om.state, om.dup = 0, StateQueued, true
-			s.pendingBytes += om.msg.payloadSize()
+			s.countPending(om, 1)
 			s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
 			back = append(back, om)
 		}
@@ -356,7 +368,7 @@ func (s *session) resend(by *conn) {
 
 // dropQueues forgets all outgoing state (session end or clean start).
 func (s *session) dropQueues() {
-	s.inflight, s.byPID, s.pending, s.pendingBytes, s.inbound = nil, nil, nil, 0, nil
+	s.inflight, s.byPID, s.pending, s.pendingBytes, s.pendingTopicBytes, s.inbound = nil, nil, nil, 0, 0, nil
 	s.inflightSize = 0
 }
 
