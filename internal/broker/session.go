@@ -49,8 +49,8 @@ type session struct {
 	// topics, which count with it against MaxOutboundBytes (memory).
 	pendingBytes      int64
 	pendingTopicBytes int64
-	inbound      map[uint16]struct{} // QoS 2 ids we sent PUBREC for [MQTT-4.3.3-9]
-	seq          uint64
+	inbound           map[uint16]struct{} // QoS 2 ids we sent PUBREC for [MQTT-4.3.3-9]
+	seq               uint64
 
 	dropping bool // offline queue full: its drops were logged (push)
 
