@@ -27,6 +27,10 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 			c.logc("Invalid subscription string from %s, disconnecting.", c.remote)
 			return protocolErr(mqtt.MalformedPacket, "filter of %d bytes beyond the topic limits", len(p.Subscriptions[i].Filter))
 		}
+		if err := malformedFilter(p.Subscriptions[i].Filter); err != nil {
+			c.logc("Invalid subscription string from %s, disconnecting.", c.clientID)
+			return err
+		}
 	}
 	var subID uint32
 	if v5 && len(p.Props.SubscriptionIDs) > 0 {
@@ -164,6 +168,10 @@ func (c *conn) handleUnsubscribe(p *mqtt.Unsubscribe) error {
 			c.logc("Invalid unsubscription string from %s, disconnecting.", c.clientID)
 			return protocolErr(mqtt.MalformedPacket, "filter of %d bytes beyond the topic limits", len(f))
 		}
+		if err := malformedFilter(f); err != nil {
+			c.logc("Invalid unsubscription string from %s, disconnecting.", c.clientID)
+			return err
+		}
 	}
 	s := c.sess
 	codes := make([]mqtt.ReasonCode, len(p.Filters))
@@ -206,6 +214,26 @@ func emptyFilter[T any](items []T, filter func(T) string) error {
 		if filter(it) == "" {
 			return protocolErr(mqtt.MalformedPacket, "empty topic filter [MQTT-4.7.3-1]")
 		}
+	}
+	return nil
+}
+
+// malformedFilter returns a protocol error for a filter that breaks the
+// wildcard rules: '#' alone and last, '+' alone in its level (3.1.1
+// [MQTT-4.7.1-2] [MQTT-4.7.1-3], 5.0 [MQTT-4.7.1-1] [MQTT-4.7.1-2]), as in
+// "a/#/b", "a+" or "#x". The packet breaks a MUST of the protocol, so
+// the connection is closed (3.1.1 [MQTT-4.8.0-1]); v5 clients get
+// DISCONNECT 0x81 Malformed Packet first (section 4.13). 0x8F Topic
+// Filter invalid is for a filter that "is correctly formed" but not
+// allowed. mosquitto 2.0.11 closes too ("Invalid subscription string").
+// Shared subscriptions ($share/...) are checked later, with the share
+// name, and answered in the SUBACK (0x8F) when wrong.
+func malformedFilter(f string) error {
+	if strings.HasPrefix(f, mqtt.SharePrefix) {
+		return nil
+	}
+	if err := mqtt.ValidTopicFilter(f); err != nil {
+		return protocolErr(mqtt.MalformedPacket, "%v", err)
 	}
 	return nil
 }
