@@ -355,6 +355,9 @@ func (b *Broker) load() error {
 		s.info = &ClientInfo{ClientID: ss.ClientID, Version: ss.Version, Username: ss.Username,
 			HasUsername: ss.HasUsername, Listener: ss.Listener, CertCommonName: ss.CertCommonName,
 			MountPoint: ss.MountPoint}
+		// Packet identifiers go on from the last one used (mosquitto
+		// saves last_mid with the client); inflight ids below raise it.
+		s.nextPID = ss.LastPacketID
 		for _, st := range ss.Subscriptions {
 			group, filter, _, err := mqtt.ParseShared(st.Filter)
 			if err != nil {

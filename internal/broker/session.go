@@ -88,6 +88,7 @@ func (s *session) storedSession() *StoredSession {
 		ss.Username, ss.HasUsername, ss.Listener = ci.Username, ci.HasUsername, ci.Listener
 		ss.CertCommonName, ss.MountPoint = ci.CertCommonName, ci.MountPoint
 	}
+	ss.LastPacketID = s.nextPID // numbering goes on after a restart (mosquitto's last_mid)
 	return ss
 }
 

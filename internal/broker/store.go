@@ -91,6 +91,13 @@ type StoredSession struct {
 	Listener       string // ListenerConfig.Name
 	CertCommonName string
 	MountPoint     string // the listener's mount point when the session was saved
+	// LastPacketID is the last packet identifier the broker used for a
+	// message to this session (mosquitto's last_mid): numbering goes on
+	// from it after a restart. 0 = none yet. Saved with the session's
+	// metadata (connect, disconnect), so after a crash it may be behind:
+	// the identifiers of the stored inflight messages are taken into
+	// account too.
+	LastPacketID uint16
 
 	Subscriptions []*StoredSubscription
 	Messages      []*StoredMessage // sorted by Seq

@@ -25,6 +25,7 @@ const (
 	recMessageV1      = 1
 	recSessionV1      = 1 // client id, version, expiry, disconnect time
 	recSessionV2      = 2 // V1 and the client: user name, listener, certificate CN, mount point
+	recSessionV3      = 3 // V2 and the last packet identifier used
 	recSubscriptionV1 = 1
 )
 
@@ -162,12 +163,14 @@ func decodeMessage(v []byte) (*broker.StoredMessage, error) {
 	return m, nil
 }
 
-// appendSession writes a recSessionV2 record. Version 1 records (written
+// appendSession writes a recSessionV3 record. Version 1 records (written
 // before the client's identity was kept) are still read: their sessions
-// come back without user name and listener, as they were saved.
+// come back without user name and listener, as they were saved; version
+// 2 records (before the last packet id was kept) come back with
+// LastPacketID 0, numbering from their inflight messages' ids.
 func appendSession(b []byte, s *broker.StoredSession) []byte {
 	start := len(b)
-	b = append(b, recSessionV2)
+	b = append(b, recSessionV3)
 	b = appendString(b, s.ClientID)
 	b = append(b, byte(s.Version))
 	b = binary.AppendUvarint(b, uint64(s.ExpiryInterval))
@@ -185,6 +188,7 @@ func appendSession(b []byte, s *broker.StoredSession) []byte {
 	b = appendString(b, s.Listener)
 	b = appendString(b, s.CertCommonName)
 	b = appendString(b, s.MountPoint)
+	b = binary.AppendUvarint(b, uint64(s.LastPacketID))
 	return appendCRC(b, start)
 }
 
@@ -194,7 +198,7 @@ func decodeSession(v []byte) (*broker.StoredSession, error) {
 		return nil, fmt.Errorf("session: %w", err)
 	}
 	ver := d.byte()
-	if d.err == nil && ver != recSessionV1 && ver != recSessionV2 {
+	if d.err == nil && ver != recSessionV1 && ver != recSessionV2 && ver != recSessionV3 {
 		return nil, fmt.Errorf("session: %w %d", errVersion, ver)
 	}
 	s := &broker.StoredSession{}
@@ -204,13 +208,16 @@ func decodeSession(v []byte) (*broker.StoredSession, error) {
 	if d.byte() != 0 {
 		s.DisconnectedAt = d.time()
 	}
-	if ver == recSessionV2 {
+	if ver >= recSessionV2 {
 		flags := d.byte()
 		s.HasUsername = flags&sessHasUsername != 0
 		s.Username = d.string()
 		s.Listener = d.string()
 		s.CertCommonName = d.string()
 		s.MountPoint = d.string()
+	}
+	if ver >= recSessionV3 {
+		s.LastPacketID = d.u16()
 	}
 	if err := d.finish(); err != nil {
 		return nil, fmt.Errorf("session: %w", err)

@@ -103,6 +103,7 @@ func TestSessionRoundTrip(t *testing.T) {
 			Username: "bob", HasUsername: true, Listener: "listener-2", CertCommonName: "bob.example",
 			MountPoint: "tenant/b/"}},
 		{"empty user name", &broker.StoredSession{ClientID: "c", Version: mqtt.V311, HasUsername: true}},
+		{"last packet id", &broker.StoredSession{ClientID: "c", Version: mqtt.V5, ExpiryInterval: 60, LastPacketID: 65535}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := decodeSession(appendSession(nil, tc.s))
