@@ -16,10 +16,6 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 	if cfg.Verbose {
 		c.logv("Received SUBSCRIBE from %s", c.clientID)
 	}
-	if err := emptyFilter(p.Subscriptions, func(s mqtt.Subscription) string { return s.Filter }); err != nil {
-		c.logc("Empty subscription string from %s, disconnecting.", c.clientID)
-		return err
-	}
 	for i := range p.Subscriptions {
 		if cfg.topicOverLimit(p.Subscriptions[i].Filter) {
 			// Before anything is kept; as mosquitto: close, v5 DISCONNECT
@@ -28,7 +24,7 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 			return protocolErr(mqtt.MalformedPacket, "filter of %d bytes beyond the topic limits", len(p.Subscriptions[i].Filter))
 		}
 		if err := malformedFilter(p.Subscriptions[i].Filter); err != nil {
-			c.logc("Invalid subscription string from %s, disconnecting.", c.clientID)
+			c.logc("%s subscription string from %s, disconnecting.", emptyOrInvalid(p.Subscriptions[i].Filter), c.clientID)
 			return err
 		}
 	}
@@ -158,10 +154,6 @@ func (c *conn) handleUnsubscribe(p *mqtt.Unsubscribe) error {
 	if c.b.cfg.Verbose {
 		c.logv("Received UNSUBSCRIBE from %s", c.clientID)
 	}
-	if err := emptyFilter(p.Filters, func(f string) string { return f }); err != nil {
-		c.logc("Empty unsubscription string from %s, disconnecting.", c.clientID)
-		return err
-	}
 	for _, f := range p.Filters {
 		if c.b.cfg.topicOverLimit(f) {
 			// As for SUBSCRIBE (mosquitto logs the client id here).
@@ -169,7 +161,7 @@ func (c *conn) handleUnsubscribe(p *mqtt.Unsubscribe) error {
 			return protocolErr(mqtt.MalformedPacket, "filter of %d bytes beyond the topic limits", len(f))
 		}
 		if err := malformedFilter(f); err != nil {
-			c.logc("Invalid unsubscription string from %s, disconnecting.", c.clientID)
+			c.logc("%s unsubscription string from %s, disconnecting.", emptyOrInvalid(f), c.clientID)
 			return err
 		}
 	}
@@ -203,21 +195,6 @@ func (c *conn) handleUnsubscribe(p *mqtt.Unsubscribe) error {
 	return nil
 }
 
-// emptyFilter returns a protocol error when a SUBSCRIBE or UNSUBSCRIBE
-// has an empty topic filter: "All Topic Names and Topic Filters MUST be
-// at least one character long" [MQTT-4.7.3-1]. The connection is closed
-// (3.1.1 [MQTT-4.8.0-1]); v5 clients get DISCONNECT 0x81 Malformed Packet
-// first, the code mosquitto 2.0.11 sends (MQTT 5.0 gives none for this
-// case; an empty filter is not a "correctly formed" one for 0x8F).
-func emptyFilter[T any](items []T, filter func(T) string) error {
-	for _, it := range items {
-		if filter(it) == "" {
-			return protocolErr(mqtt.MalformedPacket, "empty topic filter [MQTT-4.7.3-1]")
-		}
-	}
-	return nil
-}
-
 // malformedFilter returns a protocol error for a filter that breaks the
 // wildcard rules: '#' alone and last, '+' alone in its level (3.1.1
 // [MQTT-4.7.1-2] [MQTT-4.7.1-3], 5.0 [MQTT-4.7.1-1] [MQTT-4.7.1-2]), as in
@@ -228,7 +205,14 @@ func emptyFilter[T any](items []T, filter func(T) string) error {
 // allowed. mosquitto 2.0.11 closes too ("Invalid subscription string").
 // Shared subscriptions ($share/...) are checked later, with the share
 // name, and answered in the SUBACK (0x8F) when wrong.
+//
+// An empty filter is one too: "All Topic Names and Topic Filters MUST be
+// at least one character long" [MQTT-4.7.3-1]; mosquitto 2.0.11 closes
+// (v5: DISCONNECT 0x81) and logs "Empty subscription string".
 func malformedFilter(f string) error {
+	if f == "" {
+		return protocolErr(mqtt.MalformedPacket, "empty topic filter [MQTT-4.7.3-1]")
+	}
 	if strings.HasPrefix(f, mqtt.SharePrefix) {
 		return nil
 	}
@@ -236,4 +220,13 @@ func malformedFilter(f string) error {
 		return protocolErr(mqtt.MalformedPacket, "%v", err)
 	}
 	return nil
+}
+
+// emptyOrInvalid words mosquitto's log line for a filter malformedFilter
+// refused.
+func emptyOrInvalid(f string) string {
+	if f == "" {
+		return "Empty"
+	}
+	return "Invalid"
 }

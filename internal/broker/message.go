@@ -114,13 +114,24 @@ func (o *outMsg) stored(publisher string) *StoredMessage {
 }
 
 func storedRetained(m *message) *StoredMessage {
-	return &StoredMessage{QoS: m.qos, Retain: true, Topic: m.topic, Payload: m.payload,
+	sm := &StoredMessage{QoS: m.qos, Retain: true, Topic: m.topic, Payload: m.payload,
 		Props: m.props, Expiry: m.expiry, Publisher: m.fromID}
+	if ci := m.src; ci != nil {
+		// For check_retain_source after a restart (retained.go).
+		sm.Source = &StoredSource{Username: ci.Username, HasUsername: ci.HasUsername, Listener: ci.Listener,
+			CertCommonName: ci.CertCommonName, MountPoint: ci.MountPoint, Version: ci.Version}
+	}
+	return sm
 }
 
 func messageFromStored(sm *StoredMessage) *message {
-	return &message{topic: sm.Topic, payload: sm.Payload, qos: sm.QoS, retain: sm.Retain,
+	m := &message{topic: sm.Topic, payload: sm.Payload, qos: sm.QoS, retain: sm.Retain,
 		props: sm.Props, expiry: sm.Expiry, fromID: sm.Publisher}
+	if so := sm.Source; so != nil {
+		m.src = &ClientInfo{ClientID: sm.Publisher, Username: so.Username, HasUsername: so.HasUsername,
+			Listener: so.Listener, CertCommonName: so.CertCommonName, MountPoint: so.MountPoint, Version: so.Version}
+	}
+	return m
 }
 
 // payloadSize is what a queued message counts against byte limits.

@@ -142,6 +142,22 @@ type StoredMessage struct {
 	Expiry time.Time // zero = never expires
 	// Publisher is the client id of the publisher ("" for the broker).
 	Publisher string
+	// Source is the rest of the publisher's identity, kept with retained
+	// messages (nil otherwise, or when unknown): check_retain_source asks
+	// the Authorizer, also after a restart, whether it may still publish
+	// to the topic (mosquitto saves source_id and source_username).
+	Source *StoredSource
+}
+
+// StoredSource is what the Authorizer may look at of a publisher besides
+// its client id (ClientInfo without password and address).
+type StoredSource struct {
+	Username       string
+	HasUsername    bool
+	Listener       string
+	CertCommonName string
+	MountPoint     string
+	Version        mqtt.Version
 }
 
 // nopStore is used when Options.Store is nil.

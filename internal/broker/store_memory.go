@@ -53,6 +53,10 @@ func (m *MemoryStore) Load() (*StoreSnapshot, error) {
 func cloneMsg(sm *StoredMessage) *StoredMessage {
 	c := *sm
 	c.SubIDs = slices.Clone(sm.SubIDs)
+	if sm.Source != nil {
+		so := *sm.Source
+		c.Source = &so
+	}
 	return &c
 }
 

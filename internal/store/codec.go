@@ -23,6 +23,7 @@ import (
 // bbolt's limit are stored hashed (see keyFor).
 const (
 	recMessageV1      = 1
+	recMessageV2      = 2 // V1 and, with msgHasSource, the publisher's identity (retained)
 	recSessionV1      = 1 // client id, version, expiry, disconnect time
 	recSessionV2      = 2 // V1 and the client: user name, listener, certificate CN, mount point
 	recSessionV3      = 3 // V2 and the last packet identifier used
@@ -37,6 +38,7 @@ const (
 	msgRetain    = 1 << 0
 	msgDup       = 1 << 1
 	msgHasExpiry = 1 << 2
+	msgHasSource = 1 << 3 // recMessageV2
 )
 
 // Subscription flag bits.
@@ -94,6 +96,9 @@ func messageSize(m *broker.StoredMessage) int {
 	n := 8 + 3*binary.MaxVarintLen64 + len(m.SubIDs)*binary.MaxVarintLen32
 	n += 2*binary.MaxVarintLen64 + len(m.Topic) + len(m.Publisher)
 	n += 2 * binary.MaxVarintLen64 // expiry
+	if so := m.Source; so != nil {
+		n += 2 + 4*binary.MaxVarintLen64 + len(so.Username) + len(so.Listener) + len(so.CertCommonName) + len(so.MountPoint)
+	}
 	n += propsSize(&m.Props)
 	n += binary.MaxVarintLen64 + len(m.Payload)
 	return n
@@ -112,7 +117,10 @@ func appendMessage(b []byte, m *broker.StoredMessage) []byte {
 	if !m.Expiry.IsZero() {
 		flags |= msgHasExpiry
 	}
-	b = append(b, recMessageV1, flags, byte(m.State), byte(m.QoS))
+	if m.Source != nil {
+		flags |= msgHasSource
+	}
+	b = append(b, recMessageV2, flags, byte(m.State), byte(m.QoS))
 	b = binary.AppendUvarint(b, m.Seq)
 	b = binary.AppendUvarint(b, uint64(m.PacketID))
 	b = binary.AppendUvarint(b, uint64(len(m.SubIDs)))
@@ -124,6 +132,17 @@ func appendMessage(b []byte, m *broker.StoredMessage) []byte {
 	if !m.Expiry.IsZero() {
 		b = appendTime(b, m.Expiry)
 	}
+	if so := m.Source; so != nil {
+		var sf byte
+		if so.HasUsername {
+			sf |= sessHasUsername
+		}
+		b = append(b, sf, byte(so.Version))
+		b = appendString(b, so.Username)
+		b = appendString(b, so.Listener)
+		b = appendString(b, so.CertCommonName)
+		b = appendString(b, so.MountPoint)
+	}
 	b = appendProps(b, &m.Props)
 	return appendCRC(appendBytes(b, m.Payload), start)
 }
@@ -133,7 +152,7 @@ func decodeMessage(v []byte) (*broker.StoredMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("message: %w", err)
 	}
-	if ver := d.byte(); d.err == nil && ver != recMessageV1 {
+	if ver := d.byte(); d.err == nil && ver != recMessageV1 && ver != recMessageV2 {
 		return nil, fmt.Errorf("message: %w %d", errVersion, ver)
 	}
 	m := &broker.StoredMessage{}
@@ -154,6 +173,16 @@ func decodeMessage(v []byte) (*broker.StoredMessage, error) {
 	m.Publisher = d.string()
 	if flags&msgHasExpiry != 0 {
 		m.Expiry = d.time()
+	}
+	if flags&msgHasSource != 0 {
+		so := &broker.StoredSource{}
+		so.HasUsername = d.byte()&sessHasUsername != 0
+		so.Version = mqtt.Version(d.byte())
+		so.Username = d.string()
+		so.Listener = d.string()
+		so.CertCommonName = d.string()
+		so.MountPoint = d.string()
+		m.Source = so
 	}
 	decodeProps(&d, &m.Props)
 	m.Payload = d.bytes()

@@ -29,6 +29,9 @@ func messageCases() []struct {
 			Retain: true, Dup: true, SubIDs: []uint32{1, 2, 268435455}, Topic: "sport/tennis/ü",
 			Payload: []byte("payload"), Props: fullProps(),
 			Expiry: time.Date(2031, 5, 6, 7, 8, 9, 123456789, time.UTC), Publisher: "client-ü"}},
+		{"retained with its source", &broker.StoredMessage{QoS: 1, Retain: true, Topic: "crs/r", Payload: []byte("kept"),
+			Publisher: "alice-1", Source: &broker.StoredSource{Username: "alice", HasUsername: true, Listener: "l2",
+				CertCommonName: "alice.example", MountPoint: "t/", Version: mqtt.V5}}},
 		{"expiry before 1970", &broker.StoredMessage{Topic: "old", Expiry: time.Unix(-100, 5)}},
 		{"big payload", &broker.StoredMessage{Topic: "big", Payload: []byte(strings.Repeat("x", 1<<20))}},
 		{"empty present binary property", func() *broker.StoredMessage {

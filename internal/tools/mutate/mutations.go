@@ -317,8 +317,8 @@ var mutations = []mutation{
 		Name:     "i11.10b-empty-unsubscribe-filter",
 		File:     "internal/broker/handle_subscribe.go",
 		Why:      "a SUBSCRIBE or UNSUBSCRIBE with an empty filter is accepted [MQTT-4.7.3-1]",
-		Original: `		if filter(it) == "" {`,
-		Replace:  `		if false && filter(it) == "" {`,
+		Original: "\tif f == \"\" {\n\t\treturn protocolErr(mqtt.MalformedPacket, \"empty topic filter [MQTT-4.7.3-1]\")",
+		Replace:  "\tif f == \"\" {\n\t\treturn nil",
 	},
 	{
 		Name:     "i11.11-tls-leaf-only",
@@ -364,6 +364,13 @@ var mutations = []mutation{
 		Why:      "packet identifiers restart at 1 when a durable session is resumed instead of going on",
 		Original: "\ts.stopTimers() // a delayed will is not sent after a reconnect [MQTT-3.1.3-9]\n",
 		Replace:  "\ts.stopTimers() // a delayed will is not sent after a reconnect [MQTT-3.1.3-9]\n\tif len(s.inflight) == 0 {\n\t\ts.nextPID = 0\n\t}\n",
+	},
+	{
+		Name:     "i11.b-retain-source-lost-on-restart",
+		File:     "internal/broker/message.go",
+		Why:      "a retained message restored from the store has no publisher identity: check_retain_source lets it through after a restart",
+		Original: `if so := sm.Source; so != nil {`,
+		Replace:  `if so := sm.Source; false && so != nil {`,
 	},
 	{
 		Name:     "i11.c-malformed-filter-answered",
