@@ -425,7 +425,7 @@ func TestScriptsSyntax(t *testing.T) {
 	t.Run("shellcheck", func(t *testing.T) {
 		// A lint, but CI installs it: skipped locally, a failure under
 		// CI=true when it is missing.
-		testtool.Require(t, "shellcheck")
+		shellcheck := testtool.Require(t, "shellcheck")
 		args := []string{"-x", "-s", "bash"}
 		for _, f := range files {
 			rel, err := filepath.Rel(root, f)
@@ -434,7 +434,7 @@ func TestScriptsSyntax(t *testing.T) {
 			}
 			args = append(args, rel)
 		}
-		cmd := exec.Command("shellcheck", args...)
+		cmd := exec.Command(shellcheck, args...)
 		cmd.Dir = root // the demos' "# shellcheck source=scripts/lib.sh" is relative to it
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("shellcheck: %v\n%s", err, out)
