@@ -38,10 +38,11 @@ import (
 // fuzzWait bounds every wait for the broker inside one input.
 const fuzzWait = 2 * time.Second
 
-// Client ids and their users: the user is tied to the id, so a session is
-// never taken over by another user (issue 12 item 1, a known bug being
-// fixed on another branch: alice taking over bob's session receives his
-// queued messages). Allow any user per id once that fix is merged.
+// Client ids and users: bits 6-7 of a CONNECT's argument pick the user
+// relative to the id (0: the id's own user, as the seeds use), so a
+// session opened by bob can be taken over by alice, who may not read
+// secret/...: nothing queued or in flight for bob on secret/... may reach
+// her (issue 12 item 1; mosquitto re-checks the ACL the same way).
 var (
 	fuzzIDs     = []string{"a", "b", "c"}
 	fuzzUsers   = []string{"alice", "bob", ""}
@@ -218,6 +219,7 @@ type fsession struct {
 	tracked         bool            // false after garbage: state unknown
 	subs            map[string]byte // non-shared filters and their QoS
 	expect          map[string]bool // payload ids that must arrive
+	user            string          // the user of the connection that opened or took it over last
 }
 
 // frun is one fuzz input being played.
@@ -230,6 +232,7 @@ type frun struct {
 	rmu      sync.Mutex
 	pid      uint16
 	msgs     int
+	topicOf  map[string]string // payload id -> topic
 	version  map[string]mqtt.Version
 	pair     func() (cli, srv net.Conn) // a connected pair: net.Pipe by default
 }
@@ -385,7 +388,7 @@ func playFuzz(t *testing.T, data []byte, pair func() (net.Conn, net.Conn)) {
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r := &frun{t: t, b: b, sess: map[string]*fsession{}, received: map[string]map[string]bool{}, version: map[string]mqtt.Version{}, pair: pair}
+	r := &frun{t: t, b: b, sess: map[string]*fsession{}, received: map[string]map[string]bool{}, version: map[string]mqtt.Version{}, topicOf: map[string]string{}, pair: pair}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), fuzzWait)
 		defer cancel()
@@ -477,7 +480,8 @@ func (c *fconn) isClosed() bool {
 
 // connect opens slot with the CONNECT described by arg: bits 0-1 the
 // client id, bit 2 v5, bit 3 clean start, bit 4 session expiry 60 (v5),
-// bit 5 a will.
+// bit 5 a will, bits 6-7 the user (fuzzUsers[id + bits], another user's
+// takeover when not 0).
 func (r *frun) connect(slot int, arg byte) error {
 	idx := int(arg&3) % len(fuzzIDs)
 	id := fuzzIDs[idx]
@@ -491,7 +495,8 @@ func (r *frun) connect(slot int, arg byte) error {
 	// 90 s timer holding each closed connection in memory (the heap
 	// check would see it); keep alive is tested on TCP (boundary tests).
 	cp := &mqtt.Connect{Version: v, ClientID: id, CleanStart: clean}
-	if user := fuzzUsers[idx]; user != "" {
+	user := fuzzUsers[(idx+int(arg>>6))%len(fuzzUsers)]
+	if user != "" {
 		cp.HasUsername, cp.Username = true, user
 	}
 	if v == mqtt.V5 && expiry > 0 {
@@ -510,7 +515,7 @@ func (r *frun) connect(slot int, arg byte) error {
 	}
 	s := r.session(id)
 	mustBePresent := !clean && s.exists && s.durable && s.tracked
-	c := r.dial(slot, id, fuzzUsers[idx], v)
+	c := r.dial(slot, id, user, v)
 	if err := c.send(cp); err != nil {
 		return fmt.Errorf("CONNECT %s: %v", id, err)
 	}
@@ -544,7 +549,15 @@ func (r *frun) connect(slot int, arg byte) error {
 		s.reset(durable)
 	default:
 		s.durable = durable
+		// Resumed, perhaps by another user: what it may not read is
+		// dropped at hand-off (counted), not delivered.
+		for payload := range s.expect {
+			if forbidden(user, r.topicOf[payload]) {
+				delete(s.expect, payload)
+			}
+		}
 	}
+	s.user = user
 	return nil
 }
 
@@ -611,6 +624,7 @@ func (r *frun) unsubscribe(c *fconn, filter string) error {
 func (r *frun) publish(c *fconn, topic string, qos mqtt.QoS, retain bool) error {
 	r.msgs++
 	payload := fmt.Sprintf("m%d", r.msgs)
+	r.topicOf[payload] = topic
 	p := &mqtt.Publish{Topic: topic, Payload: []byte(payload), QoS: qos, Retain: retain}
 	if qos > 0 {
 		p.PacketID = r.nextPID()
@@ -662,7 +676,7 @@ func (r *frun) publish(c *fconn, topic string, qos mqtt.QoS, retain bool) error 
 	if qos == 0 {
 		return nil
 	}
-	for id, s := range r.sess {
+	for _, s := range r.sess {
 		if !s.exists || !s.tracked {
 			continue
 		}
@@ -672,7 +686,7 @@ func (r *frun) publish(c *fconn, topic string, qos mqtt.QoS, retain bool) error 
 				best = int(q)
 			}
 		}
-		if best >= 1 && !forbidden(fuzzUsers[indexOf(id)], topic) {
+		if best >= 1 && !forbidden(s.user, topic) {
 			s.expect[payload] = true
 		}
 	}
@@ -826,13 +840,13 @@ func (r *frun) finish() {
 		slot := r.freeSlot()
 		v := r.version[id]
 		cp := &mqtt.Connect{Version: v, ClientID: id, CleanStart: false}
-		if user := fuzzUsers[indexOf(id)]; user != "" {
-			cp.HasUsername, cp.Username = true, user
+		if s.user != "" { // the last user: nothing of the session is dropped for the ACL now
+			cp.HasUsername, cp.Username = true, s.user
 		}
 		if v == mqtt.V5 {
 			cp.Props.SetSessionExpiry(60)
 		}
-		c := r.dial(slot, id, fuzzUsers[indexOf(id)], v)
+		c := r.dial(slot, id, s.user, v)
 		if err := c.send(cp); err != nil {
 			t.Fatalf("drain CONNECT %s: %v", id, err)
 		}
@@ -917,15 +931,6 @@ func (r *frun) drain(c *fconn) {
 	}
 }
 
-func indexOf(id string) int {
-	for i, x := range fuzzIDs {
-		if x == id {
-			return i
-		}
-	}
-	return 0
-}
-
 // matchFilter is the test's own topic matcher (MQTT 5.0 section 4.7), so
 // the oracle does not use the broker's trie.
 func matchFilter(filter, topic string) bool {
@@ -979,6 +984,7 @@ func fuzzSeeds() [][]byte {
 		panic(topic)
 	}
 	const a, b, c = 0, 1, 2
+	const alice = 2 << 6 // with id b (bob's): fuzzUsers[(1+2)%3] = alice
 	return [][]byte{
 		// alice (v3.1.1, durable) subscribes to #; bob publishes QoS 1 and
 		// 2 to t/a and secret/x; alice goes away abruptly, bob publishes
@@ -1011,6 +1017,21 @@ func fuzzSeeds() [][]byte {
 			o(opConnect, 0), conn(a, false, true, false, false), o(opPublish, 0), pub("t/a", 2, false),
 			o(opPublish, 0), pub("t/a/b", 1, false), o(opPublish, 0), pub("t/b", 2, true),
 			o(opConnect, 1), conn(c, true, false, true, false), o(opClose, 1), 0},
+		// Another user takes a durable session over (conn(...)|alice: bits
+		// 6-7 = 2 make id b's user alice): bob's queued messages on
+		// secret/x must not reach her, t/a must.
+		{o(opConnect, 0), conn(b, false, false, false, false), o(opSubscribe, 0), sub("secret/#", 1),
+			o(opSubscribe, 0), sub("t/#", 1), o(opDisconnect, 0), 0,
+			o(opConnect, 1), conn(c, false, true, false, false), o(opPublish, 1), pub("secret/x", 1, false),
+			o(opPublish, 1), pub("t/a", 2, false), o(opPublish, 1), pub("secret/x", 2, true),
+			o(opConnect, 0), conn(b, false, false, false, false) | alice, o(opAck, 0), 0},
+		// The same with bob's messages in flight (not acknowledged) when
+		// alice takes over while he is connected, v5.
+		{o(opConnect, 0), conn(b, true, false, true, false), o(opSubscribe, 0), sub("#", 2),
+			o(opConnect, 1), conn(c, true, true, false, false), o(opPublish, 1), pub("secret/x", 1, false),
+			o(opPublish, 1), pub("secret/x", 2, false), o(opPublish, 1), pub("t/b", 1, false),
+			o(opConnect, 2), conn(b, true, false, true, false) | alice, o(opAck, 2), 0,
+			o(opPublish, 1), pub("secret/x", 1, false), o(opPublish, 1), pub("t/a", 1, false)},
 	}
 }
 
