@@ -3,6 +3,7 @@ package broker
 import (
 	"cmp"
 	"slices"
+	"sync/atomic"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
@@ -19,6 +20,9 @@ func (b *Broker) publish(m *message) (int, error) { return b.publishFlow(m, nil)
 func (b *Broker) publishFlow(m *message, f *flow) (int, error) {
 	var err error
 	if m.retain {
+		// Before the retained copy is visible: a subscriber that finds
+		// it can tell whether the live delivery below will reach it.
+		m.routed = new(atomic.Uint64)
 		err = b.setRetained(m)
 	}
 	n, rerr := b.route(m, f)
@@ -31,7 +35,12 @@ func (b *Broker) publishFlow(m *message, f *flow) (int, error) {
 // route delivers m to every matching subscription.
 func (b *Broker) route(m *message, f *flow) (int, error) {
 	bufp := b.matchPool.Get().(*[]*subscription)
-	subs := b.subs.Match(m.topic, (*bufp)[:0])
+	var subs []*subscription
+	if m.routed != nil {
+		subs = b.subs.MatchMark(m.topic, (*bufp)[:0], m.routed)
+	} else {
+		subs = b.subs.Match(m.topic, (*bufp)[:0])
+	}
 	n, err := b.fanout(m, subs, f)
 	clear(subs)
 	if cap(subs) <= 4096 {

@@ -79,6 +79,15 @@
 // clients publishing to each other cannot deadlock the broker; wills,
 // $SYS and retained messages sent on SUBSCRIBE never wait.
 //
+// A retained PUBLISH that crosses a SUBSCRIBE matching it is delivered to
+// that subscription once: live when its trie match ran after the
+// subscription was added, else as the retained copy. Each subscription
+// carries the trie's subscribe count (topics.Subscription.Epoch) and the
+// retained message the count its match saw (topics.Trie.MatchMark,
+// message.routed), stored under the trie lock; the SUBSCRIBE skips the
+// retained copy of a message whose match saw the subscription or has not
+// run yet (message.routedTo).
+//
 // # Limits and policies
 //
 // See Options for every limit. Offline durable sessions follow

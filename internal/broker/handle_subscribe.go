@@ -110,6 +110,13 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 			if !b.retainSourceAllowed(m) {
 				continue // check_retain_source
 			}
+			if m.routedTo(j.sub) {
+				// Published while this SUBSCRIBE was handled: its live
+				// delivery reaches the new subscription, so the retained
+				// copy would be a second one (mosquitto, one thread,
+				// sends one; QoS 0 is "at most once", section 4.3.1).
+				continue
+			}
 			// Sent with RETAIN set because of a new subscription
 			// [MQTT-3.3.1-8] (3.1.1) / [MQTT-3.3.1-9] (5.0).
 			if err := b.deliver(s, m, mqtt.QoS(j.sub.QoS), true, ids); err != nil {

@@ -3,6 +3,7 @@ package broker
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -25,6 +26,9 @@ type message struct {
 	from   *session  // publisher, for No Local; nil for broker messages
 	fromID string
 	src    *ClientInfo // publisher's identity (for check_retain_source); nil if unknown
+	// routed is set for a retained PUBLISH being routed (shared with its
+	// copy in the retained tree): see Trie.MatchMark and sendRetained.
+	routed *atomic.Uint64
 }
 
 // forwardedProps copies the properties of an inbound PUBLISH that are
@@ -136,3 +140,15 @@ func messageFromStored(sm *StoredMessage) *message {
 
 // payloadSize is what a queued message counts against byte limits.
 func (m *message) payloadSize() int64 { return int64(len(m.payload) + len(m.topic)) }
+
+// routedTo reports whether the live delivery of retained message m
+// reaches sub, or will: m is still being routed and its trie match had not
+// run (mark 0) or ran after sub was added (mark > sub.Epoch). Messages
+// not published through publishFlow (restored from the store) never are.
+func (m *message) routedTo(sub *subscription) bool {
+	if m.routed == nil {
+		return false
+	}
+	v := m.routed.Load()
+	return v == 0 || v > sub.Epoch
+}

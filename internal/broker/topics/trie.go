@@ -38,6 +38,11 @@ type Subscription[O comparable] struct {
 	RetainAsPublished bool
 	RetainHandling    byte
 	ID                uint32 // v5 subscription identifier, 0 = none
+
+	// Epoch is set by Subscribe: the trie's subscribe count once s was
+	// in it. A match that saw an epoch below it ran before s was there
+	// (see MatchMark).
+	Epoch uint64
 }
 
 type node[O comparable] struct {
@@ -71,6 +76,7 @@ type Trie[O comparable] struct {
 	root   node[O]
 	count  int
 	shared int
+	epoch  uint64       // Subscribe calls so far (Subscription.Epoch)
 	prefer func(O) bool // shared groups: members to try first (nil = none)
 }
 
@@ -105,6 +111,8 @@ func (t *Trie[O]) SharedLen() int {
 func (t *Trie[O]) Subscribe(s *Subscription[O]) (replaced bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.epoch++
+	s.Epoch = t.epoch
 	n := t.root.descend(s.Filter)
 	if s.Group != "" {
 		g := n.group(s.Group)
@@ -347,6 +355,19 @@ func (t *Trie[O]) removeHere(n *node[O], owner O, group string) bool {
 func (t *Trie[O]) Match(topic string, dst []*Subscription[O]) []*Subscription[O] {
 	t.mu.RLock()
 	dst = t.root.match(topic, true, dst, t.prefer)
+	t.mu.RUnlock()
+	return dst
+}
+
+// MatchMark is Match that also records in mark which subscriptions the
+// match could see: the trie's epoch plus one, stored before the lock is
+// released. A subscription s was visible to it exactly when mark >
+// s.Epoch; mark == 0 means the match has not run yet, so it will see
+// every subscription made so far.
+func (t *Trie[O]) MatchMark(topic string, dst []*Subscription[O], mark *atomic.Uint64) []*Subscription[O] {
+	t.mu.RLock()
+	dst = t.root.match(topic, true, dst, t.prefer)
+	mark.Store(t.epoch + 1)
 	t.mu.RUnlock()
 	return dst
 }

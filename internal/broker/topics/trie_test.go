@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -338,5 +339,22 @@ func BenchmarkTrieMatch10k(b *testing.B) {
 	}
 	if len(dst) != 4 {
 		b.Fatalf("matched %d, want 4", len(dst))
+	}
+}
+
+// TestMatchMarkEpochs: a subscription made after a match has an epoch the
+// match's mark is not above; one made before, an epoch below the mark.
+func TestMatchMarkEpochs(t *testing.T) {
+	tr := New[int]()
+	before := &Subscription[int]{Owner: 1, Filter: "a/#"}
+	tr.Subscribe(before)
+	var mark atomic.Uint64
+	if got := tr.MatchMark("a/b", nil, &mark); len(got) != 1 {
+		t.Fatalf("MatchMark found %d subscriptions, want 1", len(got))
+	}
+	after := &Subscription[int]{Owner: 2, Filter: "a/b"}
+	tr.Subscribe(after)
+	if m := mark.Load(); m == 0 || m <= before.Epoch || m > after.Epoch {
+		t.Errorf("mark %d, epochs before %d after %d: want before < mark <= after", m, before.Epoch, after.Epoch)
 	}
 }

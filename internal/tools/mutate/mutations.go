@@ -165,8 +165,8 @@ var mutations = []mutation{
 		Name:     "retain-ignored",
 		File:     "internal/broker/deliver.go",
 		Why:      "a PUBLISH with RETAIN is not retained [MQTT-3.3.1-5]",
-		Original: "\tif m.retain {\n\t\terr = b.setRetained(m)",
-		Replace:  "\tif false {\n\t\terr = b.setRetained(m)",
+		Original: "\t\tm.routed = new(atomic.Uint64)\n\t\terr = b.setRetained(m)",
+		Replace:  "\t\tm.routed = new(atomic.Uint64)\n\t\t_ = b.setRetained",
 	},
 	{
 		Name:     "shared-redelivery-dropped",
@@ -463,6 +463,15 @@ var mutations = []mutation{
 		Original: `if fi.Mode().Perm()&0o007 != 0 {`,
 		Replace:  `if fi.Mode().Perm()&0o002 != 0 {`,
 		Packages: []string{pkgAuth, pkgBrokercmd},
+	},
+	{
+		// Probabilistic: the race test crosses 3000 publishes with
+		// SUBSCRIBEs; unfixed, 1 to 25 of them came twice per run here.
+		Name:     "new-retained-crossing-subscribe-twice",
+		File:     "internal/broker/handle_subscribe.go",
+		Why:      "a retained PUBLISH crossing a SUBSCRIBE is delivered twice, live and as the retained copy (QoS 0 at most once, section 4.3.1)",
+		Original: `			if m.routedTo(j.sub) {`,
+		Replace:  `			if false && m.routedTo(j.sub) {`,
 	},
 	{
 		Name:     "new-max-queued-bytes-counts-topic",
