@@ -57,6 +57,14 @@ func TestMaximumPacketSizeTopicAlias(t *testing.T) {
 	if got := deliver(long, payloadFor(long, mps+1)); got == nil || got.Topic != "" || !alias(got) {
 		t.Fatalf("a message fitting only with its alias: %v", got)
 	}
+	// Exactly the maximum with its alias (over it in full): sent with it
+	// [MQTT-3.1.2-24] allows up to the maximum.
+	withAlias := &mqtt.Publish{}
+	withAlias.Props.SetTopicAlias(1)
+	exact := strings.Repeat("y", mps-mqtt.Size(withAlias, mqtt.V5))
+	if got := deliver(long, exact); got == nil || got.Topic != "" || !alias(got) || string(got.Payload) != exact {
+		t.Fatalf("a message of exactly the maximum with its alias: %v", got)
+	}
 	// A new topic whose full packet has exactly the maximum size: setting
 	// an alias would add 3 bytes, so it goes without one.
 	fresh := "alias/new/topicb"

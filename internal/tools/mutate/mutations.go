@@ -37,6 +37,13 @@ var mutations = []mutation{
 		Name:     "max-packet-size-out-le-to-lt",
 		File:     "internal/broker/conn_write.go",
 		Why:      "a PUBLISH of exactly the client's Maximum Packet Size is dropped [MQTT-3.1.2-24]",
+		Original: "\tif mqtt.Size(&p, c.version) <= int(c.maxOut) {\n\t\treturn true // in full",
+		Replace:  "\tif mqtt.Size(&p, c.version) < int(c.maxOut) {\n\t\treturn true // in full",
+	},
+	{
+		Name:     "max-packet-size-out-alias-le-to-lt",
+		File:     "internal/broker/conn_write.go",
+		Why:      "a PUBLISH of exactly the client's Maximum Packet Size once its topic alias replaces the topic is dropped [MQTT-3.1.2-24]",
 		Original: `return mqtt.Size(&p, c.version) <= int(c.maxOut)`,
 		Replace:  `return mqtt.Size(&p, c.version) < int(c.maxOut)`,
 	},
