@@ -93,7 +93,7 @@ var mutations = []mutation{
 		File:     "internal/broker/handle_publish.go",
 		Why:      "a Topic Alias set with a topic is not remembered: the next PUBLISH with the alias alone fails (section 3.3.2.3.4)",
 		Original: `c.aliasesIn[a] = strings.Clone(p.Topic)`,
-		Replace:  `_ = a`,
+		Replace:  `_, _ = a, strings.Clone`,
 	},
 	{
 		Name:     "receive-maximum-in-off-by-one",
