@@ -16,6 +16,7 @@ type forwarder struct {
 	keepRetain  bool
 	maxInflight int
 	logf        func(format string, v ...any)
+	active      func() // called for every message forwarded (lazy bridges' idle timer)
 }
 
 // run forwards until stop is closed or the sink's connection ends. Each
@@ -87,6 +88,9 @@ func (f *forwarder) run(stop <-chan struct{}) []item {
 			f.logf("cannot forward message on %q: %v", m.Topic, err)
 			it.src.ack(m)
 			continue
+		}
+		if f.active != nil {
+			f.active()
 		}
 		if m.QoS == 0 {
 			continue

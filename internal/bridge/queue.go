@@ -50,10 +50,30 @@ type fifo struct {
 	items   []item
 	qos0    int
 	dropped int
-	wake    chan struct{}
+	wake    chan struct{} // for pop
+	grew    chan struct{} // for waitLen (lazy bridges)
 }
 
-func newFIFO() *fifo { return &fifo{wake: make(chan struct{}, 1)} }
+func newFIFO() *fifo { return &fifo{wake: make(chan struct{}, 1), grew: make(chan struct{}, 1)} }
+
+func (q *fifo) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+// waitLen waits until the queue holds at least n messages; false when
+// done is closed first.
+func (q *fifo) waitLen(n int, done <-chan struct{}) bool {
+	for q.len() < n {
+		select {
+		case <-q.grew:
+		case <-done:
+			return false
+		}
+	}
+	return true
+}
 
 func (q *fifo) push(it item) {
 	q.mu.Lock()
@@ -88,9 +108,11 @@ func (q *fifo) pushFront(its []item) {
 }
 
 func (q *fifo) signal() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	for _, ch := range []chan struct{}{q.wake, q.grew} {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
 	}
 }
 
