@@ -215,6 +215,8 @@ func (b *Bridge) session(ctx context.Context) bool {
 	}
 	addr := b.opts.Addresses[idx].Addr()
 	if err := b.subscribeRemote(ctx, remote); err != nil {
+		err = fmt.Errorf("%s: %w", addr, err)
+		b.st.update(func(s *Status) { s.LastErr = err.Error() })
 		b.logf(slog.LevelError, "Error: bridge %s: %v", b.opts.Name, err)
 		remote.Close()
 		return false // keep backing off
@@ -277,6 +279,7 @@ func (b *Bridge) session(ctx context.Context) bool {
 	wg.Wait()
 	b.out.pushFront(retry)
 	b.setState(Backoff, "")
+	b.st.update(func(s *Status) { s.LastErr = addr + ": disconnected: " + why })
 	b.logf(slog.LevelInfo, "Bridge %s disconnected from %s: %s.", b.opts.Name, addr, why)
 	if ctx.Err() == nil && !isDone(local) {
 		b.notifyLocal(local, "0")
