@@ -65,8 +65,8 @@ type logLines struct {
 func newLogLines() *logLines { return &logLines{grew: make(chan struct{}, 1)} }
 
 func (l *logLines) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logLines) WithAttrs([]slog.Attr) slog.Handler      { return l }
-func (l *logLines) WithGroup(string) slog.Handler           { return l }
+func (l *logLines) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logLines) WithGroup(string) slog.Handler            { return l }
 func (l *logLines) Handle(_ context.Context, r slog.Record) error {
 	l.mu.Lock()
 	l.lines = append(l.lines, r.Message)
@@ -186,7 +186,6 @@ func TestBridgeRoundRobin(t *testing.T) {
 		t.Errorf("status %+v, want 3 connections, the last to %s", s, a.addr)
 	}
 }
-
 
 // TestBridgeLazy: start_type lazy. The bridge connects locally but not to
 // the remote broker until Threshold messages are queued for it; then all
