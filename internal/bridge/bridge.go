@@ -203,8 +203,33 @@ func (b *Bridge) session(ctx context.Context) bool {
 	}
 	b.notifyLocal(local, "0")
 	in := newFIFO()
-	remote, idx, err := b.dialRemote(ctx, in)
+	// Messages sent on the previous connection and not acknowledged: if
+	// the remote broker kept that session, they are sent again under
+	// their packet identifiers (with DUP), so a QoS 2 message it already
+	// holds is not delivered twice; otherwise they go again as new
+	// messages (at least once).
+	resume := b.out.takeResumable()
+	var resumed []pending
+	toRemote := func(t string) string { return toRemote(b.opts.Topics, t) }
+	onConnect := func(c *client.Client) {
+		if !c.Connack().SessionPresent {
+			return
+		}
+		kept := resume[:0]
+		for _, it := range resume {
+			tok, err := c.Resend(outgoing(it.m, toRemote, b.opts.OutgoingRetain), it.pid, it.rel)
+			if err != nil {
+				kept = append(kept, it)
+				continue
+			}
+			resumed = append(resumed, pending{it, tok})
+		}
+		resume = kept
+	}
+	remote, idx, err := b.dialRemote(ctx, in, onConnect)
 	if err != nil {
+		b.out.pushFront(resume) // for the next attempt
+		resumed = nil
 		if b.opts.Start != Lazy {
 			b.out.dropQoS0()
 		}
@@ -213,8 +238,17 @@ func (b *Bridge) session(ctx context.Context) bool {
 		}
 		return false
 	}
+	for i := range resume {
+		resume[i].pid, resume[i].rel = 0, false // a new session: new messages
+	}
+	b.out.pushFront(resume)
 	addr := b.opts.Addresses[idx].Addr()
 	if err := b.subscribeRemote(ctx, remote); err != nil {
+		var back []item
+		for _, pd := range resumed {
+			back = append(back, pd.it)
+		}
+		b.out.pushFront(back)
 		err = fmt.Errorf("%s: %w", addr, err)
 		b.st.update(func(s *Status) { s.LastErr = err.Error() })
 		b.logf(slog.LevelError, "Error: bridge %s: %v", b.opts.Name, err)
@@ -240,7 +274,7 @@ func (b *Bridge) session(ctx context.Context) bool {
 	go func() {
 		defer wg.Done()
 		f := &forwarder{q: b.out, sink: remote, keepRetain: b.opts.OutgoingRetain, maxInflight: b.opts.MaxInflight,
-			mapTopic: func(t string) string { return toRemote(b.opts.Topics, t) }, logf: b.warnf, active: active}
+			mapTopic: toRemote, logf: b.warnf, active: active, resumed: resumed}
 		retry = f.run(stop)
 	}()
 	go func() {
@@ -408,7 +442,7 @@ func (b *Bridge) ensureLocal(ctx context.Context) (*client.Client, error) {
 // dialRemote tries the addresses in turn, from the primary (round_robin
 // false) or from the one after the last used (round_robin true), and
 // returns the first connection accepted and its index.
-func (b *Bridge) dialRemote(ctx context.Context, in *fifo) (*client.Client, int, error) {
+func (b *Bridge) dialRemote(ctx context.Context, in *fifo, onConnect func(*client.Client)) (*client.Client, int, error) {
 	o := b.opts
 	cp := mqtt.Connect{Version: o.Version, ClientID: o.ClientID, CleanStart: o.CleanSession, KeepAlive: o.KeepAlive,
 		HasUsername: o.HasUsername, Username: o.Username, HasPassword: o.HasPassword, Password: o.Password}
@@ -436,7 +470,7 @@ func (b *Bridge) dialRemote(ctx context.Context, in *fifo) (*client.Client, int,
 		src := newSource()
 		c, err := client.Connect(ctx, client.Options{
 			Endpoint: ep, Connect: cp, ManualAck: true, MaxInflight: o.MaxInflight,
-			ConnectTimeout: o.ConnectTimeout,
+			ConnectTimeout: o.ConnectTimeout, OnConnect: onConnect,
 			OnMessage: func(p *mqtt.Publish) bool {
 				in.push(item{m: p, src: src})
 				return false

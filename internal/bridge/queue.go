@@ -35,6 +35,12 @@ func (s *source) ack(m *mqtt.Publish) {
 type item struct {
 	m   *mqtt.Publish
 	src *source
+	// pid and rel describe a QoS 1/2 message whose forwarding was cut
+	// short after it was sent: its packet identifier on the connection
+	// that ended, and whether its PUBREC had been received (QoS 2). A
+	// connection resuming that session sends it again under pid.
+	pid uint16
+	rel bool
 }
 
 // maxQueuedQoS0 bounds the QoS 0 messages waiting in one queue; beyond it
@@ -137,6 +143,22 @@ func (q *fifo) pop(stop <-chan struct{}) (item, bool) {
 			return item{}, false
 		}
 	}
+}
+
+// takeResumable removes and returns the messages at the head of the
+// queue that were sent on a connection that ended (pid set): pushFront
+// put them there.
+func (q *fifo) takeResumable() []item {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for n < len(q.items) && q.items[n].pid != 0 {
+		n++
+	}
+	out := append([]item(nil), q.items[:n]...)
+	clear(q.items[:n])
+	q.items = q.items[n:]
+	return out
 }
 
 // dropQoS0 removes the QoS 0 messages (the remote side is down).
