@@ -145,19 +145,23 @@ func (q *fifo) pop(stop <-chan struct{}) (item, bool) {
 	}
 }
 
-// takeResumable removes and returns the messages at the head of the
-// queue that were sent on a connection that ended (pid set): pushFront
-// put them there.
+// takeResumable removes and returns, in order, the messages that were
+// sent on a connection that ended (pid set; pushFront put them at the
+// head, possibly between QoS 0 ones).
 func (q *fifo) takeResumable() []item {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	n := 0
-	for n < len(q.items) && q.items[n].pid != 0 {
-		n++
+	var out []item
+	kept := q.items[:0]
+	for _, it := range q.items {
+		if it.pid != 0 {
+			out = append(out, it)
+		} else {
+			kept = append(kept, it)
+		}
 	}
-	out := append([]item(nil), q.items[:n]...)
-	clear(q.items[:n])
-	q.items = q.items[n:]
+	clear(q.items[len(kept):])
+	q.items = kept
 	return out
 }
 
