@@ -138,7 +138,18 @@ func bridgeSummary(cb *config.Bridge) string {
 	if cb.TLS() {
 		tls = " TLS"
 	}
-	return fmt.Sprintf("bridge %s → %s%s (topics %s)", cb.Name, strings.Join(addrs, ", "), tls, strings.Join(topics, ", "))
+	var mode []string
+	if len(cb.Addresses) > 1 && cb.RoundRobin {
+		mode = append(mode, "round robin")
+	}
+	if cb.StartType != "automatic" && cb.StartType != "" {
+		mode = append(mode, "start_type "+cb.StartType)
+	}
+	extra := ""
+	if len(mode) > 0 {
+		extra = " [" + strings.Join(mode, ", ") + "]"
+	}
+	return fmt.Sprintf("bridge %s → %s%s (topics %s)%s", cb.Name, strings.Join(addrs, ", "), tls, strings.Join(topics, ", "), extra)
 }
 
 func quoteEmpty(s string) string {
