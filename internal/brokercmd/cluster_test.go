@@ -41,7 +41,9 @@ restart_timeout %d
 // with mqsub from another node. Halfway, the node the bridge uses is
 // killed (SIGKILL). Every message mqbroker acknowledged must reach mqsub
 // (at least once), and the bridge must be connected to a surviving node
-// within restart_timeout plus a few seconds.
+// within restart_timeout plus 10 s after the rest of the cluster accepts
+// MQTT sessions again (nats-server refuses them while JetStream elects
+// new leaders; the test measures that time with its own probe).
 func TestBridgeFailoverNATSCluster(t *testing.T) {
 	const (
 		restart = 2 // restart_timeout, seconds
