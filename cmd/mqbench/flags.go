@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mqkit/mqkit/internal/bench"
+	"github.com/mqkit/mqkit/internal/cliutil"
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
 
@@ -49,7 +50,7 @@ const (
 // usage text gives the defaults and bench.Defaults applies them.
 func flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: flagHost, Value: "127.0.0.1", Usage: "broker host (loopback only unless --allow-remote)"},
+		&cli.StringFlag{Name: flagHost, Value: "127.0.0.1", Usage: "broker host (loopback only unless --allow-remote); a list a,b:1884,c spreads the connections over the nodes of a cluster"},
 		&cli.IntFlag{Name: flagPort, Aliases: []string{"p"}, Value: 1883, Usage: "broker port"},
 		&cli.StringFlag{Name: flagProtocol, Aliases: []string{"V"}, Value: "311", Usage: "MQTT version: 31, 311 or 5"},
 		&cli.IntFlag{Name: flagQoS, Aliases: []string{"q"}, Usage: "QoS of publications and subscriptions: 0, 1 or 2 (fanout: 0 or 1)"},
@@ -102,7 +103,19 @@ func config(c *cli.Context, scenario string) (bench.Config, error) {
 		return cfg, err
 	}
 	cfg.Version = v
-	cfg.Addr = net.JoinHostPort(c.String(flagHost), strconv.Itoa(c.Int(flagPort)))
+	hosts, err := cliutil.SplitHostList(c.String(flagHost))
+	if err != nil {
+		return cfg, fmt.Errorf("--host: %w", err)
+	}
+	addrs := make([]string, len(hosts))
+	for i, h := range hosts {
+		port := c.Int(flagPort)
+		if h.Port != 0 {
+			port = h.Port
+		}
+		addrs[i] = net.JoinHostPort(h.Host, strconv.Itoa(port))
+	}
+	cfg.Addr = strings.Join(addrs, ",")
 	set := c.IsSet
 	if set(flagQoS) {
 		q := c.Int(flagQoS)

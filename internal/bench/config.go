@@ -36,9 +36,13 @@ const (
 // Config describes one run.
 type Config struct {
 	Scenario string
-	Addr     string // host:port
-	Version  mqtt.Version
-	Label    string // free text copied into the result (e.g. the broker's name)
+	// Addr is host:port, or several separated by commas (the nodes of a
+	// cluster): connections are spread over them in turn, subscriber i
+	// on node i mod n and publisher i on node i+1 mod n, so with several
+	// nodes every message crosses the cluster.
+	Addr    string
+	Version mqtt.Version
+	Label   string // free text copied into the result (e.g. the broker's name)
 
 	QoS         mqtt.QoS
 	Pubs        int           // publishers (p2p: also the number of subscribers)
@@ -64,6 +68,16 @@ type Config struct {
 	ConnectTimeout time.Duration
 	PID            int // broker process for CPU and RSS; 0 = none
 	AllowRemote    bool
+}
+
+// Addrs lists the broker addresses of Addr.
+func (c *Config) Addrs() []string { return strings.Split(c.Addr, ",") }
+
+// addrFor returns the address of connection i (of n in the rotation),
+// shifted by off.
+func (c *Config) addrFor(i, off int) string {
+	a := c.Addrs()
+	return a[(i+off)%len(a)]
 }
 
 // Defaults returns the default configuration of a scenario.
@@ -97,8 +111,10 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("unknown scenario %q (want one of %s)", c.Scenario, strings.Join(Scenarios, ", "))
 	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		bad("address %q: %v", c.Addr, err)
+	for _, a := range c.Addrs() {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("address %q: %v", a, err)
+		}
 	}
 	switch c.Version {
 	case mqtt.V31, mqtt.V311, mqtt.V5:
@@ -211,6 +227,14 @@ func (c *Config) subsPerTopic() int {
 // attack.
 func CheckLoopback(addr string, allowRemote bool) error {
 	if allowRemote {
+		return nil
+	}
+	if list := strings.Split(addr, ","); len(list) > 1 {
+		for _, a := range list {
+			if err := CheckLoopback(a, false); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	host, _, err := net.SplitHostPort(addr)

@@ -57,7 +57,9 @@ func runIdle(ctx context.Context, cfg Config, progress io.Writer) (*Result, erro
 		}
 	}()
 	parallel(ctx, cfg.Connections, cfg.Parallel, func(i int) error {
-		c, err := Dial(ctx, opts, fmt.Sprintf("mqbench-%08x-i%d", runID, i))
+		o := opts
+		o.Addr = cfg.addrFor(i, 0)
+		c, err := Dial(ctx, o, fmt.Sprintf("mqbench-%08x-i%d", runID, i))
 		if err != nil {
 			failed.Add(1)
 			errOnce.Do(func() { firstErr = err })

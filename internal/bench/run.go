@@ -91,7 +91,9 @@ func (f *flow) connect(ctx context.Context) error {
 	subOpts.Durable = cfg.Durable
 	f.subs = make([]*subscriber, cfg.Subs)
 	err := parallel(ctx, cfg.Subs, 32, func(i int) error {
-		c, err := Dial(ctx, subOpts, f.subID(i))
+		o := subOpts
+		o.Addr = cfg.addrFor(i, 0)
+		c, err := Dial(ctx, o, f.subID(i))
 		if err != nil {
 			return err
 		}
@@ -106,7 +108,9 @@ func (f *flow) connect(ctx context.Context) error {
 	}
 	f.pubs = make([]*publisher, cfg.Pubs)
 	err = parallel(ctx, cfg.Pubs, 32, func(i int) error {
-		c, err := Dial(ctx, opts, fmt.Sprintf("mqbench-%08x-p%d", f.runID, i))
+		o := opts
+		o.Addr = cfg.addrFor(i, 1)
+		c, err := Dial(ctx, o, fmt.Sprintf("mqbench-%08x-p%d", f.runID, i))
 		if err != nil {
 			return err
 		}
@@ -261,7 +265,9 @@ func (f *flow) subID(i int) string { return fmt.Sprintf("mqbench-%08x-s%d", f.ru
 func (f *flow) endSessions() {
 	opts := DialOptions{Addr: f.cfg.Addr, Version: f.cfg.Version, Timeout: f.cfg.ConnectTimeout}
 	_ = parallel(context.Background(), len(f.subs), 32, func(i int) error {
-		c, err := Dial(context.Background(), opts, f.subID(i))
+		o := opts
+		o.Addr = f.cfg.addrFor(i, 0)
+		c, err := Dial(context.Background(), o, f.subID(i))
 		if err != nil {
 			return nil
 		}

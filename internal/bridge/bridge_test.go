@@ -115,6 +115,21 @@ func publish(t *testing.T, c *client.Client, topic, payload string, qos mqtt.QoS
 // returned stop function is called (or the test ends).
 func runBridge(t *testing.T, local *broker.Broker, opts Options) (stop func()) {
 	t.Helper()
+	_, stop, _ = startBridgeDone(t, local, opts)
+	return stop
+}
+
+// startBridge is runBridge returning the Bridge.
+func startBridge(t *testing.T, local *broker.Broker, opts Options) *Bridge {
+	t.Helper()
+	b, _, _ := startBridgeDone(t, local, opts)
+	return b
+}
+
+// startBridgeDone starts a bridge and returns it, the function that stops
+// it and a channel closed when its Run returns.
+func startBridgeDone(t *testing.T, local *broker.Broker, opts Options) (*Bridge, func(), <-chan struct{}) {
+	t.Helper()
 	opts.LocalDial = func(context.Context) (net.Conn, error) {
 		nc, bc := net.Pipe()
 		if err := local.ServeBridgeConn(bc, "bridge"); err != nil {
@@ -131,7 +146,9 @@ func runBridge(t *testing.T, local *broker.Broker, opts Options) (stop func()) {
 	if opts.RestartBase == 0 {
 		opts.RestartBase = 50 * time.Millisecond
 	}
-	opts.ConnectTimeout = 2 * time.Second
+	if opts.ConnectTimeout == 0 {
+		opts.ConnectTimeout = 2 * time.Second
+	}
 	b, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +160,7 @@ func runBridge(t *testing.T, local *broker.Broker, opts Options) (stop func()) {
 		b.Run(ctx)
 	}()
 	var stopped bool
-	stop = func() {
+	stop := func() {
 		if stopped {
 			return
 		}
@@ -156,7 +173,7 @@ func runBridge(t *testing.T, local *broker.Broker, opts Options) (stop func()) {
 		}
 	}
 	t.Cleanup(stop)
-	return stop
+	return b, stop, done
 }
 
 // waitConnected waits until the remote side sees the bridge's state "1".

@@ -16,6 +16,35 @@ type forwarder struct {
 	keepRetain  bool
 	maxInflight int
 	logf        func(format string, v ...any)
+	active      func() // called for every message forwarded (lazy bridges' idle timer)
+	// resumed are messages already resent (Client.Resend) on the sink's
+	// connection, awaited before the queue's.
+	resumed []pending
+}
+
+// pending is a message sent to the sink and awaiting its acknowledgement.
+type pending struct {
+	it  item
+	tok *client.Token
+}
+
+// outgoing is the PUBLISH forwarding m: the topic mapped, the retain flag
+// kept or not, and without what belongs to the connection m came in on
+// (topic alias, subscription identifiers).
+func outgoing(m *mqtt.Publish, mapTopic func(string) string, keepRetain bool) *mqtt.Publish {
+	p := &mqtt.Publish{Topic: mapTopic(m.Topic), Payload: m.Payload, QoS: m.QoS,
+		Retain: m.Retain && keepRetain, Props: m.Props}
+	p.Props.Unmark(mqtt.PropTopicAlias)
+	p.Props.Unmark(mqtt.PropSubscriptionID)
+	return p
+}
+
+// cutShort marks it as sent under tok's packet identifier (see item).
+func cutShort(it item, tok *client.Token) item {
+	if tok != nil && it.m.QoS > 0 {
+		it.pid, it.rel = tok.PacketID(), tok.Released()
+	}
+	return it
 }
 
 // run forwards until stop is closed or the sink's connection ends. Each
@@ -24,11 +53,7 @@ type forwarder struct {
 // was cut short (the first failure and every later one, in order) for
 // the caller to retry or drop.
 func (f *forwarder) run(stop <-chan struct{}) []item {
-	type pending struct {
-		it  item
-		tok *client.Token
-	}
-	pend := make(chan pending, f.maxInflight)
+	pend := make(chan pending, max(f.maxInflight, len(f.resumed)))
 	var retry []item
 	ackerDone := make(chan struct{})
 	go func() {
@@ -40,7 +65,7 @@ func (f *forwarder) run(stop <-chan struct{}) []item {
 			var ae *client.AckError
 			switch {
 			case broken:
-				retry = append(retry, pd.it)
+				retry = append(retry, cutShort(pd.it, pd.tok))
 			case err == nil:
 				pd.it.src.ack(pd.it.m)
 			case errors.As(err, &ae):
@@ -50,7 +75,7 @@ func (f *forwarder) run(stop <-chan struct{}) []item {
 				pd.it.src.ack(pd.it.m)
 			default:
 				broken = true
-				retry = append(retry, pd.it)
+				retry = append(retry, cutShort(pd.it, pd.tok))
 			}
 		}
 	}()
@@ -63,6 +88,9 @@ func (f *forwarder) run(stop <-chan struct{}) []item {
 		case <-ctx.Done():
 		}
 	}()
+	for _, pd := range f.resumed {
+		pend <- pd
+	}
 	var cut []item
 	for {
 		it, ok := f.q.pop(stop)
@@ -70,13 +98,8 @@ func (f *forwarder) run(stop <-chan struct{}) []item {
 			break
 		}
 		m := it.m
-		p := &mqtt.Publish{Topic: f.mapTopic(m.Topic), Payload: m.Payload, QoS: m.QoS,
-			Retain: m.Retain && f.keepRetain, Props: m.Props}
-		// Aliases and subscription identifiers belong to the connection
-		// the message came in on.
-		p.Props.Unmark(mqtt.PropTopicAlias)
-		p.Props.Unmark(mqtt.PropSubscriptionID)
-		tok, err := f.sink.Publish(ctx, p)
+		it.pid, it.rel = 0, false
+		tok, err := f.sink.Publish(ctx, outgoing(m, f.mapTopic, f.keepRetain))
 		if err != nil {
 			if ctx.Err() != nil || isDone(f.sink) {
 				cut = []item{it}
@@ -88,6 +111,9 @@ func (f *forwarder) run(stop <-chan struct{}) []item {
 			it.src.ack(m)
 			continue
 		}
+		if f.active != nil {
+			f.active()
+		}
 		if m.QoS == 0 {
 			continue
 		}
@@ -96,7 +122,7 @@ func (f *forwarder) run(stop <-chan struct{}) []item {
 		case <-stop:
 			// Sent, but nobody will wait for its acknowledgement: it is
 			// retried (at least once).
-			cut = []item{it}
+			cut = []item{cutShort(it, tok)}
 		}
 		if cut != nil {
 			break

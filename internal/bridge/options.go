@@ -13,10 +13,37 @@ import (
 // Options configures a Bridge (one mosquitto "connection" section).
 type Options struct {
 	Name string
-	// Addresses are the remote brokers, tried in order on each attempt
-	// (mosquitto's round_robin false: the first is preferred).
-	Addresses []client.Endpoint
-	Topics    []Topic
+	// Addresses are the remote brokers. With RoundRobin false (the
+	// default, mosquitto's round_robin false) the first is the primary:
+	// every attempt starts with it, and while connected to another one
+	// the bridge probes it every PrimaryRetry and goes back to it once it
+	// accepts connections. With RoundRobin true they are equals: after a
+	// failure the next one is tried, and the bridge stays where it
+	// connected until that connection fails.
+	Addresses    []client.Endpoint
+	RoundRobin   bool
+	PrimaryRetry time.Duration // 0 means RestartBase
+	Topics       []Topic
+
+	// Start is start_type: Automatic (the default), Lazy or Once.
+	Start StartType
+	// Threshold (lazy): messages waiting for the remote side that start
+	// the bridge; 0 means 10 (mosquitto's default).
+	Threshold int
+	// IdleTimeout (lazy): a connection that forwarded nothing, either
+	// way, for this long is closed; 0 means 60 seconds.
+	IdleTimeout time.Duration
+
+	// Local connection (this broker, in process). LocalClientID is
+	// local_clientid, "local."+ClientID when empty. The local username
+	// and password are sent in its CONNECT: as in mosquitto 2.0, they
+	// name the bridge on this broker, which does not check them or apply
+	// its ACLs to its own bridges.
+	LocalClientID    string
+	LocalUsername    string
+	HasLocalUsername bool
+	LocalPassword    []byte
+	HasLocalPassword bool
 
 	// Remote connection.
 	Version      mqtt.Version // V311 (default), V31 or V5
@@ -58,6 +85,30 @@ type Options struct {
 	// LocalDial connects to this broker (in process).
 	LocalDial func(ctx context.Context) (net.Conn, error)
 	Logger    *slog.Logger
+}
+
+// StartType is mosquitto's start_type.
+type StartType int
+
+const (
+	// Automatic connects at start and reconnects after every failure.
+	Automatic StartType = iota
+	// Lazy connects once Threshold messages wait for the remote side, and
+	// disconnects after IdleTimeout without traffic.
+	Lazy
+	// Once connects at start (every address tried once) and is never
+	// restarted: after a failure or a lost connection the bridge stops.
+	Once
+)
+
+func (s StartType) String() string {
+	switch s {
+	case Lazy:
+		return "lazy"
+	case Once:
+		return "once"
+	}
+	return "automatic"
 }
 
 // Topic is one "topic" line: Pattern is subscribed as LocalPrefix+Pattern

@@ -35,6 +35,12 @@ func (s *source) ack(m *mqtt.Publish) {
 type item struct {
 	m   *mqtt.Publish
 	src *source
+	// pid and rel describe a QoS 1/2 message whose forwarding was cut
+	// short after it was sent: its packet identifier on the connection
+	// that ended, and whether its PUBREC had been received (QoS 2). A
+	// connection resuming that session sends it again under pid.
+	pid uint16
+	rel bool
 }
 
 // maxQueuedQoS0 bounds the QoS 0 messages waiting in one queue; beyond it
@@ -50,10 +56,30 @@ type fifo struct {
 	items   []item
 	qos0    int
 	dropped int
-	wake    chan struct{}
+	wake    chan struct{} // for pop
+	grew    chan struct{} // for waitLen (lazy bridges)
 }
 
-func newFIFO() *fifo { return &fifo{wake: make(chan struct{}, 1)} }
+func newFIFO() *fifo { return &fifo{wake: make(chan struct{}, 1), grew: make(chan struct{}, 1)} }
+
+func (q *fifo) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+// waitLen waits until the queue holds at least n messages; false when
+// done is closed first.
+func (q *fifo) waitLen(n int, done <-chan struct{}) bool {
+	for q.len() < n {
+		select {
+		case <-q.grew:
+		case <-done:
+			return false
+		}
+	}
+	return true
+}
 
 func (q *fifo) push(it item) {
 	q.mu.Lock()
@@ -88,9 +114,11 @@ func (q *fifo) pushFront(its []item) {
 }
 
 func (q *fifo) signal() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	for _, ch := range []chan struct{}{q.wake, q.grew} {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -115,6 +143,26 @@ func (q *fifo) pop(stop <-chan struct{}) (item, bool) {
 			return item{}, false
 		}
 	}
+}
+
+// takeResumable removes and returns, in order, the messages that were
+// sent on a connection that ended (pid set; pushFront put them at the
+// head, possibly between QoS 0 ones).
+func (q *fifo) takeResumable() []item {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []item
+	kept := q.items[:0]
+	for _, it := range q.items {
+		if it.pid != 0 {
+			out = append(out, it)
+		} else {
+			kept = append(kept, it)
+		}
+	}
+	clear(q.items[len(kept):])
+	q.items = kept
+	return out
 }
 
 // dropQoS0 removes the QoS 0 messages (the remote side is down).

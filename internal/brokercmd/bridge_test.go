@@ -179,15 +179,15 @@ remote_clientid edge
 	if err != nil || len(back.Bridges) != 1 || back.Bridges[0].Topics[0].RemotePrefix != "site/" {
 		t.Fatalf("printed config does not read back: %v\n%s", err, out)
 	}
-	bad := writeFile(t, dir, "bad.conf", "connection east\naddress 127.0.0.1\nlocal_clientid x\ntopic a\n")
+	bad := writeFile(t, dir, "bad.conf", "connection east\naddress 127.0.0.1\nbridge_identity x\ntopic a\n")
 	code, _, errs = runApp(t, "--test-config", "-c", bad)
-	if code != 1 || !strings.Contains(errs, "bad.conf:3: local_clientid: not supported by mqbroker") {
+	if code != 1 || !strings.Contains(errs, "bad.conf:3: bridge_identity: not supported by mqbroker") {
 		t.Errorf("unsupported bridge option: exit %d: %s", code, errs)
 	}
-	lazy := writeFile(t, dir, "lazy.conf", "connection east\naddress 127.0.0.1\ntopic a\nstart_type lazy\n")
-	code, _, errs = runApp(t, "--test-config", "-c", lazy)
-	if code != 1 || !strings.Contains(errs, "lazy.conf:4: start_type: start_type lazy is not supported") {
-		t.Errorf("start_type lazy: exit %d: %s", code, errs)
+	lazy := writeFile(t, dir, "lazy.conf", "connection east\naddress 127.0.0.1\ntopic a\nstart_type lazy\nthreshold 2\n")
+	code, out, errs = runApp(t, "--print-config", "-c", lazy)
+	if code != 0 || !strings.Contains(out, "start_type lazy\nthreshold 2\nidle_timeout 60\n") {
+		t.Errorf("start_type lazy: exit %d: %s%s", code, out, errs)
 	}
 }
 

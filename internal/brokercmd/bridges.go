@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mqkit/mqkit/internal/bridge"
 	"github.com/mqkit/mqkit/internal/broker"
@@ -19,6 +20,11 @@ import (
 // lets them in without credentials or ACL checks, as mosquitto does for
 // its bridges' local side; no network listener has this name.
 const bridgeListener = "bridge"
+
+// bridgeConnectTimeout bounds each remote address's answer (TCP, TLS and
+// CONNACK), so a silent node of a cluster delays failing over to the
+// next address by at most this much.
+const bridgeConnectTimeout = 10 * time.Second
 
 // bridgeOptions turns the configuration's bridges into bridge options
 // (without LocalDial and Logger, set at start). TLS files are loaded
@@ -36,6 +42,19 @@ func bridgeOptions(cfg *config.Config) ([]bridge.Options, error) {
 			NotificationsLocalOnly: cb.NotificationsLocalOnly, OutgoingRetain: cb.OutgoingRetain,
 			NoAttemptUnsubscribe: !cb.AttemptUnsubscribe,
 			MaxInflight:          int(cfg.MaxInflightMessages),
+			RoundRobin:           cb.RoundRobin,
+			Threshold:            cb.Threshold,
+			IdleTimeout:          time.Duration(cb.IdleTimeout) * time.Second,
+			LocalClientID:        cb.LocalID(),
+			LocalUsername:        cb.LocalUsername, HasLocalUsername: cb.LocalUsername != "",
+			LocalPassword: []byte(cb.LocalPassword), HasLocalPassword: cb.HasLocalPassword,
+			ConnectTimeout: bridgeConnectTimeout,
+		}
+		switch cb.StartType {
+		case "lazy":
+			o.Start = bridge.Lazy
+		case "once":
+			o.Start = bridge.Once
 		}
 		if cfg.MaxInflightMessages == 0 {
 			o.MaxInflight = 1024 // max_inflight_messages 0 = unlimited; keep a generous window
@@ -119,7 +138,18 @@ func bridgeSummary(cb *config.Bridge) string {
 	if cb.TLS() {
 		tls = " TLS"
 	}
-	return fmt.Sprintf("bridge %s → %s%s (topics %s)", cb.Name, strings.Join(addrs, ", "), tls, strings.Join(topics, ", "))
+	var mode []string
+	if len(cb.Addresses) > 1 && cb.RoundRobin {
+		mode = append(mode, "round robin")
+	}
+	if cb.StartType != "automatic" && cb.StartType != "" {
+		mode = append(mode, "start_type "+cb.StartType)
+	}
+	extra := ""
+	if len(mode) > 0 {
+		extra = " [" + strings.Join(mode, ", ") + "]"
+	}
+	return fmt.Sprintf("bridge %s → %s%s (topics %s)%s", cb.Name, strings.Join(addrs, ", "), tls, strings.Join(topics, ", "), extra)
 }
 
 func quoteEmpty(s string) string {

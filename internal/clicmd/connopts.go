@@ -17,7 +17,10 @@ import (
 
 // connConfig is the parsed connection part of the command line.
 type connConfig struct {
-	opts       client.Options
+	opts client.Options
+	// endpoints are the brokers to try, in order: opts.Endpoint first,
+	// then the others of a host list (-h a,b or -L mqtt://a,b/t).
+	endpoints  []client.Endpoint
 	props      cliutil.PropertySet
 	version    mqtt.Version
 	disconnect *mqtt.Disconnect

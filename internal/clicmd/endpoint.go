@@ -41,8 +41,16 @@ func parseEndpoint(c *cli.Context, e *env, cc *connConfig, conn *mqtt.Connect) e
 			return usageErr(name, "Error: a unix socket (--unix, -L unix://) cannot be combined with -h, -p or -L.")
 		}
 	}
+	// Several brokers (a cluster): "-h a,b:1884,c" or
+	// "-L mqtt://a,b:1884/topic", tried in order.
+	more := t.More
+	firstPort := 0
 	if c.IsSet(flagHost) {
-		t.Host = c.String(flagHost)
+		hl, err := cliutil.SplitHostList(c.String(flagHost))
+		if err != nil {
+			return usageErr(name, "Error: -h: %v.", err)
+		}
+		t.Host, firstPort, more = hl[0].Host, hl[0].Port, hl[1:]
 	}
 	portSet := false
 	if c.IsSet(flagPort) {
@@ -51,6 +59,9 @@ func parseEndpoint(c *cli.Context, e *env, cc *connConfig, conn *mqtt.Connect) e
 			return usageErr(name, "Error: Invalid port given: %d", p)
 		}
 		t.Port, portSet = p, true
+	}
+	if firstPort != 0 {
+		t.Port, portSet = firstPort, true
 	}
 	if c.Bool(flagWS) && !t.WebSocket {
 		// --ws (mosquitto 2.1): the same host and port, over WebSocket at
@@ -95,6 +106,16 @@ func parseEndpoint(c *cli.Context, e *env, cc *connConfig, conn *mqtt.Connect) e
 		return err
 	}
 	cc.opts.Endpoint = ep
+	cc.endpoints = []client.Endpoint{ep}
+	for _, h := range more {
+		// An entry without a port uses the first address's.
+		o := ep
+		o.Host = h.Host
+		if h.Port != 0 {
+			o.Port = h.Port
+		}
+		cc.endpoints = append(cc.endpoints, o)
+	}
 
 	// Credentials: -u/-P override the URL's.
 	user, hasUser := t.Username, t.HasUser

@@ -38,6 +38,9 @@ type session struct {
 	// subscribed prints mosquitto_sub's "Subscribed (mid: ...)" line
 	// after each SUBACK in the trace.
 	subscribed bool
+	// cur is the index in cc.endpoints of the broker of the current (or
+	// last) connection.
+	cur int
 	// refusedDisconnect traces the DISCONNECT mosquitto_sub queues (in
 	// vain: the broker has closed the connection) when the broker refuses
 	// the connection.
@@ -98,9 +101,10 @@ func (s *session) options(h handlers) client.Options {
 	return opts
 }
 
-// connect opens the connection.
+// connect opens the connection: to the first broker that accepts it,
+// when several were given (-h a,b).
 func (s *session) connect(ctx context.Context, h handlers) (*client.Client, error) {
-	c, err := client.Connect(ctx, s.options(h))
+	c, err := s.dialFrom(ctx, s.options(h), 0, false)
 	if err != nil {
 		var ce *client.ConnackError
 		if s.refusedDisconnect && s.mosq != nil && errors.As(err, &ce) {
@@ -158,7 +162,8 @@ func (s *session) reconnect(ctx context.Context, lost error, h handlers, stop <-
 			return nil, ctx.Err()
 		case <-t.C:
 		}
-		cl, err := client.Connect(ctx, opts)
+		// After a loss, the next broker of a list first.
+		cl, err := s.dialFrom(ctx, opts, s.cur+1, true)
 		if err == nil {
 			return cl, nil
 		}
@@ -171,6 +176,46 @@ func (s *session) reconnect(ctx context.Context, lost error, h handlers, stop <-
 		}
 		t.Reset(reconnectDelay)
 	}
+}
+
+// dialFrom tries the brokers in turn from index first (cyclically) and
+// returns the first connection made. A broker that cannot be reached,
+// times out, or answers "server unavailable" or "busy" is skipped, with a
+// warning naming it when another one follows; any other refusal ends
+// the search (every node of a cluster would refuse the same way). The
+// warnings are printed only when quiet is false.
+func (s *session) dialFrom(ctx context.Context, opts client.Options, first int, quiet bool) (*client.Client, error) {
+	eps := s.cc.endpoints
+	if len(eps) <= 1 {
+		return client.Connect(ctx, opts)
+	}
+	var err error
+	for i := range eps {
+		idx := (first + i) % len(eps)
+		opts.Endpoint = eps[idx]
+		var c *client.Client
+		if c, err = client.Connect(ctx, opts); err == nil {
+			s.cur = idx
+			return c, nil
+		}
+		var ce *client.ConnackError
+		if ctx.Err() != nil || errors.As(err, &ce) && !unavailable(ce) {
+			return nil, err
+		}
+		if !quiet && i+1 < len(eps) {
+			msg, _, _ := describeFailure(err, s.cc.v3())
+			s.rep.warn(strings.Replace(msg, "Error: ", "Warning: ", 1)+"; trying "+eps[(idx+1)%len(eps)].Addr(), "")
+		}
+	}
+	return nil, err
+}
+
+// unavailable reports whether a refusal means "try another node".
+func unavailable(ce *client.ConnackError) bool {
+	if ce.Version == mqtt.V5 {
+		return ce.Code == mqtt.ServerUnavailable || ce.Code == mqtt.ServerBusy
+	}
+	return ce.ReturnCode == 3 // server unavailable
 }
 
 // disconnect ends the session with the configured DISCONNECT, within 5s

@@ -74,7 +74,7 @@ func short(s string) []string { return []string{s} }
 // commonFlags are the options mqpub and mqsub share.
 func commonFlags() []cli.Flag {
 	return []cli.Flag{
-		str(flagHost, short("h"), catConn, "broker host (default localhost)"),
+		str(flagHost, short("h"), catConn, "broker host (default localhost); a list a,b:1884,c names several brokers of a cluster, tried in order"),
 		str(flagPort, short("p"), catConn, "broker port (default 1883, 8883 with TLS)"),
 		str(flagURL, short("L"), catConn, "mqtt|mqtts|ws|wss://[user[:pass]@]host[:port][/topic or /ws-path]"),
 		str(flagUnix, nil, catConn, "connect through the unix domain socket at `PATH` instead of -h/-p (broker: listener 0 PATH)"),

@@ -183,3 +183,50 @@ func (c *Client) queueAck(a *mqtt.Ack) error {
 	_ = c.enqueue(outItem{p: a, raw: raw})
 	return nil
 }
+
+// Resend queues again an outbound QoS 1/2 message of a previous
+// connection whose flow did not complete, on a connection that resumed
+// that session (CONNACK Session Present): with its packet identifier, as
+// a PUBLISH with DUP set, or only its PUBREL when released (its PUBREC
+// had been received) [MQTT-4.4.0-1] [MQTT-3.3.1-1]. A server that still
+// holds a QoS 2 message under that identifier does not deliver it twice
+// [MQTT-4.3.3-9]. Call it from Options.OnConnect, before any other
+// publish, so the identifier is not allocated to a new message first. It
+// takes a slot of the inflight window without waiting.
+func (c *Client) Resend(p *mqtt.Publish, id uint16, released bool) (*Token, error) {
+	if p.QoS == 0 || id == 0 || (released && p.QoS != 2) {
+		return nil, fmt.Errorf("resend: QoS %d, packet identifier %d, released %v", p.QoS, id, released)
+	}
+	select {
+	case c.inflight <- struct{}{}:
+	default:
+		return nil, errors.New("resend: inflight window full")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, used := c.pending[id]; used {
+		<-c.inflight
+		return nil, fmt.Errorf("resend: packet identifier %d in use", id)
+	}
+	tok := newToken(mqtt.PUBLISH, p.QoS)
+	tok.packetID, tok.relSent = id, released
+	var pk mqtt.Packet = &mqtt.Ack{Kind: mqtt.PUBREL, PacketID: id}
+	if !released {
+		q := *p
+		q.Dup, q.PacketID = true, id
+		q.Props.Unmark(mqtt.PropTopicAlias)
+		pk = &q
+	}
+	raw, err := mqtt.Append(nil, pk, c.version)
+	if err != nil {
+		<-c.inflight
+		return nil, err
+	}
+	c.pending[id] = tok
+	if err := c.enqueue(outItem{p: pk, raw: raw}); err != nil {
+		delete(c.pending, id)
+		<-c.inflight
+		return nil, err
+	}
+	return tok, nil
+}

@@ -66,3 +66,7 @@ func (t *Token) Result() mqtt.Packet {
 	<-t.done
 	return t.result
 }
+
+// Released reports whether a QoS 2 publish had its PUBREC and PUBREL
+// sent. Read it once the token is done.
+func (t *Token) Released() bool { return t.relSent }

@@ -22,6 +22,9 @@ type Target struct {
 	TLS       bool
 	WebSocket bool
 	Socket    string // unix: the path of the unix domain socket
+	// More are further brokers of the same cluster, from a host list in
+	// the URL (mqtt://a:1883,b:1884/topic); Port 0 means the scheme's.
+	More []HostPort
 }
 
 // Default ports. mqtt/mqtts use the IANA ports (as mosquitto does). For
@@ -122,6 +125,13 @@ func ParseURL(s string) (Target, error) {
 			}
 		}
 	}
+	if first, rest, ok := strings.Cut(authority, ","); ok {
+		more, err := splitEntries(rest)
+		if err != nil {
+			return t, errors.New("Error: Invalid URL for -L argument specified - " + err.Error() + ".")
+		}
+		t.More, authority = more, first
+	}
 	host, port, err := splitHostPort(authority)
 	if err != nil {
 		return t, err
@@ -202,4 +212,57 @@ func (t Target) String() string {
 		b.WriteString(t.Topic)
 	}
 	return b.String()
+}
+
+// HostPort is one entry of a host list; Port 0 means "not given".
+type HostPort struct {
+	Host string
+	Port int
+}
+
+// SplitHostList parses a comma-separated list of HOST or HOST:PORT
+// entries (IPv6 addresses in brackets when a port follows: [::1]:1883), as
+// -h and -L accept to name several brokers of a cluster. A value without
+// a comma is one entry, so a single -h behaves as before.
+func SplitHostList(s string) ([]HostPort, error) {
+	if !strings.Contains(s, ",") && !strings.HasPrefix(s, "[") {
+		// One value: taken as it is (as mosquitto does with -h).
+		return []HostPort{{Host: s}}, nil
+	}
+	return splitEntries(s)
+}
+
+// splitEntries parses HOST[:PORT],HOST[:PORT],...
+func splitEntries(s string) ([]HostPort, error) {
+	var out []HostPort
+	for _, e := range strings.Split(s, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			return nil, errors.New("empty entry in the host list " + strconv.Quote(s))
+		}
+		host, port := e, ""
+		switch {
+		case strings.HasPrefix(e, "["):
+			end := strings.IndexByte(e, ']')
+			if end < 0 || (end+1 < len(e) && e[end+1] != ':') {
+				return nil, errors.New("bad host " + strconv.Quote(e))
+			}
+			host = e[1:end]
+			if end+1 < len(e) {
+				port = e[end+2:]
+			}
+		case strings.Count(e, ":") == 1:
+			host, port, _ = strings.Cut(e, ":")
+		}
+		hp := HostPort{Host: host}
+		if port != "" {
+			n, err := strconv.Atoi(port)
+			if err != nil || n < 1 || n > 65535 {
+				return nil, errors.New("invalid port " + strconv.Quote(port) + " in " + strconv.Quote(e))
+			}
+			hp.Port = n
+		}
+		out = append(out, hp)
+	}
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package cliutil
 
 import (
+	"reflect"
 	"testing"
 )
 
@@ -37,7 +38,7 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("ParseURL(%q): %v", tc.in, err)
 			continue
 		}
-		if got != tc.want {
+		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("ParseURL(%q)\n got %+v\nwant %+v", tc.in, got, tc.want)
 		}
 	}

@@ -19,10 +19,28 @@ type Bridge struct {
 	Name string
 	Pos  Pos // the "connection" line
 
-	// Addresses are the remote brokers (address / addresses), tried in
-	// order (mosquitto's round_robin false).
-	Addresses []BridgeAddress
-	Topics    []BridgeTopic
+	// Addresses are the remote brokers (address / addresses). With
+	// RoundRobin false (the default) the first is the primary, tried
+	// first and returned to once it is back; with true they are equals,
+	// used in turn (round_robin).
+	Addresses  []BridgeAddress
+	RoundRobin bool
+	Topics     []BridgeTopic
+
+	// StartType is start_type: automatic (default), lazy or once.
+	// Threshold (default 10 messages) and IdleTimeout (default 60
+	// seconds) apply to lazy bridges.
+	StartType   string
+	Threshold   int
+	IdleTimeout int
+
+	// LocalClientID (local_clientid, "" = "local."+ClientID()),
+	// LocalUsername and LocalPassword identify the bridge's connection to
+	// this broker.
+	LocalClientID    string
+	LocalUsername    string
+	LocalPassword    string
+	HasLocalPassword bool
 
 	ProtocolVersion string // bridge_protocol_version: mqttv311 (default), mqttv31, mqttv50
 	CleanSession    bool   // cleansession, default false
@@ -154,6 +172,9 @@ func newBridge(name string, pos Pos) *Bridge {
 		Notifications:      true,
 		OutgoingRetain:     true,
 		AttemptUnsubscribe: true,
+		StartType:          "automatic",
+		Threshold:          10,
+		IdleTimeout:        60,
 		set:                map[string]Pos{},
 	}
 }
@@ -197,6 +218,22 @@ func bridgeOptions() map[string]handler {
 		"bridge_insecure":    bridgeBool(func(b *Bridge) *bool { return &b.Insecure }),
 		"bridge_tls_version": (*parser).optBridgeTLSVersion,
 		"start_type":         (*parser).optStartType,
+		"round_robin":        bridgeBool(func(b *Bridge) *bool { return &b.RoundRobin }),
+		"threshold":          bridgeInt(1, 1<<31-1, func(b *Bridge) *int { return &b.Threshold }),
+		"idle_timeout":       bridgeInt(1, 1<<31-1, func(b *Bridge) *int { return &b.IdleTimeout }),
+		"local_clientid":     bridgeString(func(b *Bridge) *string { return &b.LocalClientID }),
+		"local_username":     bridgeString(func(b *Bridge) *string { return &b.LocalUsername }),
+		"local_password": func(p *parser, a *args) error {
+			b, err := p.bridge(a)
+			if err != nil {
+				return err
+			}
+			if err := p.setString(a, &b.LocalPassword); err != nil {
+				return err
+			}
+			b.HasLocalPassword = true
+			return nil
+		},
 	}
 }
 
@@ -216,6 +253,20 @@ func bridgeBool(field func(*Bridge) *bool) handler {
 			return err
 		}
 		v, err := a.bool()
+		if err == nil {
+			*field(b) = v
+		}
+		return err
+	}
+}
+
+func bridgeInt(lo, hi int, field func(*Bridge) *int) handler {
+	return func(p *parser, a *args) error {
+		b, err := p.bridge(a)
+		if err != nil {
+			return err
+		}
+		v, err := a.intRange(lo, hi)
 		if err == nil {
 			*field(b) = v
 		}
@@ -458,17 +509,25 @@ func (p *parser) optBridgeTLSVersion(a *args) error {
 }
 
 func (p *parser) optStartType(a *args) error {
-	if _, err := p.bridge(a); err != nil {
+	b, err := p.bridge(a)
+	if err != nil {
 		return err
 	}
 	v, err := a.oneOf("automatic", "lazy", "once")
 	if err != nil {
 		return err
 	}
-	if v != "automatic" {
-		return a.errf("start_type %s is not supported by mqbroker (only automatic)", v)
-	}
+	b.StartType = v
 	return nil
+}
+
+// LocalID is the client identifier of the bridge's local connection:
+// local_clientid, or mosquitto's default "local.<remote client id>".
+func (b *Bridge) LocalID() string {
+	if b.LocalClientID != "" {
+		return b.LocalClientID
+	}
+	return "local." + b.ClientID()
 }
 
 // validate checks one bridge's options against each other.
@@ -488,6 +547,12 @@ func (b *Bridge) validate() error {
 	}
 	if b.HasRemotePassword && b.RemoteUsername == "" && b.ProtocolVersion != "mqttv50" {
 		return fail("remote_password", "needs remote_username")
+	}
+	if b.LocalID() == b.ClientID() {
+		// mosquitto.conf(5): a bridge to this very broker needs
+		// different local and remote client ids; with the same one the
+		// two connections would take each other over.
+		return fail("local_clientid", "is the same as the remote client id %q", b.ClientID())
 	}
 	switch {
 	case b.CertFile != "" && b.KeyFile == "":

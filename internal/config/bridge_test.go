@@ -38,7 +38,13 @@ bridge_certfile /c.pem
 bridge_keyfile /k.pem
 bridge_insecure true
 bridge_tls_version tlsv1.3
-start_type automatic
+start_type lazy
+threshold 3
+idle_timeout 15
+round_robin true
+local_clientid edge-1-here
+local_username bridge
+local_password secret
 
 connection west
 address 127.0.0.1
@@ -65,6 +71,8 @@ restart_timeout 7
 		NotificationTopic: "bridges/east/state", NotificationsLocalOnly: true,
 		AttemptUnsubscribe: false, LocalCleanSession: false, LocalCleanSessionSet: true,
 		CAFile: "/ca.pem", CAPath: "/certs", CertFile: "/c.pem", KeyFile: "/k.pem", Insecure: true, TLSVersion: "tlsv1.3",
+		StartType: "lazy", Threshold: 3, IdleTimeout: 15, RoundRobin: true,
+		LocalClientID: "edge-1-here", LocalUsername: "bridge", LocalPassword: "secret", HasLocalPassword: true,
 	}
 	e.set = nil
 	if !reflect.DeepEqual(e, want) {
@@ -82,7 +90,8 @@ restart_timeout 7
 		w.KeepaliveInterval != 60 || w.RestartBase != 7*time.Second || w.RestartCap != 0 || w.TLS() ||
 		w.ClientID() != host+".west" || w.StateTopic() != "$SYS/broker/connection/"+host+".west/state" ||
 		w.Addresses[0] != (BridgeAddress{"127.0.0.1", 1883}) || w.Topics[0].QoS != 0 ||
-		!w.AttemptUnsubscribe || w.LocalClean() != w.CleanSession {
+		!w.AttemptUnsubscribe || w.LocalClean() != w.CleanSession || w.StartType != "automatic" || w.RoundRobin ||
+		w.Threshold != 10 || w.IdleTimeout != 60 || w.LocalID() != "local."+host+".west" {
 		t.Errorf("bridge west defaults: %+v", *w)
 	}
 	// Global options after a bridge section still apply globally.
@@ -112,15 +121,15 @@ func TestBridgeParseErrors(t *testing.T) {
 		{"protocol", head + "topic t\nbridge_protocol_version mqttv4", `test.conf:4: bridge_protocol_version: invalid value "mqttv4": must be mqttv311, mqttv31 or mqttv50`},
 		{"restart", head + "topic t\nrestart_timeout 0", `test.conf:4: restart_timeout: invalid value "0": must be a positive number of seconds`},
 		{"restart cap", head + "topic t\nrestart_timeout 10 5", "test.conf:4: restart_timeout: cap 5 is below base 10"},
-		{"lazy", head + "topic t\nstart_type lazy", "test.conf:4: start_type: start_type lazy is not supported by mqbroker (only automatic)"},
-		{"once", head + "topic t\nstart_type once", "test.conf:4: start_type: start_type once is not supported by mqbroker (only automatic)"},
+		{"start_type", head + "topic t\nstart_type sometimes", `test.conf:4: start_type: invalid value "sometimes": must be automatic, lazy or once`},
+		{"threshold", head + "topic t\nthreshold 0", "test.conf:4: threshold: must be between 1 and 2147483647, got 0"},
+		{"same client ids", head + "topic t\nremote_clientid x\nlocal_clientid x", `test.conf:5: local_clientid: is the same as the remote client id "x" (bridge b)`},
 		{"duplicate clientid", head + "topic t\nremote_clientid a\nremote_clientid b", "test.conf:5: remote_clientid: duplicate value (already set at test.conf:4)"},
 		{"password without user", head + "topic t\nremote_password p", "test.conf:4: remote_password: needs remote_username (bridge b)"},
 		{"cert without key", head + "topic t\nbridge_cafile ca\nbridge_certfile c", "test.conf:5: bridge_certfile: bridge_keyfile is required with bridge_certfile (bridge b)"},
 		{"insecure without TLS", head + "topic t\nbridge_insecure true", "test.conf:4: bridge_insecure: needs bridge_cafile or bridge_capath (which turn TLS on) (bridge b)"},
 		{"notification topic", head + "topic t\nnotification_topic a/+", `test.conf:4: notification_topic: invalid topic "a/+"`},
-		{"unsupported local_clientid", head + "local_clientid x", "test.conf:3: local_clientid: not supported by mqbroker (this bridge option is not implemented; see the README for the supported ones)"},
-		{"unsupported round_robin", head + "round_robin true", "test.conf:3: round_robin: not supported by mqbroker (this bridge option is not implemented; see the README for the supported ones)"},
+		{"unsupported clientid", head + "clientid x", "test.conf:3: clientid: not supported by mqbroker (this bridge option is not implemented; see the README for the supported ones)"},
 		{"unsupported bridge_identity", head + "bridge_identity x", "test.conf:3: bridge_identity: not supported by mqbroker (this bridge option is not implemented; see the README for the supported ones)"},
 	}
 	for _, tc := range tests {

@@ -266,7 +266,23 @@ func (f *formatter) bridge(b *Bridge) {
 	if b.Insecure {
 		f.line("bridge_insecure true")
 	}
-	f.line("start_type automatic")
+	f.line("start_type %s", b.StartType)
+	if b.StartType == "lazy" {
+		f.line("threshold %d", b.Threshold)
+		f.line("idle_timeout %d", b.IdleTimeout)
+	}
+	if len(b.Addresses) > 1 {
+		f.line("round_robin %t", b.RoundRobin)
+	}
+	if b.LocalClientID != "" {
+		f.line("local_clientid %s", b.LocalClientID)
+	}
+	if b.LocalUsername != "" {
+		f.line("local_username %s", b.LocalUsername)
+	}
+	if b.HasLocalPassword {
+		f.line("local_password %s", b.LocalPassword)
+	}
 }
 
 // formatExpiration writes a persistent_client_expiration value in the

@@ -207,11 +207,7 @@ func unsupportedReason(name string) string {
 
 var unsupported = map[string]string{
 	// Bridge options not implemented (the others are in bridge.go).
-	"clientid":       bridgeUnsupported,
-	"local_clientid": bridgeUnsupported, "username": bridgeUnsupported,
-	"local_username": bridgeUnsupported, "password": bridgeUnsupported,
-	"local_password": bridgeUnsupported, "idle_timeout": bridgeUnsupported,
-	"round_robin": bridgeUnsupported, "threshold": bridgeUnsupported,
+	"clientid": bridgeUnsupported, "username": bridgeUnsupported, "password": bridgeUnsupported,
 	// Plugins.
 	"plugin": "plugins are not supported", "auth_plugin": "plugins are not supported",
 	"auth_plugin_deny_special_chars": "plugins are not supported",
