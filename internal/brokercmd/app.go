@@ -68,7 +68,7 @@ const usageText = "mqbroker [-c FILE] [-p PORT ...] [--listen URL ...] [--user N
 func NewApp(stdout, stderr io.Writer) *cli.App {
 	// -v is --verbose (as in mosquitto), so --version has no short form.
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
-	return &cli.App{
+	app := &cli.App{
 		Name:                   "mqbroker",
 		Usage:                  "an MQTT 3.1 / 3.1.1 / 5.0 broker (mosquitto compatible)",
 		UsageText:              usageText,
@@ -76,7 +76,6 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 		Version:                version.Version,
 		Writer:                 stdout,
 		ErrWriter:              stderr,
-		EnableBashCompletion:   true,
 		UseShortOptionHandling: true,
 		HideHelpCommand:        true,
 		// Errors are returned to Main, which alone picks the exit status.
@@ -102,9 +101,14 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "daemon", Aliases: []string{"d"}, Usage: "not supported: run under a service manager instead"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a Go CPU profile to `FILE` until the broker stops (go tool pprof FILE)"},
 		},
-		Commands: []*cli.Command{passwdCommand(), selftestCommand()},
+		Commands: []*cli.Command{passwdCommand(), selftestCommand(), completionCommand()},
 		Action:   run,
 	}
+	app.OnUsageError = usageError("mqbroker", app.Flags)
+	for _, c := range app.Commands {
+		c.OnUsageError = usageError("mqbroker "+c.Name, c.Flags)
+	}
+	return app
 }
 
 // Main runs the app and returns the process exit status.
@@ -230,7 +234,7 @@ func run(c *cli.Context) error {
 		}
 		st, err := store.Open(path, store.Options{Logf: func(f string, a ...any) { logger.Error(fmt.Sprintf(f, a...)) }})
 		if err != nil {
-			return cli.Exit("mqbroker: "+err.Error(), 1)
+			return cli.Exit("mqbroker: "+startError(err, cfg, p.names).Error(), 1)
 		}
 		defer st.Close()
 		p.opts.Store = st
@@ -265,7 +269,7 @@ func run(c *cli.Context) error {
 		return cli.Exit("mqbroker: "+err.Error(), 1)
 	}
 	if err := b.Start(); err != nil {
-		return cli.Exit("mqbroker: "+err.Error(), 1)
+		return cli.Exit("mqbroker: "+startError(err, cfg, p.names).Error(), 1)
 	}
 	if !c.Bool("quiet") {
 		printBanner(c.App.ErrWriter, cfg, p, b)

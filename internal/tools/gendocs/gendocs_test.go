@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mqkit/mqkit/internal/clidoc"
+	"github.com/mqkit/mqkit/internal/config"
+	"github.com/mqkit/mqkit/internal/testtool"
+)
+
+// visibleFlagNames lists every name of every visible flag of the app and
+// of its visible subcommands, as typed (-p, --port).
+func visibleFlagNames(app *cli.App) []string {
+	var out []string
+	add := func(flags []cli.Flag) {
+		for _, f := range flags {
+			if vf, ok := f.(cli.VisibleFlag); ok && !vf.IsVisible() {
+				continue
+			}
+			for _, n := range f.Names() {
+				if len(n) == 1 {
+					out = append(out, "-"+n)
+				} else {
+					out = append(out, "--"+n)
+				}
+			}
+		}
+	}
+	add(app.Flags)
+	for _, c := range app.Commands {
+		if !c.Hidden {
+			add(c.Flags)
+		}
+	}
+	return out
+}
+
+func roffName(n string) string { return strings.ReplaceAll(n, "-", `\-`) }
+
+// TestEveryFlagDocumented: each visible flag of each program appears in
+// its man page and in its bash, zsh and fish completion scripts.
+func TestEveryFlagDocumented(t *testing.T) {
+	fs := files()
+	for _, app := range apps() {
+		names := visibleFlagNames(app)
+		if len(names) < 10 {
+			t.Fatalf("%s: only %d flags found", app.Name, len(names))
+		}
+		man := fs["man/man1/"+app.Name+".1"]
+		bash := fs["completion/bash/"+app.Name]
+		zsh := fs["completion/zsh/_"+app.Name]
+		fish := fs["completion/fish/"+app.Name+".fish"]
+		for _, n := range names {
+			if !strings.Contains(man, `\fB`+roffName(n)+`\fR`) {
+				t.Errorf("%s.1 lacks %s", app.Name, n)
+			}
+			if !strings.Contains(bash, " "+n+" ") && !strings.Contains(bash, "'"+n+" ") && !strings.Contains(bash, " "+n+"'") {
+				t.Errorf("bash completion of %s lacks %s", app.Name, n)
+			}
+			if !strings.Contains(zsh, "'"+n+"[") && !strings.Contains(zsh, "'*"+n+"[") {
+				t.Errorf("zsh completion of %s lacks %s", app.Name, n)
+			}
+			fishOpt := " -l " + strings.TrimPrefix(n, "--")
+			if len(n) == 2 {
+				fishOpt = " -s " + n[1:]
+			}
+			if !strings.Contains(fish, fishOpt+" ") {
+				t.Errorf("fish completion of %s lacks %s", app.Name, n)
+			}
+		}
+		for _, c := range app.Commands {
+			if !c.Hidden && !strings.Contains(man, ".SS mqbroker "+c.Name) {
+				t.Errorf("%s.1 lacks the %s command", app.Name, c.Name)
+			}
+		}
+	}
+	conf := fs["man/man5/mqbroker.conf.5"]
+	for _, k := range config.Keywords() {
+		if !strings.Contains(conf, ".B "+roffName(k)+"\n") {
+			t.Errorf("mqbroker.conf.5 lacks %s", k)
+		}
+	}
+}
+
+// TestManPagesRender: groff formats every page without a warning.
+func TestManPagesRender(t *testing.T) {
+	groff := testtool.Require(t, "groff")
+	for name, text := range files() {
+		if !strings.HasPrefix(name, "man/") {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, groff, "-man", "-Tutf8", "-ww", "-z")
+		cmd.Stdin = strings.NewReader(text)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil || len(out) > 0 {
+			t.Errorf("groff %s: %v\n%s", name, err, out)
+		}
+	}
+}
+
+// TestBrokerCompletionInBash: the command lines on which urfave/cli's
+// --generate-bash-completion printed a nil-pointer panic (issue 14)
+// complete in a real bash with the generated script.
+func TestBrokerCompletionInBash(t *testing.T) {
+	bash := testtool.Require(t, "bash")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "my.conf"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs := files()
+	for _, tc := range []struct {
+		script, line string
+		want         []string
+	}{
+		{"mqbroker", "mqbroker selftest --j", []string{"--json"}},
+		{"mqbroker", "mqbroker -c ", []string{"my.conf"}},
+		{"mqbroker", "mqbroker --pro", []string{}},
+		{"mqbroker", "mqbroker --po", []string{"--port"}},
+		{"mqbroker", "mqbroker completion ", []string{"bash", "fish", "zsh"}},
+		{"mqbroker", "mqbroker pa", []string{"passwd"}},
+		{"mqpub", "mqpub --qo", []string{"--qos"}},
+		{"mqpub", "mqpub -q ", []string{"0", "1", "2"}},
+		{"mqsub", "mqsub --cafile my", []string{"my.conf"}},
+		{"mqsub", "mqsub -V ", []string{"31", "311", "5", "mqttv31", "mqttv311", "mqttv5"}},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		got, err := clidoc.BashCompletions(ctx, bash, fs["completion/bash/"+tc.script], dir, tc.line)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		if got == nil {
+			got = []string{}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%q: got %q, want %q", tc.line, got, tc.want)
+		}
+	}
+}
+
+// TestGenerate writes the files where make install takes them from.
+func TestGenerate(t *testing.T) {
+	dir := t.TempDir()
+	if err := generate(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"man/man1/mqbroker.1", "man/man1/mqpub.1", "man/man1/mqsub.1", "man/man5/mqbroker.conf.5",
+		"completion/bash/mqsub", "completion/zsh/_mqpub", "completion/fish/mqbroker.fish"} {
+		if fi, err := os.Stat(filepath.Join(dir, p)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
