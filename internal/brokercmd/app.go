@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -261,7 +262,9 @@ func run(c *cli.Context) error {
 	defer func() { signal.Stop(hup); close(hup) }()
 	go func() {
 		for range hup {
+			_ = sdNotify("RELOADING=1")
 			reload(logger, p)
+			_ = sdNotify("READY=1")
 		}
 	}()
 	b, err := broker.New(p.opts)
@@ -271,9 +274,22 @@ func run(c *cli.Context) error {
 	if err := b.Start(); err != nil {
 		return cli.Exit("mqbroker: "+startError(err, cfg, p.names).Error(), 1)
 	}
+	v6, stopV6 := listenIPv6Loopback(ctx, b, cfg, p.names, logger)
+	defer stopV6()
+	p.loopback6 = v6
 	if !c.Bool("quiet") {
 		printBanner(c.App.ErrWriter, cfg, p, b)
 	}
+	notify := func(state string) {
+		if err := sdNotify(state); err != nil {
+			logger.Warn("Warning: sd_notify " + strings.SplitN(state, "\n", 2)[0] + ": " + err.Error())
+		}
+	}
+	notify(fmt.Sprintf("READY=1\nSTATUS=%d listener(s) open\nMAINPID=%d", len(cfg.Listeners), os.Getpid()))
+	go func() {
+		<-ctx.Done()
+		notify("STOPPING=1")
+	}()
 	// Bridges stop with the broker, whatever ends it.
 	bctx, stopBridges := context.WithCancel(ctx)
 	defer stopBridges()

@@ -20,6 +20,7 @@ type plan struct {
 	guard     *guard
 	reloaders []*auth.TLSReloader
 	bridges   []bridge.Options
+	loopback6 []string // [::1]:PORT twins of the local-only listeners (loopback6.go)
 }
 
 // listenerName names listener i for logs, Broker.Addr and security scopes.

@@ -21,8 +21,9 @@
 // first "listener" line configure mosquitto's default listener (port 1883
 // unless "port" says otherwise), which is opened after the others. With no
 // listener at all the broker is in local-only mode: one listener on
-// 127.0.0.1:1883 and allow_anonymous defaulting to true (mosquitto also
-// listens on ::1; mosquitto forces anonymous access on even when
+// 127.0.0.1:1883 and allow_anonymous defaulting to true (mqbroker opens
+// its twin on [::1] when it starts, as mosquitto listens on localhost, both
+// addresses; mosquitto forces anonymous access on even when
 // allow_anonymous false is given, we keep the explicit value).
 //
 // Security options (allow_anonymous, password_file, acl_file,
