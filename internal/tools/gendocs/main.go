@@ -117,7 +117,6 @@ func confPage() string {
 	return b.String()
 }
 
-
 func generate(dir string) error {
 	fs := files()
 	names := make([]string, 0, len(fs))
