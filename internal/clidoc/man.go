@@ -116,7 +116,7 @@ func roff(s string) string {
 	return b.String()
 }
 
-// roffLine escapes a whole output line: also a leading '.' or '\”
+// roffLine escapes a whole output line: also a leading "." or "'"
 // (which roff would take for a request).
 func roffLine(s string) string {
 	s = roff(s)
