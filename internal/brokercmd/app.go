@@ -40,6 +40,7 @@ const examples = `EXAMPLES:
    mqbroker passwd -c pwfile alice   create a password file (mosquitto_passwd format)
    mqbroker selftest                 check an in-process mqbroker: 27 MQTT conformance checks
    mqbroker selftest mqtt://127.0.0.1:1883   the same checks against any broker
+   source <(mqbroker completion bash)         shell completion (also zsh; fish: mqbroker completion fish | source)
 
 LISTENERS AND USERS:
    Listeners come from -c, then every --listen, then -p (-p is ignored when the file
@@ -55,6 +56,8 @@ LISTENERS AND USERS:
 SIGNALS:
    SIGINT, SIGTERM   graceful shutdown (v5 clients get DISCONNECT 0x8B)
    SIGHUP            reload password files, ACL files and TLS certificates
+   Under systemd (Type=notify, $NOTIFY_SOCKET) mqbroker reports READY=1 once listening,
+   RELOADING=1/READY=1 around a reload and STOPPING=1 at shutdown (contrib/systemd/).
 
 EXIT STATUS:
    0 clean shutdown or valid configuration; 1 configuration or start-up error`
@@ -63,7 +66,8 @@ const usageText = "mqbroker [-c FILE] [-p PORT ...] [--listen URL ...] [--user N
 	"     [--anonymous] [--cert FILE --key FILE [--cafile FILE] [--require-certificate]]\n" +
 	"     [-v] [--data DIR] [--test-config | --print-config]\n" +
 	"   mqbroker passwd [options] FILE USER [PASSWORD]\n" +
-	"   mqbroker selftest [options] [URL [WS-URL]]"
+	"   mqbroker selftest [options] [URL [WS-URL]]\n" +
+	"   mqbroker completion bash|zsh|fish"
 
 // NewApp builds the mqbroker application writing to stdout and stderr.
 func NewApp(stdout, stderr io.Writer) *cli.App {
