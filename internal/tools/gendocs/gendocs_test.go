@@ -163,3 +163,44 @@ func TestGenerate(t *testing.T) {
 		}
 	}
 }
+
+// TestCompletionInZshAndFish: every generated zsh and fish script parses,
+// zsh registers it with compinit, and fish completes the real command
+// lines of the issue.
+func TestCompletionInZshAndFish(t *testing.T) {
+	zsh := testtool.Require(t, "zsh")
+	fish := testtool.Require(t, "fish")
+	fs := files()
+	run := func(tool string, args []string, stdin string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, tool, args...)
+		cmd.Stdin = strings.NewReader(stdin)
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", tool, args, err, out)
+		}
+		return string(out)
+	}
+	for _, name := range []string{"mqbroker", "mqpub", "mqsub"} {
+		z := fs["completion/zsh/_"+name]
+		run(zsh, []string{"-n"}, z)
+		if got := strings.TrimSpace(run(zsh, []string{"-f"}, "autoload -U compinit && compinit -u -D\n"+z+"\nprint -r -- ${_comps["+name+"]}\n")); got != "_mqkit_"+name {
+			t.Errorf("zsh: %s completes with %q", name, got)
+		}
+		run(fish, []string{"--no-config", "--no-execute"}, fs["completion/fish/"+name+".fish"])
+	}
+	for _, tc := range []struct{ prog, line, want string }{
+		{"mqbroker", "mqbroker selftest --j", "--json"},
+		{"mqbroker", "mqbroker compl", "completion"},
+		{"mqpub", "mqpub --qo", "--qos"},
+		{"mqsub", "mqsub --retained-o", "--retained-only"},
+	} {
+		out := run(fish, []string{"--no-config"}, fs["completion/fish/"+tc.prog+".fish"]+"\ncomplete -C '"+tc.line+"'\n")
+		if first := strings.SplitN(strings.TrimSpace(out), "\t", 2)[0]; first != tc.want {
+			t.Errorf("fish %q: %q, want %s first", tc.line, out, tc.want)
+		}
+	}
+}
