@@ -204,3 +204,54 @@ func TestCompletionInZshAndFish(t *testing.T) {
 		}
 	}
 }
+
+// zptyDriver types a command line and <TAB> into an interactive zsh (on a
+// pseudo-terminal, zsh's zpty module) with the completion script loaded,
+// and prints what the line became.
+const zptyDriver = `zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "cd ${(q)2}; PS1='> '; autoload -U compinit; compinit -u -D; source ${(q)1}"
+sleep 0.3
+zpty -w -n z "$3"$'\t'
+out=''
+for i in {1..50}; do
+	sleep 0.1
+	while zpty -rt z chunk; do out+=$chunk; done
+	[[ $out == *"$4"* ]] && break
+done
+zpty -d z
+print -r -- "$out"
+`
+
+// TestCompletionInteractiveZsh: <TAB> in a real interactive zsh completes
+// what the generated scripts promise.
+func TestCompletionInteractiveZsh(t *testing.T) {
+	zsh := testtool.Require(t, "zsh")
+	fs := files()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "my.conf"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ prog, line, want string }{
+		{"mqbroker", "mqbroker selftest --j", "mqbroker selftest --json"},
+		{"mqbroker", "mqbroker -c my", "mqbroker -c my.conf"},
+		{"mqpub", "mqpub --qo", "mqpub --qos"},
+		{"mqsub", "mqsub --will-re", "mqsub --will-retain"},
+	} {
+		script := filepath.Join(t.TempDir(), "_"+tc.prog)
+		if err := os.WriteFile(script, []byte(fs["completion/zsh/_"+tc.prog]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := exec.CommandContext(ctx, zsh, "-f", "-c", zptyDriver, "zsh", script, dir, tc.line, tc.want)
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "TERM=dumb")
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("zsh: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), tc.want) {
+			t.Errorf("zsh: %q<TAB> did not become %q:\n%q", tc.line, tc.want, out)
+		}
+	}
+}
