@@ -31,8 +31,9 @@ import (
 //
 // A person types the next line once the previous one has had its effect;
 // after a command started with &, the test waits until that process has
-// a TCP socket listening or connected (bounded), then a moment more for
-// its subscription. Every process started is killed at the end.
+// a TCP socket listening (a broker) or connected (a client; then one
+// second more for its subscription), bounded. Every process started is
+// killed at the end.
 
 // readmeTimeout bounds the whole run (make build included).
 const readmeTimeout = 5 * time.Minute
@@ -122,8 +123,14 @@ __settle() {
 			[[ $link == socket:* ]] || continue
 			inode=${link#socket:[}
 			inode=${inode%]}
-			if awk -v i="$inode" '$10 == i && ($4 == "01" || $4 == "0A") { f = 1 } END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
-				sleep 0.3
+			# A listening socket: a broker is ready. A connected one: a
+			# client, which subscribes next (CONNECT, SUBSCRIBE and their
+			# acks take milliseconds; a second allows for a loaded machine).
+			if awk -v i="$inode" '$10 == i && $4 == "0A" { f = 1 } END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+				return 0
+			fi
+			if awk -v i="$inode" '$10 == i && $4 == "01" { f = 1 } END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+				sleep 1
 				return 0
 			fi
 		done
