@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,7 +210,11 @@ func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("password file: %w", err)
+		// Name the directory, not the temporary file the user never asked for.
+		if _, serr := os.Stat(dir); serr != nil {
+			return fmt.Errorf("password file %s: directory %s: %w", path, dir, errors.Unwrap(serr))
+		}
+		return fmt.Errorf("password file %s: cannot write in directory %s: %w", path, dir, unwrapPath(err))
 	}
 	name := tmp.Name()
 	ok := false
@@ -240,4 +245,13 @@ func writeFileAtomic(path string, data []byte) error {
 		d.Close()
 	}
 	return nil
+}
+
+// unwrapPath drops the path of an *fs.PathError, keeping its cause.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -39,6 +40,7 @@ const examples = `EXAMPLES:
    mqbroker passwd -c pwfile alice   create a password file (mosquitto_passwd format)
    mqbroker selftest                 check an in-process mqbroker: 27 MQTT conformance checks
    mqbroker selftest mqtt://127.0.0.1:1883   the same checks against any broker
+   source <(mqbroker completion bash)         shell completion (also zsh; fish: mqbroker completion fish | source)
 
 LISTENERS AND USERS:
    Listeners come from -c, then every --listen, then -p (-p is ignored when the file
@@ -54,6 +56,8 @@ LISTENERS AND USERS:
 SIGNALS:
    SIGINT, SIGTERM   graceful shutdown (v5 clients get DISCONNECT 0x8B)
    SIGHUP            reload password files, ACL files and TLS certificates
+   Under systemd (Type=notify, $NOTIFY_SOCKET) mqbroker reports READY=1 once listening,
+   RELOADING=1/READY=1 around a reload and STOPPING=1 at shutdown (contrib/systemd/).
 
 EXIT STATUS:
    0 clean shutdown or valid configuration; 1 configuration or start-up error`
@@ -62,13 +66,14 @@ const usageText = "mqbroker [-c FILE] [-p PORT ...] [--listen URL ...] [--user N
 	"     [--anonymous] [--cert FILE --key FILE [--cafile FILE] [--require-certificate]]\n" +
 	"     [-v] [--data DIR] [--test-config | --print-config]\n" +
 	"   mqbroker passwd [options] FILE USER [PASSWORD]\n" +
-	"   mqbroker selftest [options] [URL [WS-URL]]"
+	"   mqbroker selftest [options] [URL [WS-URL]]\n" +
+	"   mqbroker completion bash|zsh|fish"
 
 // NewApp builds the mqbroker application writing to stdout and stderr.
 func NewApp(stdout, stderr io.Writer) *cli.App {
 	// -v is --verbose (as in mosquitto), so --version has no short form.
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
-	return &cli.App{
+	app := &cli.App{
 		Name:                   "mqbroker",
 		Usage:                  "an MQTT 3.1 / 3.1.1 / 5.0 broker (mosquitto compatible)",
 		UsageText:              usageText,
@@ -76,7 +81,6 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 		Version:                version.Version,
 		Writer:                 stdout,
 		ErrWriter:              stderr,
-		EnableBashCompletion:   true,
 		UseShortOptionHandling: true,
 		HideHelpCommand:        true,
 		// Errors are returned to Main, which alone picks the exit status.
@@ -102,9 +106,14 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "daemon", Aliases: []string{"d"}, Usage: "not supported: run under a service manager instead"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a Go CPU profile to `FILE` until the broker stops (go tool pprof FILE)"},
 		},
-		Commands: []*cli.Command{passwdCommand(), selftestCommand()},
+		Commands: []*cli.Command{passwdCommand(), selftestCommand(), completionCommand()},
 		Action:   run,
 	}
+	app.OnUsageError = usageError("mqbroker", app.Flags)
+	for _, c := range app.Commands {
+		c.OnUsageError = usageError("mqbroker "+c.Name, c.Flags)
+	}
+	return app
 }
 
 // Main runs the app and returns the process exit status.
@@ -230,7 +239,7 @@ func run(c *cli.Context) error {
 		}
 		st, err := store.Open(path, store.Options{Logf: func(f string, a ...any) { logger.Error(fmt.Sprintf(f, a...)) }})
 		if err != nil {
-			return cli.Exit("mqbroker: "+err.Error(), 1)
+			return cli.Exit("mqbroker: "+startError(err, cfg, p.names).Error(), 1)
 		}
 		defer st.Close()
 		p.opts.Store = st
@@ -257,7 +266,9 @@ func run(c *cli.Context) error {
 	defer func() { signal.Stop(hup); close(hup) }()
 	go func() {
 		for range hup {
+			_ = sdNotify("RELOADING=1")
 			reload(logger, p)
+			_ = sdNotify("READY=1")
 		}
 	}()
 	b, err := broker.New(p.opts)
@@ -265,11 +276,24 @@ func run(c *cli.Context) error {
 		return cli.Exit("mqbroker: "+err.Error(), 1)
 	}
 	if err := b.Start(); err != nil {
-		return cli.Exit("mqbroker: "+err.Error(), 1)
+		return cli.Exit("mqbroker: "+startError(err, cfg, p.names).Error(), 1)
 	}
+	v6, stopV6 := listenIPv6Loopback(ctx, b, cfg, p.names, logger)
+	defer stopV6()
+	p.loopback6 = v6
 	if !c.Bool("quiet") {
 		printBanner(c.App.ErrWriter, cfg, p, b)
 	}
+	notify := func(state string) {
+		if err := sdNotify(state); err != nil {
+			logger.Warn("Warning: sd_notify " + strings.SplitN(state, "\n", 2)[0] + ": " + err.Error())
+		}
+	}
+	notify(fmt.Sprintf("READY=1\nSTATUS=%d listener(s) open\nMAINPID=%d", len(cfg.Listeners), os.Getpid()))
+	go func() {
+		<-ctx.Done()
+		notify("STOPPING=1")
+	}()
 	// Bridges stop with the broker, whatever ends it.
 	bctx, stopBridges := context.WithCancel(ctx)
 	defer stopBridges()

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mqkit/mqkit/internal/broker"
@@ -35,7 +37,12 @@ func printBanner(w io.Writer, cfg *config.Config, p *plan, b *broker.Broker) {
 			notes = append(notes, fmt.Sprintf("mount point %q", l.MountPoint))
 		}
 		if l.Local {
-			notes = append(notes, fmt.Sprintf("local only: --listen mqtt://0.0.0.0:%d for remote access", bound.Port))
+			also := ""
+			v6 := net.JoinHostPort("::1", strconv.Itoa(bound.Port))
+			if slices.Contains(p.loopback6, v6) {
+				also = ", also on " + v6
+			}
+			notes = append(notes, fmt.Sprintf("local only%s; --listen mqtt://0.0.0.0:%d for remote access", also, bound.Port))
 		}
 		if len(notes) > 0 {
 			fmt.Fprintf(&sb, "  listening on %-28s (%s)\n", u, strings.Join(notes, "; "))
@@ -80,10 +87,30 @@ func printBanner(w io.Writer, cfg *config.Config, p *plan, b *broker.Broker) {
 		case l.Protocol == config.ProtocolWebsockets || l.TLS():
 			target = "-L " + bound.URL()
 		}
-		if sec := cfg.SecurityFor(l); !sec.AllowAnonymous && len(names) > 0 {
-			target += " -u " + names[0] // mqsub and mqpub then ask for the password
+		if l.TLS() {
+			// The clients must trust the CA that signed the server's certificate.
+			target += " --cafile CA.crt"
 		}
-		fmt.Fprintf(&sb, "Try it in two other terminals:\n")
+		sec := cfg.SecurityFor(l)
+		switch {
+		case sec.AllowAnonymous:
+		case len(names) > 0:
+			target += " -u " + names[0] // mqsub and mqpub then ask for the password
+		case sec.PasswordFile != "":
+			target += " -u USER -P PASSWORD"
+		case l.UseIdentityAsUsername:
+			target += " --cert CLIENT.crt --key CLIENT.key"
+		default:
+			// No user exists and anonymous clients are refused: no pair works.
+			sb.WriteString("Nobody can log in yet: add --user NAME:PASSWORD, a password_file, or --anonymous.\n")
+			io.WriteString(w, sb.String())
+			return
+		}
+		if l.TLS() {
+			fmt.Fprintf(&sb, "Try it in two other terminals (CA.crt: the CA that signed the server certificate):\n")
+		} else {
+			fmt.Fprintf(&sb, "Try it in two other terminals:\n")
+		}
 		fmt.Fprintf(&sb, "  mqsub %s -t 'hello/#' -v\n", target)
 		fmt.Fprintf(&sb, "  mqpub %s -t hello/world -m 'Hello, MQTT'\n", target)
 	}

@@ -75,13 +75,18 @@ func bridgeOptions(cfg *config.Config) ([]bridge.Options, error) {
 			o.Topics = append(o.Topics, bridge.Topic{Pattern: t.Pattern, In: t.In(), Out: t.Out(),
 				QoS: mqtt.QoS(t.QoS), LocalPrefix: t.LocalPrefix, RemotePrefix: t.RemotePrefix})
 		}
+		if cb.TLS() {
+			if err := checkBridgeFiles(cb); err != nil {
+				return nil, err
+			}
+		}
 		for _, a := range cb.Addresses {
 			ep := client.Endpoint{Scheme: "mqtt", Host: a.Host, Port: a.Port}
 			if cb.TLS() {
 				tc, err := client.TLSOptions{CAFile: cb.CAFile, CAPath: cb.CAPath, CertFile: cb.CertFile,
 					KeyFile: cb.KeyFile, Insecure: cb.Insecure, Version: cb.TLSVersion, ServerName: a.Host}.Config()
 				if err != nil {
-					return nil, fmt.Errorf("%s: bridge %s: %w", cb.Pos, cb.Name, err)
+					return nil, fmt.Errorf("%s: bridge %s: %w", cb.OptionPos("bridge_cafile"), cb.Name, err)
 				}
 				ep.Scheme, ep.TLS = "mqtts", tc
 			}

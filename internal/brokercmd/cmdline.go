@@ -210,7 +210,8 @@ func userFlags(values []string) (*users, error) {
 	for _, v := range values {
 		name, password, ok := strings.Cut(v, ":")
 		if !ok { // v may be a mistyped secret: do not echo it
-			return nil, fmt.Errorf("--user: want NAME:PASSWORD, found no ':' in value %d", len(u.names)+1)
+			return nil, fmt.Errorf("--user takes NAME:PASSWORD, with a colon between the user name and the password "+
+				"(the value of --user number %d has none; it is not shown, in case it is a password)", len(u.names)+1)
 		}
 		if err := auth.ValidateUsername(name); err != nil {
 			return nil, fmt.Errorf("--user %q: %w", name, err)

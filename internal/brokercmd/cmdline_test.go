@@ -508,7 +508,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"--listen", "mqtts://:0", "--cert", files.ServerCert, "--key", files.ServerKey, "--require-certificate"}, "needs --cafile"},
 		{[]string{"--listen", "mqtts://:0", "--cert", files.ServerCert, "--key", files.ClientKey}, "--listen mqtts://:0"},
 		{[]string{"--listen", "mqtt://127.0.0.1:1883", "-p", "1883"}, "-p 1883: listener: 127.0.0.1:1883 is already configured at --listen mqtt://127.0.0.1:1883"},
-		{[]string{"--user", "alice"}, "--user: want NAME:PASSWORD"},
+		{[]string{"--user", "alice"}, "--user takes NAME:PASSWORD"},
 		{[]string{"--user", "a:1", "--user", "a:2"}, `--user "a": given twice`},
 		{[]string{"--user", " a:1"}, `--user " a": username must not start or end with blanks`},
 		{[]string{"--password-file", "/nonexistent/pw"}, "/nonexistent/pw"},

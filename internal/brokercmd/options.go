@@ -20,6 +20,7 @@ type plan struct {
 	guard     *guard
 	reloaders []*auth.TLSReloader
 	bridges   []bridge.Options
+	loopback6 []string // [::1]:PORT twins of the local-only listeners (loopback6.go)
 }
 
 // listenerName names listener i for logs, Broker.Addr and security scopes.
@@ -66,6 +67,12 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 			// mosquitto 2.0 accepts any Origin unless websockets_origin is set.
 			lc.WSOrigins = []string{"*"}
 		}
+		if err := checkListenerFiles(l); err != nil {
+			return nil, err
+		}
+		if err := checkSecurityFiles(cfg, l); err != nil {
+			return nil, err
+		}
 		if l.TLS() {
 			r, err := auth.NewTLSReloader(auth.TLSOptions{
 				CertFile: l.CertFile, KeyFile: l.KeyFile, CAFile: l.CAFile, CAPath: l.CAPath, CRLFile: l.CRLFile,
@@ -77,7 +84,7 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 				TLSVersion:         l.TLSVersion,
 			})
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", where(l), err)
+				return nil, fmt.Errorf("%s: %w", optionPos(l, "certfile"), err)
 			}
 			p.reloaders = append(p.reloaders, r)
 			if l.UseIdentityAsUsername && !l.RequireCertificate {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mqkit/mqkit/internal/clidoc"
 	"github.com/mqkit/mqkit/internal/cliutil"
 	"github.com/mqkit/mqkit/internal/version"
 )
@@ -36,8 +37,8 @@ type appSpec struct {
 // passed to os.Exit.
 func newApp(e *env, spec appSpec) *cli.App {
 	flags := append(spec.flags, commonFlags()...)
-	flags = append(flags, &cli.StringFlag{Name: flagCompletion, Hidden: true,
-		Usage: "print the shell completion script (bash or zsh)"})
+	flags = append(flags, &cli.StringFlag{Name: flagCompletion, Category: catOutput,
+		Usage: "print the completion script for `SHELL`: bash, zsh or fish (source <(" + e.name + " --completion bash))"})
 	flags = withFixedNames(flags)
 	app := &cli.App{
 		Name:                      e.name,
@@ -70,7 +71,7 @@ func newApp(e *env, spec appSpec) *cli.App {
 			fmt.Fprintf(c.App.Writer, "%s version %s (mqkit; MQTT 3.1, 3.1.1 and 5.0)\n", e.name, version.Version)
 			return nil
 		case c.IsSet(flagCompletion):
-			return printCompletion(c.App.Writer, e.name, c.String(flagCompletion))
+			return printCompletion(c.App, c.String(flagCompletion))
 		case c.Args().Present():
 			return usageErr(e.name, "Error: Unknown option '%s'.", c.Args().First())
 		}
@@ -153,25 +154,30 @@ func suggestOption(app *cli.App, name string) string {
 	return best
 }
 
-// editDistance is the Levenshtein distance between a and b.
+// editDistance is the edit distance between a and b, a swap of two
+// neighbouring letters counting as one edit ("prot" is 1 from "port").
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }
 
 // completeFlags prints every option for shell completion.
@@ -190,33 +196,16 @@ func completeFlags(w io.Writer, flags []cli.Flag) {
 	}
 }
 
-func printCompletion(w io.Writer, prog, shell string) error {
-	switch shell {
-	case "bash":
-		fmt.Fprintf(w, bashCompletion, prog, prog)
-	case "zsh":
-		fmt.Fprintf(w, "autoload -U +X bashcompinit && bashcompinit\n"+bashCompletion, prog, prog)
-	default:
-		return usageErr(prog, "Error: --completion takes bash or zsh.")
+// printCompletion prints the completion script of the app for shell,
+// generated from its flags (internal/clidoc).
+func printCompletion(app *cli.App, shell string) error {
+	script, ok := clidoc.Script(clidoc.FromApp(app), shell)
+	if !ok {
+		return usageErr(app.Name, "Error: --completion takes bash, zsh or fish.")
 	}
-	return nil
+	_, err := io.WriteString(app.Writer, script)
+	return err
 }
-
-// bashCompletion asks the program itself for candidates (urfave/cli's
-// --generate-bash-completion).
-const bashCompletion = `# %s completion; load with: source <(%[1]s --completion bash)
-_%[2]s_complete() {
-  local cur="${COMP_WORDS[COMP_CWORD]}"
-  local opts
-  opts=$("${COMP_WORDS[0]}" --generate-bash-completion 2>/dev/null)
-  if [[ "$cur" == -* ]]; then
-    COMPREPLY=($(compgen -W "${opts}" -- "${cur}"))
-  else
-    COMPREPLY=()
-  fi
-}
-complete -o bashdefault -o default -F _%[2]s_complete %[2]s
-`
 
 // helpTemplate is urfave's app template without the commands section, with
 // our description (examples) and the exit codes at the end.

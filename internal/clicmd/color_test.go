@@ -1,6 +1,7 @@
 package clicmd
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -39,8 +40,14 @@ func TestColour(t *testing.T) {
 			if got := strings.Contains(r.stdout, esc); got != tc.wantColor {
 				t.Errorf("colour %v, want %v: %q", got, tc.wantColor, r.stdout)
 			}
-			if tc.wantColor && !strings.Contains(r.stdout, "retained") {
-				t.Errorf("coloured -v output lacks the retained marker: %q", r.stdout)
+			// The same text as in a pipe, apart from the colour (issue 14):
+			// the retained QoS 1 message is "col/a hi", and the payload
+			// keeps the terminal's colour.
+			if got := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(r.stdout, ""); tc.args[0] == "-v" && got != "col/a hi\n" {
+				t.Errorf("-v output without colour %q, want %q", got, "col/a hi\n")
+			}
+			if tc.wantColor && !strings.HasSuffix(r.stdout, "\x1b[0;22m hi\n") {
+				t.Errorf("payload coloured, or topic colour not reset before it: %q", r.stdout)
 			}
 		})
 	}

@@ -120,6 +120,8 @@ func TestUnknownOptionSuggestion(t *testing.T) {
 		{"mqsub", []string{"-t", "a", "--retained"}, "Error: Unknown option '--retained'.\nDid you mean '--retained-only'?\n\n"},
 		{"mqsub", []string{"-t", "a", "--qoss", "1"}, "Error: Unknown option '--qoss'.\nDid you mean '--qos'?\n"},
 		{"mqsub", []string{"-t", "a", "--verbos"}, "Error: Unknown option '--verbos'.\nDid you mean '--verbose'?\n"},
+		{"mqpub", []string{"-t", "a", "-m", "x", "--prot", "1883"}, "Error: Unknown option '--prot'.\nDid you mean '--port'?\n"},
+		{"mqsub", []string{"--tpoic", "a"}, "Error: Unknown option '--tpoic'.\nDid you mean '--topic'?\n"},
 		{"mqpub", []string{"-t", "a", "-m", "x", "-Z"}, "Error: Unknown option '-Z'.\n\n"},
 		{"mqpub", []string{"-t", "a", "-m", "x", "--unknown-thing=5"}, "Error: Unknown option '--unknown-thing=5'."},
 		// A value that looks like the option is not taken for it.

@@ -64,10 +64,10 @@ type reporter struct {
 
 func (r *reporter) line(c *color.Color, msg, hint string) string {
 	var b strings.Builder
-	b.WriteString(c.Sprint(msg))
+	b.WriteString(cliutil.Lines(c, msg))
 	if hint != "" {
 		b.WriteString("\n")
-		b.WriteString(r.pal.Hint.Sprint("Hint: " + hint))
+		b.WriteString(cliutil.Lines(r.pal.Hint, "Hint: "+hint))
 	}
 	return b.String()
 }

@@ -367,7 +367,7 @@ func TestHelpAndVersion(t *testing.T) {
 			t.Errorf("%s completion: %q", name, r.stdout)
 		}
 		r = (&tool{name: name}).run(testCtx(t), "--completion", "bash")
-		if r.code != 0 || !strings.Contains(r.stdout, "complete -o bashdefault -o default -F _"+name+"_complete "+name) {
+		if r.code != 0 || !strings.Contains(r.stdout, "complete -o filenames -F _mqkit_"+name+" "+name) {
 			t.Errorf("%s --completion bash: %q", name, r.stdout)
 		}
 	}

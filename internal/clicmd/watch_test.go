@@ -175,7 +175,7 @@ func TestWatch(t *testing.T) {
 	if n := strings.Count(raw, "\n"); n != 2 {
 		t.Errorf("%d newlines, want 2 (one per topic): %q", n, raw)
 	}
-	checkScreen(t, out, "w/a q1 a4", "w/b q1 b3")
+	checkScreen(t, out, "w/a a4", "w/b b3")
 }
 
 // Lines are cut to the terminal width (one column short of it, so no

@@ -2,6 +2,7 @@ package cliutil
 
 import (
 	"os"
+	"strings"
 
 	"github.com/fatih/color"
 	"golang.org/x/term"
@@ -31,33 +32,29 @@ func SetupColor(noColorFlag bool, out *os.File) {
 
 // Palette holds the colours of mqsub/mqpub human output and diagnostics.
 // Its colours are switched on or off explicitly, so a Palette does not
-// depend on the color.NoColor global after it is made.
+// depend on the color.NoColor global after it is made. Payloads have no
+// colour: they are shown in the terminal's own foreground colour, readable
+// on dark and light backgrounds alike (a white payload is not).
 type Palette struct {
-	enabled  bool
-	Topic    *color.Color
-	Payload  *color.Color
-	QoS      *color.Color // "q1"/"q2" marker in verbose output
-	Retained *color.Color // "retained" marker in verbose output
-	Null     *color.Color // "(null)" for an empty payload
-	Error    *color.Color
-	Warning  *color.Color
-	Hint     *color.Color
+	enabled bool
+	Topic   *color.Color
+	Null    *color.Color // "(null)" for an empty payload
+	Error   *color.Color
+	Warning *color.Color
+	Hint    *color.Color
 }
 
 // NewPalette returns the palette, coloured or not.
 func NewPalette(enabled bool) *Palette {
 	p := &Palette{
-		enabled:  enabled,
-		Topic:    color.New(color.FgCyan, color.Bold),
-		Payload:  color.New(color.FgWhite),
-		QoS:      color.New(color.FgMagenta),
-		Retained: color.New(color.FgYellow),
-		Null:     color.New(color.FgHiBlack),
-		Error:    color.New(color.FgRed, color.Bold),
-		Warning:  color.New(color.FgYellow),
-		Hint:     color.New(color.FgHiBlack),
+		enabled: enabled,
+		Topic:   color.New(color.FgCyan, color.Bold),
+		Null:    color.New(color.FgHiBlack),
+		Error:   color.New(color.FgRed, color.Bold),
+		Warning: color.New(color.FgYellow),
+		Hint:    color.New(color.FgHiBlack),
 	}
-	for _, c := range []*color.Color{p.Topic, p.Payload, p.QoS, p.Retained, p.Null, p.Error, p.Warning, p.Hint} {
+	for _, c := range []*color.Color{p.Topic, p.Null, p.Error, p.Warning, p.Hint} {
 		if enabled {
 			c.EnableColor()
 		} else {
@@ -73,12 +70,11 @@ func DefaultPalette() *Palette { return NewPalette(!color.NoColor) }
 // Enabled reports whether the palette colours its output.
 func (p *Palette) Enabled() bool { return p != nil && p.enabled }
 
-// Human appends m as mosquitto_sub prints it without -F (see Plain). When
-// the palette is enabled the topic and payload are coloured and, with
-// verbose, QoS and retained markers are added between them:
-// "topic q1 retained payload". Disabled (or nil), the output is exactly
-// Plain/PlainNoEOL's, byte for byte. -F, %j and --json output never go
-// through here.
+// Human appends m as mosquitto_sub prints it without -F (see Plain): the
+// same bytes on a terminal as in a pipe, except that on a terminal (palette
+// enabled) the topic of -v and "(null)" are coloured, each colour reset
+// right after its text (so before any newline). The payload keeps the
+// terminal's colour. -F, %j and --json output never go through here.
 func (p *Palette) Human(dst []byte, m *Message, verbose, eol bool) []byte {
 	if !p.Enabled() {
 		return plain(dst, m, verbose, eol)
@@ -88,23 +84,28 @@ func (p *Palette) Human(dst []byte, m *Message, verbose, eol bool) []byte {
 	}
 	if verbose {
 		dst = append(dst, p.Topic.Sprint(m.Topic)...)
-		if m.QoS > 0 {
-			dst = append(dst, ' ')
-			dst = append(dst, p.QoS.Sprint("q"+string('0'+rune(m.QoS)))...)
-		}
-		if m.Retain {
-			dst = append(dst, ' ')
-			dst = append(dst, p.Retained.Sprint("retained")...)
-		}
 		dst = append(dst, ' ')
 		if len(m.Payload) == 0 {
 			dst = append(dst, p.Null.Sprint("(null)")...)
 			return append(dst, '\n')
 		}
 	}
-	dst = append(dst, p.Payload.Sprint(string(m.Payload))...)
+	dst = append(dst, m.Payload...)
 	if eol {
 		dst = append(dst, '\n')
 	}
 	return dst
+}
+
+// Lines colours each line of s on its own, so that every colour is reset
+// before the newline that ends its line (a terminal then never carries a
+// colour into the next line, or into the prompt after the last).
+func Lines(c *color.Color, s string) string {
+	parts := strings.Split(s, "\n")
+	for i, l := range parts {
+		if l != "" {
+			parts[i] = c.Sprint(l)
+		}
+	}
+	return strings.Join(parts, "\n")
 }

@@ -575,3 +575,12 @@ func (b *Bridge) validate() error {
 	}
 	return nil
 }
+
+// OptionPos returns where the bridge option name was set, or the bridge's
+// "connection" line when it was not.
+func (b *Bridge) OptionPos(name string) Pos {
+	if p, ok := b.set[name]; ok {
+		return p
+	}
+	return b.Pos
+}

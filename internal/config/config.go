@@ -21,8 +21,9 @@
 // first "listener" line configure mosquitto's default listener (port 1883
 // unless "port" says otherwise), which is opened after the others. With no
 // listener at all the broker is in local-only mode: one listener on
-// 127.0.0.1:1883 and allow_anonymous defaulting to true (mosquitto also
-// listens on ::1; mosquitto forces anonymous access on even when
+// 127.0.0.1:1883 and allow_anonymous defaulting to true (mqbroker opens
+// its twin on [::1] when it starts, as mosquitto listens on localhost, both
+// addresses; mosquitto forces anonymous access on even when
 // allow_anonymous false is given, we keep the explicit value).
 //
 // Security options (allow_anonymous, password_file, acl_file,
@@ -317,10 +318,13 @@ type Config struct {
 	// Warnings holds non-fatal remarks ("file:line: ..."), for example for
 	// deprecated options. Callers should log them.
 	Warnings []string
+
+	strPos map[*string]Pos // where each string option was set
 }
 
 func newConfig() *Config {
 	return &Config{
+		strPos:              map[*string]Pos{},
 		Security:            defaultSecurity(),
 		PersistenceFile:     "mosquitto.db",
 		AutosaveInterval:    1800 * time.Second,
@@ -405,4 +409,36 @@ func (c *Config) finish(def *Listener, created bool) {
 		}
 		resolve(l.Security)
 	}
+}
+
+// PosOf returns where the string option stored at field (a pointer into
+// this Config, one of its listeners, bridges or security settings) was
+// set, or the zero Pos when it was not set by a file.
+func (c *Config) PosOf(field *string) Pos {
+	return c.strPos[field]
+}
+
+// securityPtr returns the settings that apply to l, as SecurityFor does,
+// but by pointer (for PosOf).
+func (c *Config) securityPtr(l *Listener) *Security {
+	if c.PerListenerSettings && l != nil && l.Security != nil {
+		return l.Security
+	}
+	return &c.Security
+}
+
+// PasswordFilePos and ACLFilePos return where the password_file and
+// acl_file that apply to l were set (zero Pos if not by a file).
+func (c *Config) PasswordFilePos(l *Listener) Pos { return c.PosOf(&c.securityPtr(l).PasswordFile) }
+
+// ACLFilePos: see PasswordFilePos.
+func (c *Config) ACLFilePos(l *Listener) Pos { return c.PosOf(&c.securityPtr(l).ACLFile) }
+
+// OptionPos returns where the listener option name was set, or where the
+// listener was declared when it was not set on its own line.
+func (l *Listener) OptionPos(name string) Pos {
+	if p, ok := l.set[name]; ok {
+		return p
+	}
+	return l.Pos
 }

@@ -12,7 +12,7 @@ import (
 // was explicit (Format always writes it).
 func normalized(c *Config) Config {
 	n := *c
-	n.Files, n.Warnings, n.User, n.LocalOnly = nil, nil, "", false
+	n.Files, n.Warnings, n.User, n.LocalOnly, n.strPos = nil, nil, "", false, nil
 	n.Security.AllowAnonymousSet = false
 	n.Listeners = nil
 	for _, l := range c.Listeners {

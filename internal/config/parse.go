@@ -30,10 +30,11 @@ func LoadFile(path string) (*Config, error) {
 // file name used in error messages; include_dir directories are read
 // relative to the process's working directory, as mosquitto does.
 func Parse(r io.Reader, name string) (*Config, error) {
+	cfg := newConfig()
 	p := &parser{
-		cfg:    newConfig(),
+		cfg:    cfg,
 		main:   name,
-		strPos: map[*string]Pos{},
+		strPos: cfg.strPos,
 	}
 	p.def = newListener(Pos{})
 	p.def.Default = true
@@ -240,8 +241,52 @@ func (p *parser) setString(a *args, dst *string) error {
 	if prev, dup := p.strPos[dst]; dup {
 		return a.errf("duplicate value (already set at %s)", prev)
 	}
+	if err := p.checkTrailingComment(a, v); err != nil {
+		return err
+	}
 	p.strPos[dst] = a.pos
 	*dst = v
+	return nil
+}
+
+// pathOptions are the string options whose value names a file or a
+// directory.
+var pathOptions = map[string]bool{
+	"certfile": true, "keyfile": true, "cafile": true, "capath": true, "crlfile": true,
+	"password_file": true, "acl_file": true, "persistence_location": true, "persistence_file": true,
+	"pid_file": true, "bridge_cafile": true, "bridge_capath": true, "bridge_certfile": true,
+	"bridge_keyfile": true, "include_dir": true,
+}
+
+// trailingComment returns the " # ..." part of a string value, or "".
+func trailingComment(v string) string {
+	for i := 1; i < len(v); i++ {
+		if v[i] == '#' && (v[i-1] == ' ' || v[i-1] == '\t') {
+			return strings.TrimLeft(v[i-1:], " \t")
+		}
+	}
+	return ""
+}
+
+// checkTrailingComment handles a string value that looks like it ends
+// with a comment ("password_file /etc/pw   # users"). mosquitto reads the
+// whole rest of the line as the value (2.0.11: it then fails to open
+// "/etc/pw   # users"); so does mqbroker, to read files the same way.
+// For a file option whose value, comment included, names nothing, that
+// is an error saying so at this line; any other value keeps the text and
+// gets a warning.
+func (p *parser) checkTrailingComment(a *args, v string) error {
+	c := trailingComment(v)
+	if c == "" || a.name == "remote_password" { // a password may hold " #", and is never shown
+		return nil
+	}
+	const why = "as in mosquitto, everything after the option name is its value, '#' included: put the comment on a line of its own"
+	if pathOptions[a.name] {
+		if _, err := os.Stat(v); err != nil {
+			return a.errf("cannot read %q: no such file or directory. %s", v, capitalize(why))
+		}
+	}
+	p.warnf(a, "the value %q includes %q: %s", v, c, why)
 	return nil
 }
 
@@ -257,6 +302,9 @@ func (p *parser) includeDir(a *args) error {
 	}
 	dir, err := a.str()
 	if err != nil {
+		return err
+	}
+	if err := p.checkTrailingComment(a, dir); err != nil {
 		return err
 	}
 	entries, err := os.ReadDir(dir)
@@ -312,3 +360,5 @@ func (p *parser) done() (*Config, error) {
 	}
 	return c, nil
 }
+
+func capitalize(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
