@@ -25,6 +25,7 @@ type message struct {
 	from   *session  // publisher, for No Local; nil for broker messages
 	fromID string
 	src    *ClientInfo // publisher's identity (for check_retain_source); nil if unknown
+	at     int64       // when received, Unix ns, for the publish-to-deliver latency (0: not measured)
 }
 
 // forwardedProps copies the properties of an inbound PUBLISH that are

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -90,6 +91,11 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 	}
 	ack.SessionPresent = present
 	c.enqueuePacket(ack, c)
+	if b.observe.watched.Load() != nil {
+		c.trace(PacketEvent{Out: true, Packet: "CONNACK", Code: byte(ack.Code), Detail: fmt.Sprintf("session present %d", b2i(present))})
+	}
+	b.metrics.connects.Add(1)
+	s.cleanStart, s.keepAlive, s.connectedAt = clean, uint16(c.keepAlive/time.Second), time.Now()
 	c.sess = s
 	c.connected.Store(true)
 	s.conn = c
@@ -230,6 +236,9 @@ func (b *Broker) connGone(c *conn) {
 	}
 	if b.cfg.ConnectionMessages && reason != CloseTakenOver {
 		b.logc("%s", reason.logLine(c.clientID))
+	}
+	if b.observe.watched.Load() != nil {
+		c.trace(PacketEvent{Packet: "CLOSED", Detail: reason.String()})
 	}
 }
 

@@ -105,5 +105,15 @@ func (b *Broker) publishWill(w pendingWill) {
 		m.qos = b.cfg.maxQoS
 	}
 	b.stats.publishReceived.Add(1)
+	b.metrics.notePublishIn(m.qos, len(m.payload))
+	if b.metrics.on.Load() {
+		m.at = time.Now().UnixNano()
+	}
+	if m.fromID != "" && b.tracing(m.fromID) {
+		if o := b.observer(); o != nil {
+			o.Packet(PacketEvent{Time: time.Now(), ClientID: m.fromID, Packet: "WILL", QoS: byte(m.qos),
+				Retain: m.retain, Topic: m.topic, Detail: payloadPreview(m.payload)})
+		}
+	}
 	b.publish(m)
 }
