@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/client"
@@ -20,6 +21,26 @@ type Bridge struct {
 
 	out   *fifo          // local messages for the remote side; lives across reconnections
 	local *client.Client // current local connection (Run's goroutine only)
+	up    atomic.Bool    // connected to the remote broker
+}
+
+// Status is what monitoring shows of a bridge.
+type Status struct {
+	Name      string
+	Connected bool // the remote broker accepted the connection, and it is up
+	// Queued is the lag: local messages waiting to be forwarded to the
+	// remote broker (including those sent and not yet acknowledged).
+	Queued int
+	// Dropped counts QoS 0 messages dropped because the queue was full.
+	Dropped int
+}
+
+// Status returns the bridge's state.
+func (b *Bridge) Status() Status {
+	q := b.out
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return Status{Name: b.opts.Name, Connected: b.up.Load(), Queued: len(q.items), Dropped: q.dropped}
 }
 
 // New checks opts and returns a Bridge ready to Run.
@@ -124,6 +145,8 @@ func (b *Bridge) session(ctx context.Context) bool {
 		return false // keep backing off
 	}
 	b.logf(slog.LevelInfo, "Bridge %s connected to %s as %s.", b.opts.Name, addr, remote.ClientID())
+	b.up.Store(true)
+	defer b.up.Store(false)
 	if b.opts.Notifications {
 		if !b.opts.NotificationsLocalOnly {
 			b.publishState(remote, "1")

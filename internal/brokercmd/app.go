@@ -273,7 +273,7 @@ func run(c *cli.Context) error {
 	// Bridges stop with the broker, whatever ends it.
 	bctx, stopBridges := context.WithCancel(ctx)
 	defer stopBridges()
-	waitBridges, err := startBridges(bctx, b, p.bridges, logger)
+	waitBridges, _, err := startBridges(bctx, b, p.bridges, logger)
 	if err != nil {
 		return cli.Exit("mqbroker: "+err.Error(), 1)
 	}
