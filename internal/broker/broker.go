@@ -38,8 +38,8 @@ type Broker struct {
 	done     chan struct{}  // closed when Shutdown begins
 	hot      hotSet         // connections whose read job keeps its worker (hot.go)
 	stats    stats
-	metrics  metricsState // metrics.go
-	observe  observeState // observe.go
+	metrics  metricsState     // metrics.go
+	observe  observeState     // observe.go
 	now      func() time.Time // clock for message expiry (tests replace it)
 	startAt  time.Time
 	shutOnce sync.Once

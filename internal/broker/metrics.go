@@ -66,9 +66,9 @@ func (h *Histogram) Snapshot() (buckets map[float64]uint64, count uint64, sum fl
 }
 
 type metricsState struct {
-	on            atomic.Bool // publish-to-deliver latency measured
-	connects      atomic.Int64 // CONNECTs accepted
-	sockets       atomic.Int64 // network connections started
+	on            atomic.Bool       // publish-to-deliver latency measured
+	connects      atomic.Int64      // CONNECTs accepted
+	sockets       atomic.Int64      // network connections started
 	refused       [256]atomic.Int64 // by CONNACK reason code (v5 numbering)
 	refusedAccept atomic.Int64      // closed at accept: max_connections
 	pubIn         [3]atomic.Int64
@@ -115,6 +115,7 @@ type MessageStates struct {
 type Metrics struct {
 	Stats
 	ConnectionsTotal   int64            // CONNECTs accepted
+	SocketsTotal       int64            // network connections started
 	Refused            map[string]int64 // connections refused, by reason
 	PublishIn          [3]int64         // PUBLISH received (and wills), by QoS
 	PublishInBytes     [3]int64
@@ -141,7 +142,7 @@ type ListenerM struct {
 // Metrics returns the counters.
 func (b *Broker) Metrics() Metrics {
 	mt := &b.metrics
-	m := Metrics{Stats: b.Stats(), ConnectionsTotal: mt.connects.Load(), Refused: map[string]int64{}}
+	m := Metrics{Stats: b.Stats(), ConnectionsTotal: mt.connects.Load(), SocketsTotal: mt.sockets.Load(), Refused: map[string]int64{}}
 	for code := range mt.refused {
 		if n := mt.refused[code].Load(); n > 0 {
 			m.Refused[refusedName(mqtt.ReasonCode(code))] += n

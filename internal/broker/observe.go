@@ -374,3 +374,9 @@ func (c *conn) traceUnsubscribe(p *mqtt.Unsubscribe) {
 	c.trace(PacketEvent{Packet: "UNSUBSCRIBE", PacketID: p.PacketID, Detail: strings.Join(p.Filters, ", ")})
 	c.trace(PacketEvent{Out: true, Packet: "UNSUBACK", PacketID: p.PacketID})
 }
+
+// Rates returns the counters the web view samples every second: PUBLISH
+// received (and wills), PUBLISH sent, clients connected. It takes no lock.
+func (b *Broker) Rates() (publishIn, publishOut, connected int64) {
+	return b.stats.publishReceived.Load(), b.stats.publishSent.Load(), b.stats.connected.Load()
+}

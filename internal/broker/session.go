@@ -61,10 +61,10 @@ type session struct {
 	keepAlive   uint16
 	connectedAt time.Time
 	expireTimer *time.Timer
-	expireGen      uint64
-	will           *mqtt.Will  // delayed will (Will Delay Interval)
-	willInfo       *ClientInfo // client that set it
-	willTimer      *time.Timer
+	expireGen   uint64
+	will        *mqtt.Will  // delayed will (Will Delay Interval)
+	willInfo    *ClientInfo // client that set it
+	willTimer   *time.Timer
 }
 
 func (s *session) durable() bool { return s.expiry > 0 }
