@@ -184,6 +184,9 @@ func (b *Broker) connGone(c *conn) {
 	}
 	b.stats.connected.Add(-1)
 	reason := c.reason
+	if b.observe.watched.Load() != nil {
+		c.trace(PacketEvent{Packet: "CLOSED", Detail: reason.String()}) // before its will, if any
+	}
 	var will *mqtt.Will
 	if w := c.will.Swap(nil); w != nil && reason.publishesWill() {
 		will = w
@@ -236,9 +239,6 @@ func (b *Broker) connGone(c *conn) {
 	}
 	if b.cfg.ConnectionMessages && reason != CloseTakenOver {
 		b.logc("%s", reason.logLine(c.clientID))
-	}
-	if b.observe.watched.Load() != nil {
-		c.trace(PacketEvent{Packet: "CLOSED", Detail: reason.String()})
 	}
 }
 
