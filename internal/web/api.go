@@ -219,8 +219,8 @@ func (s *Server) stream(w http.ResponseWriter) (send func(event string, v any) b
 }
 
 // live streams one "tick" a second: the latest rate sample, the number of
-// topics, and whether messages arrived (the page then refreshes what it
-// shows). Nothing is sent per message, so a 10,000 msg/s stream costs the
+// topics, and a generation number that changes when messages arrived
+// (the page then refreshes what it shows). Nothing is sent per message, so a 10,000 msg/s stream costs the
 // browser one small event a second.
 func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	send, ok := s.stream(w)
@@ -244,8 +244,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 			if h := s.history(); len(h) > 0 {
 				last = h[len(h)-1]
 			}
-			changed := s.tree.changed.Swap(false)
-			if !send("tick", map[string]any{"sample": last, "topics": s.tree.ntopics.Load(), "changed": changed}) {
+			if !send("tick", map[string]any{"sample": last, "topics": s.tree.ntopics.Load(), "gen": s.treeGen.Load()}) {
 				return
 			}
 		}

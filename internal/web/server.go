@@ -90,6 +90,7 @@ type Server struct {
 	reg     *prometheus.Registry
 	start   time.Time
 	streams atomic.Int64
+	treeGen atomic.Int64 // bumped by the sampler each second messages arrived
 
 	mu      sync.Mutex
 	hist    []sample
@@ -243,6 +244,9 @@ func (s *Server) sampler() {
 		case <-s.done:
 			return
 		case now := <-t.C:
+			if s.tree.changed.Swap(false) {
+				s.treeGen.Add(1)
+			}
 			in, out, conns := b.Rates()
 			dt := now.Sub(last).Seconds()
 			smp := sample{T: now.UnixMilli(), In: float64(in-in0) / dt, Out: float64(out-out0) / dt, Conns: conns}
@@ -261,7 +265,7 @@ func (s *Server) sampler() {
 func (s *Server) history() []sample {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]sample(nil), s.hist...)
+	return append([]sample{}, s.hist...) // [] in JSON, never null
 }
 
 // requireLogin wraps h with HTTP basic authentication, except for the

@@ -236,6 +236,9 @@ func TestSecurityHeaders(t *testing.T) {
 	if code, _ := postPublish(t, e, "{}", nil); code != http.StatusForbidden {
 		t.Errorf("POST without headers: %d", code)
 	}
+	if code, body := e.get(t, "/api/history"); code != 200 || body != "[]\n" {
+		t.Errorf("/api/history before the first sample: %d %q, want []", code, body)
+	}
 	r := mustReq(t, "DELETE", e.base+"/api/topics", nil)
 	if code, _ := do(t, r); code != http.StatusMethodNotAllowed {
 		t.Errorf("DELETE: %d, want 405", code)

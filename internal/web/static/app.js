@@ -68,6 +68,7 @@ async function renderBranch(ul, state) {
     return;
   }
   const now = Date.now();
+  if (state === rootState) $("topic-count").textContent = data.topics + " topics";
   const items = [];
   for (const c of data.children) {
     const levels = state.levels.concat([c.name]);
@@ -110,15 +111,16 @@ async function renderBranch(ul, state) {
   ul.replaceChildren(...items);
 }
 
-let treeBusy = false;
+let treeBusy = false, treeAgain = false;
 async function refreshTree() {
-  if (treeBusy) return;
+  if (treeBusy) { treeAgain = true; return; } // once more when this one ends
   treeBusy = true;
   try {
     await renderBranch($("tree"), rootState);
     if (selected) await showDetail(selected, false);
   } finally {
     treeBusy = false;
+    if (treeAgain) { treeAgain = false; refreshTree(); }
   }
 }
 
@@ -334,19 +336,19 @@ function connectLive() {
       if (history.length > 600) history.shift();
     }
     drawCharts();
-    if (activeTab === "topics" && (d.changed || !treeLoaded)) { treeLoaded = true; refreshTree(); }
+    if (activeTab === "topics" && d.gen !== treeGen) { treeGen = d.gen; refreshTree(); }
     if (activeTab === "clients") loadClients();
   });
   src.onerror = () => { $("live-dot").classList.remove("on"); $("live-rates").textContent = "reconnecting…"; };
 }
-let treeLoaded = false;
+let treeGen = -1;
 
 async function start() {
   try {
     info = await getJSON("/api/info");
     $("version").textContent = info.version;
     $("publish-tab").hidden = !info.allowPublish;
-    history = await getJSON("/api/history");
+    history = (await getJSON("/api/history")) || [];
   } catch (e) { /* retried by the live stream */ }
   refreshTree();
   connectLive();
