@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/mqkit/mqkit/internal/bridge"
 	"github.com/mqkit/mqkit/internal/broker"
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
@@ -170,4 +171,44 @@ func sessionExpiry(s uint32) mqtt.Properties {
 	var p mqtt.Properties
 	p.SetSessionExpiry(s)
 	return p
+}
+
+// TestMetricsBridgesAndStore: bridge state and lag, and the store's
+// commit latency histogram, as the mqbroker command wires them.
+func TestMetricsBridgesAndStore(t *testing.T) {
+	commit := &broker.Histogram{}
+	commit.Observe(3 * time.Millisecond)
+	commit.Observe(40 * time.Millisecond)
+	e := newEnv(t, broker.Options{}, Options{StoreCommit: commit, Bridges: func() []bridge.Status {
+		return []bridge.Status{{Name: "east", Connected: true, Queued: 0}, {Name: "west", Queued: 42, Dropped: 3}}
+	}})
+	fams := scrape(t, e)
+	for k, v := range map[string]float64{
+		"mqbroker_bridge_up|bridge=east":                     1,
+		"mqbroker_bridge_up|bridge=west":                     0,
+		"mqbroker_bridge_queued_messages|bridge=west":        42,
+		"mqbroker_bridge_dropped_messages_total|bridge=west": 3,
+		"mqbroker_store_commit_seconds|":                     2,
+	} {
+		name, labels, _ := strings.Cut(k, "|")
+		if got := value(fams, name, labels); got != v {
+			t.Errorf("%s{%s} = %v, want %v", name, labels, got, v)
+		}
+	}
+	h := fams["mqbroker_store_commit_seconds"].GetMetric()[0].GetHistogram()
+	for _, b := range h.GetBucket() {
+		want := uint64(0)
+		switch {
+		case b.GetUpperBound() >= 0.05:
+			want = 2
+		case b.GetUpperBound() >= 0.005:
+			want = 1
+		}
+		if b.GetCumulativeCount() != want {
+			t.Errorf("bucket le=%v: %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), want)
+		}
+	}
+	if s := h.GetSampleSum(); s < 0.042 || s > 0.044 {
+		t.Errorf("sum %v, want 0.043", s)
+	}
 }

@@ -190,8 +190,9 @@ func (s *Server) Start() error {
 			}
 		}()
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.sampler()
+	go s.clock()
 	return nil
 }
 
@@ -258,6 +259,21 @@ func (s *Server) sampler() {
 			}
 			s.hist = append(s.hist, smp)
 			s.mu.Unlock()
+		}
+	}
+}
+
+// clock keeps the topic tree's coarse clock.
+func (s *Server) clock() {
+	defer s.wg.Done()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.tree.clock.Store(time.Now().UnixNano())
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
 		}
 	}
 }

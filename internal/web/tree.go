@@ -61,6 +61,9 @@ type tree struct {
 	ntopics  atomic.Int64
 	overflow atomic.Int64
 	changed  atomic.Bool // a message arrived since the last tick
+	// clock is a coarse clock (Unix ns, updated every 50 ms by the
+	// server): reading the time for every message would cost more.
+	clock atomic.Int64
 }
 
 func newTree() *tree {
@@ -95,7 +98,11 @@ func (t *tree) add(topic string, payload []byte, qos byte, retain bool) {
 	}
 	st.count.Add(1)
 	st.bytes.Add(int64(len(payload)))
-	lm := &lastMsg{payload: payload, size: len(payload), qos: qos, retain: retain, at: time.Now().UnixNano()}
+	at := t.clock.Load()
+	if at == 0 {
+		at = time.Now().UnixNano()
+	}
+	lm := &lastMsg{payload: payload, size: len(payload), qos: qos, retain: retain, at: at}
 	if len(payload) > maxKept {
 		lm.payload = append([]byte(nil), payload[:maxKept]...)
 	}
