@@ -4,7 +4,7 @@
 #   MQBROKER=scripts/mqbroker-web.sh scripts/bench.sh
 #
 # Takes "-p PORT" as bench.sh passes it, starts bin/mqbroker with an HTTP
-# listener on 127.0.0.1:PORT+1 (WEB_PORT to choose another) and headless
+# listener on 127.0.0.1:PORT+100 (WEB_PORT to choose another) and headless
 # Chromium (CHROMIUM, default chromium) showing http://127.0.0.1:WEB_PORT/
 # for as long as the broker runs: the page follows /api/live and refreshes
 # its topic tree every second. Stops both on SIGTERM/SIGINT.
@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$port" ] || { echo "usage: mqbroker-web.sh -p PORT" >&2; exit 2; }
-web=${WEB_PORT:-$((port + 1))}
+web=${WEB_PORT:-$((port + 100))}
 MQBROKER_BIN=${MQBROKER_BIN:-bin/mqbroker}
 [ -x "$MQBROKER_BIN" ] || go build -trimpath -o bin/ ./cmd/mqbroker
 profile=$(mktemp -d)

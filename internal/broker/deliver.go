@@ -169,7 +169,7 @@ func (b *Broker) deliverFlow(s *session, m *message, subQoS mqtt.QoS, retain boo
 		}
 		// Counted as sent (and its latency measured) when it is handed
 		// to the connection's write queue.
-		b.metrics.notePublishOut(0, m)
+		b.metrics.notePublishOut(0, m, s.id)
 		b.metrics.noteDelivered(0, m)
 		c.tracePublish(true, m, 0, retain, false, 0)
 		return nil

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"strings"
-	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
@@ -44,7 +43,7 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 		topic = t
 	}
 	b.stats.publishReceived.Add(1)
-	b.metrics.notePublishIn(p.QoS, len(p.Payload))
+	b.metrics.notePublishIn(p.QoS, len(p.Payload), c.sess.id)
 	if b.observe.watched.Load() != nil {
 		c.trace(PacketEvent{Packet: "PUBLISH", PacketID: p.PacketID, QoS: byte(p.QoS), Retain: p.Retain, Dup: p.Dup,
 			Topic: topic, Detail: payloadPreview(p.Payload)})
@@ -105,9 +104,7 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 		return nil
 	}
 	m := &message{topic: topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, from: s, fromID: c.clientID, src: c.info}
-	if b.metrics.on.Load() {
-		m.at = time.Now().UnixNano()
-	}
+	b.metrics.stamp(m)
 	if v5 {
 		m.props = forwardedProps(&p.Props)
 		m.expiry = expiryFrom(&p.Props, b.now())

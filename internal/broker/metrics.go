@@ -2,6 +2,7 @@ package broker
 
 import (
 	"math"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -65,28 +66,60 @@ func (h *Histogram) Snapshot() (buckets map[float64]uint64, count uint64, sum fl
 	return buckets, cum, float64(h.sumNs.Load()) / 1e9
 }
 
+// striped is a counter split over cache lines, so that goroutines on
+// different cores adding to it (indexed by session) do not contend.
+type striped [8]struct {
+	v atomic.Int64
+	_ [56]byte
+}
+
+func (s *striped) add(i uint64, n int64) { s[i%uint64(len(s))].v.Add(n) }
+
+func (s *striped) load() int64 {
+	var n int64
+	for i := range s {
+		n += s[i].v.Load()
+	}
+	return n
+}
+
 type metricsState struct {
-	on            atomic.Bool       // publish-to-deliver latency measured
+	every         atomic.Uint32     // publish-to-deliver latency: 1 message in every; 0 = off
 	connects      atomic.Int64      // CONNECTs accepted
 	sockets       atomic.Int64      // network connections started
 	refused       [256]atomic.Int64 // by CONNACK reason code (v5 numbering)
 	refusedAccept atomic.Int64      // closed at accept: max_connections
-	pubIn         [3]atomic.Int64
-	pubInBytes    [3]atomic.Int64
-	pubOut        [3]atomic.Int64
-	pubOutBytes   [3]atomic.Int64
+	pubIn         [3]striped
+	pubInBytes    [3]striped
+	pubOut        [3]striped
+	pubOutBytes   [3]striped
 	dropped       [numDrops]atomic.Int64
 	deliver       [3]Histogram // publish-to-deliver latency by delivered QoS
 }
 
-func (m *metricsState) notePublishIn(q mqtt.QoS, n int) {
-	m.pubIn[q&3%3].Add(1)
-	m.pubInBytes[q&3%3].Add(int64(n))
+// notePublishIn counts a message received; stripe is the publisher's
+// session id (any number spreads the counting).
+func (m *metricsState) notePublishIn(q mqtt.QoS, n int, stripe uint64) {
+	m.pubIn[q&3%3].add(stripe, 1)
+	m.pubInBytes[q&3%3].add(stripe, int64(n))
 }
 
-func (m *metricsState) notePublishOut(q mqtt.QoS, msg *message) {
-	m.pubOut[q&3%3].Add(1)
-	m.pubOutBytes[q&3%3].Add(int64(len(msg.payload)))
+// notePublishOut counts a message handed to a subscriber; stripe is its
+// session id.
+func (m *metricsState) notePublishOut(q mqtt.QoS, msg *message, stripe uint64) {
+	m.pubOut[q&3%3].add(stripe, 1)
+	m.pubOutBytes[q&3%3].add(stripe, int64(len(msg.payload)))
+}
+
+// stamp marks a received message for the publish-to-deliver latency
+// histogram: one message in EnableLatency's every (one clock reading
+// per sampled message, none for the others).
+func (m *metricsState) stamp(msg *message) {
+	e := m.every.Load()
+	if e == 0 || (e > 1 && rand.Uint32()%e != 0) {
+		return
+	}
+	msg.at = time.Now().UnixNano()
 }
 
 // noteDelivered observes the publish-to-deliver latency of msg.
@@ -100,9 +133,10 @@ func (m *metricsState) noteDelivered(q mqtt.QoS, msg *message) {
 // drop counts a dropped message.
 func (b *Broker) drop(why int) { b.metrics.dropped[why].Add(1) }
 
-// EnableLatency starts measuring the publish-to-deliver latency (one
-// clock reading per message received).
-func (b *Broker) EnableLatency() { b.metrics.on.Store(true) }
+// EnableLatency starts measuring the publish-to-deliver latency of one
+// received message in every (1 = all of them; each costs a clock reading
+// when received and one per delivery); every <= 0 stops it.
+func (b *Broker) EnableLatency(every int) { b.metrics.every.Store(uint32(max(every, 0))) }
 
 // MessageStates counts the QoS 1/2 messages of every session by state.
 type MessageStates struct {
@@ -152,10 +186,10 @@ func (b *Broker) Metrics() Metrics {
 		m.Refused["max_connections"] = n
 	}
 	for q := range 3 {
-		m.PublishIn[q] = mt.pubIn[q].Load()
-		m.PublishInBytes[q] = mt.pubInBytes[q].Load()
-		m.PublishOut[q] = mt.pubOut[q].Load()
-		m.PublishOutBytes[q] = mt.pubOutBytes[q].Load()
+		m.PublishIn[q] = mt.pubIn[q].load()
+		m.PublishInBytes[q] = mt.pubInBytes[q].load()
+		m.PublishOut[q] = mt.pubOut[q].load()
+		m.PublishOutBytes[q] = mt.pubOutBytes[q].load()
 		m.Deliver[q] = &mt.deliver[q]
 	}
 	for i := range mt.dropped {

@@ -17,15 +17,28 @@ import (
 // none is set, and packet tracing one atomic load per packet when no
 // client is watched.
 
-// MessageEvent is an application message the broker routed: a client's
-// PUBLISH, a will, or one of the broker's own ($SYS). Payload is shared
-// with the broker and must not be modified.
-type MessageEvent struct {
-	Topic   string
-	Payload []byte
-	QoS     byte
-	Retain  bool
-	From    string // publisher's client id, "" for the broker's own
+// Message is an application message the broker routed: a client's
+// PUBLISH, a will, or one of the broker's own ($SYS). It is immutable, so
+// an Observer may keep it (the broker passes the message it routes: no
+// copy, no allocation); its payload must not be modified.
+type Message message
+
+func (m *Message) Topic() string   { return m.topic }
+func (m *Message) Payload() []byte { return m.payload }
+func (m *Message) QoS() byte       { return byte(m.qos) }
+func (m *Message) Retain() bool    { return m.retain }
+
+// From is the publisher's client id, "" for the broker's own messages.
+func (m *Message) From() string { return m.fromID }
+
+// Trimmed returns a copy of m whose payload is cut to at most n bytes
+// (m itself when it is not longer).
+func (m *Message) Trimmed(n int) *Message {
+	if len(m.payload) <= n {
+		return m
+	}
+	c := &Message{topic: m.topic, payload: append([]byte(nil), m.payload[:n]...), qos: m.qos, retain: m.retain, fromID: m.fromID}
+	return c
 }
 
 // PacketEvent is one step of a watched client's conversation with the
@@ -51,7 +64,7 @@ type PacketEvent struct {
 // broker's goroutines, with broker locks held: they must be fast and must
 // not call back into the broker.
 type Observer interface {
-	Message(MessageEvent)
+	Message(*Message)
 	Packet(PacketEvent)
 }
 
@@ -180,7 +193,7 @@ func (b *Broker) observeMessage(m *message) {
 	if x == nil {
 		return
 	}
-	x.o.Message(MessageEvent{Topic: m.topic, Payload: m.payload, QoS: byte(m.qos), Retain: m.retain, From: m.fromID})
+	x.o.Message((*Message)(m))
 }
 
 // Ready reports whether the broker serves: Start has loaded the store and
@@ -301,10 +314,10 @@ func willInfo(w *mqtt.Will, pending bool) *WillInfo {
 }
 
 // RetainedMessages calls fn for every retained message (topic order is
-// unspecified) until fn returns false. payload must not be modified.
-func (b *Broker) RetainedMessages(fn func(topic string, payload []byte, qos byte) bool) {
-	b.retained.Range(func(topic string, m *message) bool {
-		return fn(topic, m.payload, byte(m.qos))
+// unspecified) until fn returns false.
+func (b *Broker) RetainedMessages(fn func(*Message) bool) {
+	b.retained.Range(func(_ string, m *message) bool {
+		return fn((*Message)(m))
 	})
 }
 
@@ -331,11 +344,9 @@ func (b *Broker) Publish(topic string, payload []byte, qos byte, retain bool) (i
 	}
 	p := append([]byte(nil), payload...)
 	b.stats.publishReceived.Add(1)
-	b.metrics.notePublishIn(mqtt.QoS(qos), len(p))
+	b.metrics.notePublishIn(mqtt.QoS(qos), len(p), 0)
 	m := &message{topic: topic, payload: p, qos: mqtt.QoS(qos), retain: retain}
-	if b.metrics.on.Load() {
-		m.at = time.Now().UnixNano()
-	}
+	b.metrics.stamp(m)
 	return b.publish(m)
 }
 
@@ -379,4 +390,10 @@ func (c *conn) traceUnsubscribe(p *mqtt.Unsubscribe) {
 // received (and wills), PUBLISH sent, clients connected. It takes no lock.
 func (b *Broker) Rates() (publishIn, publishOut, connected int64) {
 	return b.stats.publishReceived.Load(), b.stats.publishSent.Load(), b.stats.connected.Load()
+}
+
+// NewMessage returns a message as the broker would route it, for
+// Observers' tests.
+func NewMessage(topic string, payload []byte, qos byte, retain bool) *Message {
+	return &Message{topic: topic, payload: payload, qos: mqtt.QoS(qos), retain: retain}
 }

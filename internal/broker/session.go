@@ -386,7 +386,7 @@ func (s *session) queuedCount() int {
 // DUP) and reports it to a watcher of the client. s.mu held.
 func (s *session) sending(c *conn, om *outMsg, dup bool) {
 	if !dup {
-		s.b.metrics.notePublishOut(om.qos, om.msg)
+		s.b.metrics.notePublishOut(om.qos, om.msg, s.id)
 	}
 	c.tracePublish(true, om.msg, om.qos, om.retain, dup, om.pid)
 }

@@ -105,10 +105,12 @@ func (b *Broker) publishWill(w pendingWill) {
 		m.qos = b.cfg.maxQoS
 	}
 	b.stats.publishReceived.Add(1)
-	b.metrics.notePublishIn(m.qos, len(m.payload))
-	if b.metrics.on.Load() {
-		m.at = time.Now().UnixNano()
+	var stripe uint64
+	if w.s != nil {
+		stripe = w.s.id
 	}
+	b.metrics.notePublishIn(m.qos, len(m.payload), stripe)
+	b.metrics.stamp(m)
 	if m.fromID != "" && b.tracing(m.fromID) {
 		if o := b.observer(); o != nil {
 			o.Packet(PacketEvent{Time: time.Now(), ClientID: m.fromID, Packet: "WILL", QoS: byte(m.qos),

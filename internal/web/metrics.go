@@ -45,7 +45,7 @@ var (
 	dQueued           = desc("messages_queued", "Outgoing QoS 1/2 messages queued for sessions, not sent yet.")
 	dStoredBytes      = desc("stored_messages_bytes", "Payload bytes held: retained, queued and inflight messages.")
 	dStoreCommit      = desc("store_commit_seconds", "Time of each group commit of the persistent store (transaction and fsync).")
-	dDeliver          = desc("publish_deliver_seconds", "From a PUBLISH received to its delivery: QoS 0 handed to the subscriber's connection, QoS 1 PUBACK and QoS 2 PUBREC received from the subscriber.", "qos")
+	dDeliver          = desc("publish_deliver_seconds", "From a PUBLISH received to its delivery: QoS 0 handed to the subscriber's connection, QoS 1 PUBACK and QoS 2 PUBREC received from the subscriber; a sample of the messages (one in 16 by default).", "qos")
 	dBridgeUp         = desc("bridge_up", "1 when the bridge is connected to its remote broker.", "bridge")
 	dBridgeQueued     = desc("bridge_queued_messages", "Bridge lag: local messages waiting to be forwarded to the remote broker.", "bridge")
 	dBridgeDropped    = desc("bridge_dropped_messages_total", "QoS 0 messages a bridge dropped because its queue was full.", "bridge")

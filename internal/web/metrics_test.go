@@ -75,7 +75,7 @@ func TestMetricsAfterWorkload(t *testing.T) {
 			return !(acc == broker.AccessRead && topic == "w/secret")
 		}),
 	}
-	e := newEnv(t, bo, Options{})
+	e := newEnv(t, bo, Options{LatencySample: 1}) // every message, for exact counts
 
 	sub, _ := connect(t, e.mqtt, &mqtt.Connect{ClientID: "sub", CleanStart: true})
 	sub.subscribe("w/#", 2)

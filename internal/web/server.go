@@ -68,6 +68,9 @@ type Options struct {
 	// MaxStreams caps the live streams (/api/live, /api/flow) of the
 	// whole server; 0 = 32.
 	MaxStreams int
+	// LatencySample measures the publish-to-deliver latency of one
+	// received message in LatencySample (broker.EnableLatency); 0 = 16.
+	LatencySample int
 }
 
 // Limits of the HTTP side.
@@ -130,15 +133,16 @@ func New(opts Options) (*Server, error) {
 		done: make(chan struct{})}
 	s.reg = newRegistry(s)
 	opts.Broker.SetObserver(observer{s})
-	opts.Broker.EnableLatency()
+	if opts.LatencySample <= 0 {
+		opts.LatencySample = 16
+	}
+	opts.Broker.EnableLatency(opts.LatencySample)
 	return s, nil
 }
 
 type observer struct{ s *Server }
 
-func (o observer) Message(ev broker.MessageEvent) {
-	o.s.tree.add(ev.Topic, ev.Payload, ev.QoS, ev.Retain)
-}
+func (o observer) Message(m *broker.Message) { o.s.tree.add(m) }
 
 func (o observer) Packet(ev broker.PacketEvent) { o.s.flows.packet(ev) }
 
@@ -146,8 +150,8 @@ func (o observer) Packet(ev broker.PacketEvent) { o.s.flows.packet(ev) }
 // broker has started: they are loaded then), binds every listener and
 // serves them.
 func (s *Server) Start() error {
-	s.opts.Broker.RetainedMessages(func(topic string, payload []byte, qos byte) bool {
-		s.tree.setRetained(topic, payload, qos)
+	s.opts.Broker.RetainedMessages(func(m *broker.Message) bool {
+		s.tree.setRetained(m)
 		return true
 	})
 	h := s.handler()

@@ -6,45 +6,36 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mqkit/mqkit/internal/broker"
 )
 
 // The topic tree of the web view (like MQTT Explorer's): every topic a
 // message was routed to since the broker started (and every retained
 // one), with message counts, the last value and the retained marker.
 //
-// Routing a message costs one read-locked map lookup in one of 64 shards,
-// two atomic adds and one small allocation (the last value). Only a topic
-// seen for the first time takes the tree's write lock. Counts per branch
+// Routing a message to a known topic costs a lock-free map lookup, two
+// atomic adds and two atomic stores: the last value is the broker's own
+// immutable message, kept by pointer (no copy, no allocation). Only a
+// topic seen for the first time takes the tree's lock. Counts per branch
 // are summed when a branch is listed, not when messages arrive.
 
 const (
-	numShards = 64
-	// maxKept is the longest payload kept as a topic's last value; the
-	// rest is cut (the view says so).
+	// maxKept is the longest payload kept as a topic's last value; a
+	// longer one is copied, cut (the view says so).
 	maxKept = 16 << 10
 	// maxTopics bounds the topics the view tracks (memory); messages to
 	// new topics beyond it are counted in overflow only.
 	maxTopics = 1_000_000
 )
 
-type lastMsg struct {
-	payload []byte // at most maxKept bytes
-	size    int    // the payload's real size
-	qos     byte
-	retain  bool
-	at      int64 // Unix ns
-}
-
 type topicStat struct {
 	count    atomic.Int64
 	bytes    atomic.Int64
 	retained atomic.Bool // the broker holds a retained message for it
-	last     atomic.Pointer[lastMsg]
-}
-
-type shard struct {
-	mu sync.RWMutex
-	m  map[string]*topicStat
+	last     atomic.Pointer[broker.Message]
+	lastAt   atomic.Int64 // Unix ns (coarse); 0 = restored at start
+	size     atomic.Int64 // the last payload's real size when it was cut, else 0
 }
 
 type node struct {
@@ -55,7 +46,7 @@ type node struct {
 }
 
 type tree struct {
-	shards   [numShards]shard
+	stats    sync.Map     // topic -> *topicStat
 	mu       sync.RWMutex // guards the nodes
 	root     node
 	ntopics  atomic.Int64
@@ -66,51 +57,38 @@ type tree struct {
 	clock atomic.Int64
 }
 
-func newTree() *tree {
-	t := &tree{}
-	for i := range t.shards {
-		t.shards[i].m = map[string]*topicStat{}
-	}
-	return t
-}
+func newTree() *tree { return &tree{} }
 
-func fnv(s string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h ^= uint32(s[i])
-		h *= 16777619
-	}
-	return h
-}
-
-// add records a message on topic.
-func (t *tree) add(topic string, payload []byte, qos byte, retain bool) {
-	sh := &t.shards[fnv(topic)%numShards]
-	sh.mu.RLock()
-	st := sh.m[topic]
-	sh.mu.RUnlock()
-	if st == nil {
-		st = t.create(sh, topic)
-		if st == nil {
+// add records a routed message.
+func (t *tree) add(m *broker.Message) {
+	topic := m.Topic()
+	v, ok := t.stats.Load(topic)
+	if !ok {
+		if v = t.create(topic); v == nil {
 			t.overflow.Add(1)
 			return
 		}
 	}
+	st := v.(*topicStat)
+	p := m.Payload()
 	st.count.Add(1)
-	st.bytes.Add(int64(len(payload)))
+	st.bytes.Add(int64(len(p)))
+	if len(p) > maxKept {
+		st.size.Store(int64(len(p)))
+		m = m.Trimmed(maxKept)
+	} else if st.size.Load() != 0 {
+		st.size.Store(0)
+	}
+	st.last.Store(m)
 	at := t.clock.Load()
 	if at == 0 {
 		at = time.Now().UnixNano()
 	}
-	lm := &lastMsg{payload: payload, size: len(payload), qos: qos, retain: retain, at: at}
-	if len(payload) > maxKept {
-		lm.payload = append([]byte(nil), payload[:maxKept]...)
-	}
-	st.last.Store(lm)
-	if retain {
-		// A retained message with an empty payload deletes the retained
-		// one [MQTT-3.3.1-10].
-		st.retained.Store(len(payload) > 0)
+	st.lastAt.Store(at)
+	// A retained message with an empty payload deletes the retained one
+	// [MQTT-3.3.1-10].
+	if r := len(p) > 0; m.Retain() && st.retained.Load() != r {
+		st.retained.Store(r)
 	}
 	if !t.changed.Load() {
 		t.changed.Store(true)
@@ -118,34 +96,35 @@ func (t *tree) add(topic string, payload []byte, qos byte, retain bool) {
 }
 
 // setRetained seeds a retained message (at start).
-func (t *tree) setRetained(topic string, payload []byte, qos byte) {
-	sh := &t.shards[fnv(topic)%numShards]
-	st := t.create(sh, topic)
-	if st == nil {
+func (t *tree) setRetained(m *broker.Message) {
+	v := t.create(m.Topic())
+	if v == nil {
 		return
 	}
-	p := payload
-	if len(p) > maxKept {
-		p = append([]byte(nil), p[:maxKept]...)
+	st := v.(*topicStat)
+	if n := len(m.Payload()); n > maxKept {
+		st.size.Store(int64(n))
+		m = m.Trimmed(maxKept)
 	}
-	st.last.Store(&lastMsg{payload: p, size: len(payload), qos: qos, retain: true})
+	st.last.Store(m)
 	st.retained.Store(true)
 }
 
-// create returns the stat of topic, adding it to the shard and the tree.
-func (t *tree) create(sh *shard, topic string) *topicStat {
-	sh.mu.Lock()
-	st := sh.m[topic]
-	if st == nil {
-		if t.ntopics.Load() >= maxTopics {
-			sh.mu.Unlock()
-			return nil
-		}
-		st = &topicStat{}
-		sh.m[topic] = st
-		t.ntopics.Add(1)
+// create returns the stat of topic (a *topicStat), adding it to the map
+// and the tree; nil beyond maxTopics.
+func (t *tree) create(topic string) any {
+	if v, ok := t.stats.Load(topic); ok {
+		return v
 	}
-	sh.mu.Unlock()
+	if t.ntopics.Load() >= maxTopics {
+		return nil
+	}
+	v, loaded := t.stats.LoadOrStore(topic, &topicStat{})
+	if loaded {
+		return v
+	}
+	t.ntopics.Add(1)
+	st := v.(*topicStat)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := &t.root
@@ -168,7 +147,7 @@ func (t *tree) create(sh *shard, topic string) *topicStat {
 			p.topics++
 		}
 	}
-	return st
+	return v
 }
 
 // entry is one child in a branch listing.
@@ -197,16 +176,18 @@ type topicV struct {
 
 func (st *topicStat) view(topic string, withPayload bool) *topicV {
 	v := &topicV{Topic: topic, Count: st.count.Load(), Bytes: st.bytes.Load(), Retained: st.retained.Load()}
-	if lm := st.last.Load(); lm != nil {
-		v.QoS, v.Retain, v.Size = lm.qos, lm.retain, lm.size
-		if lm.at != 0 {
-			v.At = lm.at / 1e6
+	if m := st.last.Load(); m != nil {
+		p := m.Payload()
+		v.QoS, v.Retain, v.Size = m.QoS(), m.Retain(), len(p)
+		if n := st.size.Load(); n > 0 {
+			v.Size = int(n)
 		}
+		v.At = st.lastAt.Load() / 1e6
 		if withPayload {
-			v.Payload = lm.payload
-			v.Cut = len(lm.payload) < lm.size
+			v.Payload = p
+			v.Cut = len(p) < v.Size
 		} else {
-			v.Preview = preview(lm.payload)
+			v.Preview = preview(p)
 		}
 	}
 	return v
@@ -259,14 +240,11 @@ func (t *tree) list(levels []string, offset, limit int) ([]entry, int, bool) {
 
 // get returns the figures and last value of topic.
 func (t *tree) get(topic string) *topicV {
-	sh := &t.shards[fnv(topic)%numShards]
-	sh.mu.RLock()
-	st := sh.m[topic]
-	sh.mu.RUnlock()
-	if st == nil {
+	v, ok := t.stats.Load(topic)
+	if !ok {
 		return nil
 	}
-	return st.view(topic, true)
+	return v.(*topicStat).view(topic, true)
 }
 
 // preview is the start of a payload as text (invalid UTF-8 replaced).

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/mqkit/mqkit/internal/broker"
 )
 
 // TestTreeManyTopics: 100,000 topics under one branch are listed a page
@@ -13,9 +15,9 @@ func TestTreeManyTopics(t *testing.T) {
 	tr := newTree()
 	const n = 100_000
 	for i := range n {
-		tr.add(fmt.Sprintf("big/%06d", i), []byte("v"), 0, i%10 == 0)
+		tr.add(broker.NewMessage(fmt.Sprintf("big/%06d", i), []byte("v"), 0, i%10 == 0))
 	}
-	tr.add("big/000001", []byte("again"), 1, false)
+	tr.add(broker.NewMessage("big/000001", []byte("again"), 1, false))
 	start := time.Now()
 	root, total, ok := tr.list(nil, 0, 200)
 	if !ok || total != 1 || root[0].Name != "big" || root[0].Topics != n || root[0].Messages != n+1 || root[0].Children != n {
@@ -35,7 +37,7 @@ func TestTreeManyTopics(t *testing.T) {
 	}
 	// A retained message with an empty payload clears the marker
 	// [MQTT-3.3.1-10].
-	tr.add("big/000000", nil, 0, true)
+	tr.add(broker.NewMessage("big/000000", nil, 0, true))
 	if tr.get("big/000000").Retained {
 		t.Error("retained marker kept after an empty retained message")
 	}
@@ -46,17 +48,17 @@ func TestTreeManyTopics(t *testing.T) {
 // message to a known topic.
 func BenchmarkTreeAdd(b *testing.B) {
 	tr := newTree()
-	topics := make([]string, 1000)
-	for i := range topics {
-		topics[i] = fmt.Sprintf("bench/%d/value", i)
-		tr.add(topics[i], nil, 0, false)
+	tr.clock.Store(time.Now().UnixNano()) // as the server's clock goroutine keeps it
+	msgs := make([]*broker.Message, 1000)
+	for i := range msgs {
+		msgs[i] = broker.NewMessage(fmt.Sprintf("bench/%d/value", i), []byte("payload"), 0, false)
+		tr.add(msgs[i])
 	}
-	p := []byte("payload")
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			tr.add(topics[i%len(topics)], p, 0, false)
+			tr.add(msgs[i%len(msgs)])
 			i++
 		}
 	})
