@@ -28,7 +28,7 @@ func TestTreeManyTopics(t *testing.T) {
 	if total != n || len(page) != 200 || page[0].Name != "000200" || page[0].Own == nil || !page[0].Own.Retained {
 		t.Fatalf("page: %d of %d, first %+v", len(page), total, page[0])
 	}
-	if took > 2*time.Second {
+	if took > 2*time.Second && !raceEnabled { // the race detector slows it tenfold
 		t.Errorf("listing took %v", took)
 	}
 	v := tr.get("big/000001")
