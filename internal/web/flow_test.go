@@ -119,3 +119,38 @@ func itoa(n int) string {
 	}
 	return string(b)
 }
+
+// TestFlowServerDisconnect: a v5 client taken over by another connection
+// with its client id gets the server's DISCONNECT 0x8E, shown in its flow.
+func TestFlowServerDisconnect(t *testing.T) {
+	e := newEnv(t, broker.Options{}, Options{})
+	s := openStream(t, e.base+"/api/flow?client=tk")
+	if ev, _ := s.next(); ev != "ready" {
+		t.Fatalf("first event %q", ev)
+	}
+	connect(t, e.mqtt, &mqtt.Connect{ClientID: "tk", CleanStart: true})
+	connect(t, e.mqtt, &mqtt.Connect{ClientID: "tk", CleanStart: true})
+	var sawDisconnect, sawClosed bool
+	for !sawDisconnect || !sawClosed {
+		_, data := s.next()
+		var fe flowEvent
+		if err := json.Unmarshal([]byte(data), &fe); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case fe.Packet == "DISCONNECT" && fe.Out:
+			if fe.Code != byte(mqtt.SessionTakenOver) {
+				t.Errorf("DISCONNECT code 0x%02x, want 0x8e", fe.Code)
+			}
+			sawDisconnect = true
+		case fe.Packet == "CLOSED":
+			if fe.Detail != "session taken over" {
+				t.Errorf("CLOSED %q", fe.Detail)
+			}
+			if !sawDisconnect {
+				t.Error("CLOSED before the DISCONNECT")
+			}
+			sawClosed = true
+		}
+	}
+}
