@@ -30,6 +30,7 @@ type Bridge struct {
 	// lastActive is when a message was last forwarded, either way (unix
 	// nanoseconds), for a lazy bridge's idle timeout.
 	lastActive atomic.Int64
+	up         atomic.Bool // connected to the remote broker
 }
 
 // New checks opts and returns a Bridge ready to Run.
@@ -258,6 +259,8 @@ func (b *Bridge) session(ctx context.Context) bool {
 	b.setState(Connected, addr)
 	b.st.update(func(s *Status) { s.Connects++ })
 	b.logf(slog.LevelInfo, "Bridge %s connected to %s as %s.", b.opts.Name, addr, remote.ClientID())
+	b.up.Store(true)
+	defer b.up.Store(false)
 	if b.opts.Notifications {
 		if !b.opts.NotificationsLocalOnly {
 			b.publishState(remote, "1")

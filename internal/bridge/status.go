@@ -38,7 +38,11 @@ type Status struct {
 	LastErr  string    // the last connection failure, "" if none yet
 	Attempts int       // connection attempts (one per address tried)
 	Connects int       // connections accepted by a remote broker
-	Queued   int       // local messages waiting for the remote side
+	Queued   int       // local messages waiting for the remote side (the bridge's lag)
+	// Connected: the remote broker accepted the connection and it is up.
+	Connected bool
+	// Dropped counts QoS 0 messages dropped because the queue was full.
+	Dropped int
 }
 
 // status holds a Bridge's Status, updated by Run and read by Status.
@@ -60,6 +64,10 @@ func (b *Bridge) Status() Status {
 	b.st.mu.Unlock()
 	s.Name = b.opts.Name
 	s.Queued = b.out.len()
+	s.Connected = b.up.Load()
+	b.out.mu.Lock()
+	s.Dropped = b.out.dropped
+	b.out.mu.Unlock()
 	return s
 }
 

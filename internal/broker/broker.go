@@ -38,6 +38,8 @@ type Broker struct {
 	done     chan struct{}  // closed when Shutdown begins
 	hot      hotSet         // connections whose read job keeps its worker (hot.go)
 	stats    stats
+	metrics  metricsState     // metrics.go
+	observe  observeState     // observe.go
 	now      func() time.Time // clock for message expiry (tests replace it)
 	startAt  time.Time
 	shutOnce sync.Once
@@ -200,11 +202,13 @@ func (b *Broker) startConn(nc net.Conn, l *listener) error {
 	}
 	if max := b.cfg.MaxConnections; max > 0 && l.ln != nil && len(b.conns) >= max {
 		b.mu.Unlock()
+		b.metrics.refusedAccept.Add(1)
 		b.logc("Client connection from %s denied: max_connections exceeded.", nc.RemoteAddr())
 		nc.Close()
 		return errTooManyConnections
 	}
 	c := newConn(b, nc, l)
+	b.metrics.sockets.Add(1)
 	b.conns[c] = struct{}{}
 	b.wg.Add(1) // the connection's goroutine (its jobs run on b.workers)
 	b.mu.Unlock()

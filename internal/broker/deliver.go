@@ -25,6 +25,7 @@ func (b *Broker) publishFlow(m *message, f *flow) (int, error) {
 		m.routed = new(atomic.Uint64)
 		err = b.setRetained(m)
 	}
+	b.observeMessage(m)
 	n, rerr := b.route(m, f)
 	if err == nil {
 		err = rerr
@@ -172,7 +173,14 @@ func (b *Broker) deliverFlow(s *session, m *message, subQoS mqtt.QoS, retain boo
 			}
 		case pushDropped:
 			b.stats.publishDropped.Add(1)
+			b.drop(DropSlowConsumer)
+			return nil
 		}
+		// Counted as sent (and its latency measured) when it is handed
+		// to the connection's write queue.
+		b.metrics.notePublishOut(0, m, s.id)
+		b.metrics.noteDelivered(0, m)
+		c.tracePublish(true, m, 0, retain, false, 0)
 		return nil
 	}
 	om := newOutMsg(m, qos, retain, ids)
@@ -234,6 +242,7 @@ func (b *Broker) redeliverShared(orphans []orphan) {
 		}
 		if !sent {
 			b.stats.publishDropped.Add(1)
+			b.drop(DropNoSubscriber)
 			b.cfg.Logger.Info("Dropped message on '" + o.m.topic + "': no member of shared subscription " +
 				mqtt.SharePrefix + o.share.Group + "/" + o.share.Filter + " left.")
 		}

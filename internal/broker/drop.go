@@ -32,6 +32,14 @@ func (s *session) mayRead(topic string) bool {
 // why: as a warning when the ACL refused it, else as a notice. s.mu held.
 func (s *session) dropped(om *outMsg, why string) {
 	s.b.stats.publishDropped.Add(1)
+	switch why {
+	case whyNotAuthorised:
+		s.b.drop(DropACL)
+	case whyTooLarge:
+		s.b.drop(DropTooLarge)
+	default:
+		s.b.drop(DropOther)
+	}
 	lvl := slog.LevelInfo
 	if why == whyNotAuthorised {
 		lvl = slog.LevelWarn

@@ -6,6 +6,7 @@ import "github.com/mqkit/mqkit/internal/mqtt"
 // PUBREL for QoS 2 messages we received.
 func (c *conn) handleAck(p *mqtt.Ack) error {
 	s := c.sess
+	c.traceAck(false, p.Kind, p.PacketID, p.Code)
 	if c.b.cfg.Verbose {
 		c.logv("Received %s from %s (Mid: %d, RC:%d)", p.Kind, c.clientID, p.PacketID, p.Code)
 	}
@@ -22,6 +23,7 @@ func (c *conn) handleAck(p *mqtt.Ack) error {
 			code = mqtt.PacketIdentifierNotFound
 		}
 		// [MQTT-4.3.3-11] respond to PUBREL with PUBCOMP.
+		c.traceAck(true, mqtt.PUBCOMP, p.PacketID, code)
 		c.enqueueAck(mqtt.PUBCOMP, p.PacketID, code, c)
 		return nil
 	}
@@ -38,6 +40,7 @@ func (c *conn) handleAck(p *mqtt.Ack) error {
 		if c.version == mqtt.V5 {
 			code = mqtt.PacketIdentifierNotFound
 		}
+		c.traceAck(true, mqtt.PUBREL, p.PacketID, code)
 		c.enqueueAck(mqtt.PUBREL, p.PacketID, code, c)
 	}
 	// An unknown PUBACK or PUBCOMP (e.g. a repeat) is ignored.

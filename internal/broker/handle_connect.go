@@ -48,6 +48,11 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 			ack.Props.SetReasonString(why)
 		}
 		c.logc("Client %s from %s refused: %s.", c.clientID, c.remote, why)
+		b.metrics.refused[code].Add(1)
+		if b.observe.watched.Load() != nil {
+			c.trace(PacketEvent{Packet: "CONNECT", Detail: connectDetail(p, nil)})
+			c.trace(PacketEvent{Out: true, Packet: "CONNACK", Code: byte(code), Detail: why})
+		}
 		if c.connackFits(ack) { // else closed without an answer [MQTT-3.1.2-24]
 			c.enqueuePacket(ack, c)
 		}
@@ -181,6 +186,9 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		c.will.Store(will)
 	}
 
+	if b.observe.watched.Load() != nil {
+		c.trace(PacketEvent{Packet: "CONNECT", Detail: connectDetail(p, will)})
+	}
 	ack := &mqtt.Connack{}
 	if v5 {
 		pr := &ack.Props
@@ -224,6 +232,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 				return refuse(mqtt.ServerBusy, "global_max_clients reached")
 			}
 			c.logc("Client %s from %s refused: %s.", c.clientID, c.remote, "global_max_clients reached")
+			b.metrics.refused[mqtt.ServerBusy].Add(1)
 			return &closeError{reason: CloseConnectRefused}
 		}
 		return err
@@ -280,3 +289,24 @@ func (b *Broker) capExpiry(e uint32) uint32 {
 	}
 	return e
 }
+
+// connectDetail describes a CONNECT for a packet trace (no password).
+func connectDetail(p *mqtt.Connect, will *mqtt.Will) string {
+	d := fmt.Sprintf("MQTT level %d, clean %d, keep alive %d", protoNumberLevel(p.Version), b2i(p.CleanStart), p.KeepAlive)
+	if p.HasUsername {
+		d += ", user " + p.Username
+	}
+	if p.Version == mqtt.V5 && p.Props.Has(mqtt.PropSessionExpiry) {
+		d += fmt.Sprintf(", session expiry %d", p.Props.SessionExpiry)
+	}
+	if will != nil {
+		d += fmt.Sprintf(", will '%s' QoS %d retain %d", will.Topic, will.QoS, b2i(will.Retain))
+		if will.Props.Has(mqtt.PropWillDelay) {
+			d += fmt.Sprintf(" delay %ds", will.Props.WillDelay)
+		}
+	}
+	return d
+}
+
+// protoNumberLevel is the protocol level byte of v (3, 4 or 5).
+func protoNumberLevel(v mqtt.Version) int { return int(v) }

@@ -43,6 +43,11 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 		topic = t
 	}
 	b.stats.publishReceived.Add(1)
+	b.metrics.notePublishIn(p.QoS, len(p.Payload), c.sess.id)
+	if b.observe.watched.Load() != nil {
+		c.trace(PacketEvent{Packet: "PUBLISH", PacketID: p.PacketID, QoS: byte(p.QoS), Retain: p.Retain, Dup: p.Dup,
+			Topic: topic, Detail: payloadPreview(p.Payload)})
+	}
 	if cfg.Verbose {
 		c.logv("Received PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			c.clientID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, topic, len(p.Payload))
@@ -79,6 +84,7 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 		// valid but the receiver is not willing to accept it".
 		c.logv("Dropped too large PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			c.clientID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, topic, len(p.Payload))
+		b.drop(DropTooLarge)
 		code := mqtt.Success
 		if v5 {
 			code = mqtt.ImplementationSpecificError
@@ -98,6 +104,7 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 		return nil
 	}
 	m := &message{topic: topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, from: s, fromID: c.clientID, src: c.info}
+	b.metrics.stamp(m)
 	if v5 {
 		m.props = forwardedProps(&p.Props)
 		m.expiry = expiryFrom(&p.Props, b.now())
@@ -148,6 +155,7 @@ func (c *conn) ackPublish(p *mqtt.Publish, code mqtt.ReasonCode) {
 // acks keep their order because the store runs callbacks in call order
 // (PUBACKs in the order the PUBLISHes arrived, [MQTT-4.6.0-2]).
 func (c *conn) sendPublishAck(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode) {
+	c.traceAck(true, kind, pid, code)
 	d := c.b.durable
 	if d == nil {
 		c.enqueueAck(kind, pid, code, c)

@@ -100,6 +100,9 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 		}
 	}
 	ack := &mqtt.Suback{PacketID: p.PacketID, Codes: codes}
+	if b.observe.watched.Load() != nil {
+		c.traceSubscribe(p, codes)
+	}
 	c.enqueuePacket(ack, c) // [MQTT-3.8.4-1]
 	for _, j := range jobs {
 		var ids []uint32
@@ -197,6 +200,9 @@ func (c *conn) handleUnsubscribe(p *mqtt.Unsubscribe) error {
 	ack := &mqtt.Unsuback{PacketID: p.PacketID}
 	if c.version == mqtt.V5 {
 		ack.Codes = codes
+	}
+	if c.b.observe.watched.Load() != nil {
+		c.traceUnsubscribe(p)
 	}
 	c.enqueuePacket(ack, c) // [MQTT-3.10.4-4]
 	return nil

@@ -23,6 +23,9 @@ func (c *conn) logv(format string, args ...any) {
 	if c.b.cfg.Verbose {
 		c.b.cfg.Logger.Info(fmt.Sprintf(format, args...))
 	}
+	if c.b.observe.watched.Load() != nil {
+		c.traceLog(format) // PINGREQ and DISCONNECT (observe.go)
+	}
 }
 
 // logSent traces an outgoing control packet.

@@ -60,11 +60,16 @@ type session struct {
 	stalled  atomic.Int32 // readers of this session waiting for room elsewhere
 
 	disconnectedAt time.Time
-	expireTimer    *time.Timer
-	expireGen      uint64
-	will           *mqtt.Will  // delayed will (Will Delay Interval)
-	willInfo       *ClientInfo // client that set it
-	willTimer      *time.Timer
+	// Shown by Broker.Clients: the CONNECT of the current (or last)
+	// connection.
+	cleanStart  bool
+	keepAlive   uint16
+	connectedAt time.Time
+	expireTimer *time.Timer
+	expireGen   uint64
+	will        *mqtt.Will  // delayed will (Will Delay Interval)
+	willInfo    *ClientInfo // client that set it
+	willTimer   *time.Timer
 }
 
 func (s *session) durable() bool { return s.expiry > 0 }
@@ -123,6 +128,7 @@ func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 	if c == nil && (len(s.pending) >= cfg.maxQueued ||
 		(cfg.MaxQueuedBytes > 0 && s.pendingBytes+size > cfg.MaxQueuedBytes)) {
 		s.b.stats.publishDropped.Add(1)
+		s.b.drop(DropQueueFull)
 		if !s.dropping {
 			// Once per run of drops, as mosquitto logs it (a notice).
 			s.dropping = true
@@ -140,6 +146,7 @@ func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 		}
 		s.startSend(om)
 		err := s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
+		s.sending(c, om, false)
 		c.enqueuePublish(om.msg, om.qos, om.retain, false, om.pid, om.subIDs, by)
 		return false, err
 	}
@@ -216,6 +223,7 @@ func (s *session) fill(by *conn) {
 		drop := true
 		switch {
 		case om.msg.expired(now):
+			s.b.drop(DropExpired) // [MQTT-3.3.2-5]
 		case !c.fits(om.msg, om.qos, om.subIDs):
 			s.dropped(om, whyTooLarge)
 		case !s.mayRead(om.msg.topic):
@@ -230,6 +238,7 @@ func (s *session) fill(by *conn) {
 		dup := om.dup
 		s.startSend(om)
 		s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
+		s.sending(c, om, dup)
 		c.enqueuePublish(om.msg, om.qos, om.retain, dup, om.pid, om.subIDs, by)
 	}
 	if len(s.pending) == 0 {
@@ -267,12 +276,14 @@ func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode, by
 		if om.qos != 1 {
 			return ackWrongKind
 		}
+		s.b.metrics.noteDelivered(1, om.msg)
 	case mqtt.PUBREC:
 		if om.qos != 2 {
 			return ackWrongKind
 		}
 		if om.state == StateReleased {
 			if s.conn != nil {
+				s.conn.traceAck(true, mqtt.PUBREL, pid, mqtt.Success)
 				s.conn.enqueueAck(mqtt.PUBREL, pid, mqtt.Success, by)
 			}
 			return ackDone
@@ -280,9 +291,11 @@ func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode, by
 		if !code.IsError() {
 			// [MQTT-4.3.3-4] answer PUBREC with PUBREL; the message is now
 			// delivered, only the release remains.
+			s.b.metrics.noteDelivered(2, om.msg)
 			om.state = StateReleased
 			s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
 			if s.conn != nil {
+				s.conn.traceAck(true, mqtt.PUBREL, pid, mqtt.Success)
 				s.conn.enqueueAck(mqtt.PUBREL, pid, mqtt.Success, by)
 			}
 			return ackDone
@@ -359,9 +372,11 @@ func (s *session) resend(by *conn) {
 	}
 	for _, om := range s.inflight {
 		if om.state == StateReleased {
+			c.traceAck(true, mqtt.PUBREL, om.pid, mqtt.Success)
 			c.enqueueAck(mqtt.PUBREL, om.pid, mqtt.Success, by)
 			continue
 		}
+		s.sending(c, om, true)
 		c.enqueuePublish(om.msg, om.qos, om.retain, true, om.pid, om.subIDs, by)
 	}
 	s.fill(by)
@@ -378,4 +393,13 @@ func (s *session) queuedCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.inflight) + len(s.pending)
+}
+
+// sending counts a QoS 1/2 PUBLISH handed to c (sent, or re-sent with
+// DUP) and reports it to a watcher of the client. s.mu held.
+func (s *session) sending(c *conn, om *outMsg, dup bool) {
+	if !dup {
+		s.b.metrics.notePublishOut(om.qos, om.msg, s.id)
+	}
+	c.tracePublish(true, om.msg, om.qos, om.retain, dup, om.pid)
 }

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -90,6 +91,11 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 	}
 	ack.SessionPresent = present
 	c.enqueuePacket(ack, c)
+	if b.observe.watched.Load() != nil {
+		c.trace(PacketEvent{Out: true, Packet: "CONNACK", Code: byte(ack.Code), Detail: fmt.Sprintf("session present %d", b2i(present))})
+	}
+	b.metrics.connects.Add(1)
+	s.cleanStart, s.keepAlive, s.connectedAt = clean, uint16(c.keepAlive/time.Second), time.Now()
 	c.sess = s
 	c.connected.Store(true)
 	s.conn = c
@@ -178,6 +184,13 @@ func (b *Broker) connGone(c *conn) {
 	}
 	b.stats.connected.Add(-1)
 	reason := c.reason
+	if b.observe.watched.Load() != nil {
+		if code := reason.disconnectCode(); code != 0 && c.version == mqtt.V5 {
+			// The server's DISCONNECT (close queued it before closing).
+			c.trace(PacketEvent{Out: true, Packet: "DISCONNECT", Code: byte(code)})
+		}
+		c.trace(PacketEvent{Packet: "CLOSED", Detail: reason.String()}) // before its will, if any
+	}
 	var will *mqtt.Will
 	if w := c.will.Swap(nil); w != nil && reason.publishesWill() {
 		will = w

@@ -105,5 +105,17 @@ func (b *Broker) publishWill(w pendingWill) {
 		m.qos = b.cfg.maxQoS
 	}
 	b.stats.publishReceived.Add(1)
+	var stripe uint64
+	if w.s != nil {
+		stripe = w.s.id
+	}
+	b.metrics.notePublishIn(m.qos, len(m.payload), stripe)
+	b.metrics.stamp(m)
+	if m.fromID != "" && b.tracing(m.fromID) {
+		if o := b.observer(); o != nil {
+			o.Packet(PacketEvent{Time: time.Now(), ClientID: m.fromID, Packet: "WILL", QoS: byte(m.qos),
+				Retain: m.retain, Topic: m.topic, Detail: payloadPreview(m.payload)})
+		}
+	}
 	b.publish(m)
 }

@@ -8,15 +8,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mqkit/mqkit/internal/bridge"
 	"github.com/mqkit/mqkit/internal/broker"
 	"github.com/mqkit/mqkit/internal/config"
 	"github.com/mqkit/mqkit/internal/store"
@@ -32,6 +36,8 @@ const examples = `EXAMPLES:
                                      MQTT and WebSocket on every interface, no login
    mqbroker --listen mqtts://:8883 --cert server.crt --key server.key --password-file pw
    mqbroker --listen unix:///run/mq.sock
+   mqbroker --listen mqtt://127.0.0.1:1883 --listen http://127.0.0.1:8080
+                                     live web view at http://127.0.0.1:8080/, /metrics, /healthz, /readyz
    mqbroker --listen mqtt://:1883 --user alice:s3cret --print-config > my.conf
                                      write what the flags mean as a mosquitto.conf
    mqbroker --data ./data            keep retained messages and sessions in ./data (durable)
@@ -89,8 +95,8 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "config-file", Aliases: []string{"c"}, Usage: "mosquitto.conf style configuration `FILE`"},
 			&cli.IntSliceFlag{Name: "port", Aliases: []string{"p"}, Usage: "listen on `PORT` on 127.0.0.1 (repeatable; ignored when the config file defines listeners)"},
 			&cli.GenericFlag{Name: "listen", Value: &multiFlag{},
-				Usage: "listen on `URL`: mqtt://HOST:PORT, mqtts://, ws://HOST:PORT[/PATH], wss://, unix:///PATH (repeatable; empty HOST = every interface)"},
-			&cli.StringFlag{Name: "cert", Usage: "TLS certificate `FILE` (PEM) for mqtts:// and wss:// listeners"},
+				Usage: "listen on `URL`: mqtt://HOST:PORT, mqtts://, ws://HOST:PORT[/PATH], wss://, unix:///PATH, or http://HOST:PORT, https:// for the web view and /metrics (repeatable; empty HOST = every interface)"},
+			&cli.StringFlag{Name: "cert", Usage: "TLS certificate `FILE` (PEM) for mqtts://, wss:// and https:// listeners"},
 			&cli.StringFlag{Name: "key", Usage: "TLS private key `FILE` (PEM) for --cert"},
 			&cli.StringFlag{Name: "cafile", Usage: "CA certificates `FILE` (PEM) that sign client certificates"},
 			&cli.BoolFlag{Name: "require-certificate", Usage: "TLS clients must present a certificate signed by --cafile"},
@@ -232,12 +238,19 @@ func run(c *cli.Context) error {
 		}
 		return nil
 	}
+	var commit *broker.Histogram // store commit latency, for /metrics
 	if cfg.Persistence {
 		path := cfg.PersistencePath()
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return cli.Exit("mqbroker: persistence: "+err.Error(), 1)
 		}
-		st, err := store.Open(path, store.Options{Logf: func(f string, a ...any) { logger.Error(fmt.Sprintf(f, a...)) }})
+		var latency func(time.Duration)
+		if len(p.web) > 0 {
+			commit = &broker.Histogram{}
+			latency = commit.Observe
+		}
+		st, err := store.Open(path, store.Options{Logf: func(f string, a ...any) { logger.Error(fmt.Sprintf(f, a...)) },
+			CommitLatency: latency})
 		if err != nil {
 			return cli.Exit("mqbroker: "+startError(err, cfg, p.names).Error(), 1)
 		}
@@ -275,14 +288,33 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit("mqbroker: "+err.Error(), 1)
 	}
+	var bridges atomic.Pointer[[]*bridge.Bridge]
+	ws, err := newWebServer(p, cfg, b, &bridges, commit)
+	if err != nil {
+		return cli.Exit("mqbroker: "+err.Error(), 1)
+	}
 	if err := b.Start(); err != nil {
 		return cli.Exit("mqbroker: "+startError(err, cfg, p.names).Error(), 1)
 	}
 	v6, stopV6 := listenIPv6Loopback(ctx, b, cfg, p.names, logger)
 	defer stopV6()
 	p.loopback6 = v6
+	if ws != nil {
+		if err := ws.Start(); err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = b.Shutdown(sctx)
+			return cli.Exit("mqbroker: "+err.Error(), 1)
+		}
+		defer ws.Close()
+	}
 	if !c.Bool("quiet") {
-		printBanner(c.App.ErrWriter, cfg, p, b)
+		printBanner(c.App.ErrWriter, cfg, p, func(i int) net.Addr {
+			if a := b.Addr(p.names[i]); a != nil {
+				return a
+			}
+			return webAddr(ws, p.names[i])
+		})
 	}
 	notify := func(state string) {
 		if err := sdNotify(state); err != nil {
@@ -297,10 +329,11 @@ func run(c *cli.Context) error {
 	// Bridges stop with the broker, whatever ends it.
 	bctx, stopBridges := context.WithCancel(ctx)
 	defer stopBridges()
-	waitBridges, err := startBridges(bctx, b, p.bridges, logger)
+	waitBridges, brs, err := startBridges(bctx, b, p.bridges, logger)
 	if err != nil {
 		return cli.Exit("mqbroker: "+err.Error(), 1)
 	}
+	bridges.Store(&brs)
 	err = b.Serve(ctx)
 	stopBridges()
 	waitBridges()

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mqkit/mqkit/internal/broker"
 	"github.com/mqkit/mqkit/internal/config"
 	"github.com/mqkit/mqkit/internal/version"
 )
@@ -17,18 +16,22 @@ import (
 // in, warns about listeners reachable from the network that allow
 // anonymous clients, and prints a ready-to-paste mqsub/mqpub pair for the
 // first listener.
-func printBanner(w io.Writer, cfg *config.Config, p *plan, b *broker.Broker) {
+func printBanner(w io.Writer, cfg *config.Config, p *plan, addrOf func(i int) net.Addr) {
 	var names []string
 	if p.users != nil {
 		names = p.users.names
 	}
 	var sb strings.Builder
-	var warnings []string
+	var warnings, webs []string
 	fmt.Fprintf(&sb, "mqbroker %s ready\n", version.Version)
 	for i, l := range cfg.Listeners {
-		bound, ip := boundListener(l, b.Addr(p.names[i]))
+		bound, ip := boundListener(l, addrOf(i))
 		u := bound.URL()
 		sec := cfg.SecurityFor(l)
+		if l.Protocol == config.ProtocolHTTP {
+			webs = append(webs, webLine(&bound, ip))
+			continue
+		}
 		var notes []string
 		if cfg.PerListenerSettings {
 			notes = append(notes, authSummary(sec, names, l.UseIdentityAsUsername))
@@ -61,6 +64,9 @@ func printBanner(w io.Writer, cfg *config.Config, p *plan, b *broker.Broker) {
 		}
 		fmt.Fprintf(&sb, "  auth: %s\n", authSummary(cfg.Security, names, certs))
 	}
+	for _, w := range webs {
+		sb.WriteString(w)
+	}
 	for _, w := range warnings {
 		sb.WriteString(w)
 	}
@@ -72,9 +78,16 @@ func printBanner(w io.Writer, cfg *config.Config, p *plan, b *broker.Broker) {
 	} else {
 		fmt.Fprintf(&sb, "  persistence: off (in memory; --data DIR to keep messages across restarts)\n")
 	}
-	if len(cfg.Listeners) > 0 {
-		l := cfg.Listeners[0]
-		bound, ip := boundListener(l, b.Addr(p.names[0]))
+	first := -1
+	for i, l := range cfg.Listeners {
+		if l.Protocol != config.ProtocolHTTP {
+			first = i
+			break
+		}
+	}
+	if first >= 0 {
+		l := cfg.Listeners[first]
+		bound, ip := boundListener(l, addrOf(first))
 		host := "127.0.0.1"
 		if ip != nil && !ip.IsUnspecified() {
 			host = ip.String()
@@ -166,4 +179,26 @@ func authSummary(s config.Security, users []string, certs bool) string {
 		parts = append(parts, "ACL file "+s.ACLFile)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// webLine is the banner line of a web view listener: its URL, a link to
+// open in a browser.
+func webLine(l *config.Listener, ip net.IP) string {
+	host := l.Bind
+	if ip != nil && !ip.IsUnspecified() {
+		host = ip.String()
+	} else if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	shown := *l
+	shown.Bind = host
+	u := shown.URL() + "/"
+	notes := "/metrics, /healthz, /readyz"
+	if reachable(l, ip) {
+		notes += "; login required"
+		if !l.TLS() {
+			notes += "; WARNING: passwords cross the network in clear text, add certfile/keyfile (https)"
+		}
+	}
+	return fmt.Sprintf("  web view on  %s (%s)\n", u, notes)
 }

@@ -99,8 +99,9 @@ func bridgeOptions(cfg *config.Config) ([]bridge.Options, error) {
 
 // startBridges runs the plan's bridges against b until ctx is done; the
 // returned function waits for them to stop.
-func startBridges(ctx context.Context, b *broker.Broker, opts []bridge.Options, logger *slog.Logger) (func(), error) {
+func startBridges(ctx context.Context, b *broker.Broker, opts []bridge.Options, logger *slog.Logger) (func(), []*bridge.Bridge, error) {
 	var wg sync.WaitGroup
+	var all []*bridge.Bridge
 	for _, o := range opts {
 		o.Logger = logger
 		o.LocalDial = func(context.Context) (net.Conn, error) {
@@ -113,15 +114,16 @@ func startBridges(ctx context.Context, b *broker.Broker, opts []bridge.Options, 
 		}
 		br, err := bridge.New(o)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		all = append(all, br)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			br.Run(ctx)
 		}()
 	}
-	return wg.Wait, nil
+	return wg.Wait, all, nil
 }
 
 // bridgeSummary is the banner line of a bridge, e.g.

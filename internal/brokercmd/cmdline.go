@@ -45,6 +45,9 @@ var listenSchemes = map[string]struct {
 	"mqtts": {8883, true, false},
 	"ws":    {80, false, true},
 	"wss":   {443, true, true},
+	// The web view (protocol http, an mqbroker extension).
+	"http":  {80, false, false},
+	"https": {443, true, false},
 }
 
 // parseListenURL turns a --listen URL into a listener:
@@ -94,7 +97,7 @@ func parseListenURL(raw string) (l *config.Listener, useTLS bool, err error) {
 	}
 	sc, ok := listenSchemes[u.Scheme]
 	if !ok {
-		return nil, false, fail("unsupported scheme %q: use mqtt, mqtts, ws, wss or unix", u.Scheme)
+		return nil, false, fail("unsupported scheme %q: use mqtt, mqtts, ws, wss, unix, or http/https (web view)", u.Scheme)
 	}
 	if u.Opaque != "" {
 		return nil, false, fail("want %s://HOST:PORT", u.Scheme)
@@ -112,7 +115,12 @@ func parseListenURL(raw string) (l *config.Listener, useTLS bool, err error) {
 	if strings.ContainsAny(l.Bind, "[]") {
 		return nil, false, fail("bad host %q", u.Host)
 	}
-	if sc.ws {
+	if u.Scheme == "http" || u.Scheme == "https" {
+		l.Protocol = config.ProtocolHTTP
+		if u.Path != "" && u.Path != "/" {
+			return nil, false, fail("the web view is served at /: no path")
+		}
+	} else if sc.ws {
 		l.Protocol = config.ProtocolWebsockets
 		if u.Path != "/" {
 			l.WebsocketsPath = u.Path
@@ -165,7 +173,10 @@ func listenFlags(c *cli.Context) ([]*config.Listener, error) {
 			if t.cert == "" {
 				return nil, fmt.Errorf("--listen %q: TLS needs --cert FILE and --key FILE", raw)
 			}
-			l.CertFile, l.KeyFile, l.CAFile, l.RequireCertificate = t.cert, t.key, t.ca, t.require
+			l.CertFile, l.KeyFile = t.cert, t.key
+			if l.Protocol != config.ProtocolHTTP { // the web view takes no client certificates
+				l.CAFile, l.RequireCertificate = t.ca, t.require
+			}
 			anyTLS = true
 		}
 		ls = append(ls, l)

@@ -10,6 +10,7 @@ import (
 	"github.com/mqkit/mqkit/internal/broker"
 	"github.com/mqkit/mqkit/internal/config"
 	"github.com/mqkit/mqkit/internal/mqtt"
+	"github.com/mqkit/mqkit/internal/web"
 )
 
 // plan is everything needed to run a broker from a configuration.
@@ -21,6 +22,7 @@ type plan struct {
 	reloaders []*auth.TLSReloader
 	bridges   []bridge.Options
 	loopback6 []string // [::1]:PORT twins of the local-only listeners (loopback6.go)
+	web       []web.Listener // protocol http listeners (web.go)
 }
 
 // listenerName names listener i for logs, Broker.Addr and security scopes.
@@ -36,8 +38,19 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 	p := &plan{users: us}
 	var maxQoS byte = 2
 	var topicAlias uint16 = 10
+	mqttListeners := 0
 	for i, l := range cfg.Listeners {
 		name := listenerName(i)
+		if l.Protocol == config.ProtocolHTTP {
+			wl, err := p.httpListener(name, l)
+			if err != nil {
+				return nil, err
+			}
+			p.web = append(p.web, wl)
+			p.names = append(p.names, name)
+			continue
+		}
+		mqttListeners++
 		lc := broker.ListenerConfig{
 			Name:           name,
 			Network:        l.Network(),
@@ -95,7 +108,7 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 		}
 		// max_qos and max_topic_alias are per listener in mosquitto; the
 		// broker applies one value to all, so listeners must agree.
-		if i == 0 {
+		if mqttListeners == 1 {
 			maxQoS, topicAlias = l.MaxQoS, l.MaxTopicAlias
 		} else if l.MaxQoS != maxQoS || l.MaxTopicAlias != topicAlias {
 			return nil, fmt.Errorf("%s: max_qos and max_topic_alias must be the same on every listener", where(l))
@@ -108,6 +121,9 @@ func buildPlan(cfg *config.Config, us *users, logger *slog.Logger, verbose bool)
 		return nil, err
 	}
 	p.guard = g
+	if err := p.checkHTTPLogin(cfg); err != nil {
+		return nil, err
+	}
 	if p.bridges, err = bridgeOptions(cfg); err != nil {
 		return nil, err
 	}

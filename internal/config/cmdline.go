@@ -70,6 +70,10 @@ func (l *Listener) URL() string {
 	ws := l.Protocol == ProtocolWebsockets
 	scheme := "mqtt"
 	switch {
+	case l.Protocol == ProtocolHTTP && l.TLS():
+		scheme = "https"
+	case l.Protocol == ProtocolHTTP:
+		scheme = "http"
 	case ws && l.TLS():
 		scheme = "wss"
 	case ws:

@@ -88,6 +88,9 @@ type Protocol string
 const (
 	ProtocolMQTT       Protocol = "mqtt"
 	ProtocolWebsockets Protocol = "websockets"
+	// ProtocolHTTP (an mqbroker extension) serves the web view, /metrics,
+	// /healthz and /readyz instead of MQTT.
+	ProtocolHTTP Protocol = "http"
 )
 
 // Security holds the options that are global, or per listener when
@@ -293,6 +296,10 @@ type Config struct {
 	// PersistentClientExpiration (persistent_client_expiration); 0 = never.
 	PersistentClientExpiration time.Duration
 	SysInterval                time.Duration // sys_interval, default 10s, 0 = no $SYS updates
+	// HTTPAllowPublish (http_allow_publish, an mqbroker extension) lets
+	// the web view of "protocol http" listeners publish; default false
+	// (read-only).
+	HTTPAllowPublish bool
 
 	// TopicHierarchyLimit (topic_hierarchy_limit, an mqbroker option for
 	// mosquitto's built-in TOPIC_HIERARCHY_LIMIT) is the most '/' a topic

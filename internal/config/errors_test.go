@@ -37,7 +37,7 @@ func TestParseErrors(t *testing.T) {
 		{"listener no port", "listener", "test.conf:1: listener: missing port"},
 		{"listener extra", "listener 1 a b", `test.conf:1: listener: unexpected extra value "b" (want: listener PORT [ADDRESS])`},
 		{"port 0", "port 0", "test.conf:1: port: must be between 1 and 65535, got 0"},
-		{"protocol", "listener 1\nprotocol mqttsn", `test.conf:2: protocol: invalid value "mqttsn": must be mqtt or websockets`},
+		{"protocol", "listener 1\nprotocol mqttsn", `test.conf:2: protocol: invalid value "mqttsn": must be mqtt, websockets or http`},
 		{"tls_version", "listener 1\ntls_version tlsv1", `test.conf:2: tls_version: invalid value "tlsv1": must be tlsv1.3, tlsv1.2 or tlsv1.1`},
 		{"max_keepalive low", "max_keepalive 5", "test.conf:1: max_keepalive: must be between 10 and 65535, got 5"},
 		{"max_keepalive high", "max_keepalive 65536", "test.conf:1: max_keepalive: must be between 10 and 65535, got 65536"},

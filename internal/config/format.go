@@ -66,6 +66,10 @@ func (c *Config) Format(w io.Writer) error {
 	f.line("upgrade_outgoing_qos %t", c.UpgradeOutgoingQoS)
 	f.line("retain_available %t", c.RetainAvailable)
 	f.line("sys_interval %d", int64(c.SysInterval/time.Second))
+	if c.HTTPAllowPublish {
+		f.line("# mqbroker extension: the web view of protocol http listeners may publish")
+		f.line("http_allow_publish true")
+	}
 
 	f.section("Logging")
 	if len(c.LogDest) == 0 {
@@ -149,6 +153,9 @@ func (f *formatter) listener(l *Listener) {
 		f.line("listener %d %s", l.Port, l.Bind)
 	default:
 		f.line("listener %d", l.Port)
+	}
+	if l.Protocol == ProtocolHTTP {
+		f.line("# mqbroker extension: web view, /metrics, /healthz, /readyz")
 	}
 	if l.Protocol != ProtocolMQTT {
 		f.line("protocol %s", l.Protocol)

@@ -165,6 +165,7 @@ func init() {
 		"check_retain_source":  globalBool(func(c *Config) *bool { return &c.CheckRetainSource }),
 		"upgrade_outgoing_qos": globalBool(func(c *Config) *bool { return &c.UpgradeOutgoingQoS }),
 		"retain_available":     globalBool(func(c *Config) *bool { return &c.RetainAvailable }),
+		"http_allow_publish":   globalBool(func(c *Config) *bool { return &c.HTTPAllowPublish }),
 		"sys_interval": func(p *parser, a *args) error {
 			n, err := a.intRange(0, 65535)
 			p.cfg.SysInterval = time.Duration(n) * time.Second
@@ -336,7 +337,7 @@ func (p *parser) listenerDefault(a *args) *Listener {
 }
 
 func (p *parser) optProtocol(a *args) error {
-	v, err := a.oneOf(string(ProtocolMQTT), string(ProtocolWebsockets))
+	v, err := a.oneOf(string(ProtocolMQTT), string(ProtocolWebsockets), string(ProtocolHTTP))
 	if err != nil {
 		return err
 	}

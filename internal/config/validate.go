@@ -57,6 +57,9 @@ func (l *Listener) validate() error {
 	if l.Port < 0 || l.Port > 65535 {
 		return &Error{Pos: l.Pos, Option: "listener", Msg: fmt.Sprintf("invalid port %d", l.Port)}
 	}
+	if l.Protocol == ProtocolHTTP {
+		return l.validateHTTP(fail)
+	}
 	if l.Protocol != ProtocolMQTT && l.Protocol != ProtocolWebsockets {
 		return fail("protocol", "invalid protocol %q", l.Protocol)
 	}
@@ -162,4 +165,43 @@ func (l *Listener) describe() string {
 		s += " at " + p
 	}
 	return s
+}
+
+// validateHTTP checks a "protocol http" listener (mqbroker's web view):
+// TCP, optionally TLS with certfile and keyfile, and none of the MQTT
+// listener options.
+func (l *Listener) validateHTTP(fail func(option, format string, v ...any) error) error {
+	if l.Unix != "" {
+		return fail("protocol", "an http listener needs a TCP port, not a unix socket")
+	}
+	switch {
+	case l.CertFile != "" && l.KeyFile == "":
+		return fail("certfile", "keyfile is required with certfile")
+	case l.KeyFile != "" && l.CertFile == "":
+		return fail("keyfile", "certfile is required with keyfile")
+	}
+	for _, o := range []struct {
+		name string
+		set  bool
+	}{
+		{"cafile", l.CAFile != ""}, {"capath", l.CAPath != ""}, {"crlfile", l.CRLFile != ""},
+		{"require_certificate", l.RequireCertificate}, {"use_identity_as_username", l.UseIdentityAsUsername},
+		{"use_username_as_clientid", l.UseUsernameAsClientID},
+		{"websockets_path", l.WebsocketsPath != ""}, {"websockets_origin", len(l.WebsocketsOrigins) > 0},
+		{"mount_point", l.MountPoint != ""}, {"enable_proxy_protocol", l.ProxyProtocol != 0},
+		{"accept_protocol_versions", l.AcceptProtocolVersions != nil},
+	} {
+		if o.set {
+			return fail(o.name, "not valid on a protocol http listener (it serves the web view, not MQTT)")
+		}
+	}
+	switch l.TLSVersion {
+	case "", "tlsv1.1", "tlsv1.2", "tlsv1.3":
+	default:
+		return fail("tls_version", "invalid value %q", l.TLSVersion)
+	}
+	if l.TLSVersion != "" && !l.TLS() {
+		return fail("tls_version", "needs certfile and keyfile on the same listener")
+	}
+	return nil
 }

@@ -75,14 +75,19 @@ type Options struct {
 	// group commit, an operation skipped inside a batch, orphan records
 	// dropped at load. nil = log.Printf.
 	Logf func(format string, args ...any)
+	// CommitLatency, when set, is called after each group commit with the
+	// time it took (transaction and fsync), for the
+	// mqbroker_store_commit_seconds histogram.
+	CommitLatency func(time.Duration)
 }
 
 // Bolt is a broker.Store backed by one bbolt file. It is safe for
 // concurrent use.
 type Bolt struct {
-	db   *bolt.DB
-	path string
-	logf func(string, ...any)
+	db            *bolt.DB
+	path          string
+	logf          func(string, ...any)
+	commitLatency func(time.Duration)
 
 	mu      sync.Mutex
 	wake    sync.Cond // signalled when pending becomes non-empty or on close
@@ -147,7 +152,7 @@ func Open(path string, opts Options) (*Bolt, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Bolt{db: db, path: path, logf: logf, done: make(chan struct{})}
+	s := &Bolt{db: db, path: path, logf: logf, done: make(chan struct{}), commitLatency: opts.CommitLatency}
 	s.wake.L = &s.mu
 	snap, orphans, err := s.verifyAndRead()
 	if err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"runtime"
 	"runtime/debug"
+	"time"
 )
 
 // maxKeptOps is the capacity above which a drained batch slice is dropped
@@ -143,7 +144,11 @@ func (b *batch) cancelSaved(dels *map[msgKey]int) int {
 
 // commit applies ops in one bbolt transaction.
 func (s *Bolt) commit(ops []op) error {
+	start := time.Now()
 	err := s.update(ops)
+	if s.commitLatency != nil {
+		s.commitLatency(time.Since(start))
+	}
 	s.commits.Add(1)
 	if err != nil {
 		s.failed.Add(1)

@@ -34,6 +34,7 @@ var packages = map[string]string{
 	"timeout":          "apt-get install coreutils",
 	"stdbuf":           "apt-get install coreutils",
 	"bash":             "apt-get install bash",
+	"chromium":         "apt-get install chromium",
 }
 
 // InCI reports whether the tests run under CI=true, where nothing may be

@@ -1,0 +1,399 @@
+package broker
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// Observation: what monitoring (internal/web: the live view, /metrics)
+// sees of the broker. Nothing here runs on the hot paths unless someone
+// asked for it: an Observer costs one atomic load per routed message when
+// none is set, and packet tracing one atomic load per packet when no
+// client is watched.
+
+// Message is an application message the broker routed: a client's
+// PUBLISH, a will, or one of the broker's own ($SYS). It is immutable, so
+// an Observer may keep it (the broker passes the message it routes: no
+// copy, no allocation); its payload must not be modified.
+type Message message
+
+func (m *Message) Topic() string   { return m.topic }
+func (m *Message) Payload() []byte { return m.payload }
+func (m *Message) QoS() byte       { return byte(m.qos) }
+func (m *Message) Retain() bool    { return m.retain }
+
+// From is the publisher's client id, "" for the broker's own messages.
+func (m *Message) From() string { return m.fromID }
+
+// Trimmed returns a copy of m whose payload is cut to at most n bytes
+// (m itself when it is not longer).
+func (m *Message) Trimmed(n int) *Message {
+	if len(m.payload) <= n {
+		return m
+	}
+	c := &Message{topic: m.topic, payload: append([]byte(nil), m.payload[:n]...), qos: m.qos, retain: m.retain, fromID: m.fromID}
+	return c
+}
+
+// PacketEvent is one step of a watched client's conversation with the
+// broker (see WatchClient). Packet is the control packet type
+// ("CONNECT", "PUBLISH", "PUBACK", ...) or one of the pseudo events
+// "WILL" (its will was published, Out false) and "CLOSED" (the network
+// connection ended; Detail says why).
+type PacketEvent struct {
+	Time     time.Time
+	ClientID string
+	Out      bool // broker to client
+	Packet   string
+	PacketID uint16
+	QoS      byte
+	Retain   bool
+	Dup      bool
+	Code     byte // reason code (v5), CONNACK return code (3.1.1)
+	Topic    string
+	Detail   string
+}
+
+// Observer receives the broker's events. Its methods are called on the
+// broker's goroutines, with broker locks held: they must be fast and must
+// not call back into the broker.
+type Observer interface {
+	Message(*Message)
+	Packet(PacketEvent)
+}
+
+// obsBox boxes an Observer for atomic.Pointer.
+type obsBox struct{ o Observer }
+
+// observeState is the Broker's observation state.
+type observeState struct {
+	obs     atomic.Pointer[obsBox]
+	mu      sync.Mutex     // guards watch
+	watch   map[string]int // client id -> watchers
+	watched atomic.Pointer[map[string]int]
+}
+
+// SetObserver installs o (nil removes it).
+func (b *Broker) SetObserver(o Observer) {
+	if o == nil {
+		b.observe.obs.Store(nil)
+		return
+	}
+	b.observe.obs.Store(&obsBox{o})
+}
+
+func (b *Broker) observer() Observer {
+	if x := b.observe.obs.Load(); x != nil {
+		return x.o
+	}
+	return nil
+}
+
+// WatchClient makes the broker report the packets of the client with
+// this id to the Observer (PacketEvent) until stop is called. Several
+// watchers of one client are counted.
+func (b *Broker) WatchClient(id string) (stop func()) {
+	o := &b.observe
+	change := func(d int) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.watch == nil {
+			o.watch = map[string]int{}
+		}
+		o.watch[id] += d
+		if o.watch[id] <= 0 {
+			delete(o.watch, id)
+		}
+		if len(o.watch) == 0 {
+			o.watched.Store(nil)
+			return
+		}
+		m := make(map[string]int, len(o.watch))
+		for k, v := range o.watch {
+			m[k] = v
+		}
+		o.watched.Store(&m)
+	}
+	change(1)
+	var once sync.Once
+	return func() { once.Do(func() { change(-1) }) }
+}
+
+// tracing reports whether the packets of client id are watched.
+func (b *Broker) tracing(id string) bool {
+	m := b.observe.watched.Load()
+	if m == nil {
+		return false
+	}
+	_, ok := (*m)[id]
+	return ok
+}
+
+// trace reports a packet of c's client when it is watched.
+func (c *conn) trace(ev PacketEvent) {
+	if c.b.observe.watched.Load() == nil || !c.b.tracing(c.clientID) {
+		return
+	}
+	o := c.b.observer()
+	if o == nil {
+		return
+	}
+	ev.Time = time.Now()
+	ev.ClientID = c.clientID
+	o.Packet(ev)
+}
+
+// traceAck reports an acknowledgement packet.
+func (c *conn) traceAck(out bool, kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode) {
+	if c.b.observe.watched.Load() == nil {
+		return
+	}
+	c.trace(PacketEvent{Out: out, Packet: kind.String(), PacketID: pid, Code: byte(code)})
+}
+
+// tracePublish reports a PUBLISH.
+func (c *conn) tracePublish(out bool, m *message, qos mqtt.QoS, retain, dup bool, pid uint16) {
+	if c.b.observe.watched.Load() == nil {
+		return
+	}
+	c.trace(PacketEvent{Out: out, Packet: "PUBLISH", PacketID: pid, QoS: byte(qos), Retain: retain, Dup: dup,
+		Topic: m.topic, Detail: payloadPreview(m.payload)})
+}
+
+// traceLog turns the -v log lines of packets that are handled in the
+// connection's I/O core (PINGREQ, DISCONNECT) into packet events.
+func (c *conn) traceLog(format string) {
+	switch format {
+	case "Received PINGREQ from %s":
+		c.trace(PacketEvent{Packet: "PINGREQ"})
+		// The PINGRESP is queued right after [MQTT-3.12.4-1].
+		c.trace(PacketEvent{Out: true, Packet: "PINGRESP"})
+	case "Received DISCONNECT from %s":
+		c.trace(PacketEvent{Packet: "DISCONNECT"})
+	}
+}
+
+func payloadPreview(p []byte) string {
+	const max = 64
+	if len(p) > max {
+		p = p[:max]
+	}
+	return string(p)
+}
+
+// observeMessage reports a routed message to the Observer.
+func (b *Broker) observeMessage(m *message) {
+	x := b.observe.obs.Load()
+	if x == nil {
+		return
+	}
+	x.o.Message((*Message)(m))
+}
+
+// Ready reports whether the broker serves: Start has loaded the store and
+// opened every listener, and Shutdown has not begun.
+func (b *Broker) Ready() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.started && !b.shuttingDown && len(b.listeners) == len(b.cfg.Listeners)
+}
+
+// Live reports whether the broker is not shut down.
+func (b *Broker) Live() bool {
+	select {
+	case <-b.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Subscription is one subscription of a client (ClientSnapshot).
+type Subscription struct {
+	Filter string // as subscribed, with any $share/GROUP/ prefix
+	QoS    byte
+}
+
+// WillInfo describes a client's will message.
+type WillInfo struct {
+	Topic  string
+	QoS    byte
+	Retain bool
+	Delay  uint32 // v5 Will Delay Interval, seconds
+	// Pending reports a delayed will waiting for its delay (the client is
+	// offline).
+	Pending bool
+}
+
+// ClientSnapshot describes a client session: a connected client, or the
+// durable session of a disconnected one.
+type ClientSnapshot struct {
+	ClientID       string
+	Username       string
+	RemoteAddr     string
+	Listener       string
+	Version        int // MQTT protocol level: 3 (3.1), 4 (3.1.1), 5
+	Connected      bool
+	KeepAlive      uint16
+	CleanStart     bool
+	SessionExpiry  uint32 // seconds; 4294967295 = never
+	Will           *WillInfo
+	Subscriptions  []Subscription
+	Inflight       int
+	Queued         int
+	ConnectedSince time.Time // zero when offline
+	DisconnectedAt time.Time // zero when connected
+}
+
+// Clients returns every session, sorted by client id.
+func (b *Broker) Clients() []ClientSnapshot {
+	b.mu.Lock()
+	sessions := make([]*session, 0, len(b.sessions))
+	for _, s := range b.sessions {
+		sessions = append(sessions, s)
+	}
+	b.mu.Unlock()
+	out := make([]ClientSnapshot, 0, len(sessions))
+	for _, s := range sessions {
+		s.mu.Lock()
+		cs := ClientSnapshot{ClientID: s.clientID, Version: int(s.version), SessionExpiry: s.expiry,
+			Inflight: len(s.inflight), Queued: len(s.pending), KeepAlive: s.keepAlive,
+			CleanStart: s.cleanStart, DisconnectedAt: s.disconnectedAt}
+		if ci := s.info; ci != nil {
+			cs.Username, cs.Listener = ci.Username, ci.Listener
+		}
+		if c := s.conn; c != nil {
+			cs.Connected = true
+			cs.RemoteAddr = c.remote
+			cs.ConnectedSince = s.connectedAt
+			if w := c.will.Load(); w != nil {
+				cs.Will = willInfo(w, false)
+			}
+		} else if s.will != nil {
+			cs.Will = willInfo(s.will, true)
+		}
+		for key, sub := range s.subs {
+			cs.Subscriptions = append(cs.Subscriptions, Subscription{Filter: key, QoS: sub.QoS})
+		}
+		s.mu.Unlock()
+		slices.SortFunc(cs.Subscriptions, func(a, b Subscription) int {
+			if a.Filter < b.Filter {
+				return -1
+			}
+			if a.Filter > b.Filter {
+				return 1
+			}
+			return 0
+		})
+		out = append(out, cs)
+	}
+	slices.SortFunc(out, func(a, b ClientSnapshot) int {
+		if a.ClientID < b.ClientID {
+			return -1
+		}
+		if a.ClientID > b.ClientID {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+func willInfo(w *mqtt.Will, pending bool) *WillInfo {
+	wi := &WillInfo{Topic: w.Topic, QoS: byte(w.QoS), Retain: w.Retain, Pending: pending}
+	if w.Props.Has(mqtt.PropWillDelay) {
+		wi.Delay = w.Props.WillDelay
+	}
+	return wi
+}
+
+// RetainedMessages calls fn for every retained message (topic order is
+// unspecified) until fn returns false.
+func (b *Broker) RetainedMessages(fn func(*Message) bool) {
+	b.retained.Range(func(_ string, m *message) bool {
+		return fn((*Message)(m))
+	})
+}
+
+// Publish routes a message from the broker itself (the web view's
+// publish form), as a client's PUBLISH would be, without authorization
+// (the caller checks it): retained messages are stored, subscribers get
+// it at min(qos, their subscription's QoS). It returns the number of
+// subscriptions it went to.
+func (b *Broker) Publish(topic string, payload []byte, qos byte, retain bool) (int, error) {
+	if err := mqtt.ValidTopicName(topic); err != nil {
+		return 0, err
+	}
+	if b.cfg.topicOverLimit(topic) {
+		return 0, errTopicLimits
+	}
+	if reservedDollar(topic) {
+		return 0, errReservedTopic
+	}
+	if qos > byte(b.cfg.maxQoS) {
+		qos = byte(b.cfg.maxQoS)
+	}
+	if retain && b.cfg.DisableRetain {
+		return 0, errRetainDisabled
+	}
+	p := append([]byte(nil), payload...)
+	b.stats.publishReceived.Add(1)
+	b.metrics.notePublishIn(mqtt.QoS(qos), len(p), 0)
+	m := &message{topic: topic, payload: p, qos: mqtt.QoS(qos), retain: retain}
+	b.metrics.stamp(m)
+	return b.publish(m)
+}
+
+type observeError string
+
+func (e observeError) Error() string { return string(e) }
+
+const (
+	errTopicLimits    = observeError("broker: topic beyond the topic limits")
+	errReservedTopic  = observeError("broker: $SYS and $share topics are the broker's")
+	errRetainDisabled = observeError("broker: retained messages are not available")
+)
+
+// traceSubscribe reports a SUBSCRIBE and its SUBACK.
+func (c *conn) traceSubscribe(p *mqtt.Subscribe, codes []mqtt.ReasonCode) {
+	var d []byte
+	for i, s := range p.Subscriptions {
+		if i > 0 {
+			d = append(d, ", "...)
+		}
+		d = fmt.Appendf(d, "%s QoS %d", s.Filter, s.QoS)
+	}
+	c.trace(PacketEvent{Packet: "SUBSCRIBE", PacketID: p.PacketID, Detail: string(d)})
+	d = d[:0]
+	for i, code := range codes {
+		if i > 0 {
+			d = append(d, ", "...)
+		}
+		d = fmt.Appendf(d, "0x%02x", byte(code))
+	}
+	c.trace(PacketEvent{Out: true, Packet: "SUBACK", PacketID: p.PacketID, Detail: string(d)})
+}
+
+// traceUnsubscribe reports an UNSUBSCRIBE and its UNSUBACK.
+func (c *conn) traceUnsubscribe(p *mqtt.Unsubscribe) {
+	c.trace(PacketEvent{Packet: "UNSUBSCRIBE", PacketID: p.PacketID, Detail: strings.Join(p.Filters, ", ")})
+	c.trace(PacketEvent{Out: true, Packet: "UNSUBACK", PacketID: p.PacketID})
+}
+
+// Rates returns the counters the web view samples every second: PUBLISH
+// received (and wills), PUBLISH sent, clients connected. It takes no lock.
+func (b *Broker) Rates() (publishIn, publishOut, connected int64) {
+	return b.stats.publishReceived.Load(), b.stats.publishSent.Load(), b.stats.connected.Load()
+}
+
+// NewMessage returns a message as the broker would route it, for
+// Observers' tests.
+func NewMessage(topic string, payload []byte, qos byte, retain bool) *Message {
+	return &Message{topic: topic, payload: payload, qos: mqtt.QoS(qos), retain: retain}
+}

@@ -1,0 +1,257 @@
+package web
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mqkit/mqkit/internal/broker"
+)
+
+// The topic tree of the web view (like MQTT Explorer's): every topic a
+// message was routed to since the broker started (and every retained
+// one), with message counts, the last value and the retained marker.
+//
+// Routing a message to a known topic costs a lock-free map lookup, two
+// atomic adds and two atomic stores: the last value is the broker's own
+// immutable message, kept by pointer (no copy, no allocation). Only a
+// topic seen for the first time takes the tree's lock. Counts per branch
+// are summed when a branch is listed, not when messages arrive.
+
+const (
+	// maxKept is the longest payload kept as a topic's last value; a
+	// longer one is copied, cut (the view says so).
+	maxKept = 16 << 10
+	// maxTopics bounds the topics the view tracks (memory); messages to
+	// new topics beyond it are counted in overflow only.
+	maxTopics = 1_000_000
+)
+
+type topicStat struct {
+	count    atomic.Int64
+	bytes    atomic.Int64
+	retained atomic.Bool // the broker holds a retained message for it
+	last     atomic.Pointer[broker.Message]
+	lastAt   atomic.Int64 // Unix ns (coarse); 0 = restored at start
+	size     atomic.Int64 // the last payload's real size when it was cut, else 0
+}
+
+type node struct {
+	name     string
+	children map[string]*node
+	stat     *topicStat // nil: no message on this exact topic
+	topics   int        // topics at or below this node
+}
+
+type tree struct {
+	stats    sync.Map     // topic -> *topicStat
+	mu       sync.RWMutex // guards the nodes
+	root     node
+	ntopics  atomic.Int64
+	overflow atomic.Int64
+	changed  atomic.Bool // a message arrived since the last tick
+	// clock is a coarse clock (Unix ns, updated every 50 ms by the
+	// server): reading the time for every message would cost more.
+	clock atomic.Int64
+}
+
+func newTree() *tree { return &tree{} }
+
+// add records a routed message.
+func (t *tree) add(m *broker.Message) {
+	topic := m.Topic()
+	v, ok := t.stats.Load(topic)
+	if !ok {
+		if v = t.create(topic); v == nil {
+			t.overflow.Add(1)
+			return
+		}
+	}
+	st := v.(*topicStat)
+	p := m.Payload()
+	st.count.Add(1)
+	st.bytes.Add(int64(len(p)))
+	if len(p) > maxKept {
+		st.size.Store(int64(len(p)))
+		m = m.Trimmed(maxKept)
+	} else if st.size.Load() != 0 {
+		st.size.Store(0)
+	}
+	st.last.Store(m)
+	at := t.clock.Load()
+	if at == 0 {
+		at = time.Now().UnixNano()
+	}
+	st.lastAt.Store(at)
+	// A retained message with an empty payload deletes the retained one
+	// [MQTT-3.3.1-10].
+	if r := len(p) > 0; m.Retain() && st.retained.Load() != r {
+		st.retained.Store(r)
+	}
+	if !t.changed.Load() {
+		t.changed.Store(true)
+	}
+}
+
+// setRetained seeds a retained message (at start).
+func (t *tree) setRetained(m *broker.Message) {
+	v := t.create(m.Topic())
+	if v == nil {
+		return
+	}
+	st := v.(*topicStat)
+	if n := len(m.Payload()); n > maxKept {
+		st.size.Store(int64(n))
+		m = m.Trimmed(maxKept)
+	}
+	st.last.Store(m)
+	st.retained.Store(true)
+}
+
+// create returns the stat of topic (a *topicStat), adding it to the map
+// and the tree; nil beyond maxTopics.
+func (t *tree) create(topic string) any {
+	if v, ok := t.stats.Load(topic); ok {
+		return v
+	}
+	if t.ntopics.Load() >= maxTopics {
+		return nil
+	}
+	v, loaded := t.stats.LoadOrStore(topic, &topicStat{})
+	if loaded {
+		return v
+	}
+	t.ntopics.Add(1)
+	st := v.(*topicStat)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := &t.root
+	path := []*node{n}
+	for level := range strings.SplitSeq(topic, "/") {
+		c := n.children[level]
+		if c == nil {
+			if n.children == nil {
+				n.children = map[string]*node{}
+			}
+			c = &node{name: level}
+			n.children[level] = c
+		}
+		n = c
+		path = append(path, n)
+	}
+	if n.stat == nil {
+		n.stat = st
+		for _, p := range path {
+			p.topics++
+		}
+	}
+	return v
+}
+
+// entry is one child in a branch listing.
+type entry struct {
+	Name     string  `json:"name"`
+	Topics   int     `json:"topics"`   // topics at or below
+	Messages int64   `json:"messages"` // messages at or below
+	Children int     `json:"children"` // direct children
+	Own      *topicV `json:"own,omitempty"`
+}
+
+// topicV is one topic's figures.
+type topicV struct {
+	Topic    string `json:"topic"`
+	Count    int64  `json:"count"`
+	Bytes    int64  `json:"bytes"`
+	Retained bool   `json:"retained"`
+	QoS      byte   `json:"qos"`
+	Retain   bool   `json:"retain"` // the last message had the retain flag
+	At       int64  `json:"at"`     // last message, Unix ms (0: restored)
+	Size     int    `json:"size"`
+	Preview  string `json:"preview,omitempty"` // start of the last value (listings)
+	Payload  []byte `json:"payload,omitempty"` // base64 in JSON
+	Cut      bool   `json:"cut,omitempty"`
+}
+
+func (st *topicStat) view(topic string, withPayload bool) *topicV {
+	v := &topicV{Topic: topic, Count: st.count.Load(), Bytes: st.bytes.Load(), Retained: st.retained.Load()}
+	if m := st.last.Load(); m != nil {
+		p := m.Payload()
+		v.QoS, v.Retain, v.Size = m.QoS(), m.Retain(), len(p)
+		if n := st.size.Load(); n > 0 {
+			v.Size = int(n)
+		}
+		v.At = st.lastAt.Load() / 1e6
+		if withPayload {
+			v.Payload = p
+			v.Cut = len(p) < v.Size
+		} else {
+			v.Preview = preview(p)
+		}
+	}
+	return v
+}
+
+func (n *node) messages() int64 {
+	var sum int64
+	if n.stat != nil {
+		sum = n.stat.count.Load()
+	}
+	for _, c := range n.children {
+		sum += c.messages()
+	}
+	return sum
+}
+
+// list returns the children of the branch at levels (nil: the root),
+// sorted by name, from offset, at most limit, and how many there are.
+func (t *tree) list(levels []string, offset, limit int) ([]entry, int, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	n := &t.root
+	for _, l := range levels {
+		n = n.children[l]
+		if n == nil {
+			return nil, 0, false
+		}
+	}
+	names := make([]string, 0, len(n.children))
+	for k := range n.children {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	total := len(names)
+	if offset > total {
+		offset = total
+	}
+	names = names[offset:min(total, offset+limit)]
+	out := make([]entry, 0, len(names))
+	for _, k := range names {
+		c := n.children[k]
+		e := entry{Name: k, Topics: c.topics, Messages: c.messages(), Children: len(c.children)}
+		if c.stat != nil {
+			e.Own = c.stat.view(strings.Join(append(slices.Clone(levels), k), "/"), false)
+		}
+		out = append(out, e)
+	}
+	return out, total, true
+}
+
+// get returns the figures and last value of topic.
+func (t *tree) get(topic string) *topicV {
+	v, ok := t.stats.Load(topic)
+	if !ok {
+		return nil
+	}
+	return v.(*topicStat).view(topic, true)
+}
+
+// preview is the start of a payload as text (invalid UTF-8 replaced).
+func preview(p []byte) string {
+	const n = 80
+	if len(p) > n {
+		p = p[:n]
+	}
+	return strings.ToValidUTF8(string(p), "\uFFFD")
+}
