@@ -29,7 +29,7 @@ type message struct {
 	// routed is set for a retained PUBLISH being routed (shared with its
 	// copy in the retained tree): see Trie.MatchMark and sendRetained.
 	routed *atomic.Uint64
-	at     int64       // when received, Unix ns, for the publish-to-deliver latency (0: not measured)
+	at     int64 // when received, Unix ns, for the publish-to-deliver latency (0: not measured)
 }
 
 // forwardedProps copies the properties of an inbound PUBLISH that are

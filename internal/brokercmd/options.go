@@ -21,7 +21,7 @@ type plan struct {
 	guard     *guard
 	reloaders []*auth.TLSReloader
 	bridges   []bridge.Options
-	loopback6 []string // [::1]:PORT twins of the local-only listeners (loopback6.go)
+	loopback6 []string       // [::1]:PORT twins of the local-only listeners (loopback6.go)
 	web       []web.Listener // protocol http listeners (web.go)
 }
 
