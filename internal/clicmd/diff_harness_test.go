@@ -290,6 +290,16 @@ func runDiff(ctx context.Context, e *diffEnv, c *dcase, fam diffFamily, start br
 	}
 	for _, s := range c.steps {
 		if s.tool == "" {
+			// A tool that ended (-E) has sent DISCONNECT: wait until the
+			// broker has handled it, so that the feed finds the session
+			// offline with both tools (mqbroker may otherwise route the
+			// feed before it reads the DISCONNECT: issue 11 item 1).
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := until(wctx, func() bool { return b.open() == baseline })
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("the broker log does not show the tool's disconnection:\n%s", b.logText())
+			}
 			if err := publish(s.feed); err != nil {
 				return nil, err
 			}
