@@ -262,3 +262,7 @@ func isTLSFailure(err error) bool {
 		errors.As(err, &unknownCA) || errors.As(err, &invalidErr) ||
 		errors.As(err, &recErr) || errors.As(err, &alertErr)
 }
+
+// Dial opens the transport named by ep.Scheme (TCP, TLS, WebSocket, unix)
+// without speaking MQTT on it: for probes that write packets themselves.
+func Dial(ctx context.Context, ep Endpoint) (net.Conn, error) { return dial(ctx, ep) }

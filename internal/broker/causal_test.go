@@ -1,0 +1,82 @@
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/mqkit/mqkit/internal/client"
+	"github.com/mqkit/mqkit/internal/mqtt"
+	"github.com/mqkit/mqkit/internal/selftest"
+)
+
+// causalTries is the number of tries per combination (version, QoS,
+// mode); MQKIT_CAUSAL_TRIES overrides it (e.g. 5000 for a long run).
+func causalTries(def int) int {
+	if n, err := strconv.Atoi(os.Getenv("MQKIT_CAUSAL_TRIES")); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// TestCausalOrder (issue 11 item 1): client B writes SUBSCRIBE t, then,
+// once that write has returned, client A writes PUBLISH t; B must get the
+// message (see selftest.CausalOrder), for 3.1.1 and 5.0, QoS 0/1/2, with
+// B freshly connected, B busy acknowledging a message when it subscribes
+// (hot), and with two more pairs flooding the broker (busy).
+//
+// mosquitto keeps this order because it handles ready sockets in one loop
+// in readiness order; mqbroker does the same (internal/broker/doc.go,
+// "Order"). mosquitto 2.0.11 loses messages in the hot mode at QoS 1 and
+// 2: its loop handles one packet per socket per pass, so B's PUBACK is
+// handled in one pass, A's PUBLISH and B's SUBSCRIBE in the next, A
+// first when A's socket comes first. That is a mosquitto limitation (no
+// specification clause requires this order; the conformance issue does,
+// from what users' test suites assume), so for mosquitto those
+// combinations are logged, not failed.
+func TestCausalOrder(t *testing.T) {
+	if os.Getenv("MQKIT_CAUSAL") == "" {
+		// Open: mqbroker still loses 40-70 % of these messages (issue 11
+		// item 1; the event loop that fixes it is not merged yet), and a
+		// try that loses its message costs LateGrace. Run it by hand:
+		//   MQKIT_CAUSAL=1 MQKIT_CAUSAL_TRIES=30 go test -v -run TestCausalOrder ./internal/broker/
+		t.Skip("causal-order probe (open issue 11 item 1): set MQKIT_CAUSAL=1 to run it")
+	}
+	eachServer(t, anonConf, func(t *testing.T, s *server) {
+		tries := causalTries(300)
+		if s.isMosquitto() {
+			tries = causalTries(100)
+		}
+		for _, v := range []mqtt.Version{mqtt.V311, mqtt.V5} {
+			for _, qos := range []mqtt.QoS{0, 1, 2} {
+				for _, mode := range []selftest.CausalMode{selftest.CausalFresh, selftest.CausalHot, selftest.CausalBusy} {
+					name := fmt.Sprintf("%s/qos%d/%s", v, qos, mode)
+					t.Run(name, func(t *testing.T) {
+						ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+						defer cancel()
+						res, err := selftest.CausalOrder(ctx, selftest.CausalConfig{
+							Endpoint: client.Endpoint{Host: "127.0.0.1", Port: s.port},
+							Version:  v, QoS: qos, Mode: mode, Tries: tries,
+							Topic: "causal/" + name, Timeout: peerTimeout,
+						})
+						if err != nil {
+							t.Fatal(err)
+						}
+						t.Logf("%s: %s", s.name, res)
+						if res.Lost == 0 {
+							return
+						}
+						if s.isMosquitto() && mode == selftest.CausalHot && qos > 0 {
+							t.Logf("mosquitto limitation (see the comment): %d of %d lost", res.Lost, res.Tries)
+							return
+						}
+						t.Errorf("%s lost %d of %d messages published after the subscriber's SUBSCRIBE was written", s.name, res.Lost, res.Tries)
+					})
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,248 @@
+package mqtt
+
+import "sync"
+
+// frameBufSize is the input buffer a Framer borrows while it holds input.
+// Packets whose whole size exceeds it are gathered in a body of their own
+// (see Framer.Space).
+const frameBufSize = 16 << 10
+
+// frameBuf is what a Framer borrows from a pool while it holds input: the
+// buffer and the packets Next returns.
+type frameBuf struct {
+	b        [frameBufSize]byte
+	pub      Publish
+	ack      Ack
+	pingreq  Pingreq
+	pingresp Pingresp
+}
+
+var framePool = sync.Pool{New: func() any { return new(frameBuf) }}
+
+// Framer splits a byte stream that the caller pushes into it into
+// packets: the caller reads from its socket into Space, reports the count
+// with Commit, and takes complete packets with Next, which never waits.
+// It is the Reader of an event loop, where one goroutine serves many
+// connections and must never block on any of them.
+//
+// Memory: a Framer holding no input holds no buffer. While input is
+// buffered it borrows a 16 KiB buffer from a pool (Release gives it back).
+// A packet larger than that buffer is gathered in a body of its own that
+// grows as its bytes arrive (doubling, from 64 KiB), never to more than
+// the announced size: a peer announcing 256 MB and sending nothing costs
+// nothing beyond the header.
+//
+// Errors that leave the stream unframed (ErrPacketTooLarge, a malformed
+// remaining length, wrong fixed-header flags) are sticky: every later
+// Next returns the same error. A packet that is framed but fails to
+// decode is consumed, and the error returned once; the caller decides.
+type Framer struct {
+	// Version is the protocol version of the stream (set once CONNECT or
+	// CONNACK is known); 0 reads as 3.1.1.
+	Version Version
+
+	max  uint32
+	err  error
+	fb   *frameBuf // borrowed while input is buffered
+	r, w int       // input is fb.b[r:w]
+
+	// A packet larger than the buffer: its first byte, announced body
+	// length, and the body gathered so far (len(big) bytes received).
+	big   []byte
+	bigB0 byte
+	bigN  int
+	bigH  int // its fixed header's length
+	inBig bool
+}
+
+// NewFramer returns a Framer for packets of at most maxSize bytes in all
+// (0 = the protocol maximum).
+func NewFramer(maxSize uint32) *Framer { return &Framer{max: maxSize} }
+
+// SetMaxSize changes the maximum packet size (0 = protocol maximum).
+func (f *Framer) SetMaxSize(n uint32) { f.max = n }
+
+// Err returns the sticky framing error, if any.
+func (f *Framer) Err() error { return f.err }
+
+// Buffered returns how many bytes were pushed and not yet returned as
+// packets.
+func (f *Framer) Buffered() int {
+	if f.inBig {
+		return f.w - f.r + f.bigH + len(f.big)
+	}
+	return f.w - f.r
+}
+
+// Space returns where the caller should put the next bytes of the
+// stream (never empty unless a framing error is pending). The bytes
+// written there count once passed to Commit. Space ends the validity of
+// the packet Next returned last.
+func (f *Framer) Space() []byte {
+	if f.err != nil || (f.inBig && len(f.big) == f.bigN) {
+		return nil // Next first
+	}
+	if f.inBig {
+		if len(f.big) == cap(f.big) {
+			grow := min(max(cap(f.big), 64<<10), f.bigN-len(f.big))
+			nb := make([]byte, len(f.big), len(f.big)+grow)
+			copy(nb, f.big)
+			f.big = nb
+		}
+		return f.big[len(f.big):cap(f.big)]
+	}
+	if f.fb == nil {
+		f.fb = framePool.Get().(*frameBuf)
+		f.r, f.w = 0, 0
+	}
+	if f.r == f.w {
+		f.r, f.w = 0, 0
+	} else if f.r > 0 && len(f.fb.b)-f.w < 1024 {
+		// Little room left at the end: move what is buffered to the front.
+		f.w = copy(f.fb.b[:], f.fb.b[f.r:f.w])
+		f.r = 0
+	}
+	return f.fb.b[f.w:]
+}
+
+// Commit records that n bytes were written at the start of Space.
+func (f *Framer) Commit(n int) {
+	if f.inBig {
+		f.big = f.big[:len(f.big)+n]
+		return
+	}
+	f.w += n
+}
+
+// Write pushes p (a convenience for callers whose input is already in a
+// buffer). It copies p in pieces through Space and Commit, handing
+// complete packets to fn as they form; fn's error stops it.
+func (f *Framer) Write(p []byte, fn func(Packet) error) error {
+	for len(p) > 0 {
+		sp := f.Space()
+		if len(sp) == 0 {
+			return f.err
+		}
+		n := copy(sp, p)
+		f.Commit(n)
+		p = p[n:]
+		for {
+			pk, err := f.Next()
+			if err != nil {
+				return err
+			}
+			if pk == nil {
+				break
+			}
+			if err := fn(pk); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (f *Framer) fail(err error) error {
+	f.err = err
+	return err
+}
+
+// Next returns the next complete packet, or nil, nil when the next packet
+// is not complete yet. Ownership is as for Reader.ReadPacket: the
+// returned *Publish, *Ack, *Pingreq and *Pingresp belong to the Framer
+// and are valid until the next Next, Space or Release; a PUBLISH body is
+// one fresh allocation its fields point into; other packets are fresh.
+func (f *Framer) Next() (Packet, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	v := f.Version
+	if v == 0 {
+		v = V311
+	}
+	if f.inBig {
+		if len(f.big) < f.bigN {
+			return nil, nil
+		}
+		body := f.big
+		f.big, f.inBig = nil, false
+		return decodeBody(f.bigB0, body, v, nil, true)
+	}
+	if f.fb == nil || f.w-f.r < 2 {
+		return nil, nil
+	}
+	in := f.fb.b[f.r:f.w]
+	b0 := in[0]
+	n, k, err := decodeVarint(in[1:])
+	if err == ErrShortBuffer {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, f.fail(err)
+	}
+	h := 1 + k
+	if total := uint64(h) + uint64(n); f.max > 0 && total > uint64(f.max) {
+		return nil, f.fail(Errorf(ErrPacketTooLarge, "%d bytes exceeds maximum %d", total, f.max))
+	}
+	t := PacketType(b0 >> 4)
+	var p codec
+	switch t {
+	case PUBLISH:
+		f.fb.pub = Publish{}
+		p = &f.fb.pub
+	case PUBACK, PUBREC, PUBREL, PUBCOMP:
+		f.fb.ack = Ack{Kind: t}
+		p = &f.fb.ack
+	case PINGREQ:
+		p = &f.fb.pingreq
+	case PINGRESP:
+		p = &f.fb.pingresp
+	}
+	// The fixed header is checked before the body is waited for: a
+	// reserved type or wrong flags close the stream at once.
+	if _, err := newPacketCheck(b0, v); err != nil {
+		return nil, f.fail(err)
+	}
+	if h+int(n) > len(in) {
+		if h+int(n) <= len(f.fb.b) {
+			return nil, nil // fits the buffer: wait for the rest
+		}
+		// Larger than the buffer: gather the body on its own.
+		have := in[h:]
+		f.big = make([]byte, len(have), min(int(n), max(64<<10, len(have))))
+		copy(f.big, have)
+		f.bigB0, f.bigN, f.bigH, f.inBig = b0, int(n), h, true
+		f.r = f.w
+		f.Release()
+		if len(f.big) == f.bigN { // cannot happen: it did not fit
+			return f.Next()
+		}
+		return nil, nil
+	}
+	body := in[h : h+int(n) : h+int(n)]
+	f.r += h + int(n)
+	// Packets whose decoded fields may alias binary data (PUBLISH payload,
+	// CONNECT password and will, CONNACK/AUTH authentication data) get a
+	// fresh body they own; the rest decode from the buffer (their strings
+	// are copied).
+	fresh := t == PUBLISH || t == CONNECT || t == CONNACK || t == AUTH
+	if fresh {
+		own := make([]byte, len(body))
+		copy(own, body)
+		body = own
+	}
+	return decodeBody(b0, body, v, p, fresh)
+}
+
+// Release gives the borrowed buffer back when nothing is buffered (an
+// idle connection then holds none). It ends the validity of the packet
+// Next returned last.
+func (f *Framer) Release() {
+	if f.fb == nil || f.r != f.w {
+		return
+	}
+	fb := f.fb
+	f.fb, f.r, f.w = nil, 0, 0
+	fb.pub = Publish{} // drop references to the last body
+	framePool.Put(fb)
+}
