@@ -234,6 +234,18 @@ func (b *Broker) connsFull() bool {
 	return len(b.conns) >= max
 }
 
+// connsFullWith reports whether n sockets not yet upgraded (a WebSocket
+// listener's HTTP phase) and the connections exceed MaxConnections.
+func (b *Broker) connsFullWith(n int64) bool {
+	max := b.cfg.MaxConnections
+	if max <= 0 {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return int64(len(b.conns))+n > int64(max)
+}
+
 // logNewConnection logs mosquitto's "New connection from ADDR on port N."
 func (c *conn) logNewConnection() {
 	l := c.lis

@@ -18,6 +18,9 @@ type listener struct {
 	ln     net.Listener
 	http   *http.Server // WebSocket listeners
 	active atomic.Int64
+	// pending counts a WebSocket listener's sockets still in the HTTP
+	// phase (not upgraded): they count towards MaxConnections.
+	pending atomic.Int64
 }
 
 func (l *listener) name() string {

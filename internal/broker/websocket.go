@@ -2,6 +2,7 @@ package broker
 
 import (
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -44,7 +45,8 @@ func (b *Broker) newWSServer(l *listener) *http.Server {
 			http.NotFound(w, r)
 			return
 		}
-		if max := l.cfg.MaxConnections; (max > 0 && l.active.Load() >= int64(max)) || b.connsFull() {
+		// This request's own socket is still counted as pending.
+		if max := l.cfg.MaxConnections; (max > 0 && l.active.Load()+l.pending.Load()-1 >= int64(max)) || b.connsFull() {
 			http.Error(w, "too many connections", http.StatusServiceUnavailable)
 			return
 		}
@@ -54,10 +56,39 @@ func (b *Broker) newWSServer(l *listener) *http.Server {
 		}
 		_ = b.startConn(wsconn.New(ws, r.TLS, 100*time.Millisecond), l)
 	})
+	// The HTTP phase is bounded like a CONNECT (issue 12 item 5): headers
+	// within the connect timeout and wsMaxHeaderBytes, a socket left idle
+	// after a refused request closed after the connect timeout, and the
+	// sockets not yet upgraded count towards the connection limits
+	// (ConnState; an upgraded one becomes a conn and counts there).
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: b.cfg.ConnectTimeout,
+		IdleTimeout:       b.cfg.ConnectTimeout,
+		MaxHeaderBytes:    wsMaxHeaderBytes,
+		ConnState:         l.httpConnState,
 		ErrorLog:          slog.NewLogLogger(b.cfg.Logger.Handler(), slog.LevelDebug),
+	}
+}
+
+// wsMaxHeaderBytes bounds a WebSocket upgrade request's headers (net/http
+// allows 1 MB by default); larger requests get 431.
+const wsMaxHeaderBytes = 8 << 10
+
+// httpConnState counts sockets in the HTTP phase and closes a new one
+// when they and the connections fill MaxConnections (mosquitto's
+// max_connections) or the broker's global limit.
+func (l *listener) httpConnState(nc net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		n := l.pending.Add(1)
+		max := l.cfg.MaxConnections
+		if (max > 0 && l.active.Load()+n > int64(max)) || l.b.connsFullWith(n) {
+			l.b.logc("Client connection from %s denied: max_connections exceeded.", nc.RemoteAddr())
+			nc.Close()
+		}
+	case http.StateHijacked, http.StateClosed:
+		l.pending.Add(-1)
 	}
 }
 

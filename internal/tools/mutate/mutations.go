@@ -459,8 +459,20 @@ var mutations = []mutation{
 		Original: `c.aliasesIn[a] = strings.Clone(p.Topic)`,
 		Replace:  `c.aliasesIn[a] = p.Topic; _ = strings.Clone`,
 	},
-	{Name: "i12.5-websocket-never-upgrades", File: "internal/broker/websocket.go", Pending: "issue 12 item 5: not fixed in main (websocket.go belongs to the lead)",
-		Why: "a WebSocket connection that never upgrades stays open past the connect timeout / outside max_connections"},
+	{
+		Name:     "i12.5-websocket-idle-after-refusal",
+		File:     "internal/broker/websocket.go",
+		Why:      "a WebSocket socket whose request was refused stays open past the connect timeout",
+		Original: "		IdleTimeout:       b.cfg.ConnectTimeout,\n",
+		Replace:  "",
+	},
+	{
+		Name:     "i12.5b-websocket-pending-not-counted",
+		File:     "internal/broker/websocket.go",
+		Why:      "sockets not yet upgraded do not count towards max_connections",
+		Original: "		ConnState:         l.httpConnState,\n",
+		Replace:  "		ConnState:         nil, // l.httpConnState\n",
+	},
 	{Name: "i12.6-slow-subscriber-stalls-all", File: "internal/broker/flow.go", Pending: "issue 12 item 6: not fixed in main (flow.go belongs to the lead)",
 		Why: "a subscriber that stalled once is waited for again at full StallTimeout"},
 	{
