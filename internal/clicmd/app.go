@@ -140,7 +140,7 @@ func suggestOption(app *cli.App, name string) string {
 				continue
 			}
 			score := -1
-			switch d := editDistance(name, n); {
+			switch d := cliutil.EditDistance(name, n); {
 			case d <= max(1, len(name)/4):
 				score = d
 			case len(name) >= 3 && strings.HasPrefix(n, name):
@@ -152,32 +152,6 @@ func suggestOption(app *cli.App, name string) string {
 		}
 	}
 	return best
-}
-
-// editDistance is the edit distance between a and b, a swap of two
-// neighbouring letters counting as one edit ("prot" is 1 from "port").
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }
 
 // completeFlags prints every option for shell completion.
