@@ -36,7 +36,8 @@ type Broker struct {
 	wg       sync.WaitGroup // every goroutine the broker starts (but workers)
 	workers  workerPool     // run connections' handlers and writes (workers.go)
 	done     chan struct{}  // closed when Shutdown begins
-	hot      hotSet         // connections whose read job keeps its worker (hot.go)
+	loop     *loop          // reads plain TCP connections (loop.go); nil: none
+	loopOnce sync.Once
 	stats    stats
 	metrics  metricsState     // metrics.go
 	observe  observeState     // observe.go
@@ -130,8 +131,6 @@ func (b *Broker) Start() error {
 		b.wg.Add(1)
 		go b.sysLoop()
 	}
-	b.wg.Add(1)
-	go b.hotLoop()
 	b.mu.Unlock()
 	return nil
 }
@@ -210,7 +209,11 @@ func (b *Broker) startConn(nc net.Conn, l *listener) error {
 	c := newConn(b, nc, l)
 	b.metrics.sockets.Add(1)
 	b.conns[c] = struct{}{}
-	b.wg.Add(1) // the connection's goroutine (its jobs run on b.workers)
+	b.wg.Add(1) // the connection's goroutine or, on the loop, its finish
+	var lp *loop
+	if c.loopable() {
+		lp = b.startLoop()
+	}
 	b.mu.Unlock()
 	l.active.Add(1)
 	// With a PROXY header still to read, the client's address is not known
@@ -218,7 +221,9 @@ func (b *Broker) startConn(nc net.Conn, l *listener) error {
 	if b.cfg.ConnectionMessages && !l.proxyFirst() {
 		c.logNewConnection()
 	}
-	go c.serve()
+	if lp == nil || !lp.add(c) {
+		go c.serve()
+	}
 	return nil
 }
 

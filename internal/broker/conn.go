@@ -15,18 +15,22 @@ import (
 	"github.com/mqkit/mqkit/internal/wsconn"
 )
 
-// conn is one network connection. Its own goroutine (serve/readLoop) only
-// waits for input, on a small stack; the packets that arrive are decoded
-// and handled in order by a read job on a shared worker (workers.go)
-// while the connection's goroutine waits for it. Writes are done by one
-// write job at a time (writeJob), started when something is queued and
-// ended when the queue is empty, so an idle connection has one goroutine
-// and holds no buffers.
+// conn is one network connection. A plain TCP connection is read by the
+// broker's event loop (loop.go), which decodes and handles its packets;
+// it has no goroutine of its own. Any other connection (TLS, WebSocket,
+// PROXY, ServeConn) has a goroutine (serve/readLoop) that only waits for
+// input, on a small stack; the packets that arrive are decoded and
+// handled in order by a read job on a shared worker (workers.go) while
+// the connection's goroutine waits for it. Writes are done by one write
+// job at a time (writeJob), started when something is queued and ended
+// when the queue is empty, or inline at the end of a read job or loop
+// pass (flushInline), so an idle connection holds no buffers.
 //
 // Fields are owned as marked: "reader" fields are used only by the reader
-// (the connection's goroutine and its read jobs, one at a time; set
-// during CONNECT, before the conn becomes reachable from a session),
-// "writer" fields only by the write job holding wmu, the queue by qmu.
+// (the event loop, or the connection's goroutine and its read jobs, one
+// at a time; set during CONNECT, before the conn becomes reachable from a
+// session), "writer" fields only by the write job holding wmu, the queue
+// by qmu.
 type conn struct {
 	b      *Broker
 	nc     net.Conn
@@ -35,7 +39,10 @@ type conn struct {
 	mount  string // the listener's MountPoint (mount.go), "" = none
 
 	// reader
-	r           *mqtt.Reader
+	r           *mqtt.Reader // goroutine path: input (nil on the loop)
+	fr          *mqtt.Framer // event loop: input (nil on the goroutine path)
+	lp          loopConn     // event loop: the loop's own fields (loop.go)
+	paused      *pausedPublish // event loop: a publish waiting for room (loop.go)
 	sess        *session
 	info        *ClientInfo   // before CONNECT: nil, or the PROXY header's certificate (readProxy)
 	keepAlive   time.Duration // 0 = none
@@ -43,13 +50,10 @@ type conn struct {
 	problemInfo bool // v5 Request Problem Information (default 1)
 	started     bool // CONNECT handled
 	deadlineOff bool // keep alive 0: the read deadline is cleared
-	hot         bool // the read job stays on its worker (hot.go)
 	// set during CONNECT, read-only afterwards (with the fields below;
 	// placed here to fill the padding before the atomics)
 	version      mqtt.Version
 	bridge       bool           // 3.1/3.1.1 CONNECT with mosquitto's try_private bit
-	detach       atomic.Bool    // hot: the sweeper asks the read job to end
-	seen         atomic.Uint32  // hot: the sweeper's epoch at the last wait for input
 	jobErr       error          // result of the last read or handshake job
 	jobDone      sync.WaitGroup // the connection's goroutine waits for its job
 	deferred     *[]*conn       // during a read job: its worker's list of connections to flush (kick)
@@ -96,9 +100,18 @@ func newConn(b *Broker, nc net.Conn, lis *listener) *conn {
 		problemInfo: true,
 		closing:     make(chan struct{}),
 	}
-	c.r = mqtt.NewReader(countingReader{c}, b.cfg.MaxPacketSize)
 	_, c.tcp = nc.(*net.TCPConn)
 	return c
+}
+
+// setInputVersion sets the protocol version the input is decoded with.
+func (c *conn) setInputVersion(v mqtt.Version) {
+	if c.r != nil {
+		c.r.Version = v
+	}
+	if c.fr != nil {
+		c.fr.Version = v
+	}
 }
 
 // countingReader counts received bytes for $SYS.
@@ -137,6 +150,7 @@ func protocolErr(code mqtt.ReasonCode, format string, args ...any) error {
 // connection.
 func (c *conn) serve() {
 	defer c.b.wg.Done()
+	c.r = mqtt.NewReader(countingReader{c}, c.b.cfg.MaxPacketSize)
 	err := c.readLoop()
 	var ce *closeError
 	if !errors.As(err, &ce) {
@@ -234,35 +248,25 @@ func (c *conn) handshake() error {
 	return nil
 }
 
+// readJob handles the buffered input (a read job; goroutine path).
+func (c *conn) readJob() error {
+	err := c.handleBuffered()
+	c.flushDeferred()
+	return err
+}
+
 // handleBuffered reads and handles packets while input is buffered (a
-// read job). A packet only partly received is read to its end here.
+// read job). A packet only partly received is read to its end here, after
+// the replies to the packets before it are written: every complete
+// packet is answered at once, whatever follows it.
 func (c *conn) handleBuffered() error {
 	for {
 		p, err := c.r.ReadPacket()
 		if err != nil {
-			if !c.started && errors.Is(err, mqtt.ErrUnsupportedVersion) {
-				// [MQTT-3.1.2-2] unacceptable protocol level: CONNACK 0x01
-				// in the 3.1.1 format, then close.
-				c.enqueuePacket(&mqtt.Connack{Code: mqtt.UnsupportedProtocolVersion}, c)
-				return &closeError{reason: CloseConnectRefused, err: err}
-			}
-			return err
+			return c.inputErr(err)
 		}
-		if !c.started {
-			cp, ok := p.(*mqtt.Connect)
-			if !ok {
-				// The first packet MUST be CONNECT [MQTT-3.1.0-1].
-				return protocolErr(0, "first packet is %s, not CONNECT", p.Type())
-			}
-			if err := c.handleConnect(cp); err != nil {
-				return err
-			}
-			c.started = true
-		} else {
-			c.b.stats.msgsReceived.Add(1)
-			if err := c.handle(p); err != nil {
-				return err
-			}
+		if err := c.process(p); err != nil {
+			return err
 		}
 		if c.isClosing() {
 			return nil
@@ -273,7 +277,40 @@ func (c *conn) handleBuffered() error {
 		if c.r.Buffered() == 0 {
 			return nil
 		}
+		if !c.r.HasPacket() {
+			c.flushDeferred()
+		}
 	}
+}
+
+// process handles one packet (reader only): CONNECT first, then the rest.
+func (c *conn) process(p mqtt.Packet) error {
+	if c.started {
+		c.b.stats.msgsReceived.Add(1)
+		return c.handle(p)
+	}
+	cp, ok := p.(*mqtt.Connect)
+	if !ok {
+		// The first packet MUST be CONNECT [MQTT-3.1.0-1].
+		return protocolErr(0, "first packet is %s, not CONNECT", p.Type())
+	}
+	if err := c.handleConnect(cp); err != nil {
+		return err
+	}
+	c.started = true
+	return nil
+}
+
+// inputErr turns an error reading or decoding the input into the error
+// that ends the connection.
+func (c *conn) inputErr(err error) error {
+	if !c.started && errors.Is(err, mqtt.ErrUnsupportedVersion) {
+		// [MQTT-3.1.2-2] unacceptable protocol level: CONNACK 0x01
+		// in the 3.1.1 format, then close.
+		c.enqueuePacket(&mqtt.Connack{Code: mqtt.UnsupportedProtocolVersion}, c)
+		return &closeError{reason: CloseConnectRefused, err: err}
+	}
+	return err
 }
 
 // armDeadline sets the read deadline for the next packet.
@@ -538,7 +575,11 @@ func (c *conn) close(reason CloseReason, code mqtt.ReasonCode) {
 			c.finalFlush.Store(int64(closeFlushTimeout))
 		}
 		close(c.closing)
-		_ = c.nc.SetReadDeadline(time.Now())
+		if c.fr != nil {
+			c.b.loop.post(loopPost{c: c, kind: postClose})
+		} else {
+			_ = c.nc.SetReadDeadline(time.Now())
+		}
 		c.limitWrite()
 	})
 }

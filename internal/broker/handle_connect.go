@@ -18,7 +18,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 	cfg := b.cfg
 	c.version = p.Version
 	c.bridge = p.Bridge
-	c.r.Version = p.Version
+	c.setInputVersion(p.Version)
 	// Strings decoded from CONNECT share the packet's memory, password
 	// included: what outlives the packet (client id, user name, will) is
 	// copied.

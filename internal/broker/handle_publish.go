@@ -121,6 +121,10 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 	// Back-pressure (flow.go): when the message filled a subscriber's
 	// queue, wait for room before acknowledging it and reading on. The
 	// message itself is already queued: nothing acknowledged is dropped.
+	if f.len() > 0 && c.fr != nil {
+		// On the event loop nobody waits: c pauses (loop.go).
+		return c.pausePublish(&f, p, code)
+	}
 	f.wait()
 	c.ackPublish(p, code)
 	return nil

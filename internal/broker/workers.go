@@ -33,7 +33,7 @@ func (j job) run(w *worker) {
 	switch j.kind {
 	case jobRead:
 		c.deferred = &w.deferred
-		c.jobErr = c.readJob() // hot.go
+		c.jobErr = c.readJob()
 		c.deferred = nil
 		if cap(w.deferred) > 1024 {
 			w.deferred = nil // do not keep a burst's array for ever

@@ -118,6 +118,7 @@ func TestWorkersEndOnShutdown(t *testing.T) {
 		srv, cli := net.Pipe()
 		t.Cleanup(func() { srv.Close(); cli.Close() })
 		c := newConn(b, srv, &listener{})
+		c.r = mqtt.NewReader(countingReader{c}, 0) // as serve does
 		c.jobDone.Add(1)
 		b.workers.submit(job{c: c, kind: jobRead})
 		return c, cli

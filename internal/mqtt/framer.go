@@ -246,3 +246,35 @@ func (f *Framer) Release() {
 	fb.pub = Publish{} // drop references to the last body
 	framePool.Put(fb)
 }
+
+// Holds reports whether a complete packet whose type is in mask (bit 1<<type)
+// is buffered, without decoding or consuming anything. An event loop uses
+// it to find the connections whose pending input changes subscriptions
+// before it routes anybody's PUBLISH.
+func (f *Framer) Holds(mask uint16) bool {
+	if f.err != nil {
+		return false
+	}
+	if f.inBig {
+		return len(f.big) == f.bigN && mask&(1<<(f.bigB0>>4)) != 0
+	}
+	if f.fb == nil {
+		return false
+	}
+	in := f.fb.b[f.r:f.w]
+	for len(in) >= 2 {
+		n, k, err := decodeVarint(in[1:])
+		if err != nil {
+			return false // incomplete, or a framing error Next reports
+		}
+		size := 1 + k + int(n)
+		if size > len(in) {
+			return false
+		}
+		if mask&(1<<(in[0]>>4)) != 0 {
+			return true
+		}
+		in = in[size:]
+	}
+	return false
+}

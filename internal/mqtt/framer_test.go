@@ -236,3 +236,41 @@ func FuzzFramer(f *testing.F) {
 		sameFraming(t, "pieces", want, frameAll(data, v, 1<<16, []int{int(piece%17) + 1}))
 	})
 }
+
+func TestFramerHolds(t *testing.T) {
+	mask := uint16(1<<SUBSCRIBE | 1<<UNSUBSCRIBE)
+	f := NewFramer(0)
+	if f.Holds(mask) {
+		t.Fatal("empty framer holds a packet")
+	}
+	var in []byte
+	in, _ = Append(in, &Ack{Kind: PUBACK, PacketID: 1}, V311)
+	in, _ = Append(in, &Publish{Topic: "a", Payload: []byte("x")}, V311)
+	sub, _ := Append(nil, &Subscribe{PacketID: 2, Subscriptions: []Subscription{{Filter: "t"}}}, V311)
+	push := func(b []byte) { f.Commit(copy(f.Space(), b)) }
+	push(in)
+	if f.Holds(mask) {
+		t.Fatal("PUBACK+PUBLISH reported as holding a SUBSCRIBE")
+	}
+	if !f.Holds(1 << PUBLISH) {
+		t.Fatal("PUBLISH not found")
+	}
+	push(sub[:len(sub)-1])
+	if f.Holds(mask) {
+		t.Fatal("incomplete SUBSCRIBE reported")
+	}
+	push(sub[len(sub)-1:])
+	if !f.Holds(mask) {
+		t.Fatal("complete SUBSCRIBE not found")
+	}
+	// Holds consumes nothing: the packets come out in order.
+	for _, want := range []PacketType{PUBACK, PUBLISH, SUBSCRIBE} {
+		p, err := f.Next()
+		if err != nil || p == nil || p.Type() != want {
+			t.Fatalf("Next = %v, %v; want %s", p, err, want)
+		}
+	}
+	if f.Holds(mask) {
+		t.Fatal("holds a SUBSCRIBE after it was consumed")
+	}
+}

@@ -379,3 +379,19 @@ func unexpected(err error) error {
 	}
 	return err
 }
+
+// HasPacket reports whether a whole packet is buffered, so that
+// ReadPacket returns it without reading from the stream. A server that
+// batches its replies flushes them before a ReadPacket that would wait:
+// every complete packet is answered at once, whatever follows it.
+func (r *Reader) HasPacket() bool {
+	in := r.buf[r.rpos:r.wpos]
+	if len(in) < 2 {
+		return false
+	}
+	n, k, err := decodeVarint(in[1:])
+	if err != nil {
+		return err != ErrShortBuffer // a framing error: ReadPacket reports it without waiting
+	}
+	return 1+k+int(n) <= len(in)
+}

@@ -1,0 +1,156 @@
+package broker
+
+import (
+	"errors"
+	"os"
+	"time"
+
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// The event loop: one goroutine reads every plain TCP connection in the
+// order their input arrives, and handles it (Linux, epoll; elsewhere, and
+// for TLS, WebSocket, PROXY and ServeConn connections, each connection has
+// a goroutine of its own, conn.go).
+//
+// Why one loop: causal order across connections. When a client's write
+// of SUBSCRIBE t has returned, the SUBSCRIBE is in the broker's socket,
+// and a PUBLISH t that another client sends after that must be routed
+// after the subscription exists (internal/selftest/causal.go). With a
+// goroutine per connection the scheduler decides which runs first; here a
+// pass of the loop works like this:
+//
+//  1. Gather: epoll_wait, then one read for each ready connection, then
+//     epoll_wait again without waiting, reading the connections that
+//     became ready meanwhile, until a poll finds nothing new (bounded by
+//     maxGather polls; a connection whose 16 KiB input buffer is full is
+//     not read again in the pass). Every byte that reached the broker
+//     before the last PUBLISH read in the pass has then been read too,
+//     except the input of connections whose buffer was already full.
+//  2. Order: the connections whose gathered input holds a complete
+//     SUBSCRIBE, UNSUBSCRIBE or CONNECT are handled first, each up to the
+//     end of its input, in the order they became ready; then all the
+//     others. So a subscription that reached the broker before a PUBLISH
+//     is in the trie when that PUBLISH is routed (unless its own client
+//     had sent a PUBLISH right before it that itself causally follows
+//     another client's SUBSCRIBE in the same pass: a cycle of causal
+//     dependencies inside one pass of microseconds, which no client we
+//     know of produces).
+//  3. Write: every reply and delivery the pass queued is written at its
+//     end, one system call per connection that never waits for the
+//     socket (conn.kick, flushInline); what a socket does not take goes
+//     to a write job.
+//
+// The loop never blocks: a publisher that must wait for a subscriber's
+// room (flow.go) is paused (taken out of the epoll set, its input kept)
+// and a goroutine waits for it, acknowledges the publish and hands it
+// back (awaitRoom); closing a connection (flushing what is queued,
+// detaching its session, publishing its will) runs on a goroutine too
+// (finish). Timeouts (connect, keep alive) are checked by a sweep every
+// sweepEvery, not by socket deadlines.
+//
+// An idle loop connection costs no goroutine and no buffer: its Framer
+// borrows a 16 KiB buffer only while input is buffered.
+
+// maxGather bounds the polls of one gather.
+const maxGather = 8
+
+// sweepEvery is how often timeouts are checked.
+const sweepEvery = 100 * time.Millisecond
+
+// loopFirst are the packets whose connections are handled first in a pass.
+const loopFirst = 1<<mqtt.SUBSCRIBE | 1<<mqtt.UNSUBSCRIBE | 1<<mqtt.CONNECT
+
+// errPaused ends a connection's turn in a pass: its publish waits for room.
+var errPaused = errors.New("paused for a subscriber's room")
+
+// loopConn is the loop's state of a connection (loop goroutine only).
+type loopConn struct {
+	fd      int
+	pass    uint32 // the pass it was last ready in
+	handled uint32 // the pass it was last handled in
+	since   int64  // accepted, Unix ns (connect timeout)
+	lastPkt int64  // last packet handled, Unix ns (keep alive)
+	readErr error  // the socket failed or ended: handled after its input
+	polled  bool   // in the epoll set
+	paused  bool   // a publish waits for room (awaitRoom)
+	closing bool   // closed while paused: ended when it resumes
+	dead    bool   // ended: finish runs or ran
+}
+
+// pausedPublish is a publish waiting for room, handed from the loop to
+// awaitRoom.
+type pausedPublish struct {
+	f    flow
+	qos  mqtt.QoS
+	pid  uint16
+	code mqtt.ReasonCode
+}
+
+type postKind uint8
+
+const (
+	postAdd    postKind = iota // a new connection
+	postClose                  // conn.close was called
+	postResume                 // awaitRoom is done
+)
+
+type loopPost struct {
+	c    *conn
+	kind postKind
+}
+
+// loopPackets handles the complete packets c's Framer holds.
+func (c *conn) loopPackets(now int64) error {
+	for !c.isClosing() {
+		p, err := c.fr.Next()
+		if err != nil {
+			return c.inputErr(err)
+		}
+		if p == nil {
+			c.fr.Release()
+			return c.lp.readErr // nil, or the socket ended after this input
+		}
+		c.lp.lastPkt = now
+		if err := c.process(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// awaitRoom waits, off the loop, for the room a paused publish waits for
+// (flow.wait), acknowledges the publish, and hands c back to the loop.
+func (c *conn) awaitRoom() {
+	pp := c.paused
+	pp.f.wait()
+	c.ackPublish(&mqtt.Publish{QoS: pp.qos, PacketID: pp.pid}, pp.code)
+	c.paused = nil
+	c.b.loop.post(loopPost{c: c, kind: postResume})
+}
+
+// pausePublish ends c's turn after a publish that must wait for room
+// (handlePublish on the loop); awaitRoom waits and acknowledges it.
+func (c *conn) pausePublish(f *flow, p *mqtt.Publish, code mqtt.ReasonCode) error {
+	c.paused = &pausedPublish{f: *f, qos: p.QoS, pid: p.PacketID, code: code}
+	return errPaused
+}
+
+// finish is the end of a connection that left the loop, as serve's.
+func (c *conn) finish() {
+	defer c.b.wg.Done()
+	c.flushAtClose()
+	c.b.connGone(c)
+	_ = c.nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	c.nc.Close()
+}
+
+// loopable reports whether c can be read by the loop: plain TCP, no
+// PROXY header to read first.
+func (c *conn) loopable() bool {
+	return c.tcp && !c.lis.proxyFirst() && !noEventLoop
+}
+
+// noEventLoop turns the loop off (tests compare both paths).
+var noEventLoop = os.Getenv("MQKIT_NO_EVENT_LOOP") != ""
+

@@ -1,0 +1,391 @@
+package broker
+
+import (
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// The event loop on Linux (epoll); see loop.go.
+
+type loop struct {
+	b    *Broker
+	epfd int
+	wake [2]int // a pipe: post writes a byte when the loop may be waiting
+
+	mu    sync.Mutex
+	posts []loopPost
+	woken atomic.Bool // a byte is in the pipe, or the loop is about to take the posts
+
+	// loop goroutine only
+	conns     map[int]*conn
+	events    []syscall.EpollEvent
+	pass      uint32
+	ready     []*conn // this pass's connections, in the order they became ready
+	deferred  []*conn // connections kicked by this pass's handlers (conn.kick)
+	taken     []loopPost
+	lastSweep int64
+}
+
+// startLoop creates the broker's loop and starts its goroutine. b.mu held,
+// not shutting down. nil when epoll is not available.
+func (b *Broker) startLoop() *loop {
+	b.loopOnce.Do(func() {
+		l, err := newLoop(b)
+		if err != nil {
+			b.cfg.Logger.Warn("event loop not available: one goroutine per connection", "err", err)
+			return
+		}
+		b.loop = l
+		b.wg.Add(1)
+		go l.run()
+	})
+	return b.loop
+}
+
+
+// add hands c to the loop; false if it cannot be (then it gets a
+// goroutine). c.loopable().
+func (l *loop) add(c *conn) bool {
+	fd := -1
+	rc, err := c.nc.(syscall.Conn).SyscallConn()
+	if err == nil {
+		err = rc.Control(func(s uintptr) { fd = int(s) })
+	}
+	if err != nil || fd < 0 {
+		return false
+	}
+	// The loop reads the socket itself, between its own polls; the fd
+	// stays open until finish closes the net.Conn, after the loop let go
+	// of it (end).
+	c.fr = mqtt.NewFramer(c.b.cfg.MaxPacketSize)
+	c.lp.fd = fd
+	c.lp.since = time.Now().UnixNano()
+	l.post(loopPost{c: c, kind: postAdd})
+	return true
+}
+
+// post hands the loop something to do. Any goroutine, any locks held.
+func (l *loop) post(p loopPost) {
+	l.mu.Lock()
+	l.posts = append(l.posts, p)
+	l.mu.Unlock()
+	if l.woken.CompareAndSwap(false, true) {
+		_, _ = syscall.Write(l.wake[1], []byte{1})
+	}
+}
+
+// run is the loop's goroutine.
+func (l *loop) run() {
+	defer l.b.wg.Done()
+	defer l.closeFDs()
+	timeout := int(sweepEvery / time.Millisecond)
+	for {
+		n := l.poll(timeout)
+		timeout = int(sweepEvery / time.Millisecond)
+		now := time.Now().UnixNano()
+		l.pass++
+		l.ready = l.ready[:0]
+		l.takePosts(now)
+		if l.finished() {
+			return
+		}
+		if l.gather(n, now) {
+			timeout = 0 // posts arrived during the gather
+		}
+		l.handlePass(now)
+		l.flush()
+		if now-l.lastSweep >= int64(sweepEvery) {
+			l.lastSweep = now
+			l.sweep(now)
+		}
+	}
+}
+
+// finished reports whether the loop can end: the broker shuts down and
+// every connection has ended.
+func (l *loop) finished() bool {
+	select {
+	case <-l.b.done:
+	default:
+		return false
+	}
+	if len(l.conns) > 0 {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.posts) == 0
+}
+
+// poll waits up to timeout ms for events.
+func (l *loop) poll(timeout int) int {
+	for {
+		n, err := syscall.EpollWait(l.epfd, l.events, timeout)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			l.b.cfg.Logger.Error("epoll_wait failed", "err", err)
+			time.Sleep(10 * time.Millisecond) // never spin
+			return 0
+		}
+		return n
+	}
+}
+
+// takePosts does what other goroutines posted.
+func (l *loop) takePosts(now int64) {
+	if !l.woken.Load() {
+		return // nothing posted since the last take
+	}
+	var b [64]byte
+	for {
+		n, _ := syscall.Read(l.wake[0], b[:])
+		if n < len(b) {
+			break
+		}
+	}
+	l.woken.Store(false) // a post from now on writes the pipe again
+	l.mu.Lock()
+	l.taken, l.posts = l.posts, l.taken[:0]
+	l.mu.Unlock()
+	for i, p := range l.taken {
+		l.taken[i] = loopPost{}
+		c := p.c
+		switch p.kind {
+		case postAdd:
+			l.conns[c.lp.fd] = c
+			if c.isClosing() {
+				l.end(c, nil)
+				continue
+			}
+			c.lp.lastPkt = now
+			l.watch(c)
+		case postClose:
+			if c.lp.dead {
+				continue
+			}
+			if c.lp.paused {
+				c.lp.closing = true // awaitRoom returns at once, then ends it
+				continue
+			}
+			l.end(c, nil)
+		case postResume:
+			c.lp.paused = false
+			if c.lp.dead {
+				continue
+			}
+			if c.lp.closing || c.isClosing() {
+				l.end(c, nil)
+				continue
+			}
+			c.lp.lastPkt = now
+			l.watch(c)
+			// Its input is older than anything gathered now: first.
+			l.markReady(c)
+		}
+	}
+}
+
+// gather reads the ready connections (step 1 above); it reports whether
+// posts arrived meanwhile.
+func (l *loop) gather(n int, now int64) (posted bool) {
+	for polls := 1; ; polls++ {
+		got := false
+		for i := 0; i < n; i++ {
+			fd := int(l.events[i].Fd)
+			if fd == l.wake[0] {
+				posted = true
+				continue
+			}
+			c := l.conns[fd]
+			if c == nil || c.lp.dead || c.lp.paused || c.lp.readErr != nil {
+				continue
+			}
+			l.markReady(c)
+			if l.read(c) {
+				got = true
+			}
+		}
+		if !got || polls == maxGather {
+			return posted
+		}
+		n = l.poll(0)
+	}
+}
+
+func (l *loop) markReady(c *conn) {
+	if c.lp.pass != l.pass {
+		c.lp.pass = l.pass
+		l.ready = append(l.ready, c)
+	}
+}
+
+// read reads once from c into its Framer; it reports whether it got bytes.
+func (l *loop) read(c *conn) bool {
+	sp := c.fr.Space()
+	if len(sp) == 0 {
+		return false // its buffer is full (or a framing error waits)
+	}
+	n, err := syscall.Read(c.lp.fd, sp)
+	if n > 0 {
+		c.fr.Commit(n)
+		c.b.stats.bytesReceived.Add(int64(n))
+		return true
+	}
+	if err == syscall.EAGAIN || err == syscall.EINTR {
+		c.fr.Release() // nothing buffered: hold no buffer
+		return false
+	}
+	if err == nil {
+		err = io.EOF
+	} else {
+		err = os.NewSyscallError("read", err)
+	}
+	c.lp.readErr = err // after its input is handled
+	l.unwatch(c)       // level-triggered: it would be ready for ever
+	return false
+}
+
+// handlePass handles the gathered input (step 2 above).
+func (l *loop) handlePass(now int64) {
+	for _, c := range l.ready {
+		if c.fr.Holds(loopFirst) {
+			l.handle(c, now)
+		}
+	}
+	for _, c := range l.ready {
+		l.handle(c, now)
+	}
+	clear(l.ready)
+}
+
+// handle handles c's complete packets, once per pass.
+func (l *loop) handle(c *conn, now int64) {
+	if c.lp.handled == l.pass || c.lp.dead || c.lp.paused {
+		return
+	}
+	c.lp.handled = l.pass
+	c.deferred = &l.deferred
+	err := c.loopPackets(now)
+	c.deferred = nil
+	switch {
+	case err == errPaused:
+		l.unwatch(c)
+		c.lp.paused = true
+		go c.awaitRoom()
+	case err != nil || c.isClosing():
+		l.end(c, err)
+	}
+}
+
+
+
+
+// flush writes what the pass queued (step 3 above).
+func (l *loop) flush() {
+	list := l.deferred
+	for i, x := range list {
+		list[i] = nil
+		x.flushInline()
+	}
+	l.deferred = list[:0]
+	if cap(l.deferred) > 4096 {
+		l.deferred = nil // do not keep a burst's array for ever
+	}
+}
+
+// sweep closes the connections whose connect or keep alive time is over.
+func (l *loop) sweep(now int64) {
+	cfg := l.b.cfg
+	for _, c := range l.conns {
+		if c.lp.dead || c.lp.paused {
+			continue
+		}
+		switch {
+		case !c.started:
+			if now-c.lp.since > int64(cfg.ConnectTimeout) {
+				l.end(c, os.ErrDeadlineExceeded) // classify: connect timeout
+			}
+		case c.keepAlive > 0:
+			// [MQTT-3.1.2-24] one and a half times the keep alive.
+			if now-c.lp.lastPkt > int64(c.keepAlive*3/2) {
+				l.end(c, os.ErrDeadlineExceeded) // classify: keep alive timeout
+			}
+		}
+	}
+}
+
+// end takes c out of the loop and closes it: err (nil when it is
+// closing already) says why. The rest of the close runs on a goroutine.
+func (l *loop) end(c *conn, err error) {
+	if c.lp.dead {
+		return
+	}
+	c.lp.dead = true
+	l.unwatch(c)
+	delete(l.conns, c.lp.fd)
+	c.fr.Release()
+	var ce *closeError
+	if !errors.As(err, &ce) {
+		ce = c.classify(err)
+	}
+	if ce.err != nil && ce.reason == CloseProtocolError {
+		c.b.cfg.Logger.Debug("protocol error", "client", c.clientID, "remote", c.remote, "err", ce.err)
+	}
+	c.close(ce.reason, ce.code)
+	go c.finish()
+}
+
+
+func (l *loop) watch(c *conn) {
+	if c.lp.polled || c.lp.readErr != nil {
+		return
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(c.lp.fd)}
+	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, c.lp.fd, &ev); err != nil {
+		l.b.cfg.Logger.Error("epoll_ctl add failed", "remote", c.remote, "err", err)
+		l.end(c, err)
+		return
+	}
+	c.lp.polled = true
+}
+
+func (l *loop) unwatch(c *conn) {
+	if !c.lp.polled {
+		return
+	}
+	c.lp.polled = false
+	_ = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, c.lp.fd, nil)
+}
+
+func newLoop(b *Broker) (*loop, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	l := &loop{b: b, epfd: epfd, conns: make(map[int]*conn), events: make([]syscall.EpollEvent, 256)}
+	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+		syscall.Close(epfd)
+		return nil, os.NewSyscallError("pipe2", err)
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wake[0])}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wake[0], &ev); err != nil {
+		l.closeFDs()
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	return l, nil
+}
+
+func (l *loop) closeFDs() {
+	syscall.Close(l.epfd)
+	syscall.Close(l.wake[0])
+	syscall.Close(l.wake[1])
+}
