@@ -14,7 +14,8 @@ import (
 )
 
 // causalTries is the number of tries per combination (version, QoS,
-// mode); MQKIT_CAUSAL_TRIES overrides it (e.g. 5000 for a long run).
+// mode); MQKIT_CAUSAL_TRIES overrides it (e.g. 5000 for a long run:
+// MQKIT_CAUSAL_TRIES=5000 go test -v -run TestCausalOrder ./internal/broker/).
 func causalTries(def int) int {
 	if n, err := strconv.Atoi(os.Getenv("MQKIT_CAUSAL_TRIES")); err == nil && n > 0 {
 		return n
@@ -28,31 +29,33 @@ func causalTries(def int) int {
 // B freshly connected, B busy acknowledging a message when it subscribes
 // (hot), and with two more pairs flooding the broker (busy).
 //
-// mosquitto keeps this order because it handles ready sockets in one loop
-// in readiness order; mqbroker does the same (internal/broker/doc.go,
-// "Order"). mosquitto 2.0.11 loses messages in the hot mode at QoS 1 and
-// 2: its loop handles one packet per socket per pass, so B's PUBACK is
-// handled in one pass, A's PUBLISH and B's SUBSCRIBE in the next, A
-// first when A's socket comes first. That is a mosquitto limitation (no
-// specification clause requires this order; the conformance issue does,
-// from what users' test suites assume), so for mosquitto those
-// combinations are logged, not failed.
+// mosquitto keeps this order for fresh connections because it handles
+// ready sockets in one loop in readiness order; mqbroker does more
+// (internal/broker/doc.go, "Order"). mosquitto 2.0.11 loses messages in
+// the hot mode (B acknowledges a message right before its SUBSCRIBE) and
+// under load (busy): its loop handles one packet per socket per pass, so
+// B's earlier packet is handled in one pass, A's PUBLISH and B's
+// SUBSCRIBE in the next, A first when A's socket comes first. That is a
+// mosquitto limitation (no specification clause requires this order; the
+// conformance issue does, from what users' test suites assume), so for
+// mosquitto those modes are run a few times and logged, not failed.
 func TestCausalOrder(t *testing.T) {
-	if os.Getenv("MQKIT_CAUSAL") == "" {
-		// Open: mqbroker still loses 40-70 % of these messages (issue 11
-		// item 1; the event loop that fixes it is not merged yet), and a
-		// try that loses its message costs LateGrace. Run it by hand:
-		//   MQKIT_CAUSAL=1 MQKIT_CAUSAL_TRIES=30 go test -v -run TestCausalOrder ./internal/broker/
-		t.Skip("causal-order probe (open issue 11 item 1): set MQKIT_CAUSAL=1 to run it")
-	}
 	eachServer(t, anonConf, func(t *testing.T, s *server) {
-		tries := causalTries(300)
-		if s.isMosquitto() {
-			tries = causalTries(100)
-		}
 		for _, v := range []mqtt.Version{mqtt.V311, mqtt.V5} {
 			for _, qos := range []mqtt.QoS{0, 1, 2} {
 				for _, mode := range []selftest.CausalMode{selftest.CausalFresh, selftest.CausalHot, selftest.CausalBusy} {
+					// 500 tries per combination, 9000 in all, for mqbroker (a
+					// try takes well under a millisecond unless it loses its
+					// message, which costs LateGrace); mosquitto, the
+					// reference, answers slower and loses in the hot and busy
+					// modes: fewer tries there.
+					tries := causalTries(500)
+					if s.isMosquitto() {
+						tries = causalTries(20)
+						if mode != selftest.CausalFresh {
+							tries = min(tries, 5)
+						}
+					}
 					name := fmt.Sprintf("%s/qos%d/%s", v, qos, mode)
 					t.Run(name, func(t *testing.T) {
 						ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -69,7 +72,7 @@ func TestCausalOrder(t *testing.T) {
 						if res.Lost == 0 {
 							return
 						}
-						if s.isMosquitto() && mode == selftest.CausalHot && qos > 0 {
+						if s.isMosquitto() && mode != selftest.CausalFresh {
 							t.Logf("mosquitto limitation (see the comment): %d of %d lost", res.Lost, res.Tries)
 							return
 						}

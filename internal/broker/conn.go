@@ -39,9 +39,9 @@ type conn struct {
 	mount  string // the listener's MountPoint (mount.go), "" = none
 
 	// reader
-	r           *mqtt.Reader // goroutine path: input (nil on the loop)
-	fr          *mqtt.Framer // event loop: input (nil on the goroutine path)
-	lp          loopConn     // event loop: the loop's own fields (loop.go)
+	r           *mqtt.Reader   // goroutine path: input (nil on the loop)
+	fr          *mqtt.Framer   // event loop: input (nil on the goroutine path)
+	lp          loopConn       // event loop: the loop's own fields (loop.go)
 	paused      *pausedPublish // event loop: a publish waiting for room (loop.go)
 	sess        *session
 	info        *ClientInfo   // before CONNECT: nil, or the PROXY header's certificate (readProxy)

@@ -4,26 +4,59 @@
 //
 // # Concurrency
 //
-// Each connection has one goroutine of its own (conn.go), which only waits
-// for input, on a minimum-size stack. When bytes arrive it hands a read
-// job to a shared worker (workers.go) and waits for it: the job decodes
-// the buffered packets and runs their handlers in order. A plain TCP
-// connection that keeps sending after CONNECT keeps its worker, which
-// waits for the next input itself, until the sweeper hands it back after
-// a quiet second (hot.go): busy connections pay no hand-off per message.
+// Plain TCP connections (on Linux) are read by one event loop (loop.go):
+// a goroutine that waits for readable sockets with epoll, reads them,
+// decodes their packets into a Framer each and runs the handlers, in the
+// order the input arrived (see "Order" below). An idle TCP connection
+// costs no goroutine and no buffer. The loop never waits for anything but
+// epoll: a publisher that must wait for a subscriber's room is paused and
+// a goroutine waits for it (flow control below), and the end of a
+// connection (final flush, session, will) runs on a goroutine.
+//
+// Every other connection (TLS, WebSocket, PROXY, ServeConn, or any
+// connection where epoll is not available) has one goroutine of its own
+// (conn.go), which only waits for input, on a minimum-size stack. When
+// bytes arrive it hands a read job to a shared worker (workers.go) and
+// waits for it: the job decodes the buffered packets and runs their
+// handlers in order.
 //
 // Writes: everything only queues outbound items (conn.push). A push made
-// by a read job defers the write to the end of that job, which then
-// writes each kicked connection's queue in one system call that never
-// waits for the socket (conn.kick, flushInline); what a socket does not
-// take at once, and every push made elsewhere, is left to a write job,
-// started when something is queued and ended when the queue is empty
-// (conn_write.go). One write (inline or job) runs at a time per
-// connection, no goroutine does network I/O while holding a lock, and a
-// slow subscriber never blocks a publisher. An idle connection thus costs
-// one small goroutine and no buffers: its read and write buffers are
-// borrowed from pools only while it has data in flight.
-// "The reader" below is the connection's goroutine with its read jobs.
+// by a handler running on the loop or in a read job defers the write to
+// the end of that pass or job, which then writes each kicked connection's
+// queue in one system call that never waits for the socket (conn.kick,
+// flushInline); what a socket does not take at once, and every push made
+// elsewhere, is left to a write job, started when something is queued and
+// ended when the queue is empty (conn_write.go). One write (inline or
+// job) runs at a time per connection, no goroutine does network I/O while
+// holding a lock, and a slow subscriber never blocks a publisher. Read
+// and write buffers are borrowed from pools only while a connection has
+// data in flight. Every complete packet is answered in the pass or job
+// that read it, whatever input follows it.
+// "The reader" below is the loop while it handles a connection, or the
+// connection's goroutine with its read jobs.
+//
+// # Order
+//
+// When a client's write of SUBSCRIBE t has returned, and another client
+// then publishes on t, the subscriber gets the message
+// (internal/selftest/causal.go, TestCausalOrder). Test suites, Paho's
+// among them, subscribe and publish that way without waiting for SUBACK.
+// The loop keeps this order because a pass (loop.go):
+//   - reads every ready socket once, then polls again without waiting and
+//     reads what became ready meanwhile, until a poll finds nothing new:
+//     the SUBSCRIBE reached the broker's socket before the PUBLISH was
+//     even sent, so when the PUBLISH has been read the SUBSCRIBE has been
+//     too (unless its connection had more than 16 KiB of input waiting,
+//     or maxGather polls all found new input);
+//   - handles first, to the end of their input, the connections whose
+//     input holds a SUBSCRIBE, UNSUBSCRIBE or CONNECT, in the order they
+//     became ready, then the others: the subscription is in the trie
+//     before the PUBLISH is routed, even when the subscriber sent other
+//     packets right before it (an acknowledgement, say).
+//
+// The publish is routed in the same pass, so its delivery is queued
+// before the pass ends. Connections with a goroutine each (TLS,
+// WebSocket) are not ordered against each other this way.
 //
 // Publishing runs on the publisher's reader (its read job): match the trie,
 // merge per session, then for each session lock it, put the message in its
@@ -50,7 +83,7 @@
 //	topics locks     the subscription trie / retained tree (internal)
 //	conn.qmu         one connection's outbound queue
 //	workerPool.mu    idle workers (conn.push starts write jobs)
-//	hotSet.mu        hot connections (taken alone)
+//	loop.mu          posts to the event loop (conn.close posts)
 //
 // Session timers (expiry, will delay) run their callbacks on timer
 // goroutines and take locks in the same order. Callbacks of the
@@ -63,7 +96,10 @@
 // the subscriber's queue (MaxQueued / MaxQueuedBytes beyond the inflight
 // window, or as many QoS 0 messages unsent) the publisher's reader waits,
 // after routing and outside every lock, until that subscriber has room,
-// and only then acknowledges and reads the next packet (flow.go). TCP and,
+// and only then acknowledges and reads the next packet (flow.go). On the
+// event loop the publisher is paused instead: the loop stops reading it
+// and goes on with everyone else, a goroutine waits for the room, sends
+// the acknowledgement and hands the connection back (loop.go). TCP and,
 // for v5 publishers, our Receive Maximum (1024) pace the publisher to its
 // subscribers. This was chosen over delaying only the PUBACK because it
 // throttles QoS 0 publishers too and bounds memory without trusting the

@@ -148,9 +148,8 @@ func (c *conn) finish() {
 // loopable reports whether c can be read by the loop: plain TCP, no
 // PROXY header to read first.
 func (c *conn) loopable() bool {
-	return c.tcp && !c.lis.proxyFirst() && !noEventLoop
+	return c.tcp && !c.lis.proxyFirst() && !noEventLoop && !c.b.noLoop
 }
 
 // noEventLoop turns the loop off (tests compare both paths).
 var noEventLoop = os.Getenv("MQKIT_NO_EVENT_LOOP") != ""
-

@@ -49,7 +49,6 @@ func (b *Broker) startLoop() *loop {
 	return b.loop
 }
 
-
 // add hands c to the loop; false if it cannot be (then it gets a
 // goroutine). c.loopable().
 func (l *loop) add(c *conn) bool {
@@ -286,9 +285,6 @@ func (l *loop) handle(c *conn, now int64) {
 	}
 }
 
-
-
-
 // flush writes what the pass queued (step 3 above).
 func (l *loop) flush() {
 	list := l.deferred
@@ -343,7 +339,6 @@ func (l *loop) end(c *conn, err error) {
 	c.close(ce.reason, ce.code)
 	go c.finish()
 }
-
 
 func (l *loop) watch(c *conn) {
 	if c.lp.polled || c.lp.readErr != nil {

@@ -314,27 +314,26 @@ func (cfg *CausalConfig) try(a, b *rawClient, i int) (lost, late bool, err error
 	if err := b.write(&mqtt.Pingreq{}); err != nil {
 		return false, false, err
 	}
-	got, ponged := false, false
-	match := func(p mqtt.Packet) bool {
-		switch q := p.(type) {
-		case *mqtt.Publish:
-			if q.Topic == topic {
-				got = true
-				late = ponged
-			}
-		case *mqtt.Pingresp:
-			ponged = true
+	// First until the PINGRESP, noting the message if it comes before...
+	got := false
+	_, err = b.until(cfg.Timeout, func(p mqtt.Packet) bool {
+		if q, ok := p.(*mqtt.Publish); ok && q.Topic == topic {
+			got = true
 		}
-		return got && ponged
-	}
-	if _, err := b.until(cfg.Timeout, match); err != nil && !ponged {
+		return p.Type() == mqtt.PINGRESP
+	})
+	if err != nil {
 		return false, false, fmt.Errorf("%w: %v", errNoPingresp, err)
 	}
-	if !got {
-		_, _ = b.until(LateGrace, match)
-		late = got
+	if got {
+		return false, false, nil
 	}
-	return !got, late, nil
+	// ... then LateGrace for it, no more: a lost try costs LateGrace.
+	_, err = b.until(LateGrace, func(p mqtt.Packet) bool {
+		q, ok := p.(*mqtt.Publish)
+		return ok && q.Topic == topic
+	})
+	return err != nil, err == nil, nil
 }
 
 // until reads (answering as a client must) until match is true, for at

@@ -248,8 +248,20 @@ var mutations = []mutation{
 	// main yet (the lead's I/O files); enable each after its merge (fill
 	// Original/Replace from the fixed code, clear Pending, check it is
 	// killed).
-	{Name: "i11.1-causal-order", File: "internal/broker/conn.go", Pending: "issue 11 item 1, event loop (branch loop, not merged)",
-		Why: "a publish that follows a SUBSCRIBE's write on another connection may be routed before the subscription"},
+	{
+		Name:     "i11.1-causal-order",
+		File:     "internal/broker/loop.go",
+		Why:      "no event loop (a goroutine per connection): a publish that follows a SUBSCRIBE's write on another connection may be routed before the subscription",
+		Original: `var noEventLoop = os.Getenv("MQKIT_NO_EVENT_LOOP") != ""`,
+		Replace:  `var noEventLoop = os.Getenv("MQKIT_NO_EVENT_LOOP") == ""`,
+	},
+	{
+		Name:     "i11.1b-subscribers-not-first",
+		File:     "internal/broker/loop_linux.go",
+		Why:      "a pass handles connections in readiness order only: a SUBSCRIBE read in the same pass as a PUBLISH may come after it",
+		Original: "\t\tif c.fr.Holds(loopFirst) {",
+		Replace:  "\t\tif false && c.fr.Holds(loopFirst) {",
+	},
 	{
 		Name:     "i11.2-acl-subscribe-too-strict",
 		File:     "internal/auth/acl.go",
@@ -318,8 +330,13 @@ var mutations = []mutation{
 		Original: "\tif qos > 0 {\n\t\tleast += 2",
 		Replace:  "\tif qos >= 0 {\n\t\tleast += 2",
 	},
-	{Name: "i11.10-reply-waits-for-next-packet", File: "internal/broker/conn.go", Pending: "issue 11 item 10 (branch loop, not merged)",
-		Why: "PINGRESP/PUBACK not sent until the next packet completes when a partial packet follows"},
+	{
+		Name:     "i11.10-reply-waits-for-next-packet",
+		File:     "internal/broker/conn.go",
+		Why:      "PINGRESP/PUBACK not sent until the next packet completes when a partial packet follows (goroutine path)",
+		Original: "\t\tif !c.r.HasPacket() {\n\t\t\tc.flushDeferred()",
+		Replace:  "\t\tif false && !c.r.HasPacket() {\n\t\t\tc.flushDeferred()",
+	},
 	{
 		Name:     "i11.10b-empty-unsubscribe-filter",
 		File:     "internal/broker/handle_subscribe.go",

@@ -1,0 +1,62 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestRepliesAtOnceNoLoop is TestPeerRepliesAtOnce (issue 11 item 10) on
+// the input path of connections that the event loop does not read: plain
+// TCP here (the path where replies are batched), with the loop off, as on
+// systems without epoll.
+func TestRepliesAtOnceNoLoop(t *testing.T) {
+	b, err := New(Options{Listeners: []ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.noLoop = true
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = b.Shutdown(ctx)
+	})
+	nc, err := net.Dial("tcp", b.Addr("tcp").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	expect := func(what string, want []byte) {
+		t.Helper()
+		_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(nc, got); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: got % x, want % x", what, got, want)
+		}
+	}
+	send := func(b ...byte) {
+		t.Helper()
+		if _, err := nc.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(0x10, 12, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 0) // CONNECT 3.1.1, empty id
+	expect("CONNACK", []byte{0x20, 2, 0, 0})
+	send(0xc0, 0, 0xc0) // PINGREQ, and a PINGREQ's first byte
+	expect("PINGRESP to the complete PINGREQ", []byte{0xd0, 0})
+	send(0)
+	expect("PINGRESP to the second PINGREQ", []byte{0xd0, 0})
+	send(0x32, 6, 0, 1, 't', 0, 7, 'x', 0xc0) // PUBLISH QoS 1 id 7, and a byte
+	expect("PUBACK to the complete PUBLISH", []byte{0x40, 2, 0, 7})
+	send(0)
+	expect("PINGRESP after the PUBACK", []byte{0xd0, 0})
+}
