@@ -2,22 +2,33 @@ package mqtt
 
 import "sync"
 
-// frameBufSize is the input buffer a Framer borrows while it holds input.
-// Packets whose whole size exceeds it are gathered in a body of their own
-// (see Framer.Space).
+// frameBufSize is the largest input buffer a Framer borrows while it
+// holds input. Packets whose whole size exceeds it are gathered in a body
+// of their own (see Framer.Space).
 const frameBufSize = 16 << 10
+
+// frameSmallSize is the buffer a Framer borrows first: most input is a
+// packet or two of a few bytes (a CONNECT, an acknowledgement), and an
+// event loop that reads many connections at once borrows one buffer per
+// connection with input. When input fills it, the Framer moves to a
+// frameBufSize buffer, and starts with one the next time too until its
+// input fits the small buffer again.
+const frameSmallSize = 1 << 10
 
 // frameBuf is what a Framer borrows from a pool while it holds input: the
 // buffer and the packets Next returns.
 type frameBuf struct {
-	b        [frameBufSize]byte
+	b        []byte // frameSmallSize or frameBufSize bytes
 	pub      Publish
 	ack      Ack
 	pingreq  Pingreq
 	pingresp Pingresp
 }
 
-var framePool = sync.Pool{New: func() any { return new(frameBuf) }}
+var (
+	framePool      = sync.Pool{New: func() any { return &frameBuf{b: make([]byte, frameBufSize)} }}
+	frameSmallPool = sync.Pool{New: func() any { return &frameBuf{b: make([]byte, frameSmallSize)} }}
+)
 
 // Framer splits a byte stream that the caller pushes into it into
 // packets: the caller reads from its socket into Space, reports the count
@@ -45,6 +56,8 @@ type Framer struct {
 	err  error
 	fb   *frameBuf // borrowed while input is buffered
 	r, w int       // input is fb.b[r:w]
+	wide bool      // borrow a frameBufSize buffer first (the last input outgrew the small one)
+	peak int       // the most input held in the current buffer
 
 	// A packet larger than the buffer: its first byte, announced body
 	// length, and the body gathered so far (len(big) bytes received).
@@ -92,17 +105,44 @@ func (f *Framer) Space() []byte {
 		return f.big[len(f.big):cap(f.big)]
 	}
 	if f.fb == nil {
-		f.fb = framePool.Get().(*frameBuf)
-		f.r, f.w = 0, 0
+		if f.wide {
+			f.fb = framePool.Get().(*frameBuf)
+		} else {
+			f.fb = frameSmallPool.Get().(*frameBuf)
+		}
+		f.r, f.w, f.peak = 0, 0, 0
 	}
 	if f.r == f.w {
 		f.r, f.w = 0, 0
 	} else if f.r > 0 && len(f.fb.b)-f.w < 1024 {
 		// Little room left at the end: move what is buffered to the front.
-		f.w = copy(f.fb.b[:], f.fb.b[f.r:f.w])
+		f.w = copy(f.fb.b, f.fb.b[f.r:f.w])
 		f.r = 0
 	}
+	if f.w == len(f.fb.b) && len(f.fb.b) < frameBufSize {
+		// The small buffer is full: move to a large one.
+		fb := framePool.Get().(*frameBuf)
+		f.w = copy(fb.b, f.fb.b[f.r:f.w])
+		f.r = 0
+		f.putBuf()
+		f.fb, f.wide = fb, true
+	}
 	return f.fb.b[f.w:]
+}
+
+// putBuf returns the borrowed buffer to its pool.
+func (f *Framer) putBuf() {
+	fb := f.fb
+	f.fb = nil
+	fb.pub = Publish{} // drop references to the last body
+	if len(fb.b) < frameBufSize {
+		frameSmallPool.Put(fb)
+		return
+	}
+	if f.peak <= frameSmallSize {
+		f.wide = false // the small buffer would have done
+	}
+	framePool.Put(fb)
 }
 
 // Commit records that n bytes were written at the start of Space.
@@ -112,6 +152,7 @@ func (f *Framer) Commit(n int) {
 		return
 	}
 	f.w += n
+	f.peak = max(f.peak, f.w-f.r)
 }
 
 // Write pushes p (a convenience for callers whose input is already in a
@@ -204,8 +245,8 @@ func (f *Framer) Next() (Packet, error) {
 		return nil, f.fail(err)
 	}
 	if h+int(n) > len(in) {
-		if h+int(n) <= len(f.fb.b) {
-			return nil, nil // fits the buffer: wait for the rest
+		if h+int(n) <= frameBufSize {
+			return nil, nil // fits a buffer: wait for the rest (Space grows it)
 		}
 		// Larger than the buffer: gather the body on its own.
 		have := in[h:]
@@ -241,10 +282,8 @@ func (f *Framer) Release() {
 	if f.fb == nil || f.r != f.w {
 		return
 	}
-	fb := f.fb
-	f.fb, f.r, f.w = nil, 0, 0
-	fb.pub = Publish{} // drop references to the last body
-	framePool.Put(fb)
+	f.r, f.w = 0, 0
+	f.putBuf()
 }
 
 // Holds reports whether a complete packet whose type is in mask (bit 1<<type)

@@ -274,3 +274,60 @@ func TestFramerHolds(t *testing.T) {
 		t.Fatal("holds a SUBSCRIBE after it was consumed")
 	}
 }
+
+// TestFramerBufferSizes: a Framer borrows a small buffer first, moves to a
+// large one when input fills it, starts large next time, and goes back to
+// small once its input fits the small buffer again; packets come out
+// whole and in order throughout.
+func TestFramerBufferSizes(t *testing.T) {
+	f := NewFramer(0)
+	push := func(b []byte) {
+		t.Helper()
+		for len(b) > 0 {
+			sp := f.Space()
+			if len(sp) == 0 {
+				t.Fatal("no space")
+			}
+			n := copy(sp, b)
+			f.Commit(n)
+			b = b[n:]
+		}
+	}
+	next := func(wantPayload int) {
+		t.Helper()
+		p, err := f.Next()
+		if err != nil || p == nil {
+			t.Fatalf("Next = %v, %v", p, err)
+		}
+		if got := len(p.(*Publish).Payload); got != wantPayload {
+			t.Fatalf("payload %d bytes, want %d", got, wantPayload)
+		}
+	}
+	pub := func(n int) []byte {
+		b, _ := Append(nil, &Publish{Topic: "t", Payload: make([]byte, n)}, V311)
+		return b
+	}
+	push(pub(10))
+	if len(f.fb.b) != frameSmallSize {
+		t.Fatalf("first buffer %d bytes, want %d", len(f.fb.b), frameSmallSize)
+	}
+	next(10)
+	f.Release()
+	push(pub(5000)) // outgrows the small buffer
+	next(5000)
+	if len(f.fb.b) != frameBufSize {
+		t.Fatalf("buffer %d bytes after a 5000-byte packet, want %d", len(f.fb.b), frameBufSize)
+	}
+	f.Release()
+	push(pub(10))
+	if len(f.fb.b) != frameBufSize {
+		t.Fatalf("buffer %d bytes right after a large input, want %d", len(f.fb.b), frameBufSize)
+	}
+	next(10)
+	f.Release() // its input fitted the small buffer
+	push(pub(10))
+	if len(f.fb.b) != frameSmallSize {
+		t.Fatalf("buffer %d bytes after small input, want %d again", len(f.fb.b), frameSmallSize)
+	}
+	next(10)
+}
