@@ -167,15 +167,42 @@ func (c *conn) tracePublish(out bool, m *message, qos mqtt.QoS, retain, dup bool
 }
 
 // traceLog turns the -v log lines of packets that are handled in the
-// connection's I/O core (PINGREQ, DISCONNECT) into packet events.
+// connection's I/O core (PINGREQ) into packet events.
 func (c *conn) traceLog(format string) {
 	switch format {
 	case "Received PINGREQ from %s":
 		c.trace(PacketEvent{Packet: "PINGREQ"})
 		// The PINGRESP is queued right after [MQTT-3.12.4-1].
 		c.trace(PacketEvent{Out: true, Packet: "PINGRESP"})
-	case "Received DISCONNECT from %s":
-		c.trace(PacketEvent{Packet: "DISCONNECT"})
+	}
+}
+
+// traceDisconnect reports the client's DISCONNECT with its reason code:
+// v5's [MQTT-3.14.2-1], 0 for 3.1/3.1.1, whose DISCONNECT has none.
+func (c *conn) traceDisconnect(p *mqtt.Disconnect) {
+	if c.b.observe.watched.Load() == nil {
+		return
+	}
+	var d string
+	switch {
+	case c.version != mqtt.V5:
+		d = "MQTT " + c.version.String() + ": no reason code"
+	case p.Code == mqtt.Success:
+		d = "normal disconnection"
+	default:
+		d = p.Code.String()
+	}
+	if c.version == mqtt.V5 && p.Props.Has(mqtt.PropSessionExpiry) {
+		d += fmt.Sprintf(", session expiry %d s", p.Props.SessionExpiry)
+	}
+	c.trace(PacketEvent{Packet: "DISCONNECT", Code: byte(p.Code), Detail: d})
+}
+
+// traceServerDisconnect reports the DISCONNECT the server sent before
+// closing (close queued it), with its reason code.
+func (c *conn) traceServerDisconnect() {
+	if code := c.closeCode; code != 0 {
+		c.trace(PacketEvent{Out: true, Packet: "DISCONNECT", Code: byte(code), Detail: code.String()})
 	}
 }
 
