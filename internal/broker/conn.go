@@ -248,6 +248,7 @@ func (c *conn) handleBuffered() error {
 				// [MQTT-3.1.2-2] unacceptable protocol level: CONNACK 0x01
 				// in the 3.1.1 format, then close.
 				c.enqueuePacket(&mqtt.Connack{Code: mqtt.UnsupportedProtocolVersion}, c)
+				c.b.metrics.refused[mqtt.UnsupportedProtocolVersion].Add(1) // /metrics
 				return &closeError{reason: CloseConnectRefused, err: err}
 			}
 			return err
