@@ -68,8 +68,23 @@ type Observer interface {
 	Packet(PacketEvent)
 }
 
+// TopicCacher is an Observer that keeps something per topic (the web
+// view's topic tree) and would otherwise look it up for every message.
+// The broker calls MessageCached instead of Message for a client's
+// PUBLISH and its will, with what MessageCached returned for that
+// client's previous message (nil at first; a client may have changed
+// topics since): a client publishing to one topic costs no lookup. The
+// value returned must always be of one concrete type (or nil: keep
+// nothing new).
+type TopicCacher interface {
+	MessageCached(m *Message, last any) any
+}
+
 // obsBox boxes an Observer for atomic.Pointer.
-type obsBox struct{ o Observer }
+type obsBox struct {
+	o Observer
+	c TopicCacher // o, when it is one
+}
 
 // observeState is the Broker's observation state.
 type observeState struct {
@@ -85,7 +100,8 @@ func (b *Broker) SetObserver(o Observer) {
 		b.observe.obs.Store(nil)
 		return
 	}
-	b.observe.obs.Store(&obsBox{o})
+	c, _ := o.(TopicCacher)
+	b.observe.obs.Store(&obsBox{o: o, c: c})
 }
 
 func (b *Broker) observer() Observer {
@@ -218,6 +234,13 @@ func payloadPreview(p []byte) string {
 func (b *Broker) observeMessage(m *message) {
 	x := b.observe.obs.Load()
 	if x == nil {
+		return
+	}
+	if s := m.from; s != nil && x.c != nil {
+		last := s.obsLast.Load()
+		if v := x.c.MessageCached((*Message)(m), last); v != nil && v != last {
+			s.obsLast.Store(v)
+		}
 		return
 	}
 	x.o.Message((*Message)(m))
