@@ -81,3 +81,27 @@ func hasRowWithRatio(out, row, ratio string) bool {
 	}
 	return false
 }
+
+// TestBenchWebScriptQuick runs scripts/bench-web.sh (mqbroker alone
+// against mqbroker with a browser on its web view) as a smoke test
+// (QUICK=1): both variants start, the browser attaches, and the table
+// has a plain/web ratio per scenario. The figures belong to
+// PERFORMANCE.md.
+func TestBenchWebScriptQuick(t *testing.T) {
+	requireTools(t, "apt-get install chromium curl procps", "chromium", "curl", "pgrep", "timeout")
+	root := repoRoot(t)
+	ports := freePorts(t, 1)
+	env := cleanEnv("QUICK=1", "OUT="+t.TempDir(), "MQB_PORT="+ports[0])
+	res := runBash(t, 3*time.Minute, env, filepath.Join(root, "scripts", "bench-web.sh"))
+	if res.code != 0 {
+		t.Fatalf("bench-web.sh exit %d:\n%s", res.code, res.out)
+	}
+	if strings.Contains(res.out, "failed") {
+		t.Errorf("a run failed:\n%s", res.out)
+	}
+	for _, row := range []string{"p2p q0 10->10 64B", "latency q0 1000/s"} {
+		if !hasRowWithRatio(res.out, row, "mqbroker/mqbroker+web") {
+			t.Errorf("no %q row with a mqbroker/mqbroker+web ratio:\n%s", row, res.out)
+		}
+	}
+}

@@ -88,6 +88,10 @@ type conn struct {
 	wmu      sync.Mutex  // held by the write job (and the final flush)
 	w        writerState
 
+	// closeCode is the v5 DISCONNECT close queued (0: none), for the flow
+	// view; here it takes padding before closeOnce (TestConnSizeClass).
+	closeCode mqtt.ReasonCode
+
 	closeOnce  sync.Once
 	reason     CloseReason  // set once by close
 	finalFlush atomic.Int64 // write time allowed after close (ns)
@@ -308,6 +312,7 @@ func (c *conn) inputErr(err error) error {
 		// [MQTT-3.1.2-2] unacceptable protocol level: CONNACK 0x01
 		// in the 3.1.1 format, then close.
 		c.enqueuePacket(&mqtt.Connack{Code: mqtt.UnsupportedProtocolVersion}, c)
+		c.b.metrics.refused[mqtt.UnsupportedProtocolVersion].Add(1) // /metrics
 		return &closeError{reason: CloseConnectRefused, err: err}
 	}
 	return err
@@ -514,6 +519,7 @@ func (c *conn) handle(p mqtt.Packet) error {
 
 func (c *conn) handleDisconnect(p *mqtt.Disconnect) error {
 	c.logv("Received DISCONNECT from %s", c.clientID)
+	c.traceDisconnect(p) // flow view (observe.go)
 	if c.version == mqtt.V5 && p.Props.Has(mqtt.PropSessionExpiry) {
 		s := c.sess
 		s.mu.Lock()
@@ -564,6 +570,7 @@ func (c *conn) close(reason CloseReason, code mqtt.ReasonCode) {
 		c.qmu.Lock()
 		if final != nil {
 			c.queue = append(c.queue, outItem{kind: itemPacket, pkt: final})
+			c.closeCode = code
 		}
 		c.closed = true
 		c.qmu.Unlock()

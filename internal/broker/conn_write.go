@@ -82,6 +82,7 @@ const (
 	pushOK      pushResult = iota // queued
 	pushFull                      // queued; the QoS 0 backlog is now at its soft limit
 	pushDropped                   // not queued: the connection is closing, or QoS 0 over the limit
+	pushUnfit                     // not queued: does not fit the client (fits), discarded as if sent
 )
 
 // push appends it to the queue and wakes the writer (see kick for by).
@@ -138,7 +139,7 @@ func (c *conn) enqueuePublish(m *message, qos mqtt.QoS, retain, dup bool, pid ui
 // enqueueQoS0 queues a QoS 0 message; see push for mayExceed.
 func (c *conn) enqueueQoS0(m *message, retain bool, subIDs []uint32, mayExceed bool, by *conn) pushResult {
 	if !c.fits(m, 0, subIDs) {
-		return pushDropped // [MQTT-3.1.2-25]
+		return pushUnfit // [MQTT-3.1.2-25]
 	}
 	return c.push(outItem{kind: itemPublish, msg: m, retain: retain, subIDs: subIDs,
 		size: m.payloadSize() + 16}, true, mayExceed, by)
@@ -372,7 +373,8 @@ func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
 		now = c.b.now()
 	}
 	if it.qos == 0 && m.expired(now) {
-		return nil // [MQTT-3.3.2-5]
+		c.b.drop(DropExpired) // /metrics
+		return nil            // [MQTT-3.3.2-5]
 	}
 	topic := m.topic
 	if c.mount != "" {

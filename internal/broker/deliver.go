@@ -175,6 +175,12 @@ func (b *Broker) deliverFlow(s *session, m *message, subQoS mqtt.QoS, retain boo
 			b.stats.publishDropped.Add(1)
 			b.drop(DropSlowConsumer)
 			return nil
+		case pushUnfit:
+			// Larger than the client's Maximum Packet Size: discarded
+			// as if sent [MQTT-3.1.2-25], counted as too large.
+			b.stats.publishDropped.Add(1)
+			b.drop(c.unfitReason(m))
+			return nil
 		}
 		// Counted as sent (and its latency measured) when it is handed
 		// to the connection's write queue.

@@ -72,3 +72,15 @@ func (s *session) dropUnreadable() {
 		s.complete(om) // removes s.inflight[i]
 	}
 }
+
+// unfitReason is the drop reason (Drop*) of a message c.fits refused:
+// outside the mount point of c's listener, else too large for c's
+// Maximum Packet Size.
+func (c *conn) unfitReason(m *message) int {
+	if c.mount != "" {
+		if _, ok := c.unmount(m.topic); !ok {
+			return DropOther
+		}
+	}
+	return DropTooLarge
+}

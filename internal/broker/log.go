@@ -24,7 +24,7 @@ func (c *conn) logv(format string, args ...any) {
 		c.b.cfg.Logger.Info(fmt.Sprintf(format, args...))
 	}
 	if c.b.observe.watched.Load() != nil {
-		c.traceLog(format) // PINGREQ and DISCONNECT (observe.go)
+		c.traceLog(format) // PINGREQ (observe.go)
 	}
 }
 

@@ -68,8 +68,23 @@ type Observer interface {
 	Packet(PacketEvent)
 }
 
+// TopicCacher is an Observer that keeps something per topic (the web
+// view's topic tree) and would otherwise look it up for every message.
+// The broker calls MessageCached instead of Message for a client's
+// PUBLISH and its will, with what MessageCached returned for that
+// client's previous message (nil at first; a client may have changed
+// topics since): a client publishing to one topic costs no lookup. The
+// value returned must always be of one concrete type (or nil: keep
+// nothing new).
+type TopicCacher interface {
+	MessageCached(m *Message, last any) any
+}
+
 // obsBox boxes an Observer for atomic.Pointer.
-type obsBox struct{ o Observer }
+type obsBox struct {
+	o Observer
+	c TopicCacher // o, when it is one
+}
 
 // observeState is the Broker's observation state.
 type observeState struct {
@@ -85,7 +100,8 @@ func (b *Broker) SetObserver(o Observer) {
 		b.observe.obs.Store(nil)
 		return
 	}
-	b.observe.obs.Store(&obsBox{o})
+	c, _ := o.(TopicCacher)
+	b.observe.obs.Store(&obsBox{o: o, c: c})
 }
 
 func (b *Broker) observer() Observer {
@@ -167,15 +183,42 @@ func (c *conn) tracePublish(out bool, m *message, qos mqtt.QoS, retain, dup bool
 }
 
 // traceLog turns the -v log lines of packets that are handled in the
-// connection's I/O core (PINGREQ, DISCONNECT) into packet events.
+// connection's I/O core (PINGREQ) into packet events.
 func (c *conn) traceLog(format string) {
 	switch format {
 	case "Received PINGREQ from %s":
 		c.trace(PacketEvent{Packet: "PINGREQ"})
 		// The PINGRESP is queued right after [MQTT-3.12.4-1].
 		c.trace(PacketEvent{Out: true, Packet: "PINGRESP"})
-	case "Received DISCONNECT from %s":
-		c.trace(PacketEvent{Packet: "DISCONNECT"})
+	}
+}
+
+// traceDisconnect reports the client's DISCONNECT with its reason code:
+// v5's [MQTT-3.14.2-1], 0 for 3.1/3.1.1, whose DISCONNECT has none.
+func (c *conn) traceDisconnect(p *mqtt.Disconnect) {
+	if c.b.observe.watched.Load() == nil {
+		return
+	}
+	var d string
+	switch {
+	case c.version != mqtt.V5:
+		d = "MQTT " + c.version.String() + ": no reason code"
+	case p.Code == mqtt.Success:
+		d = "normal disconnection"
+	default:
+		d = p.Code.String()
+	}
+	if c.version == mqtt.V5 && p.Props.Has(mqtt.PropSessionExpiry) {
+		d += fmt.Sprintf(", session expiry %d s", p.Props.SessionExpiry)
+	}
+	c.trace(PacketEvent{Packet: "DISCONNECT", Code: byte(p.Code), Detail: d})
+}
+
+// traceServerDisconnect reports the DISCONNECT the server sent before
+// closing (close queued it), with its reason code.
+func (c *conn) traceServerDisconnect() {
+	if code := c.closeCode; code != 0 {
+		c.trace(PacketEvent{Out: true, Packet: "DISCONNECT", Code: byte(code), Detail: code.String()})
 	}
 }
 
@@ -191,6 +234,13 @@ func payloadPreview(p []byte) string {
 func (b *Broker) observeMessage(m *message) {
 	x := b.observe.obs.Load()
 	if x == nil {
+		return
+	}
+	if s := m.from; s != nil && x.c != nil {
+		last := s.obsLast.Load()
+		if v := x.c.MessageCached((*Message)(m), last); v != nil && v != last {
+			s.obsLast.Store(v)
+		}
 		return
 	}
 	x.o.Message((*Message)(m))

@@ -28,6 +28,9 @@ type session struct {
 	clientID string
 
 	online atomic.Bool // conn != nil; read under the trie lock (shared groups)
+	// obsLast is the Observer's TopicCacher value for this client's last
+	// message (observe.go).
+	obsLast atomic.Value
 
 	mu      sync.Mutex
 	conn    *conn // current connection; nil while offline

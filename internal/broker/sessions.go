@@ -185,10 +185,8 @@ func (b *Broker) connGone(c *conn) {
 	b.stats.connected.Add(-1)
 	reason := c.reason
 	if b.observe.watched.Load() != nil {
-		if code := reason.disconnectCode(); code != 0 && c.version == mqtt.V5 {
-			// The server's DISCONNECT (close queued it before closing).
-			c.trace(PacketEvent{Out: true, Packet: "DISCONNECT", Code: byte(code)})
-		}
+		// The server's v5 DISCONNECT, if close queued one.
+		c.traceServerDisconnect()
 		c.trace(PacketEvent{Packet: "CLOSED", Detail: reason.String()}) // before its will, if any
 	}
 	var will *mqtt.Will

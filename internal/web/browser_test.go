@@ -124,7 +124,8 @@ func (p browserPage) shot(name string) {
 // published with mqpub appears in the topic tree with its retained
 // marker, its payload shows as text, JSON and hex (and HTML in a payload
 // stays text), the client list shows a client, and the flow view of a
-// client shows its QoS 2 exchange and, after an abrupt close, its will.
+// client shows its QoS 2 exchange and, after an abrupt close, its will,
+// then its DISCONNECT with the reason code.
 func TestBrowserView(t *testing.T) {
 	p := browserPage{t: t, ctx: browser(t)}
 	e := newEnv(t, broker.Options{}, Options{AllowPublish: true})
@@ -203,6 +204,14 @@ func TestBrowserView(t *testing.T) {
 	}
 	if i1, i2 := strings.Index(flow, "PUBREC"), strings.Index(flow, "PUBCOMP"); i1 < 0 || i2 < i1 {
 		t.Errorf("PUBREC does not come before PUBCOMP:\n%s", flow)
+	}
+	// Back, then a normal DISCONNECT: shown with its reason code, 0x00
+	// too.
+	c, _ = connect(t, e.mqtt, &mqtt.Connect{ClientID: "sensor-7", CleanStart: true})
+	c.send(&mqtt.Disconnect{Code: mqtt.Success})
+	p.wait(`#flow li[data-packet="DISCONNECT"]`)
+	if flow := p.text("#flow"); !strings.Contains(flow, "DISCONNECT (rc 0x00)") || !strings.Contains(flow, "normal disconnection") {
+		t.Errorf("flow view lacks the client's DISCONNECT with its reason code:\n%s", flow)
 	}
 	p.shot("web-flow")
 	if os.Getenv("MQKIT_SCREENSHOTS") != "" {

@@ -154,3 +154,121 @@ func TestFlowServerDisconnect(t *testing.T) {
 		}
 	}
 }
+
+// flowUntilClosed reads a flow stream's packet events up to the
+// connection's CLOSED and returns them.
+func flowUntilClosed(t *testing.T, s *sseReader) []flowEvent {
+	t.Helper()
+	var evs []flowEvent
+	for {
+		ev, data := s.next()
+		if ev != "packet" {
+			continue
+		}
+		var fe flowEvent
+		if err := json.Unmarshal([]byte(data), &fe); err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, fe)
+		if fe.Packet == "CLOSED" {
+			return evs
+		}
+	}
+}
+
+// findFlow returns the first event of packet in direction out, or nil.
+func findFlow(evs []flowEvent, packet string, out bool) *flowEvent {
+	for i := range evs {
+		if evs[i].Packet == packet && evs[i].Out == out {
+			return &evs[i]
+		}
+	}
+	return nil
+}
+
+// TestFlowClientDisconnect: the client's DISCONNECT shows in its flow
+// with its reason code: v5 0x00 and 0x04 (with will), 3.1.1 as 0.
+func TestFlowClientDisconnect(t *testing.T) {
+	e := newEnv(t, broker.Options{}, Options{})
+	for _, tc := range []struct {
+		name   string
+		v      mqtt.Version
+		code   mqtt.ReasonCode
+		detail string
+		will   bool
+	}{
+		{"v5-normal", mqtt.V5, mqtt.Success, "normal disconnection", false},
+		{"v5-will", mqtt.V5, mqtt.DisconnectWithWill, "disconnect with will message", true},
+		{"v311", mqtt.V311, 0, "no reason code", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "dc-" + tc.name
+			s := openStream(t, e.base+"/api/flow?client="+id)
+			if ev, _ := s.next(); ev != "ready" {
+				t.Fatalf("first event %q", ev)
+			}
+			c, _ := connect(t, e.mqtt, &mqtt.Connect{ClientID: id, CleanStart: true, Version: tc.v,
+				Will: &mqtt.Will{Topic: "status/" + id, Payload: []byte("gone")}})
+			c.send(&mqtt.Disconnect{Code: tc.code})
+			evs := flowUntilClosed(t, s)
+			d := findFlow(evs, "DISCONNECT", false)
+			if d == nil {
+				t.Fatalf("no DISCONNECT from the client in %+v", evs)
+			}
+			if d.Code != byte(tc.code) || !strings.Contains(d.Detail, tc.detail) {
+				t.Errorf("DISCONNECT code 0x%02x %q, want 0x%02x %q", d.Code, d.Detail, byte(tc.code), tc.detail)
+			}
+			if findFlow(evs, "DISCONNECT", true) != nil {
+				t.Error("a server DISCONNECT after the client's")
+			}
+			if tc.will {
+				// The will follows the close.
+				ev, data := s.next()
+				if ev != "packet" || !strings.Contains(data, `"WILL"`) {
+					t.Errorf("after CLOSED: %s %s, want the will", ev, data)
+				}
+			}
+		})
+	}
+}
+
+// TestFlowServerProtocolErrorDisconnect: the DISCONNECT the server sends
+// before closing a v5 connection for a protocol error keeps its reason
+// code in the flow: 0x81 for a malformed filter [MQTT-4.7.1-1], 0x82 for
+// a second CONNECT [MQTT-3.1.0-2].
+func TestFlowServerProtocolErrorDisconnect(t *testing.T) {
+	e := newEnv(t, broker.Options{}, Options{})
+	for _, tc := range []struct {
+		name string
+		pkt  mqtt.Packet
+		code mqtt.ReasonCode
+	}{
+		{"malformed-filter", &mqtt.Subscribe{PacketID: 1, Subscriptions: []mqtt.Subscription{{Filter: "a/#/b"}}}, mqtt.MalformedPacket},
+		{"second-connect", &mqtt.Connect{ProtocolName: "MQTT", Version: mqtt.V5, ClientID: "x"}, mqtt.ProtocolError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "pe-" + tc.name
+			s := openStream(t, e.base+"/api/flow?client="+id)
+			if ev, _ := s.next(); ev != "ready" {
+				t.Fatalf("first event %q", ev)
+			}
+			c, _ := connect(t, e.mqtt, &mqtt.Connect{ClientID: id, CleanStart: true})
+			c.send(tc.pkt)
+			d := expectPacket[*mqtt.Disconnect](c)
+			if d.Code != tc.code {
+				t.Fatalf("client got DISCONNECT 0x%02x, want 0x%02x", byte(d.Code), byte(tc.code))
+			}
+			evs := flowUntilClosed(t, s)
+			fd := findFlow(evs, "DISCONNECT", true)
+			if fd == nil {
+				t.Fatalf("no server DISCONNECT in the flow: %+v", evs)
+			}
+			if fd.Code != byte(tc.code) {
+				t.Errorf("flow DISCONNECT code 0x%02x, want 0x%02x", fd.Code, byte(tc.code))
+			}
+			if evs[len(evs)-1].Detail != "protocol error" {
+				t.Errorf("CLOSED %q", evs[len(evs)-1].Detail)
+			}
+		})
+	}
+}

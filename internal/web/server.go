@@ -144,6 +144,12 @@ type observer struct{ s *Server }
 
 func (o observer) Message(m *broker.Message) { o.s.tree.add(m) }
 
+// MessageCached is Message for a client's message: last is the topic
+// entry of the client's previous message (broker.TopicCacher).
+func (o observer) MessageCached(m *broker.Message, last any) any {
+	return o.s.tree.addCached(m, last)
+}
+
 func (o observer) Packet(ev broker.PacketEvent) { o.s.flows.packet(ev) }
 
 // Start seeds the topic tree with the retained messages (call it after the

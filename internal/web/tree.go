@@ -14,9 +14,11 @@ import (
 // message was routed to since the broker started (and every retained
 // one), with message counts, the last value and the retained marker.
 //
-// Routing a message to a known topic costs a lock-free map lookup, two
-// atomic adds and two atomic stores: the last value is the broker's own
-// immutable message, kept by pointer (no copy, no allocation). Only a
+// Routing a message to a known topic costs two atomic adds and one atomic
+// store: the last value is the broker's own immutable message, kept by
+// pointer (no copy, no allocation). The topic's entry comes from the
+// publisher's cache (broker.TopicCacher: its previous message's entry,
+// when the topic is the same) or else a lock-free map lookup. Only a
 // topic seen for the first time takes the tree's lock. Counts per branch
 // are summed when a branch is listed, not when messages arrive.
 
@@ -30,6 +32,7 @@ const (
 )
 
 type topicStat struct {
+	topic    string // its key in tree.stats
 	count    atomic.Int64
 	bytes    atomic.Int64
 	retained atomic.Bool // the broker holds a retained message for it
@@ -60,16 +63,24 @@ type tree struct {
 func newTree() *tree { return &tree{} }
 
 // add records a routed message.
-func (t *tree) add(m *broker.Message) {
+func (t *tree) add(m *broker.Message) { t.addCached(m, nil) }
+
+// addCached records a routed message. last is the publisher's previous
+// result (broker.TopicCacher): when it is the message's topic, the map
+// lookup is saved. It returns the topic's entry (nil: beyond maxTopics).
+func (t *tree) addCached(m *broker.Message, last any) any {
 	topic := m.Topic()
-	v, ok := t.stats.Load(topic)
-	if !ok {
-		if v = t.create(topic); v == nil {
-			t.overflow.Add(1)
-			return
+	st, _ := last.(*topicStat)
+	if st == nil || st.topic != topic {
+		v, ok := t.stats.Load(topic)
+		if !ok {
+			if v = t.create(topic); v == nil {
+				t.overflow.Add(1)
+				return nil
+			}
 		}
+		st = v.(*topicStat)
 	}
-	st := v.(*topicStat)
 	p := m.Payload()
 	st.count.Add(1)
 	st.bytes.Add(int64(len(p)))
@@ -84,7 +95,9 @@ func (t *tree) add(m *broker.Message) {
 	if at == 0 {
 		at = time.Now().UnixNano()
 	}
-	st.lastAt.Store(at)
+	if st.lastAt.Load() != at { // the coarse clock moves every 50 ms
+		st.lastAt.Store(at)
+	}
 	// A retained message with an empty payload deletes the retained one
 	// [MQTT-3.3.1-10].
 	if r := len(p) > 0; m.Retain() && st.retained.Load() != r {
@@ -93,6 +106,7 @@ func (t *tree) add(m *broker.Message) {
 	if !t.changed.Load() {
 		t.changed.Store(true)
 	}
+	return st
 }
 
 // setRetained seeds a retained message (at start).
@@ -119,7 +133,7 @@ func (t *tree) create(topic string) any {
 	if t.ntopics.Load() >= maxTopics {
 		return nil
 	}
-	v, loaded := t.stats.LoadOrStore(topic, &topicStat{})
+	v, loaded := t.stats.LoadOrStore(topic, &topicStat{topic: topic})
 	if loaded {
 		return v
 	}

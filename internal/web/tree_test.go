@@ -2,10 +2,12 @@ package web
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/broker"
+	"github.com/mqkit/mqkit/internal/mqtt"
 )
 
 // TestTreeManyTopics: 100,000 topics under one branch are listed a page
@@ -62,4 +64,45 @@ func BenchmarkTreeAdd(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// BenchmarkTreeAddCached is BenchmarkTreeAdd for publishers that each
+// keep to one topic, with the broker's per-client cache (TopicCacher):
+// no map lookup.
+func BenchmarkTreeAddCached(b *testing.B) {
+	tr := newTree()
+	tr.clock.Store(time.Now().UnixNano())
+	msgs := make([]*broker.Message, 1000)
+	for i := range msgs {
+		msgs[i] = broker.NewMessage(fmt.Sprintf("bench/%d/value", i), []byte("payload"), 0, false)
+		tr.add(msgs[i])
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		m := msgs[next.Add(1)%int64(len(msgs))]
+		var last any
+		for pb.Next() {
+			last = tr.addCached(m, last)
+		}
+	})
+}
+
+// TestTreeTopicCache: a client moving between topics is counted on each
+// (the per-client cache of the last topic is checked, not trusted).
+func TestTreeTopicCache(t *testing.T) {
+	e := newEnv(t, broker.Options{}, Options{})
+	c, _ := connect(t, e.mqtt, &mqtt.Connect{ClientID: "hop", CleanStart: true})
+	for i, topic := range []string{"hop/a", "hop/a", "hop/b", "hop/a", "hop/b/c", "hop/b"} {
+		c.publish(topic, fmt.Sprint(i), 1, false, uint16(i+1)) // acknowledged once routed
+	}
+	for topic, want := range map[string]struct {
+		n    int64
+		last string
+	}{"hop/a": {3, "3"}, "hop/b": {2, "5"}, "hop/b/c": {1, "4"}} {
+		v := e.ws.tree.get(topic)
+		if v == nil || v.Count != want.n || string(v.Payload) != want.last {
+			t.Errorf("%s: %+v, want count %d last %q", topic, v, want.n, want.last)
+		}
+	}
 }

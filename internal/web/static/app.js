@@ -243,7 +243,7 @@ function flowLabel(ev) {
   if (ev.packet === "PUBLISH" || ev.packet === "WILL") extra.push("QoS " + ev.qos);
   if (ev.retain) extra.push("retain");
   if (ev.dup) extra.push("dup");
-  if (ev.code && ev.packet !== "PUBLISH") extra.push("rc 0x" + ev.code.toString(16).padStart(2, "0"));
+  if ((ev.code || ev.packet === "DISCONNECT") && ev.packet !== "PUBLISH") extra.push("rc 0x" + ev.code.toString(16).padStart(2, "0"));
   if (extra.length) s += " (" + extra.join(", ") + ")";
   if (ev.topic) s += " " + ev.topic;
   return s;

@@ -1,0 +1,147 @@
+package broker
+
+import (
+	"context"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// Drop and refusal counters of /metrics (Metrics) for the cases that are
+// decided in the connection's I/O core.
+
+// dialSmallWindow dials addr with a small receive buffer, so that what
+// the broker writes to it piles up on the broker's side while the client
+// does not read.
+func dialSmallWindow(t *testing.T, addr string, v mqtt.Version) *tclient {
+	t.Helper()
+	d := net.Dialer{Timeout: testTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return newTClient(t, nc, v)
+}
+
+// TestMetricsQoS0ExpiredBeforeWrite: QoS 0 messages whose Message Expiry
+// Interval passes while they wait in a connection's write queue are not
+// sent [MQTT-3.3.2-5] and are counted as dropped, reason expired: every
+// message published is either received or counted.
+func TestMetricsQoS0ExpiredBeforeWrite(t *testing.T) {
+	clock := &fakeClock{}
+	clock.ns.Store(time.Now().UnixNano())
+	b, err := New(Options{Listeners: []ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.now = clock.now
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		_ = b.Shutdown(ctx)
+	})
+	addr := b.Addr("tcp").String()
+
+	sub := dialSmallWindow(t, addr, mqtt.V5)
+	sub.connect(connectPacket(mqtt.V5, "ex-sub", true))
+	sub.subscribe("ex/#", 0)
+	pub := connectClient(t, addr, mqtt.V5, "ex-pub")
+
+	const n = 300
+	payload := make([]byte, 32<<10)
+	for range n {
+		p := &mqtt.Publish{Topic: "ex/data", Payload: payload}
+		p.Props.SetMessageExpiry(10)
+		pub.send(p)
+	}
+	pub.roundTrip() // every PUBLISH handled: queued for ex-sub, or written
+
+	// Some of them wait in ex-sub's write queue (the socket is full).
+	b.mu.Lock()
+	c := b.sessions["ex-sub"].conn
+	b.mu.Unlock()
+	c.qmu.Lock()
+	queued := len(c.queue)
+	c.qmu.Unlock()
+	if queued == 0 {
+		t.Fatal("nothing waits in the subscriber's write queue; the test needs more data")
+	}
+
+	clock.advance(time.Minute) // the queued ones expire
+	pub.publish("ex/end", "end", 0, false)
+	got := 0
+	for {
+		p, err := sub.read(testTimeout)
+		if err != nil {
+			t.Fatalf("after %d messages: %v", got, err)
+		}
+		if pp, ok := p.(*mqtt.Publish); ok {
+			if pp.Topic == "ex/end" {
+				break
+			}
+			got++
+		}
+	}
+	expired := b.Metrics().Dropped[DropExpired]
+	t.Logf("%d queued, %d received, %d expired", queued, got, expired)
+	if expired == 0 || int64(got)+expired != n {
+		t.Errorf("%d received + %d counted expired, want > 0 expired and %d in all", got, expired, n)
+	}
+}
+
+// TestMetricsTooLargeForClient: a message larger than a v5 client's
+// Maximum Packet Size is not sent [MQTT-3.1.2-24] [MQTT-3.1.2-25] and is
+// counted as dropped, reason too_large (not slow_consumer), at QoS 0 as
+// at QoS 1.
+func TestMetricsTooLargeForClient(t *testing.T) {
+	b, addr := newTestBroker(t, Options{})
+	cp := connectPacket(mqtt.V5, "tl-sub", true)
+	cp.Props.SetMaximumPacketSize(100)
+	sub, _ := mustConnect(t, addr, cp)
+	sub.subscribe("tl/#", 1)
+	pub := connectClient(t, addr, mqtt.V5, "tl-pub")
+	big := string(make([]byte, 200))
+	pub.publish("tl/0", big, 0, false)
+	pub.publish("tl/1", big, 1, false)
+	pub.publish("tl/small", "ok", 0, false)
+	sub.expectPublish("tl/small", "ok") // the big ones were skipped
+	m := b.Metrics()
+	if m.Dropped[DropTooLarge] != 2 || m.Dropped[DropSlowConsumer] != 0 {
+		t.Errorf("dropped too_large %d, slow_consumer %d; want 2, 0", m.Dropped[DropTooLarge], m.Dropped[DropSlowConsumer])
+	}
+}
+
+// TestMetricsRefusedUnsupportedVersion: a CONNECT with a protocol level
+// the broker does not speak gets CONNACK 0x01 [MQTT-3.1.2-2] and counts
+// as refused, reason unsupported_protocol_version.
+func TestMetricsRefusedUnsupportedVersion(t *testing.T) {
+	b, addr := newTestBroker(t, Options{})
+	for _, level := range []byte{6, 2} {
+		c := dial(t, addr, mqtt.V311)
+		// CONNECT "MQTT" level, clean session, keep alive 0, empty client id.
+		c.sendRaw([]byte{0x10, 12, 0, 4, 'M', 'Q', 'T', 'T', level, 0x02, 0, 0, 0, 0})
+		ack := expect[*mqtt.Connack](c)
+		if ack.Code != mqtt.UnsupportedProtocolVersion {
+			t.Fatalf("level %d: CONNACK %v, want 0x01", level, ack.Code)
+		}
+	}
+	if n := b.Metrics().Refused["unsupported_protocol_version"]; n != 2 {
+		t.Errorf("refused unsupported_protocol_version %d, want 2", n)
+	}
+}

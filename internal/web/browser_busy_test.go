@@ -1,0 +1,107 @@
+package web
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/mqkit/mqkit/internal/broker"
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// TestBrowserBusy: the view copes with 100,000 topics (a branch lists
+// 200 children, "more" the next 200) and with a 10,000 msg/s stream: the
+// page keeps answering while it runs, and its counts catch up (the page
+// samples the tree once a second, it is never sent the messages).
+func TestBrowserBusy(t *testing.T) {
+	p := browserPage{t: t, ctx: browser(t)}
+	e := newEnv(t, broker.Options{}, Options{})
+	const many = 100_000
+	for i := range many {
+		if _, err := e.b.Publish(fmt.Sprintf("big/%06d", i), []byte("v"), 0, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.do(chromedp.Navigate(e.base+"/"), chromedp.WaitReady(chromedp.ID("tree")))
+	p.click(`.row[data-topic="big"]`)
+	p.wait(`#tree li.more`)
+	rows := func() int {
+		t.Helper()
+		n, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.querySelectorAll('.row[data-topic^="big/"]').length`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := rows(); n != 200 {
+		t.Errorf("%d rows of 100,000 topics rendered, want 200", n)
+	}
+	if got := p.text(`#tree li.more`); !strings.Contains(got, "99800 more") {
+		t.Errorf("more: %q", got)
+	}
+	p.click(`#tree li.more`)
+	p.do(chromedp.WaitVisible(chromedp.CSS(`.row[data-topic="big/000399"]`)))
+	if n := rows(); n != 400 {
+		t.Errorf("%d rows after more, want 400", n)
+	}
+
+	// 10,000 msg/s for 3 s over 100 topics: 100 QoS 0 messages every
+	// 10 ms.
+	const rate, secs = 10_000, 3
+	nc := rawConnectT(t, e.mqtt, "busy-pub")
+	var batch []byte
+	for i := range 100 {
+		batch, _ = mqtt.Append(batch, &mqtt.Publish{Topic: fmt.Sprintf("busy/%02d", i), Payload: []byte("12.5")}, mqtt.V311)
+	}
+	done := make(chan error, 1)
+	go func() {
+		tk := time.NewTicker(10 * time.Millisecond)
+		defer tk.Stop()
+		for range rate * secs / 100 {
+			<-tk.C
+			if _, err := nc.Write(batch); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	// The page answers while the stream runs.
+	var slowest time.Duration
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			running = false
+		case <-time.After(200 * time.Millisecond):
+			start := time.Now()
+			if _, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.querySelectorAll(".row").length`)); err != nil {
+				t.Fatal(err)
+			}
+			slowest = max(slowest, time.Since(start))
+		}
+	}
+	t.Logf("slowest page answer during the stream: %v", slowest)
+	if slowest > 2*time.Second && !raceEnabled {
+		t.Errorf("the page took %v to answer during a 10,000 msg/s stream", slowest)
+	}
+	// Every message is counted, and the page shows it within seconds.
+	want := fmt.Sprintf("%d msgs", rate*secs)
+	if _, err := chromedp.Run(p.ctx, chromedp.Poll[bool](fmt.Sprintf(
+		`(document.querySelector('.row[data-topic="busy"] .count') || {}).textContent === %q`, want))); err != nil {
+		t.Errorf("busy branch never showed %q: %v (shows %q)", want, err, p.text(`.row[data-topic="busy"] .count`))
+	}
+}
+
+// rawConnectT dials addr and connects as a 3.1.1 client with this id.
+func rawConnectT(t *testing.T, addr, id string) net.Conn {
+	t.Helper()
+	c, _ := connect(t, addr, &mqtt.Connect{ClientID: id, CleanStart: true, Version: mqtt.V311})
+	return c.nc
+}

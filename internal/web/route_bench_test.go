@@ -1,0 +1,190 @@
+package web
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mqkit/mqkit/internal/broker"
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
+
+// BenchmarkRouteWithView measures what the web view costs message
+// routing, in one process so that both cases share the heap and the
+// machine's state: 10 publishers each send QoS 0 messages (64 bytes) to
+// their own subscriber through a broker whose web server runs (a browser
+// following /api/live is simulated by one open stream). "view" is the
+// broker as it runs with an http listener (Observer installed, latency
+// sampled 1 in 16); "none" the same broker with both switched off, as
+// without an http listener. ns/op is per message delivered;
+// cpu-ns/op is the process's CPU time (broker and the test clients) per
+// message: the difference between the two cases is the view's cost.
+//
+//	go test -run '^$' -bench RouteWithView -benchtime 300000x ./internal/web/
+func BenchmarkRouteWithView(b *testing.B) {
+	bo := broker.Options{Listeners: []broker.ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}}}
+	br, err := broker.New(bo)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ws, err := New(Options{Broker: br, Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := br.Start(); err != nil {
+		b.Fatal(err)
+	}
+	if err := ws.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		ws.Close()
+		_ = br.Shutdown(b.Context())
+	}()
+	// A browser's live stream, read and thrown away.
+	resp, err := (&http.Client{}).Get("http://" + ws.Addr("http").String() + "/api/live")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	go func() { _, _ = io.Copy(io.Discard, resp.Body) }()
+
+	addr := br.Addr("tcp").String()
+	const pairs = 10
+	// Interleaved rounds (MQKIT_ROUTE_ROUNDS, default 6): none, view,
+	// view, none, ... (-count would run all the rounds of one case first).
+	rounds := 6
+	if n, err := strconv.Atoi(os.Getenv("MQKIT_ROUTE_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	for round := range rounds {
+		for k := range 2 {
+			view := (k == 1) != (round%2 == 1)
+			name := "none"
+			if view {
+				name = "view"
+			}
+			b.Run(name, func(b *testing.B) {
+				if view {
+					br.SetObserver(observer{ws})
+					br.EnableLatency(16)
+				} else {
+					br.SetObserver(nil)
+					br.EnableLatency(0)
+				}
+				defer func() { // as New left it
+					br.SetObserver(observer{ws})
+					br.EnableLatency(16)
+				}()
+				routePairs(b, addr, pairs)
+			})
+		}
+	}
+}
+
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// routePairs sends b.N QoS 0 messages over pairs publisher/subscriber
+// pairs and waits for every one to arrive.
+func routePairs(b *testing.B, addr string, pairs int) {
+	per := max(b.N/pairs, 1)
+	type pair struct{ pub, sub net.Conn }
+	ps := make([]pair, pairs)
+	for i := range ps {
+		id := fmt.Sprintf("rb%d-%d", i, time.Now().UnixNano())
+		ps[i].sub = rawConnect(b, addr, id+"s")
+		buf, _ := mqtt.Append(nil, &mqtt.Subscribe{PacketID: 1, Subscriptions: []mqtt.Subscription{{Filter: fmt.Sprintf("rb/%d", i)}}}, mqtt.V311)
+		if _, err := ps[i].sub.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		r := mqtt.NewReader(ps[i].sub, 0)
+		r.Version = mqtt.V311
+		if _, err := r.ReadPacket(); err != nil { // SUBACK
+			b.Fatal(err)
+		}
+		ps[i].pub = rawConnect(b, addr, id+"p")
+	}
+	defer func() {
+		for _, p := range ps {
+			p.pub.Close()
+			p.sub.Close()
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*pairs)
+	b.SetBytes(64)
+	b.ResetTimer()
+	cpu0 := cpuNow()
+	for i := range ps {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			r := mqtt.NewReader(bufio.NewReaderSize(ps[i].sub, 64<<10), 0)
+			r.Version = mqtt.V311
+			_ = ps[i].sub.SetReadDeadline(time.Now().Add(time.Minute))
+			for n := 0; n < per; {
+				p, err := r.ReadPacket()
+				if err != nil {
+					errs <- fmt.Errorf("subscriber %d after %d: %w", i, n, err)
+					return
+				}
+				if _, ok := p.(*mqtt.Publish); ok {
+					n++
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			one, _ := mqtt.Append(nil, &mqtt.Publish{Topic: fmt.Sprintf("rb/%d", i), Payload: make([]byte, 64)}, mqtt.V311)
+			const batch = 64
+			var buf []byte
+			for range batch {
+				buf = append(buf, one...)
+			}
+			for sent := 0; sent < per; sent += batch {
+				k := min(batch, per-sent)
+				if _, err := ps[i].pub.Write(buf[:k*len(one)]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(cpuNow()-cpu0)/float64(per*pairs), "cpu-ns/op")
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}
+
+// rawConnect dials addr and connects as a 3.1.1 client with this id.
+func rawConnect(b *testing.B, addr, id string) net.Conn {
+	nc, err := net.DialTimeout("tcp", addr, testTimeout)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf, _ := mqtt.Append(nil, &mqtt.Connect{ProtocolName: "MQTT", Version: mqtt.V311, ClientID: id, CleanStart: true}, mqtt.V311)
+	if _, err := nc.Write(buf); err != nil {
+		b.Fatal(err)
+	}
+	r := mqtt.NewReader(nc, 0)
+	r.Version = mqtt.V311
+	if _, err := r.ReadPacket(); err != nil { // CONNACK
+		b.Fatal(err)
+	}
+	return nc
+}

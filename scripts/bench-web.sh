@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# What the web view costs message routing (issue 15: at most 5 %):
+# mqbroker alone against mqbroker with its web view open in headless
+# Chromium (scripts/mqbroker-web.sh: the page follows /api/live, refreshes
+# its topic tree every second and draws the rate charts), on bench.sh's
+# routing scenarios, interleaved (ABBA order: plain, web, web, plain, ...),
+# a fresh broker (and browser) per repetition and only one broker running
+# at a time. Prints the medians per variant and the ratio web/plain
+# (bin/mqbench table: the ratio is plain/web; for msgs/s a ratio above
+# 1.05 breaks the bound, for latency one below 0.95).
+#
+#   scripts/bench-web.sh            # REPS=8, about 3 minutes
+#   QUICK=1 scripts/bench-web.sh    # smoke run, REPS=2, small counts
+#
+# Environment: REPS, QUICK, MQB_PORT (default 21883; the web listener is
+# on MQB_PORT+100), CHROMIUM (default chromium), OUT (results directory,
+# scripts/out). Raw results stay in $OUT/bench-web-*.jsonl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin
+
+QUICK=${QUICK:-0}
+PORT=${MQB_PORT:-21883}
+WEB_PORT=$((PORT + 100))
+OUT=${OUT:-scripts/out}
+if [ "$QUICK" = 1 ]; then
+  REPS=${REPS:-2}
+  SCENARIOS=(
+    "p2p-q0|p2p -q 0 --pubs 10 -s 64 -n 20000"
+    "latency|latency -q 0 --rate 1000 -d 1s"
+  )
+else
+  REPS=${REPS:-8}
+  SCENARIOS=(
+    "p2p-q0|p2p -q 0 --pubs 10 -s 64 -n 1000000"
+    "p2p-q1|p2p -q 1 --pubs 10 -s 64 -n 300000"
+    "fanout-q0|fanout -q 0 --subs 100 -s 64 -n 10000"
+    "latency|latency -q 0 --rate 1000 -d 3s"
+  )
+fi
+
+log() { printf '%s\n' "bench-web.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+command -v "${CHROMIUM:-chromium}" >/dev/null 2>&1 || die "chromium not found (apt-get install chromium, or set CHROMIUM)"
+
+mkdir -p bin "$OUT"
+log "building bin/mqbroker and bin/mqbench"
+go build -trimpath -o bin/ ./cmd/mqbroker ./cmd/mqbench
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in "$PORT" "$WEB_PORT"; do
+  port_busy "$p" && die "port $p is already in use (set MQB_PORT)"
+done
+
+PID=        # what was started: bin/mqbroker, or scripts/mqbroker-web.sh
+BROKER_PID= # the broker process itself (for mqbench --pid)
+stop_broker() {
+  [ -n "$PID" ] || return 0
+  kill -TERM "$PID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+  PID='' BROKER_PID=''
+}
+trap stop_broker EXIT
+trap 'exit 130' INT TERM
+
+# start VARIANT: plain (bin/mqbroker) or web (scripts/mqbroker-web.sh,
+# ready once the browser follows the live view).
+start() {
+  if [ "$1" = plain ]; then
+    bin/mqbroker -p "$PORT" >"$OUT/mqbroker.log" 2>&1 &
+    PID=$!
+    BROKER_PID=$PID
+  else
+    MQBROKER_BIN=bin/mqbroker WEB_PORT=$WEB_PORT scripts/mqbroker-web.sh -p "$PORT" >"$OUT/mqbroker.log" 2>&1 &
+    PID=$!
+  fi
+  for _ in $(seq 50); do
+    port_busy "$PORT" && break
+    kill -0 "$PID" 2>/dev/null || die "the broker exited; see $OUT/mqbroker.log"
+    sleep 0.1
+  done
+  port_busy "$PORT" || die "the broker does not accept connections; see $OUT/mqbroker.log"
+  [ "$1" = web ] || return 0
+  BROKER_PID=$(pgrep -P "$PID" -x mqbroker || true)
+  [ -n "$BROKER_PID" ] || die "no mqbroker process under scripts/mqbroker-web.sh ($PID)"
+  # The browser is attached when the page follows the live stream.
+  for _ in $(seq 150); do
+    if curl -fsS "http://127.0.0.1:$WEB_PORT/metrics" 2>/dev/null | grep -qx 'mqbroker_web_live_streams [1-9][0-9]*'; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "the browser did not open the web view within 15 s"
+}
+
+RESULTS="$OUT/bench-web-$(date +%Y%m%d-%H%M%S).jsonl"
+: >"$RESULTS"
+log "results: $RESULTS (REPS=$REPS QUICK=$QUICK)"
+START=$SECONDS
+for rep in $(seq "$REPS"); do
+  if [ $((rep % 2)) = 1 ]; then order=(plain web); else order=(web plain); fi
+  for variant in "${order[@]}"; do
+    start "$variant"
+    label=mqbroker
+    [ "$variant" = plain ] || label=mqbroker+web
+    for entry in "${SCENARIOS[@]}"; do
+      name=${entry%%|*}
+      read -r -a args <<<"${entry#*|}"
+      log "[rep $rep/$REPS] $name on $label"
+      timeout -k 5 120 bin/mqbench --json --no-progress -p "$PORT" --pid "$BROKER_PID" \
+        --label "$label" --stall 3s "${args[@]}" >>"$RESULTS" || log "  $name on $label failed"
+    done
+    if [ "$variant" = web ] && ! curl -fsS "http://127.0.0.1:$WEB_PORT/metrics" | grep -qx 'mqbroker_web_live_streams [1-9][0-9]*'; then
+      die "the browser left the web view during the runs"
+    fi
+    stop_broker
+  done
+done
+echo
+echo "mqbroker vs mqbroker with a browser on its web view, $REPS repetition(s), interleaved; medians (QUICK=$QUICK)"
+bin/mqbench table "$RESULTS"
+if command -v jq >/dev/null 2>&1; then
+  # Broker CPU time per message received by the subscribers (from
+  # mqbench's cpu_pct of the broker process and the run's duration): what
+  # routing costs the broker, less sensitive than msgs/s to what else the
+  # machine runs.
+  echo
+  echo "broker CPU per message delivered (µs), medians"
+  jq -rs '
+    def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+    map(select(.broker.cpu_pct != null and .received > 0)
+      | {k: "\(.scenario) q\(.qos)", label: .label, v: (.broker.cpu_pct / 100 * .elapsed_s * 1e6 / .received)})
+    | group_by(.k) | .[]
+    | (map(select(.label == "mqbroker").v) | median) as $a
+    | (map(select(.label == "mqbroker+web").v) | median) as $b
+    | "\(.[0].k)\tmqbroker \($a * 1000 | round / 1000)\tmqbroker+web \($b * 1000 | round / 1000)\tweb/plain \($b / $a * 1000 | round / 1000)"
+  ' "$RESULTS" | column -t -s "$(printf '\t')"
+fi
+echo
+echo "raw results: $RESULTS (elapsed $((SECONDS - START))s)"
