@@ -25,6 +25,17 @@ import (
 // messages keep queueing up to MaxOutboundBytes, beyond which the
 // connection is closed as a slow consumer (v5: DISCONNECT 0x97).
 //
+// Probation (issue 12 item 6): a session marked slow is also put on
+// probation. While on probation publishers never wait for it: the next
+// time its backlog fills it is treated as slow at once, without a second
+// StallTimeout stall. It leaves probation once it has kept up for
+// probationFactor x StallTimeout (20 s by default): no delivery found a
+// backlog of it above half the soft limit for that long (deliveries to a
+// session on probation look at its backlogs and note when they last found
+// one above half; recoverSlow). So one subscriber can hold its
+// publishers for at most StallTimeout in every (1+probationFactor) x
+// StallTimeout, about 9 %, however it alternates reading and not reading.
+//
 // Deadlock freedom: a session's room can depend on its own reader (QoS
 // 1/2 room comes from acknowledgements the reader processes, and a
 // single-threaded client may not read while its own writes are blocked).
@@ -63,7 +74,7 @@ func newFlow(c *conn) flow { return flow{c: c, sess: c.sess} }
 // for its own session, not for a slow consumer, not for a session whose
 // reader is waiting itself.
 func (f *flow) mayWait(s *session) bool {
-	return f != nil && f.c != nil && s != f.sess && !s.slow && s.stalled.Load() == 0
+	return f != nil && f.c != nil && s != f.sess && !s.slow && !s.probation && s.stalled.Load() == 0
 }
 
 // reader is the publishing connection, whose read job runs the publish
@@ -208,8 +219,12 @@ func (c *conn) signalRoom() {
 	}
 }
 
+// probationFactor times StallTimeout is how long a slow consumer must
+// keep up before publishers wait for it again (see above).
+const probationFactor = 10
+
 // markSlow makes s a slow consumer after a publisher waited StallTimeout
-// for it in vain.
+// for it in vain, and puts it on probation.
 func (s *session) markSlow() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -224,21 +239,40 @@ func (s *session) markSlow() {
 		return
 	}
 	s.slow = true
+	s.probation = true
+	s.highAt = s.b.now()
 	s.b.cfg.Logger.Warn("Slow consumer: publishers no longer wait for it", "client", s.clientID,
-		"queued", len(s.pending), "stall", s.b.cfg.stallTimeout)
+		"queued", len(s.pending), "stall", s.b.cfg.stallTimeout,
+		"probation", probationFactor*s.b.cfg.stallTimeout)
 }
 
 // recoverSlow clears the slow mark once both backlogs are down to half
-// the soft limit. s.mu held, c = s.conn.
+// the soft limit, and ends the probation once no delivery found them
+// above half for probationFactor x StallTimeout. Called on each delivery
+// to a slow session or one on probation; s.mu held, c = s.conn.
 func (s *session) recoverSlow(c *conn) {
-	if !s.pendingLow() {
+	low := s.pendingLow()
+	if low {
+		cfg := s.b.cfg
+		c.qmu.Lock()
+		low = c.qPubs <= cfg.maxQueued/2 && (cfg.MaxQueuedBytes <= 0 || c.qBytes <= cfg.MaxQueuedBytes/2)
+		c.qmu.Unlock()
+	}
+	if !s.probation {
+		if low {
+			s.slow = false
+		}
 		return
 	}
-	cfg := s.b.cfg
-	c.qmu.Lock()
-	low := c.qPubs <= cfg.maxQueued/2 && (cfg.MaxQueuedBytes <= 0 || c.qBytes <= cfg.MaxQueuedBytes/2)
-	c.qmu.Unlock()
-	if low {
-		s.slow = false
+	now := s.b.now()
+	if !low {
+		s.highAt = now
+		return
+	}
+	s.slow = false
+	if p := probationFactor * s.b.cfg.stallTimeout; now.Sub(s.highAt) >= p {
+		s.probation = false
+		s.b.cfg.Logger.Info("Slow consumer kept up: publishers wait for it again", "client", s.clientID,
+			"probation", p)
 	}
 }

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -316,22 +317,103 @@ func TestRetainedBeyondMaxQueued(t *testing.T) {
 	}
 }
 
-// A slow consumer that catches up is waited for again: the mark is
-// cleared once its backlog is down to half the soft limit.
-func TestSlowConsumerRecovers(t *testing.T) {
-	logs := newLogCapture()
-	b, addr := newTestBroker(t, Options{MaxQueued: 10, StallTimeout: 50 * time.Millisecond, Logger: logs.logger()})
-	sub := pipeClient(t, b, "recover", "rec/t", 0)
-	pub := connectClient(t, addr, mqtt.V311, "rec-pub")
+// Issue 12 item 6: one slow subscriber must not slow every publisher
+// again and again. A subscriber that stalled a publisher for StallTimeout
+// once is on probation: the next time its backlog fills it is treated as
+// slow at once (QoS 0 beyond the soft limit dropped, QoS 1 queued: nothing
+// acknowledged is lost), without a second stall; once it has kept up for
+// probationFactor x StallTimeout (a fake clock here), publishers wait for
+// it again. Round 1 stalls, round 2 must not (the subscriber read
+// everything in between, so its backlog fills again from empty), round 3
+// (after the probation) stalls again.
+func TestSlowConsumerProbation(t *testing.T) {
+	const n, maxQueued = 30, 10
+	const stall = time.Second
 	const marked = "Slow consumer: publishers no longer wait"
-	for round := 1; round <= 2; round++ {
-		for i := 0; i < 30; i++ {
-			pub.send(&mqtt.Publish{Topic: "rec/t", Payload: []byte("x")})
-		}
-		pub.roundTrip() // all routed: the subscriber did not read, so it was marked
-		if k := logs.count(marked); k != round {
-			t.Fatalf("round %d: marked slow %d times", round, k)
-		}
-		sub.sync() // read everything queued: caught up
+	for _, qos := range []mqtt.QoS{0, 1} {
+		t.Run(fmt.Sprintf("qos%d", qos), func(t *testing.T) {
+			logs := newLogCapture()
+			clock := &fakeClock{}
+			clock.ns.Store(time.Now().UnixNano())
+			b, err := New(Options{Listeners: []ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}},
+				MaxQueued: maxQueued, MaxInflight: 2, StallTimeout: stall, Logger: logs.logger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.now = clock.now // before Start: no goroutine reads it yet
+			if err := b.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Shutdown(context.Background()) })
+			sub := pipeClient(t, b, "probation", "prob/t", qos) // the broker writes only when it reads
+			pub := connectClient(t, b.Addr("tcp").String(), mqtt.V311, "prob-pub")
+			// burst publishes n messages without reading and returns how
+			// long the broker took to handle them all (PINGRESP).
+			burst := func(round int) time.Duration {
+				start := time.Now()
+				for i := 0; i < n; i++ {
+					p := &mqtt.Publish{Topic: "prob/t", QoS: qos, Payload: []byte(fmt.Sprint(round*1000 + i))}
+					if qos > 0 {
+						p.PacketID = uint16(i + 1)
+					}
+					pub.send(p)
+				}
+				pub.roundTrip()
+				pub.pending = nil // PUBACKs
+				return time.Since(start)
+			}
+			// drain reads what was queued for the subscriber: at QoS 1
+			// every message of the round, in order.
+			drain := func(round int) {
+				if qos == 0 {
+					sub.sync()
+					return
+				}
+				for i := 0; i < n; i++ {
+					p := expect[*mqtt.Publish](sub)
+					if want := fmt.Sprint(round*1000 + i); string(p.Payload) != want {
+						t.Fatalf("round %d: got %q, want %q", round, p.Payload, want)
+					}
+					sub.ackPublish(p)
+				}
+				sub.expectNothing()
+			}
+
+			took := burst(1)
+			if k := logs.count(marked); k != 1 {
+				t.Fatalf("round 1 (%v): marked slow %d times, want once", took, k)
+			}
+			drain(1)
+			dropped := b.Stats().PublishDropped
+
+			took = burst(2)
+			t.Logf("round 2, on probation: the publisher's %d messages handled in %v (StallTimeout %v)", n, took, stall)
+			if k := logs.count(marked); k != 1 {
+				t.Errorf("round 2: the publisher waited StallTimeout again (marked slow %d times)", k)
+			}
+			if took >= stall {
+				t.Errorf("round 2: the publisher was held %v, StallTimeout %v", took, stall)
+			}
+			if d := b.Stats().PublishDropped - dropped; qos == 0 && d == 0 {
+				t.Errorf("round 2: no QoS 0 message dropped beyond the soft limit: the subscriber was not treated as slow")
+			} else if qos > 0 && d != 0 {
+				t.Errorf("round 2: %d QoS 1 messages dropped", d)
+			}
+			drain(2)
+			if logs.has("kept up") {
+				t.Fatal("probation ended early")
+			}
+
+			// It kept up (nothing queued) for the whole probation.
+			clock.advance(probationFactor * stall)
+			took = burst(3)
+			if !logs.has("Slow consumer kept up: publishers wait for it again") {
+				t.Error("probation did not end")
+			}
+			if k := logs.count(marked); k != 2 {
+				t.Errorf("round 3 (%v), after the probation: marked slow %d times in all, want 2", took, k)
+			}
+			drain(3)
+		})
 	}
 }

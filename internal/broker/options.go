@@ -175,7 +175,9 @@ type Options struct {
 	// it until it has caught up, its QoS 0 messages are dropped while its
 	// queue is full, and its QoS 1/2 messages are queued up to
 	// MaxOutboundBytes. 0 = 2s, negative = never wait (drop QoS 0 beyond
-	// MaxQueued at once).
+	// MaxQueued at once). A subscriber that was a slow consumer is on
+	// probation until it has kept up for 10 x StallTimeout: publishers
+	// do not wait for it again meanwhile (DefaultSlowProbation).
 	StallTimeout time.Duration
 	// WriteTimeout bounds each flush to a client; a client that does not
 	// read for this long is closed as a slow consumer. 0 = 30s.
@@ -274,11 +276,12 @@ const DefaultSysInterval = 10 * time.Second
 // The defaults of the limits mosquitto.conf has no option for (mqbroker
 // --print-config lists them; README "Limits and hardening").
 const (
-	DefaultReceiveMaximum   = defaultReceiveMaximum   // Options.ReceiveMaximum
-	DefaultMaxOutboundBytes = defaultMaxOutboundBytes // Options.MaxOutboundBytes
-	DefaultStallTimeout     = defaultStallTimeout     // Options.StallTimeout
-	DefaultWriteTimeout     = defaultWriteTimeout     // Options.WriteTimeout
-	DefaultConnectTimeout   = defaultConnectTimeout   // Options.ConnectTimeout
+	DefaultReceiveMaximum   = defaultReceiveMaximum                 // Options.ReceiveMaximum
+	DefaultMaxOutboundBytes = defaultMaxOutboundBytes               // Options.MaxOutboundBytes
+	DefaultStallTimeout     = defaultStallTimeout                   // Options.StallTimeout
+	DefaultSlowProbation    = probationFactor * defaultStallTimeout // a slow consumer's probation (Options.StallTimeout)
+	DefaultWriteTimeout     = defaultWriteTimeout                   // Options.WriteTimeout
+	DefaultConnectTimeout   = defaultConnectTimeout                 // Options.ConnectTimeout
 )
 
 // Defaults.
