@@ -24,10 +24,10 @@ func startMosquitto(t *testing.T, extra string) (addr string, pid int) {
 type fakeMode int
 
 const (
-	fakeSwallow fakeMode = iota // acknowledges publishes, delivers nothing
-	fakeNoAck                   // neither acknowledges nor delivers
-	fakeDouble                  // delivers every publish twice
-	fakeCloseOnce               // like fakeSwallow, and closes the first connection to publish 100 messages on .../with
+	fakeSwallow   fakeMode = iota // acknowledges publishes, delivers nothing
+	fakeNoAck                     // neither acknowledges nor delivers
+	fakeDouble                    // delivers every publish twice
+	fakeCloseOnce                 // like fakeSwallow, and closes the first connection to publish 100 messages on .../with
 )
 
 // fakeBroker is a minimal MQTT server for failure cases mosquitto will
