@@ -54,7 +54,17 @@ type Config struct {
 	// client and grants it the rest (ACLRules); the acl/subscribe check
 	// is skipped without it.
 	ACL bool
+	// Causal runs the causal-order check (opt-in: mqbroker loses such
+	// messages until issue 11 item 1 is fixed); CausalModes are its
+	// modes (default fresh and hot) and CausalTries its tries per mode
+	// (default DefaultCausalTries).
+	Causal      bool
+	CausalModes []CausalMode
+	CausalTries int
 }
+
+// DefaultCausalTries is the causal-order check's tries per mode.
+const DefaultCausalTries = 50
 
 // Runner runs the checks against one broker.
 type Runner struct {
