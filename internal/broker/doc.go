@@ -81,13 +81,15 @@
 //
 // One slow subscriber must not slow every publisher again and again
 // (issue 12 item 6): a subscriber marked slow is also on probation, and
-// while on probation publishers never wait for it, so the next time its
-// backlog fills it is treated as slow at once instead of stalling its
-// publishers for another StallTimeout. It leaves probation once it has
-// kept up for 10 x StallTimeout (20 s): no delivery found one of its
-// backlogs above half the soft limit for that long. So a subscriber
-// holds its publishers for at most StallTimeout in every 11 x
-// StallTimeout, whatever rhythm it reads in. Nothing acknowledged is lost
+// so is one whose shorter stalls (waits of at least StallTimeout/4 that
+// ended with room) add up to StallTimeout; while on probation publishers
+// never wait for it, so the next time its backlog fills it is treated as
+// slow at once instead of stalling its publishers again. It leaves
+// probation once it has kept up for 10 x StallTimeout (20 s): no delivery
+// found one of its backlogs above half the soft limit for that long. So a
+// subscriber holds its publishers for about StallTimeout (under 2 x,
+// plus waits shorter than StallTimeout/4) in every 11 x StallTimeout,
+// whatever rhythm it reads in. Nothing acknowledged is lost
 // meanwhile: its QoS 1/2 messages still queue up to MaxOutboundBytes;
 // only QoS 0 messages beyond its soft limit are dropped (counted).
 //

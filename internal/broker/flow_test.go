@@ -417,3 +417,64 @@ func TestSlowConsumerProbation(t *testing.T) {
 		})
 	}
 }
+
+// Stalls shorter than StallTimeout add up (issue 12 item 6): a subscriber
+// that pauses 600 ms each time never makes a wait time out (StallTimeout
+// 1 s), but once its stalls total StallTimeout it is on probation as if
+// one had: the third time its queue fills, the publisher does not wait.
+// QoS 1 with an inflight window of 1 makes the burst's last message the
+// one that fills the queue (11 = 1 in flight + MaxQueued 10 pending), and
+// nothing is lost.
+func TestSlowConsumerShortStallsAddUp(t *testing.T) {
+	const n, stall, pause = 11, time.Second, 600 * time.Millisecond
+	const marked = "Slow consumer: publishers no longer wait"
+	logs := newLogCapture()
+	b, addr := newTestBroker(t, Options{MaxQueued: 10, MaxInflight: 1, StallTimeout: stall, Logger: logs.logger()})
+	sub := pipeClient(t, b, "pauser", "pause/t", 1) // the broker writes only when it reads
+	pub := connectClient(t, addr, mqtt.V311, "pause-pub")
+	burst := func(round int) time.Time {
+		for i := 0; i < n; i++ {
+			pub.send(&mqtt.Publish{Topic: "pause/t", QoS: 1, PacketID: uint16(i + 1), Payload: []byte(fmt.Sprint(round*100 + i))})
+		}
+		pub.send(&mqtt.Pingreq{})
+		return time.Now()
+	}
+	pong := func() {
+		for {
+			if _, ok := pub.recv().(*mqtt.Pingresp); ok {
+				return
+			}
+		}
+	}
+	drain := func(round int) {
+		for i := 0; i < n; i++ {
+			p := expect[*mqtt.Publish](sub)
+			if want := fmt.Sprint(round*100 + i); string(p.Payload) != want {
+				t.Fatalf("round %d: got %q, want %q", round, p.Payload, want)
+			}
+			sub.ackPublish(p)
+		}
+	}
+	for round := 1; round <= 2; round++ {
+		start := burst(round)
+		time.Sleep(pause) // the subscriber's pause (the behaviour under test, not a synchronisation)
+		drain(round)
+		pong()
+		t.Logf("round %d: the publisher was held %v", round, time.Since(start))
+		if k, want := logs.count(marked), round-1; k != want {
+			t.Fatalf("round %d: marked slow %d times, want %d", round, k, want)
+		}
+	}
+	// On probation: the publisher does not wait although nobody reads.
+	start := burst(3)
+	pong()
+	took := time.Since(start)
+	t.Logf("round 3, on probation: the publisher was held %v", took)
+	if k := logs.count(marked); k != 1 || took >= stall {
+		t.Errorf("round 3: marked slow %d times in all (want 1), the publisher held %v (StallTimeout %v)", k, took, stall)
+	}
+	drain(3)
+	if d := b.Stats().PublishDropped; d != 0 {
+		t.Errorf("%d QoS 1 messages dropped", d)
+	}
+}

@@ -61,8 +61,13 @@ type session struct {
 	// for probationFactor x StallTimeout (flow.go).
 	probation bool
 	highAt    time.Time
-	waitedOn  bool         // a publisher waits for room in pending
-	stalled   atomic.Int32 // readers of this session waiting for room elsewhere
+	// Stalls that did not reach StallTimeout add up (flow.go waitEnded):
+	// when publishers began waiting, and the stall time since stallAt.
+	waitFrom   time.Time
+	stallAt    time.Time
+	stalledFor time.Duration
+	waitedOn   bool         // a publisher waits for room in pending
+	stalled    atomic.Int32 // readers of this session waiting for room elsewhere
 
 	disconnectedAt time.Time
 	// Shown by Broker.Clients: the CONNECT of the current (or last)

@@ -481,6 +481,13 @@ var mutations = []mutation{
 		Replace:  `s != f.sess && !s.slow && s.stalled.Load() == 0`,
 	},
 	{
+		Name:     "i12.6b-short-stalls-do-not-add-up",
+		File:     "internal/broker/flow.go",
+		Why:      "a subscriber that pauses for less than StallTimeout each time stalls its publishers at every pause",
+		Original: `if s.stalledFor >= st && !s.probation && s.conn != nil {`,
+		Replace:  `if false && s.stalledFor >= st && !s.probation && s.conn != nil {`,
+	},
+	{
 		Name:     "i12.7-no-world-readable-warning",
 		File:     "internal/auth/fileperm_unix.go",
 		Why:      "no warning for a password/ACL file readable by other users (mosquitto 2.0 warns)",
