@@ -9,11 +9,12 @@
 #   scripts/bench.sh              # full run, REPS=3 (about 10 minutes)
 #   QUICK=1 scripts/bench.sh      # smoke run, well under 60 s
 #   REPS=5 scripts/bench.sh       # more repetitions
+#   ONLY=slow PERSIST=0 scripts/bench.sh   # only the scenarios whose name matches ONLY (a regex)
 #
 # A second table compares mqbroker --data with mqbroker in memory, with
 # durable subscribers (PERSIST=0 skips it).
 #
-# Environment: REPS, QUICK, PERSIST, MQB_PORT (default 21883), MOSQ_PORT (21884),
+# Environment: REPS, QUICK, PERSIST, ONLY, MQB_PORT (default 21883), MOSQ_PORT (21884),
 # MOSQUITTO (the mosquitto binary), MQBROKER (the broker under test,
 # default bin/mqbroker, built here; anything taking -p PORT), MAX_SECONDS (overall budget; runs that
 # would start after it are skipped), OUT (results directory, scripts/out).
@@ -50,6 +51,7 @@ if [ "$QUICK" = 1 ]; then
     "fanout-q0|fanout -q 0 --subs 100 -s 64 -n 1000"
     "fanout-q1|fanout -q 1 --subs 100 -s 64 -n 1000"
     "latency|latency -q 0 --rate 1000 -d 2s"
+    "slow|slow -q 0 -d 1s --pause 500ms --drain 100ms"
   )
   PERSIST_SCENARIOS=("p2p-q1-durable|p2p -q 1 --pubs 10 -s 64 -n 20000 --durable")
 else
@@ -64,6 +66,7 @@ else
     "fanout-q0|fanout -q 0 --subs 100 -s 64 -n 10000"
     "fanout-q1|fanout -q 1 --subs 100 -s 64 -n 10000"
     "latency|latency -q 0 --rate 1000 -d 10s"
+    "slow|slow -q 0 -d 10s --pause 2.3s --drain 200ms"
   )
   PERSIST_SCENARIOS=(
     "p2p-q1-durable|p2p -q 1 --pubs 10 -s 64 -n 200000 --durable"
@@ -175,6 +178,7 @@ for rep in $(seq "$REPS"); do
   start_brokers
   for entry in "${SCENARIOS[@]}"; do
     name=${entry%%|*}
+    [[ $name =~ ${ONLY:-.} ]] || continue
     read -r -a args <<<"${entry#*|}"
     for broker in mqbroker mosquitto; do
       over_budget && continue
@@ -197,6 +201,7 @@ if [ "${PERSIST:-1}" = 1 ]; then
   for rep in $(seq "$REPS"); do
     for entry in "${PERSIST_SCENARIOS[@]}"; do
       name=${entry%%|*}
+      [[ $name =~ ${ONLY:-.} ]] || continue
       read -r -a args <<<"${entry#*|}"
       for mode in data memory; do
         over_budget && continue

@@ -48,7 +48,8 @@ func TestBenchScriptQuick(t *testing.T) {
 		}
 	}
 	rows := []string{"idle 1000 conns", "p2p q0 10->10 64B", "p2p q1 10->10 64B", "p2p q2 10->10 64B",
-		"fanout q0 1->100 64B", "fanout q1 1->100 64B", "latency q0 1000/s"}
+		"fanout q0 1->100 64B", "fanout q1 1->100 64B", "latency q0 1000/s",
+		"slow q0 64B 0.5s/0.1s: no slow sub", "slow q0 64B 0.5s/0.1s: with slow sub", "slow q0 64B 0.5s/0.1s: longest stall"}
 	for _, row := range rows {
 		if !hasRowWithRatio(res.out, row, "mqbroker/mosquitto") {
 			t.Errorf("no %q row with a mqbroker/mosquitto ratio:\n%s", row, res.out)

@@ -33,6 +33,8 @@ const (
 	flagConnections = "connections"
 	flagHold        = "hold"
 	flagParallel    = "parallel"
+	flagPause       = "pause"
+	flagDrain       = "drain"
 	flagStall       = "stall"
 	flagConnTimeout = "connect-timeout"
 	flagPID         = "pid"
@@ -59,7 +61,7 @@ func flags() []cli.Flag {
 			"messages over all publishers, 0 = until --duration (cap %d)", bench.MaxCount),
 			DefaultText: "p2p 200000, fanout 10000, latency 0"},
 		&cli.DurationFlag{Name: flagDuration, Aliases: []string{"d"}, Usage: fmt.Sprintf(
-			"publishing time limit (cap %s)", bench.MaxDuration), DefaultText: "30s, latency 10s"},
+			"publishing time limit (cap %s; slow: per phase)", bench.MaxDuration), DefaultText: "30s, latency and slow 10s"},
 		&cli.IntFlag{Name: flagPubs, Usage: "publishers (p2p, latency: also the number of subscribers)", DefaultText: "p2p 10, others 1"},
 		&cli.IntFlag{Name: flagSubs, Usage: "subscribers of the fanout topic", DefaultText: "100"},
 		&cli.IntFlag{Name: flagInflight, Usage: "unacknowledged QoS 1/2 messages per publisher (a v5 broker's Receive Maximum lowers it)", DefaultText: "100"},
@@ -68,6 +70,8 @@ func flags() []cli.Flag {
 		&cli.IntFlag{Name: flagConnections, Aliases: []string{"c"}, Usage: "idle: connections to open", DefaultText: "10000"},
 		&cli.DurationFlag{Name: flagHold, Usage: "idle: how long to hold the connections", DefaultText: "3s"},
 		&cli.IntFlag{Name: flagParallel, Usage: "idle: connections opened concurrently", DefaultText: "64"},
+		&cli.DurationFlag{Name: flagPause, Usage: "slow: how long the slow subscriber stops reading each time", DefaultText: "2.3s"},
+		&cli.DurationFlag{Name: flagDrain, Usage: "slow: how long it then reads as fast as it can", DefaultText: "200ms"},
 		&cli.DurationFlag{Name: flagStall, Usage: "stop and report the loss when nothing progresses for this long", DefaultText: "3s"},
 		&cli.DurationFlag{Name: flagConnTimeout, Usage: "timeout of each connect and subscribe", DefaultText: "5s"},
 		&cli.IntFlag{Name: flagPID, Usage: "broker process id: report its CPU% and RSS from /proc"},
@@ -140,7 +144,7 @@ func config(c *cli.Context, scenario string) (bench.Config, error) {
 	}
 	if set(flagPubs) {
 		cfg.Pubs = c.Int(flagPubs)
-		if scenario != bench.Fanout {
+		if scenario != bench.Fanout && scenario != bench.Slow {
 			cfg.Subs = cfg.Pubs
 		}
 	}
@@ -159,7 +163,8 @@ func config(c *cli.Context, scenario string) (bench.Config, error) {
 	durs := []struct {
 		name string
 		dst  *time.Duration
-	}{{flagWarmup, &cfg.Warmup}, {flagHold, &cfg.Hold}, {flagStall, &cfg.Stall}, {flagConnTimeout, &cfg.ConnectTimeout}}
+	}{{flagWarmup, &cfg.Warmup}, {flagHold, &cfg.Hold}, {flagStall, &cfg.Stall}, {flagConnTimeout, &cfg.ConnectTimeout},
+		{flagPause, &cfg.Pause}, {flagDrain, &cfg.Drain}}
 	for _, f := range durs {
 		if set(f.name) {
 			*f.dst = c.Duration(f.name)

@@ -57,13 +57,15 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Name:    "mqbench",
 		Usage:   "MQTT load generator: throughput, loss, latency and memory of a broker",
 		Version: version.Version,
-		UsageText: "mqbench [flags] p2p|fanout|latency|idle\n" +
+		UsageText: "mqbench [flags] p2p|fanout|latency|idle|slow\n" +
 			"mqbench table RESULTS.jsonl...   (medians and ratios of --json results by --label)",
 		Description: "Scenarios:\n" +
 			"  p2p      N publishers -> N subscribers, publisher i on topic bench/i (default 10 pairs, 200000 msgs)\n" +
 			"  fanout   1 publisher -> M subscribers of one topic, QoS 0 or 1 (default 100 subscribers, 10000 msgs)\n" +
 			"  latency  publish at a fixed rate (default 1000 msgs/s for 10s), report publish->deliver percentiles\n" +
-			"  idle     open C idle connections (default 10000), hold them, report broker RSS per connection (--pid)\n\n" +
+			"  idle     open C idle connections (default 10000), hold them, report broker RSS per connection (--pid)\n" +
+			"  slow     1 publisher flat out for --duration (10s) with a normal subscriber, then as long with a slow one\n" +
+			"           too (--pause 2.3s without reading, --drain 200ms reading): the publisher's msgs/s and longest stall\n\n" +
 			"Every run is bounded in count and time, and stops when nothing progresses for --stall.\n" +
 			"Only loopback brokers are accepted unless --allow-remote is given.",
 		Writer:          stdout,

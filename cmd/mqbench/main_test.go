@@ -119,6 +119,24 @@ func TestCLITextReportAndTable(t *testing.T) {
 	}
 }
 
+// The slow scenario's own flags reach its configuration, after the
+// scenario name too.
+func TestCLISlowScenario(t *testing.T) {
+	port := strconv.Itoa(mosquittoPort(t))
+	code, out, errs := runCLI(t, "-p", port, "slow", "--json", "-d", "500ms", "--pause", "200ms", "--drain", "100ms")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %s", code, errs)
+	}
+	var r bench.Result
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("output is not one JSON result: %v\n%s", err, out)
+	}
+	if r.Scenario != "slow" || r.Slow == nil || r.Slow.PauseSeconds != 0.2 || r.Slow.DrainSeconds != 0.1 ||
+		r.Slow.PhaseSeconds != 0.5 || r.Slow.Baseline.Sent == 0 || r.Slow.WithSlow.Sent == 0 {
+		t.Errorf("result %+v, slow %+v", r, r.Slow)
+	}
+}
+
 func TestCLIUsageErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -128,6 +146,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"unknown scenario", []string{"bogus"}, "unknown scenario"},
 		{"qos 3", []string{"-q", "3", "p2p"}, "--qos"},
 		{"fanout qos 2", []string{"-q", "2", "fanout"}, "fanout runs at QoS 0 or 1"},
+		{"slow with a count", []string{"-n", "100", "slow"}, "no --count"},
 		{"small payload", []string{"-s", "10", "p2p"}, "--size"},
 		{"remote host", []string{"--host", "192.0.2.1", "p2p"}, "loopback"},
 		{"bad protocol", []string{"-V", "7", "p2p"}, "protocol version"},

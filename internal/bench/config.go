@@ -16,10 +16,11 @@ const (
 	Fanout  = "fanout"
 	Latency = "latency"
 	Idle    = "idle"
+	Slow    = "slow"
 )
 
 // Scenarios lists the scenario names.
-var Scenarios = []string{P2P, Fanout, Latency, Idle}
+var Scenarios = []string{P2P, Fanout, Latency, Idle, Slow}
 
 // Hard caps: whatever the flags say, a run is bounded in count and time.
 const (
@@ -60,6 +61,11 @@ type Config struct {
 	// removed when the run ends.
 	Durable bool
 
+	// Slow: the slow subscriber alternates Pause without reading with
+	// Drain of reading as fast as it can.
+	Pause time.Duration
+	Drain time.Duration
+
 	Connections int           // idle: connections to open
 	Hold        time.Duration // idle: how long to hold them
 	Parallel    int           // idle: concurrent dialers
@@ -98,6 +104,10 @@ func Defaults(scenario string) Config {
 	case Idle:
 		c.Connections, c.Hold, c.Parallel = 10_000, 3*time.Second, 64
 		c.Pubs, c.Subs, c.Duration = 0, 0, 0
+	case Slow:
+		// Issue 12 item 6: 2.3 s without reading, then a quick drain.
+		c.Pubs, c.Subs, c.Duration = 1, 2, 10*time.Second
+		c.Pause, c.Drain = 2300*time.Millisecond, 200*time.Millisecond
 	}
 	return c
 }
@@ -107,7 +117,7 @@ func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	switch c.Scenario {
-	case P2P, Fanout, Latency, Idle:
+	case P2P, Fanout, Latency, Idle, Slow:
 	default:
 		return fmt.Errorf("unknown scenario %q (want one of %s)", c.Scenario, strings.Join(Scenarios, ", "))
 	}
@@ -151,13 +161,33 @@ func (c *Config) Validate() error {
 	if c.Scenario == Fanout && c.QoS > 1 {
 		bad("fanout runs at QoS 0 or 1")
 	}
+	if c.Scenario == Slow {
+		if c.QoS > 1 {
+			bad("slow runs at QoS 0 or 1")
+		}
+		if c.Pubs != 1 || c.Subs != 2 {
+			bad("slow has one publisher and two subscribers (one normal, one slow)")
+		}
+		if c.Durable {
+			bad("--durable applies to p2p, fanout and latency")
+		}
+		if c.Count != 0 || c.Duration <= 0 {
+			bad("slow runs for --duration per phase (no --count)")
+		}
+		if c.Pause <= 0 || c.Pause > time.Minute || c.Drain <= 0 || c.Drain > time.Minute {
+			bad("--pause and --drain must be in (0, 1m]")
+		}
+		if c.Rate != 0 {
+			bad("slow publishes as fast as possible (no --rate)")
+		}
+	}
 	if c.PayloadSize < StampSize || c.PayloadSize > 256<<20 {
 		bad("--size must be in [%d, %d] (the stamp takes %d bytes)", StampSize, 256<<20, StampSize)
 	}
 	if c.Pubs < 1 || c.Subs < 1 || c.Pubs+c.Subs > MaxClients {
 		bad("need at least one publisher and one subscriber, at most %d clients", MaxClients)
 	}
-	if c.Scenario != Fanout && c.Pubs != c.Subs {
+	if c.Scenario != Fanout && c.Scenario != Slow && c.Pubs != c.Subs {
 		bad("%s pairs publishers with subscribers: --pubs and --subs must be equal", c.Scenario)
 	}
 	if c.Count > MaxCount {

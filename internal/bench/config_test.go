@@ -39,6 +39,11 @@ func TestValidateRejects(t *testing.T) {
 		{"idle too many", Idle, func(c *Config) { c.Connections = MaxConnections + 1 }, "--connections"},
 		{"bad address", P2P, func(c *Config) { c.Addr = "localhost" }, "address"},
 		{"bad version", P2P, func(c *Config) { c.Version = 6 }, "protocol version"},
+		{"slow qos 2", Slow, func(c *Config) { c.QoS = 2 }, "slow runs at QoS 0 or 1"},
+		{"slow three subscribers", Slow, func(c *Config) { c.Subs = 3 }, "one publisher and two subscribers"},
+		{"slow with a count", Slow, func(c *Config) { c.Count = 1000 }, "no --count"},
+		{"slow without pause", Slow, func(c *Config) { c.Pause = 0 }, "--pause"},
+		{"slow paced", Slow, func(c *Config) { c.Rate = 10 }, "no --rate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

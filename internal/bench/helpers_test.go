@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 
@@ -23,9 +24,10 @@ func startMosquitto(t *testing.T, extra string) (addr string, pid int) {
 type fakeMode int
 
 const (
-	fakeSwallow fakeMode = iota // acknowledges publishes, delivers nothing
-	fakeNoAck                   // neither acknowledges nor delivers
-	fakeDouble                  // delivers every publish twice
+	fakeSwallow   fakeMode = iota // acknowledges publishes, delivers nothing
+	fakeNoAck                     // neither acknowledges nor delivers
+	fakeDouble                    // delivers every publish twice
+	fakeCloseOnce                 // like fakeSwallow, and closes the first connection to publish 100 messages on .../with
 )
 
 // fakeBroker is a minimal MQTT server for failure cases mosquitto will
@@ -37,6 +39,8 @@ type fakeBroker struct {
 	mu   sync.Mutex
 	subs map[string][]*fakeConn
 	wg   sync.WaitGroup
+
+	closedOne bool // fakeCloseOnce: done (under mu)
 }
 
 type fakeConn struct {
@@ -101,6 +105,7 @@ func (f *fakeBroker) serve(nc net.Conn) {
 	defer nc.Close()
 	c := &fakeConn{nc: nc, w: bufio.NewWriter(nc)}
 	r := mqtt.NewReader(nc, 0)
+	published := 0
 	for {
 		p, err := r.ReadPacket()
 		if err != nil {
@@ -117,6 +122,17 @@ func (f *fakeBroker) serve(nc net.Conn) {
 			c.send(&mqtt.Suback{PacketID: p.PacketID, Codes: []mqtt.ReasonCode{mqtt.ReasonCode(p.Subscriptions[0].QoS)}})
 		case *mqtt.Publish:
 			f.onPublish(c, p)
+			if f.mode == fakeCloseOnce && strings.HasSuffix(p.Topic, "/with") {
+				if published++; published == 100 {
+					f.mu.Lock()
+					first := !f.closedOne
+					f.closedOne = true
+					f.mu.Unlock()
+					if first {
+						return
+					}
+				}
+			}
 		case *mqtt.Ack:
 			switch p.Kind {
 			case mqtt.PUBREL:

@@ -26,6 +26,7 @@ type publisher struct {
 	topic   string
 	qos     mqtt.QoS
 	count   uint64        // messages to send; 0 = until deadline
+	first   uint64        // the first sequence number (a reconnected publisher goes on)
 	until   time.Time     // stop sending at this time
 	every   time.Duration // pacing interval; 0 = as fast as possible
 	window  int
@@ -35,6 +36,11 @@ type publisher struct {
 	acked atomic.Uint64 // completed handshakes (PUBACK, PUBCOMP)
 	bogus atomic.Uint64 // acknowledgements for packet ids not in flight
 	done  atomic.Int64  // when the last message completed (ns since epoch)
+	// The longest time between two consecutive publishes (ns) and the
+	// number of such gaps over a second: how long the broker held the
+	// publisher (a full socket blocks the write).
+	maxGap   atomic.Int64
+	longGaps atomic.Uint64
 
 	sem   chan struct{}   // one token per unacknowledged message
 	state []atomic.Uint32 // by packet identifier
@@ -76,7 +82,8 @@ func (p *publisher) firstErr() error {
 func (p *publisher) run(stop <-chan struct{}) {
 	msg := mqtt.Publish{Topic: p.topic, QoS: p.qos, Payload: p.payload}
 	start := time.Now()
-	var seq uint64
+	prev := start
+	seq := p.first
 	for p.count == 0 || seq < p.count {
 		select {
 		case <-stop:
@@ -84,11 +91,15 @@ func (p *publisher) run(stop <-chan struct{}) {
 		default:
 		}
 		now := time.Now()
+		if p.every == 0 {
+			p.noteGap(now.Sub(prev))
+			prev = now
+		}
 		if !now.Before(p.until) {
 			break
 		}
 		if p.every > 0 {
-			next := start.Add(time.Duration(seq) * p.every)
+			next := start.Add(time.Duration(seq-p.first) * p.every)
 			if wait := next.Sub(now); wait > 0 {
 				if p.c.Flush() != nil {
 					return
@@ -111,6 +122,7 @@ func (p *publisher) run(stop <-chan struct{}) {
 		}
 		PutStamp(p.payload, Stamp{Run: p.runID, Pub: p.idx, Seq: seq, Sent: now.Sub(p.epoch)})
 		if err := p.c.WritePublish(&msg); err != nil {
+			p.noteGap(time.Since(prev)) // held until the connection failed
 			p.failIO(err)
 			return
 		}
@@ -139,6 +151,16 @@ func (p *publisher) run(stop <-chan struct{}) {
 		}
 	}
 	p.done.Store(int64(time.Since(p.epoch)))
+}
+
+// noteGap records the time since the previous publish.
+func (p *publisher) noteGap(d time.Duration) {
+	if d > time.Second {
+		p.longGaps.Add(1)
+	}
+	if int64(d) > p.maxGap.Load() {
+		p.maxGap.Store(int64(d))
+	}
 }
 
 func (p *publisher) failIO(err error) {

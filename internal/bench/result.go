@@ -46,6 +46,7 @@ type Result struct {
 
 	Broker *BrokerStats `json:"broker,omitempty"`
 	Idle   *IdleStats   `json:"idle,omitempty"`
+	Slow   *SlowStats   `json:"slow,omitempty"`
 
 	Stop   string   `json:"stop"` // why the run ended
 	Errors []string `json:"errors,omitempty"`
@@ -78,9 +79,15 @@ type IdleStats struct {
 }
 
 // Metric is a result's headline figure: deliveries/s for p2p and fanout,
-// p99 latency for latency, RSS bytes per connection for idle.
+// p99 latency for latency, RSS bytes per connection for idle, the
+// publisher's msgs/s with the slow subscriber for slow.
 func (r *Result) Metric() (name, unit string, value float64, higherIsBetter bool) {
 	switch r.Scenario {
+	case Slow:
+		if r.Slow == nil {
+			return "pub msgs/s", "/s", 0, true
+		}
+		return "pub msgs/s", "/s", r.Slow.WithSlow.Rate, true
 	case Latency:
 		return "p99 latency", "µs", r.Latency.P99, false
 	case Idle:
@@ -107,8 +114,12 @@ func WriteText(w io.Writer, r *Result) {
 	if r.Label != "" {
 		title += " [" + r.Label + "]"
 	}
-	if r.Scenario == Idle {
+	switch {
+	case r.Scenario == Idle:
 		writeIdle(w, title, r)
+		return
+	case r.Scenario == Slow && r.Slow != nil:
+		writeSlow(w, title, r)
 		return
 	}
 	p("mqbench %s: %s MQTT %s, QoS %d, %d pub -> %d sub, %d B payload", title, r.Addr, r.Protocol,

@@ -22,8 +22,11 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	if err := CheckLoopback(cfg.Addr, cfg.AllowRemote); err != nil {
 		return nil, err
 	}
-	if cfg.Scenario == Idle {
+	switch cfg.Scenario {
+	case Idle:
 		return runIdle(ctx, cfg, progress)
+	case Slow:
+		return runSlow(ctx, cfg, progress)
 	}
 	return runFlow(ctx, cfg, progress)
 }

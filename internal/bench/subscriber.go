@@ -31,6 +31,14 @@ type subscriber struct {
 	unstamped uint64
 	pubrec    []bool // QoS 2 packet ids between PUBREC and PUBREL
 
+	// The slow scenario's slow subscriber (pause > 0): from gateFrom (ns
+	// since epoch; 0 = not yet) until gateStop is closed it reads in
+	// cycles of pause without reading and drain of reading.
+	pause, drain time.Duration
+	gateFrom     atomic.Int64
+	gateStop     chan struct{}
+	pauses       atomic.Int64 // pauses taken
+
 	mu  sync.Mutex
 	err error
 }
@@ -53,6 +61,9 @@ func (s *subscriber) firstErr() error {
 // tracker, histogram and counters are final.
 func (s *subscriber) readLoop() {
 	for {
+		if s.pause > 0 {
+			s.gate()
+		}
 		pkt, err := s.c.ReadPacket()
 		if err != nil {
 			return
@@ -127,4 +138,38 @@ func (s *subscriber) account(p *mqtt.Publish, now time.Duration) {
 		s.dups.Add(1)
 		s.dupQoS[p.QoS]++
 	}
+}
+
+// gate makes the slow subscriber stop reading while its cycle says so.
+func (s *subscriber) gate() {
+	from := s.gateFrom.Load()
+	if from == 0 {
+		return
+	}
+	select {
+	case <-s.gateStop:
+		return
+	default:
+	}
+	wait := slowWait(time.Since(s.epoch)-time.Duration(from), s.pause, s.drain)
+	if wait <= 0 {
+		return
+	}
+	if s.c.Flush() != nil { // its acknowledgements first
+		return
+	}
+	s.pauses.Add(1)
+	sleep(wait, s.gateStop)
+}
+
+// slowWait is how long a reader cycling through pause (not reading) and
+// drain (reading) must wait, elapsed into its cycles, before it reads.
+func slowWait(elapsed, pause, drain time.Duration) time.Duration {
+	if elapsed < 0 || pause <= 0 {
+		return 0
+	}
+	if off := elapsed % (pause + drain); off < pause {
+		return pause - off
+	}
+	return 0
 }

@@ -50,6 +50,10 @@ func rowKey(r *Result) string {
 		return fmt.Sprintf("idle %d conns", n)
 	case Latency:
 		return fmt.Sprintf("latency q%d %.0f/s", r.QoS, r.RateTarget)
+	case Slow:
+		if r.Slow != nil {
+			return fmt.Sprintf("slow q%d %dB %gs/%gs", r.QoS, r.PayloadSize, r.Slow.PauseSeconds, r.Slow.DrainSeconds)
+		}
 	}
 	k := fmt.Sprintf("%s q%d %d->%d %dB", r.Scenario, r.QoS, r.Pubs, r.Subs, r.PayloadSize)
 	if r.Durable {
@@ -70,25 +74,46 @@ func Summarize(results []*Result) (labels []string, rows []*Row) {
 		if !slices.Contains(labels, label) {
 			labels = append(labels, label)
 		}
-		k := rowKey(r)
-		row := byKey[k]
-		if row == nil {
-			name, unit, _, hib := r.Metric()
-			row = &Row{Key: k, Metric: name, Unit: unit, HigherIsBetter: hib,
-				Values: map[string][]float64{}, MaxLost: map[string]uint64{},
-				MaxLossPct: map[string]float64{}, Errors: map[string]int{}}
-			byKey[k] = row
-			rows = append(rows, row)
-		}
-		_, _, v, _ := r.Metric()
-		row.Values[label] = append(row.Values[label], v)
-		row.MaxLost[label] = max(row.MaxLost[label], r.Lost)
-		row.MaxLossPct[label] = max(row.MaxLossPct[label], r.LossPct)
-		if len(r.Errors) > 0 {
-			row.Errors[label]++
+		for _, m := range metrics(r) {
+			row := byKey[m.key]
+			if row == nil {
+				row = &Row{Key: m.key, Metric: m.name, Unit: m.unit, HigherIsBetter: m.hib,
+					Values: map[string][]float64{}, MaxLost: map[string]uint64{},
+					MaxLossPct: map[string]float64{}, Errors: map[string]int{}}
+				byKey[m.key] = row
+				rows = append(rows, row)
+			}
+			row.Values[label] = append(row.Values[label], m.value)
+			row.MaxLost[label] = max(row.MaxLost[label], r.Lost)
+			row.MaxLossPct[label] = max(row.MaxLossPct[label], r.LossPct)
+			if len(r.Errors) > 0 {
+				row.Errors[label]++
+			}
 		}
 	}
 	return labels, rows
+}
+
+// metric is one row's figure of a result.
+type metric struct {
+	key, name, unit string
+	value           float64
+	hib             bool
+}
+
+// metrics lists a result's rows: its headline metric, and for the slow
+// scenario also the baseline rate and the longest publisher stall.
+func metrics(r *Result) []metric {
+	name, unit, v, hib := r.Metric()
+	k := rowKey(r)
+	if r.Scenario != Slow || r.Slow == nil {
+		return []metric{{k, name, unit, v, hib}}
+	}
+	return []metric{
+		{k + ": no slow sub", name, unit, r.Slow.Baseline.Rate, true},
+		{k + ": with slow sub", name, unit, v, hib},
+		{k + ": longest stall", "publisher stall", "ms", r.Slow.WithSlow.MaxStallMs, false},
+	}
 }
 
 // Median of vs (the mean of the middle two for an even count); 0 for none.
@@ -178,6 +203,8 @@ func formatMetric(v float64, unit string) string {
 		return us(v) + " µs"
 	case "B":
 		return humanBytes(v)
+	case "ms":
+		return fmt.Sprintf("%.0f ms", v)
 	}
 	return fmt.Sprintf("%.2f %s", v, unit)
 }

@@ -38,7 +38,6 @@ type Broker struct {
 	done     chan struct{}  // closed when Shutdown begins
 	loop     *loop          // reads plain TCP connections (loop.go); nil: none
 	loopOnce sync.Once
-	noLoop   bool // tests: every connection gets a goroutine
 	stats    stats
 	metrics  metricsState     // metrics.go
 	observe  observeState     // observe.go

@@ -14,11 +14,10 @@ import (
 // TCP here (the path where replies are batched), with the loop off, as on
 // systems without epoll.
 func TestRepliesAtOnceNoLoop(t *testing.T) {
-	b, err := New(Options{Listeners: []ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}}})
+	b, err := New(Options{Listeners: []ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}}, noEventLoop: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.noLoop = true
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
 	}

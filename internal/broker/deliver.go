@@ -155,7 +155,7 @@ func (b *Broker) deliverFlow(s *session, m *message, subQoS mqtt.QoS, retain boo
 		return nil
 	}
 	c := s.conn
-	if c != nil && s.slow {
+	if c != nil && (s.slow || s.probation) {
 		s.recoverSlow(c)
 	}
 	if qos == 0 {

@@ -115,6 +115,20 @@
 // clients publishing to each other cannot deadlock the broker; wills,
 // $SYS and retained messages sent on SUBSCRIBE never wait.
 //
+// One slow subscriber must not slow every publisher again and again
+// (issue 12 item 6): a subscriber marked slow is also on probation, and
+// so is one whose shorter stalls (waits of at least StallTimeout/4 that
+// ended with room) add up to StallTimeout; while on probation publishers
+// never wait for it, so the next time its backlog fills it is treated as
+// slow at once instead of stalling its publishers again. It leaves
+// probation once it has kept up for 10 x StallTimeout (20 s): no delivery
+// found one of its backlogs above half the soft limit for that long. So a
+// subscriber holds its publishers for about StallTimeout (under 2 x,
+// plus waits shorter than StallTimeout/4) in every 11 x StallTimeout,
+// whatever rhythm it reads in. Nothing acknowledged is lost
+// meanwhile: its QoS 1/2 messages still queue up to MaxOutboundBytes;
+// only QoS 0 messages beyond its soft limit are dropped (counted).
+//
 // A retained PUBLISH that crosses a SUBSCRIBE matching it is delivered to
 // that subscription once: live when its trie match ran after the
 // subscription was added, else as the retained copy. Each subscription

@@ -25,6 +25,22 @@ import (
 // messages keep queueing up to MaxOutboundBytes, beyond which the
 // connection is closed as a slow consumer (v5: DISCONNECT 0x97).
 //
+// Probation (issue 12 item 6): a session marked slow is also put on
+// probation, and so is one whose stalls add up to StallTimeout: waits for
+// it of at least StallTimeout/4 that ended with room (a subscriber that
+// pauses for less than StallTimeout each time) count, with no gap of a
+// probation period between two of them (waitEnded); shorter waits are
+// back-pressure at work and do not count. While on probation publishers
+// never wait for it: the next time its backlog fills it is treated as
+// slow at once, without another stall. It leaves probation once it has kept up for
+// probationFactor x StallTimeout (20 s by default): no delivery found a
+// backlog of it above half the soft limit for that long (deliveries to a
+// session on probation look at its backlogs and note when they last found
+// one above half; recoverSlow). So one subscriber can hold its
+// publishers for about StallTimeout (under 2 x, plus waits shorter
+// than StallTimeout/4) in every (1+probationFactor) x StallTimeout,
+// however it alternates reading and not reading.
+//
 // Deadlock freedom: a session's room can depend on its own reader (QoS
 // 1/2 room comes from acknowledgements the reader processes, and a
 // single-threaded client may not read while its own writes are blocked).
@@ -63,7 +79,7 @@ func newFlow(c *conn) flow { return flow{c: c, sess: c.sess} }
 // for its own session, not for a slow consumer, not for a session whose
 // reader is waiting itself.
 func (f *flow) mayWait(s *session) bool {
-	return f != nil && f.c != nil && s != f.sess && !s.slow && s.stalled.Load() == 0
+	return f != nil && f.c != nil && s != f.sess && !s.slow && !s.probation && s.stalled.Load() == 0
 }
 
 // reader is the publishing connection, whose read job runs the publish
@@ -158,18 +174,63 @@ func (s *session) roomSignal() (<-chan struct{}, *conn) {
 	defer s.mu.Unlock()
 	c := s.conn
 	if c == nil || s.ended || s.slow || s.stalled.Load() > 0 {
+		s.waitEnded()
 		return nil, nil
 	}
 	c.qmu.Lock()
-	defer c.qmu.Unlock()
 	if c.closed || !s.congested(c) {
+		c.qmu.Unlock()
+		s.waitEnded()
 		return nil, nil
 	}
 	if c.room == nil {
 		c.room = make(chan struct{})
 	}
 	s.waitedOn = true
-	return c.room, c
+	room := c.room
+	c.qmu.Unlock()
+	s.waitBegins()
+	return room, c
+}
+
+// waitBegins notes when publishers started waiting for s (the first of
+// them; a start older than any wait can last was left by a wait that
+// ended without asking again, on a close). s.mu held.
+func (s *session) waitBegins() {
+	now := s.b.now()
+	if st := s.b.cfg.stallTimeout; s.waitFrom.IsZero() || now.Sub(s.waitFrom) > st+st/2 {
+		s.waitFrom = now
+	}
+}
+
+// waitEnded ends the wait waitBegins noted, if any: a wait of at least
+// StallTimeout/4 is a stall, not back-pressure at work (those last
+// milliseconds), and stalls add up: once they total StallTimeout, with no
+// gap of a probation period between two of them, s is on probation as if
+// one wait had timed out (the rule "stalled once" also covers a
+// subscriber that pauses for less than StallTimeout each time). s.mu held.
+func (s *session) waitEnded() {
+	if s.waitFrom.IsZero() {
+		return
+	}
+	now := s.b.now()
+	d := now.Sub(s.waitFrom)
+	s.waitFrom = time.Time{}
+	st := s.b.cfg.stallTimeout
+	if d < st/4 || d > st+st/2 {
+		return
+	}
+	if now.Sub(s.stallAt) > probationFactor*st {
+		s.stalledFor = 0
+	}
+	s.stalledFor += d
+	s.stallAt = now
+	if s.stalledFor >= st && !s.probation && s.conn != nil {
+		s.probation, s.highAt = true, now
+		s.b.cfg.Logger.Warn("Slow consumer: publishers no longer wait for it", "client", s.clientID,
+			"stalled", s.stalledFor, "probation", probationFactor*st)
+		s.stalledFor = 0
+	}
 }
 
 // congested reports whether a backlog of s is at its soft limit. s.mu and
@@ -208,11 +269,16 @@ func (c *conn) signalRoom() {
 	}
 }
 
+// probationFactor times StallTimeout is how long a slow consumer must
+// keep up before publishers wait for it again (see above).
+const probationFactor = 10
+
 // markSlow makes s a slow consumer after a publisher waited StallTimeout
-// for it in vain.
+// for it in vain, and puts it on probation.
 func (s *session) markSlow() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.waitFrom = time.Time{} // the wait timed out
 	c := s.conn
 	if c == nil || s.slow || s.ended {
 		return
@@ -224,21 +290,41 @@ func (s *session) markSlow() {
 		return
 	}
 	s.slow = true
+	s.probation = true
+	s.highAt = s.b.now()
+	s.stalledFor = 0
 	s.b.cfg.Logger.Warn("Slow consumer: publishers no longer wait for it", "client", s.clientID,
-		"queued", len(s.pending), "stall", s.b.cfg.stallTimeout)
+		"queued", len(s.pending), "stall", s.b.cfg.stallTimeout,
+		"probation", probationFactor*s.b.cfg.stallTimeout)
 }
 
 // recoverSlow clears the slow mark once both backlogs are down to half
-// the soft limit. s.mu held, c = s.conn.
+// the soft limit, and ends the probation once no delivery found them
+// above half for probationFactor x StallTimeout. Called on each delivery
+// to a slow session or one on probation; s.mu held, c = s.conn.
 func (s *session) recoverSlow(c *conn) {
-	if !s.pendingLow() {
+	low := s.pendingLow()
+	if low {
+		cfg := s.b.cfg
+		c.qmu.Lock()
+		low = c.qPubs <= cfg.maxQueued/2 && (cfg.MaxQueuedBytes <= 0 || c.qBytes <= cfg.MaxQueuedBytes/2)
+		c.qmu.Unlock()
+	}
+	if !s.probation {
+		if low {
+			s.slow = false
+		}
 		return
 	}
-	cfg := s.b.cfg
-	c.qmu.Lock()
-	low := c.qPubs <= cfg.maxQueued/2 && (cfg.MaxQueuedBytes <= 0 || c.qBytes <= cfg.MaxQueuedBytes/2)
-	c.qmu.Unlock()
-	if low {
-		s.slow = false
+	now := s.b.now()
+	if !low {
+		s.highAt = now
+		return
+	}
+	s.slow = false
+	if p := probationFactor * s.b.cfg.stallTimeout; now.Sub(s.highAt) >= p {
+		s.probation = false
+		s.b.cfg.Logger.Info("Slow consumer kept up: publishers wait for it again", "client", s.clientID,
+			"probation", p)
 	}
 }

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -316,22 +317,164 @@ func TestRetainedBeyondMaxQueued(t *testing.T) {
 	}
 }
 
-// A slow consumer that catches up is waited for again: the mark is
-// cleared once its backlog is down to half the soft limit.
-func TestSlowConsumerRecovers(t *testing.T) {
-	logs := newLogCapture()
-	b, addr := newTestBroker(t, Options{MaxQueued: 10, StallTimeout: 50 * time.Millisecond, Logger: logs.logger()})
-	sub := pipeClient(t, b, "recover", "rec/t", 0)
-	pub := connectClient(t, addr, mqtt.V311, "rec-pub")
+// Issue 12 item 6: one slow subscriber must not slow every publisher
+// again and again. A subscriber that stalled a publisher for StallTimeout
+// once is on probation: the next time its backlog fills it is treated as
+// slow at once (QoS 0 beyond the soft limit dropped, QoS 1 queued: nothing
+// acknowledged is lost), without a second stall; once it has kept up for
+// probationFactor x StallTimeout (a fake clock here), publishers wait for
+// it again. Round 1 stalls, round 2 must not (the subscriber read
+// everything in between, so its backlog fills again from empty), round 3
+// (after the probation) stalls again.
+func TestSlowConsumerProbation(t *testing.T) {
+	const n, maxQueued = 30, 10
+	const stall = time.Second
 	const marked = "Slow consumer: publishers no longer wait"
+	for _, qos := range []mqtt.QoS{0, 1} {
+		t.Run(fmt.Sprintf("qos%d", qos), func(t *testing.T) {
+			logs := newLogCapture()
+			clock := &fakeClock{}
+			clock.ns.Store(time.Now().UnixNano())
+			b, err := New(Options{Listeners: []ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}},
+				MaxQueued: maxQueued, MaxInflight: 2, StallTimeout: stall, Logger: logs.logger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.now = clock.now // before Start: no goroutine reads it yet
+			if err := b.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Shutdown(context.Background()) })
+			sub := pipeClient(t, b, "probation", "prob/t", qos) // the broker writes only when it reads
+			pub := connectClient(t, b.Addr("tcp").String(), mqtt.V311, "prob-pub")
+			// burst publishes n messages without reading and returns how
+			// long the broker took to handle them all (PINGRESP).
+			burst := func(round int) time.Duration {
+				start := time.Now()
+				for i := 0; i < n; i++ {
+					p := &mqtt.Publish{Topic: "prob/t", QoS: qos, Payload: []byte(fmt.Sprint(round*1000 + i))}
+					if qos > 0 {
+						p.PacketID = uint16(i + 1)
+					}
+					pub.send(p)
+				}
+				pub.roundTrip()
+				pub.pending = nil // PUBACKs
+				return time.Since(start)
+			}
+			// drain reads what was queued for the subscriber: at QoS 1
+			// every message of the round, in order.
+			drain := func(round int) {
+				if qos == 0 {
+					sub.sync()
+					return
+				}
+				for i := 0; i < n; i++ {
+					p := expect[*mqtt.Publish](sub)
+					if want := fmt.Sprint(round*1000 + i); string(p.Payload) != want {
+						t.Fatalf("round %d: got %q, want %q", round, p.Payload, want)
+					}
+					sub.ackPublish(p)
+				}
+				sub.expectNothing()
+			}
+
+			took := burst(1)
+			if k := logs.count(marked); k != 1 {
+				t.Fatalf("round 1 (%v): marked slow %d times, want once", took, k)
+			}
+			drain(1)
+			dropped := b.Stats().PublishDropped
+
+			took = burst(2)
+			t.Logf("round 2, on probation: the publisher's %d messages handled in %v (StallTimeout %v)", n, took, stall)
+			if k := logs.count(marked); k != 1 {
+				t.Errorf("round 2: the publisher waited StallTimeout again (marked slow %d times)", k)
+			}
+			if took >= stall {
+				t.Errorf("round 2: the publisher was held %v, StallTimeout %v", took, stall)
+			}
+			if d := b.Stats().PublishDropped - dropped; qos == 0 && d == 0 {
+				t.Errorf("round 2: no QoS 0 message dropped beyond the soft limit: the subscriber was not treated as slow")
+			} else if qos > 0 && d != 0 {
+				t.Errorf("round 2: %d QoS 1 messages dropped", d)
+			}
+			drain(2)
+			if logs.has("kept up") {
+				t.Fatal("probation ended early")
+			}
+
+			// It kept up (nothing queued) for the whole probation.
+			clock.advance(probationFactor * stall)
+			took = burst(3)
+			if !logs.has("Slow consumer kept up: publishers wait for it again") {
+				t.Error("probation did not end")
+			}
+			if k := logs.count(marked); k != 2 {
+				t.Errorf("round 3 (%v), after the probation: marked slow %d times in all, want 2", took, k)
+			}
+			drain(3)
+		})
+	}
+}
+
+// Stalls shorter than StallTimeout add up (issue 12 item 6): a subscriber
+// that pauses 600 ms each time never makes a wait time out (StallTimeout
+// 1 s), but once its stalls total StallTimeout it is on probation as if
+// one had: the third time its queue fills, the publisher does not wait.
+// QoS 1 with an inflight window of 1 makes the burst's last message the
+// one that fills the queue (11 = 1 in flight + MaxQueued 10 pending), and
+// nothing is lost.
+func TestSlowConsumerShortStallsAddUp(t *testing.T) {
+	const n, stall, pause = 11, time.Second, 600 * time.Millisecond
+	const marked = "Slow consumer: publishers no longer wait"
+	logs := newLogCapture()
+	b, addr := newTestBroker(t, Options{MaxQueued: 10, MaxInflight: 1, StallTimeout: stall, Logger: logs.logger()})
+	sub := pipeClient(t, b, "pauser", "pause/t", 1) // the broker writes only when it reads
+	pub := connectClient(t, addr, mqtt.V311, "pause-pub")
+	burst := func(round int) time.Time {
+		for i := 0; i < n; i++ {
+			pub.send(&mqtt.Publish{Topic: "pause/t", QoS: 1, PacketID: uint16(i + 1), Payload: []byte(fmt.Sprint(round*100 + i))})
+		}
+		pub.send(&mqtt.Pingreq{})
+		return time.Now()
+	}
+	pong := func() {
+		for {
+			if _, ok := pub.recv().(*mqtt.Pingresp); ok {
+				return
+			}
+		}
+	}
+	drain := func(round int) {
+		for i := 0; i < n; i++ {
+			p := expect[*mqtt.Publish](sub)
+			if want := fmt.Sprint(round*100 + i); string(p.Payload) != want {
+				t.Fatalf("round %d: got %q, want %q", round, p.Payload, want)
+			}
+			sub.ackPublish(p)
+		}
+	}
 	for round := 1; round <= 2; round++ {
-		for i := 0; i < 30; i++ {
-			pub.send(&mqtt.Publish{Topic: "rec/t", Payload: []byte("x")})
+		start := burst(round)
+		time.Sleep(pause) // the subscriber's pause (the behaviour under test, not a synchronisation)
+		drain(round)
+		pong()
+		t.Logf("round %d: the publisher was held %v", round, time.Since(start))
+		if k, want := logs.count(marked), round-1; k != want {
+			t.Fatalf("round %d: marked slow %d times, want %d", round, k, want)
 		}
-		pub.roundTrip() // all routed: the subscriber did not read, so it was marked
-		if k := logs.count(marked); k != round {
-			t.Fatalf("round %d: marked slow %d times", round, k)
-		}
-		sub.sync() // read everything queued: caught up
+	}
+	// On probation: the publisher does not wait although nobody reads.
+	start := burst(3)
+	pong()
+	took := time.Since(start)
+	t.Logf("round 3, on probation: the publisher was held %v", took)
+	if k := logs.count(marked); k != 1 || took >= stall {
+		t.Errorf("round 3: marked slow %d times in all (want 1), the publisher held %v (StallTimeout %v)", k, took, stall)
+	}
+	drain(3)
+	if d := b.Stats().PublishDropped; d != 0 {
+		t.Errorf("%d QoS 1 messages dropped", d)
 	}
 }

@@ -148,7 +148,7 @@ func (c *conn) finish() {
 // loopable reports whether c can be read by the loop: plain TCP, no
 // PROXY header to read first.
 func (c *conn) loopable() bool {
-	return c.tcp && !c.lis.proxyFirst() && !noEventLoop && !c.b.noLoop
+	return c.tcp && !c.lis.proxyFirst() && !noEventLoop && !c.b.cfg.noEventLoop
 }
 
 // noEventLoop turns the loop off (tests compare both paths).

@@ -112,6 +112,10 @@ type ListenerConfig struct {
 type Options struct {
 	Listeners []ListenerConfig
 
+	// noEventLoop (tests) gives every connection a goroutine of its own,
+	// as on systems without epoll (loop.go).
+	noEventLoop bool
+
 	// MaxPacketSize is the largest packet accepted from clients, in bytes,
 	// advertised to v5 clients as Maximum Packet Size. 0 = protocol maximum.
 	MaxPacketSize uint32
@@ -175,7 +179,9 @@ type Options struct {
 	// it until it has caught up, its QoS 0 messages are dropped while its
 	// queue is full, and its QoS 1/2 messages are queued up to
 	// MaxOutboundBytes. 0 = 2s, negative = never wait (drop QoS 0 beyond
-	// MaxQueued at once).
+	// MaxQueued at once). A subscriber that was a slow consumer is on
+	// probation until it has kept up for 10 x StallTimeout: publishers
+	// do not wait for it again meanwhile (DefaultSlowProbation).
 	StallTimeout time.Duration
 	// WriteTimeout bounds each flush to a client; a client that does not
 	// read for this long is closed as a slow consumer. 0 = 30s.
@@ -274,11 +280,12 @@ const DefaultSysInterval = 10 * time.Second
 // The defaults of the limits mosquitto.conf has no option for (mqbroker
 // --print-config lists them; README "Limits and hardening").
 const (
-	DefaultReceiveMaximum   = defaultReceiveMaximum   // Options.ReceiveMaximum
-	DefaultMaxOutboundBytes = defaultMaxOutboundBytes // Options.MaxOutboundBytes
-	DefaultStallTimeout     = defaultStallTimeout     // Options.StallTimeout
-	DefaultWriteTimeout     = defaultWriteTimeout     // Options.WriteTimeout
-	DefaultConnectTimeout   = defaultConnectTimeout   // Options.ConnectTimeout
+	DefaultReceiveMaximum   = defaultReceiveMaximum                 // Options.ReceiveMaximum
+	DefaultMaxOutboundBytes = defaultMaxOutboundBytes               // Options.MaxOutboundBytes
+	DefaultStallTimeout     = defaultStallTimeout                   // Options.StallTimeout
+	DefaultSlowProbation    = probationFactor * defaultStallTimeout // a slow consumer's probation (Options.StallTimeout)
+	DefaultWriteTimeout     = defaultWriteTimeout                   // Options.WriteTimeout
+	DefaultConnectTimeout   = defaultConnectTimeout                 // Options.ConnectTimeout
 )
 
 // Defaults.

@@ -58,9 +58,19 @@ type session struct {
 	dropping bool // offline queue full: its drops were logged (push)
 
 	// Flow control (flow.go).
-	slow     bool         // publishers gave up waiting for this consumer
-	waitedOn bool         // a publisher waits for room in pending
-	stalled  atomic.Int32 // readers of this session waiting for room elsewhere
+	slow bool // publishers gave up waiting for this consumer
+	// probation: it was slow; publishers do not wait for it until no
+	// delivery found its backlog above half the soft limit since highAt
+	// for probationFactor x StallTimeout (flow.go).
+	probation bool
+	highAt    time.Time
+	// Stalls that did not reach StallTimeout add up (flow.go waitEnded):
+	// when publishers began waiting, and the stall time since stallAt.
+	waitFrom   time.Time
+	stallAt    time.Time
+	stalledFor time.Duration
+	waitedOn   bool         // a publisher waits for room in pending
+	stalled    atomic.Int32 // readers of this session waiting for room elsewhere
 
 	disconnectedAt time.Time
 	// Shown by Broker.Clients: the CONNECT of the current (or last)

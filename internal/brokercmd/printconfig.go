@@ -68,6 +68,7 @@ func builtinLimits() string {
 	fmt.Fprintf(&b, "#   receive maximum (QoS 1/2 publishes a v5 client may have unacknowledged): %d\n", broker.DefaultReceiveMaximum)
 	fmt.Fprintf(&b, "#   bytes held for one client before it is closed as a slow consumer: %d\n", broker.DefaultMaxOutboundBytes)
 	fmt.Fprintf(&b, "#   publishers wait for a full subscriber at most %s, then it is a slow consumer\n", broker.DefaultStallTimeout)
+	fmt.Fprintf(&b, "#   a slow consumer is one again at once when its queue fills, until it has kept up for %s\n", broker.DefaultSlowProbation)
 	fmt.Fprintf(&b, "#   write timeout (a client that does not read): %s\n", broker.DefaultWriteTimeout)
 	fmt.Fprintf(&b, "#   connect timeout (CONNECT, TLS handshake, WebSocket upgrade, PROXY header): %s\n", broker.DefaultConnectTimeout)
 	return b.String()

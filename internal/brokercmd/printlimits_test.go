@@ -23,6 +23,7 @@ func TestPrintConfigShowsLimits(t *testing.T) {
 		"\n# Built in (no option):\n",
 		"\n#   receive maximum (QoS 1/2 publishes a v5 client may have unacknowledged): 1024\n",
 		"\n#   bytes held for one client before it is closed as a slow consumer: 67108864\n",
+		"\n#   a slow consumer is one again at once when its queue fills, until it has kept up for 20s\n",
 		"\n#   connect timeout (CONNECT, TLS handshake, WebSocket upgrade, PROXY header): 10s\n",
 	} {
 		if !strings.Contains(out, want) {

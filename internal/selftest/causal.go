@@ -60,6 +60,9 @@ type CausalConfig struct {
 	Topic string
 	// Timeout bounds each network wait.
 	Timeout time.Duration
+	// StopAtLoss ends the probe at the first lost message (a lost try
+	// costs LateGrace).
+	StopAtLoss bool
 }
 
 // LateGrace is how long after B's PINGRESP the probe still waits for the
@@ -216,11 +219,14 @@ func CausalOrder(ctx context.Context, cfg CausalConfig) (CausalResult, error) {
 			return res, fmt.Errorf("try %d: %w", i, err)
 		}
 		res.Tries++
-		if lost {
-			res.Lost++
-		}
 		if late {
 			res.Late++
+		}
+		if lost {
+			res.Lost++
+			if cfg.StopAtLoss {
+				break
+			}
 		}
 	}
 	return res, nil

@@ -2,6 +2,7 @@ package selftest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -43,6 +44,7 @@ var checks = []check{
 	{name: "wildcards", run: checkWildcards},
 	{name: "sys-topics", run: checkSysTopics},
 	{name: "acl/subscribe", run: checkACL},
+	{name: "causal-order", extra: causalExtra, run: checkCausal},
 	{name: "transport/websocket", run: checkWebSocket},
 }
 
@@ -485,4 +487,61 @@ func checkWebSocket(e *env) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("%s: subscribed and received a message published over %s", ws, primary), nil
+}
+
+// causalExtra is added to the causal-order check's deadline: 2 x 50
+// tries take well under a second on loopback, and the probe stops at the
+// first lost message (which costs LateGrace).
+const causalExtra = 20 * time.Second
+
+// checkCausal (issue 11 item 1): client B writes SUBSCRIBE t (QoS 1) and,
+// once that write has returned, client A writes PUBLISH t (QoS 1): B must
+// receive it (selftest.CausalOrder), with B freshly connected (fresh) and
+// with B busy acknowledging a message as it subscribes (hot). No
+// specification clause orders packets of different connections, but
+// nothing lets a broker reorder them against their arrival, and test
+// suites (Paho's) and applications subscribe and publish this way without
+// waiting for SUBACK. It fails at the first lost message. mqbroker keeps
+// this order (its event loop, internal/broker/doc.go "Order"); mosquitto
+// 2.0.11 keeps it in the fresh mode but loses messages in the hot mode at
+// QoS 1 (its loop handles one packet per socket per pass; see
+// internal/broker/causal_test.go): Config.NoCausal skips the check.
+func checkCausal(e *env) (string, error) {
+	cfg := &e.r.cfg
+	if cfg.NoCausal {
+		return "", skipf("--no-causal")
+	}
+	if e.r.maxQoS() < 1 {
+		return "", skipf("broker's Maximum QoS is 0")
+	}
+	modes := cfg.CausalModes
+	if len(modes) == 0 {
+		modes = []CausalMode{CausalFresh, CausalHot}
+	}
+	tries := cfg.CausalTries
+	if tries <= 0 {
+		tries = DefaultCausalTries
+	}
+	var done []string
+	for _, mode := range modes {
+		res, err := CausalOrder(e.ctx, CausalConfig{
+			Endpoint: cfg.Endpoint, Username: cfg.Username, HasUsername: cfg.HasUsername,
+			Password: cfg.Password, HasPassword: cfg.HasPassword,
+			Version: mqtt.V311, QoS: 1, Mode: mode, Tries: tries,
+			Topic: e.topic + "/" + string(mode), Timeout: cfg.Timeout, StopAtLoss: true,
+		})
+		if err != nil {
+			return "", fmt.Errorf("%s mode: %w", mode, err)
+		}
+		if res.Lost > 0 {
+			msg := fmt.Sprintf("%s mode: the QoS 1 message of try %d of %d was lost: published after the subscriber's SUBSCRIBE was written, never delivered",
+				mode, res.Tries, tries)
+			if len(done) > 0 {
+				msg += " (" + strings.Join(done, "; ") + ")"
+			}
+			return "", errors.New(msg)
+		}
+		done = append(done, fmt.Sprintf("%s: %s", mode, res))
+	}
+	return "QoS 1, 3.1.1, PUBLISH written right after another client's SUBSCRIBE: " + strings.Join(done, "; "), nil
 }

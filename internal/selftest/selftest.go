@@ -54,7 +54,17 @@ type Config struct {
 	// client and grants it the rest (ACLRules); the acl/subscribe check
 	// is skipped without it.
 	ACL bool
+	// NoCausal skips the causal-order check (mosquitto 2.0.11 fails its
+	// hot half, see checkCausal); CausalModes are its modes (default
+	// fresh and hot) and CausalTries its tries per mode (default
+	// DefaultCausalTries).
+	NoCausal    bool
+	CausalModes []CausalMode
+	CausalTries int
 }
+
+// DefaultCausalTries is the causal-order check's tries per mode.
+const DefaultCausalTries = 50
 
 // Runner runs the checks against one broker.
 type Runner struct {

@@ -50,6 +50,16 @@ func runAll(t *testing.T, cfg Config) []Outcome {
 	return out
 }
 
+// wantOwn is the result every check must have against our broker: PASS
+// (the causal-order check included: the event loop keeps that order),
+// except for checks the test skips on purpose.
+func wantOwn(name string, cfg Config) Result {
+	if name == "causal-order" && cfg.NoCausal {
+		return Skip
+	}
+	return Pass
+}
+
 // selftestACL is an Authorizer enforcing ACLRules.
 func selftestACL(t *testing.T) broker.Authorizer {
 	t.Helper()
@@ -72,9 +82,10 @@ func TestOwnBroker(t *testing.T) {
 			{Name: "ws", Addr: "127.0.0.1:0", WebSocket: true, WSPath: "/mqtt"},
 		}})
 	ws := endpointOf(t, "ws", b.Addr("ws"))
-	out := runAll(t, Config{Endpoint: endpointOf(t, "mqtt", b.Addr("tcp")), WebSocket: &ws, ACL: true})
+	cfg := Config{Endpoint: endpointOf(t, "mqtt", b.Addr("tcp")), WebSocket: &ws, ACL: true}
+	out := runAll(t, cfg)
 	for _, o := range out {
-		if o.Result != Pass {
+		if o.Result != wantOwn(o.Name, cfg) {
 			t.Errorf("%s: %s %s", o.Name, o.Result, o.Detail)
 		}
 	}
@@ -89,9 +100,13 @@ func TestOwnBrokerOverWebSocket(t *testing.T) {
 		Listeners: []broker.ListenerConfig{
 			{Name: "ws", Addr: "127.0.0.1:0", WebSocket: true, WSPath: "/mqtt"},
 		}})
-	out := runAll(t, Config{Endpoint: endpointOf(t, "ws", b.Addr("ws")), ACL: true})
+	// NoCausal: WebSocket connections are not on the broker's event loop
+	// yet, so the causal order is not kept across them (issue 11 item 1,
+	// internal/broker/doc.go "Order").
+	cfg := Config{Endpoint: endpointOf(t, "ws", b.Addr("ws")), ACL: true, NoCausal: true}
+	out := runAll(t, cfg)
 	for _, o := range out {
-		if o.Result != Pass {
+		if o.Result != wantOwn(o.Name, cfg) {
 			t.Errorf("%s: %s %s", o.Name, o.Result, o.Detail)
 		}
 	}
@@ -127,8 +142,10 @@ func TestOwnBrokerCapabilities(t *testing.T) {
 
 // TestMosquitto runs the checks against a real mosquitto (skipped when it
 // is not installed, except in CI). mosquitto 2.0.11 with ACLRules passes
-// every check; with features turned off in mosquitto.conf, the checks that
-// need them are skipped (mosquitto announces them in CONNACK), not failed.
+// every check, causal-order in its fresh mode (for the hot mode see
+// TestMosquittoCausalHot); with features turned off in mosquitto.conf,
+// the checks that need them are skipped (mosquitto announces them in
+// CONNACK), not failed.
 func TestMosquitto(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) {
 		acl := filepath.Join(t.TempDir(), "acl")
@@ -138,7 +155,8 @@ func TestMosquitto(t *testing.T) {
 		m := clienttest.StartMosquitto(t, clienttest.AnonymousConf+"acl_file "+acl+"\n"+
 			"listener {port2} 127.0.0.1\nprotocol websockets\n")
 		ws := client.Endpoint{Scheme: "ws", Host: "127.0.0.1", Port: m.Port2, Path: "/mqtt"}
-		out := runAll(t, Config{Endpoint: client.Endpoint{Host: "127.0.0.1", Port: m.Port}, WebSocket: &ws, ACL: true})
+		out := runAll(t, Config{Endpoint: client.Endpoint{Host: "127.0.0.1", Port: m.Port}, WebSocket: &ws, ACL: true,
+			CausalModes: []CausalMode{CausalFresh}})
 		for _, o := range out {
 			if o.Result != Pass {
 				t.Errorf("%s: %s %s", o.Name, o.Result, o.Detail)
@@ -148,12 +166,13 @@ func TestMosquitto(t *testing.T) {
 	t.Run("restricted", func(t *testing.T) {
 		m := clienttest.StartMosquitto(t, clienttest.AnonymousConf+
 			"max_qos 1\nretain_available false\nmax_topic_alias 0\nsys_interval 0\n")
-		out := runAll(t, Config{Endpoint: client.Endpoint{Host: "127.0.0.1", Port: m.Port}})
+		out := runAll(t, Config{Endpoint: client.Endpoint{Host: "127.0.0.1", Port: m.Port}, NoCausal: true})
 		wantSkip := map[string]bool{
 			"qos2/3.1.1": true, "qos2/5.0": true, "qos-downgrade": true,
 			"retained": true, "v5/retain-as-published": true, "v5/retain-handling": true,
 			"v5/topic-alias": true, "sys-topics": true, "transport/websocket": true,
 			"acl/subscribe": true, // no ACL
+			"causal-order":  true, // NoCausal
 		}
 		for _, o := range out {
 			want := Pass
@@ -252,8 +271,15 @@ func TestBrokenBroker(t *testing.T) {
 		// Deadline plus the cleanup's (closing connections, removing
 		// sessions and retained messages) plus slack for a busy machine.
 		limit := 2*timeout + 2*time.Second
-		if o.Name == "v5/message-expiry" {
+		switch o.Name {
+		case "v5/message-expiry":
 			limit += messageExpiryWait
+		case "causal-order":
+			// It stops at the first lost message, which costs LateGrace.
+			limit += LateGrace
+			if !strings.Contains(o.Detail, "fresh mode: the QoS 1 message of try 1 of 50 was lost") {
+				t.Errorf("causal-order: %q", o.Detail)
+			}
 		}
 		if o.Duration > limit {
 			t.Errorf("%s took %s, more than %s", o.Name, o.Duration, limit)
@@ -520,5 +546,37 @@ func TestInterrupted(t *testing.T) {
 	out, err := r.Run(ctx, func(Outcome) { cancel() })
 	if !errors.Is(err, context.Canceled) || len(out) != 1 || out[0].Result != Pass {
 		t.Fatalf("Run = %v, %v; want one outcome and context.Canceled", out, err)
+	}
+}
+
+// TestMosquittoCausalHot: the causal-order check's hot mode against
+// mosquitto 2.0.11, which loses QoS 1 messages there (its loop handles
+// one packet per socket per pass: B's PUBACK in one pass, then A's
+// PUBLISH before B's SUBSCRIBE when A's socket comes first; see
+// internal/broker/causal_test.go; 18 of 20 tries lost here). That is a
+// documented mosquitto limitation: the check must FAIL, and the failure
+// must be a lost message, found and reported as such within the check's
+// deadline (a lost try costs Timeout + LateGrace), never a protocol or
+// network error.
+func TestMosquittoCausalHot(t *testing.T) {
+	m := clienttest.StartMosquitto(t, clienttest.AnonymousConf)
+	r := New(Config{Endpoint: client.Endpoint{Host: "127.0.0.1", Port: m.Port},
+		CausalModes: []CausalMode{CausalHot}})
+	if err := r.probe(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var o Outcome
+	for i, c := range checks {
+		if c.name == "causal-order" {
+			o = r.runCheck(t.Context(), i, c)
+		}
+	}
+	t.Logf("mosquitto: %s %s (%s)", o.Result, o.Detail, o.Duration.Round(time.Millisecond))
+	if o.Result != Fail || !strings.HasPrefix(o.Detail, "hot mode: the QoS 1 message of try ") ||
+		!strings.Contains(o.Detail, " of 50 was lost") {
+		t.Errorf("causal-order (hot) against mosquitto: %s %q, want the documented loss", o.Result, o.Detail)
+	}
+	if limit := DefaultTimeout + causalExtra + time.Second; o.Duration > limit {
+		t.Errorf("took %s, deadline %s", o.Duration, limit)
 	}
 }

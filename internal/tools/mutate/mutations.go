@@ -490,8 +490,20 @@ var mutations = []mutation{
 		Original: "		ConnState:         l.httpConnState,\n",
 		Replace:  "		ConnState:         nil, // l.httpConnState\n",
 	},
-	{Name: "i12.6-slow-subscriber-stalls-all", File: "internal/broker/flow.go", Pending: "issue 12 item 6: not fixed in main (flow.go belongs to the lead)",
-		Why: "a subscriber that stalled once is waited for again at full StallTimeout"},
+	{
+		Name:     "i12.6-slow-subscriber-stalls-all",
+		File:     "internal/broker/flow.go",
+		Why:      "a subscriber that stalled once is waited for again at full StallTimeout (no probation)",
+		Original: `s != f.sess && !s.slow && !s.probation && s.stalled.Load() == 0`,
+		Replace:  `s != f.sess && !s.slow && s.stalled.Load() == 0`,
+	},
+	{
+		Name:     "i12.6b-short-stalls-do-not-add-up",
+		File:     "internal/broker/flow.go",
+		Why:      "a subscriber that pauses for less than StallTimeout each time stalls its publishers at every pause",
+		Original: `if s.stalledFor >= st && !s.probation && s.conn != nil {`,
+		Replace:  `if false && s.stalledFor >= st && !s.probation && s.conn != nil {`,
+	},
 	{
 		Name:     "i12.7-no-world-readable-warning",
 		File:     "internal/auth/fileperm_unix.go",
