@@ -70,10 +70,16 @@ for c in "${BROKER_CMD[0]}" "$(dirname "${SUB_CMD[0]}")/mqbroker" "$MQ_ROOT/bin/
 done
 if [[ -n "$MQBROKER" ]]; then
 	PATH=$(dirname "$MQBROKER"):$PATH
-	# 27 checks with a 5 s deadline each: about 3 s in all when they pass.
+	# 29 checks with a 5 s deadline each: about 3 s in all when they pass.
 	saved_timeout=$CMD_TIMEOUT
 	CMD_TIMEOUT=$((CMD_TIMEOUT > 40 ? CMD_TIMEOUT : 40))
-	expect_rc 0 mqbroker selftest "mqtt://$MQ_HOST:$MQ_PORT"
+	nocausal=()
+	if [[ "$(basename "${BROKER_CMD[0]}")" == mosquitto ]]; then
+		# mosquitto 2.0.11 loses the causal-order check's hot-mode messages
+		# (README, "mqbroker selftest"): a limitation, not this demo's point.
+		nocausal=(--no-causal)
+	fi
+	expect_rc 0 mqbroker selftest "${nocausal[@]}" "mqtt://$MQ_HOST:$MQ_PORT"
 	CMD_TIMEOUT=$saved_timeout
 	expect_sequence "$LAST_OUT" "no check failed" '^[0-9]+ passed, 0 failed'
 else

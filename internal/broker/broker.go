@@ -221,8 +221,8 @@ func (b *Broker) startConn(nc net.Conn, l *listener) error {
 	if b.cfg.ConnectionMessages && !l.proxyFirst() {
 		c.logNewConnection()
 	}
-	if lp == nil || !lp.add(c) {
-		go c.serve()
+	if lp == nil || c.src != nil || !lp.add(c) {
+		go c.serve() // TLS joins the loop after its handshake (readLoop)
 	}
 	return nil
 }

@@ -43,6 +43,7 @@ type conn struct {
 	fr          *mqtt.Framer   // event loop: input (nil on the goroutine path)
 	lp          loopConn       // event loop: the loop's own fields (loop.go)
 	paused      *pausedPublish // event loop: a publish waiting for room (loop.go)
+	src         *tlsSource     // TLS that can join the loop: the socket under it (loop_tls.go)
 	sess        *session
 	info        *ClientInfo   // before CONNECT: nil, or the PROXY header's certificate (readProxy)
 	keepAlive   time.Duration // 0 = none
@@ -92,6 +93,7 @@ type conn struct {
 	// view; here it takes padding before closeOnce (TestConnSizeClass).
 	closeCode mqtt.ReasonCode
 
+	onLoop     atomic.Bool // read by the event loop (close posts to it)
 	closeOnce  sync.Once
 	reason     CloseReason  // set once by close
 	finalFlush atomic.Int64 // write time allowed after close (ns)
@@ -104,7 +106,11 @@ func newConn(b *Broker, nc net.Conn, lis *listener) *conn {
 		problemInfo: true,
 		closing:     make(chan struct{}),
 	}
+	c.lp.since = time.Now().UnixNano()
 	_, c.tcp = nc.(*net.TCPConn)
+	if tc, ok := nc.(*tls.Conn); ok {
+		c.src, _ = tc.NetConn().(*tlsSource)
+	}
 	return c
 }
 
@@ -153,9 +159,12 @@ func protocolErr(code mqtt.ReasonCode, format string, args ...any) error {
 // serve is the connection's goroutine, for the whole life of the
 // connection.
 func (c *conn) serve() {
-	defer c.b.wg.Done()
 	c.r = mqtt.NewReader(countingReader{c}, c.b.cfg.MaxPacketSize)
 	err := c.readLoop()
+	if err == errOnLoop {
+		return // the loop has it now, and ends it (finish)
+	}
+	defer c.b.wg.Done()
 	var ce *closeError
 	if !errors.As(err, &ce) {
 		ce = c.classify(err)
@@ -222,6 +231,16 @@ func (c *conn) readLoop() error {
 		_ = tc.SetDeadline(deadline)
 		if err := c.runJob(jobHandshake); err != nil {
 			return err
+		}
+		if c.src != nil && c.b.loop != nil && !c.isClosing() {
+			// Encrypted, the rest of the connection is read by the loop
+			// (loop_tls.go).
+			_ = c.nc.SetReadDeadline(time.Time{})
+			c.r = nil
+			if c.b.loop.add(c) {
+				return errOnLoop
+			}
+			c.r = mqtt.NewReader(countingReader{c}, c.b.cfg.MaxPacketSize)
 		}
 	}
 	for {
@@ -582,7 +601,7 @@ func (c *conn) close(reason CloseReason, code mqtt.ReasonCode) {
 			c.finalFlush.Store(int64(closeFlushTimeout))
 		}
 		close(c.closing)
-		if c.fr != nil {
+		if c.onLoop.Load() {
 			c.b.loop.post(loopPost{c: c, kind: postClose})
 		} else {
 			_ = c.nc.SetReadDeadline(time.Now())

@@ -130,7 +130,11 @@ func (l *listener) accept(nc net.Conn) {
 		_ = tc.SetNoDelay(true)
 	}
 	if l.cfg.TLS != nil {
-		nc = tls.Server(nc, l.cfg.TLS)
+		if tc, ok := nc.(*net.TCPConn); ok && !l.proxyFirst() {
+			nc = tls.Server(&tlsSource{TCPConn: tc}, l.cfg.TLS) // may join the loop (loop_tls.go)
+		} else {
+			nc = tls.Server(nc, l.cfg.TLS)
+		}
 	}
 	_ = l.b.startConn(nc, l)
 }

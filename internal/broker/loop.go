@@ -74,6 +74,7 @@ type loopConn struct {
 	readErr error  // the socket failed or ended: handled after its input
 	polled  bool   // in the epoll set
 	paused  bool   // a publish waits for room (awaitRoom)
+	more    bool   // on loop.more: read at the next pass without an epoll event
 	closing bool   // closed while paused: ended when it resumes
 	dead    bool   // ended: finish runs or ran
 }
@@ -148,7 +149,7 @@ func (c *conn) finish() {
 // loopable reports whether c can be read by the loop: plain TCP, no
 // PROXY header to read first.
 func (c *conn) loopable() bool {
-	return c.tcp && !c.lis.proxyFirst() && !noEventLoop && !c.b.cfg.noEventLoop
+	return (c.tcp || c.src != nil) && !c.lis.proxyFirst() && !noEventLoop && !c.b.cfg.noEventLoop
 }
 
 // noEventLoop turns the loop off (tests compare both paths).

@@ -29,7 +29,9 @@ type loop struct {
 	pass      uint32
 	ready     []*conn // this pass's connections, in the order they became ready
 	deferred  []*conn // connections kicked by this pass's handlers (conn.kick)
+	more      []*conn // connections to read without waiting for epoll (TLS input held in crypto/tls)
 	taken     []loopPost
+	raw       []byte // TLS: what a read took from a socket, before decryption
 	lastSweep int64
 }
 
@@ -52,8 +54,12 @@ func (b *Broker) startLoop() *loop {
 // add hands c to the loop; false if it cannot be (then it gets a
 // goroutine). c.loopable().
 func (l *loop) add(c *conn) bool {
+	var sc syscall.Conn = c.src // TLS: the socket under it
+	if c.src == nil {
+		sc = c.nc.(syscall.Conn)
+	}
 	fd := -1
-	rc, err := c.nc.(syscall.Conn).SyscallConn()
+	rc, err := sc.SyscallConn()
 	if err == nil {
 		err = rc.Control(func(s uintptr) { fd = int(s) })
 	}
@@ -65,7 +71,11 @@ func (l *loop) add(c *conn) bool {
 	// of it (end).
 	c.fr = mqtt.NewFramer(c.b.cfg.MaxPacketSize)
 	c.lp.fd = fd
-	c.lp.since = time.Now().UnixNano()
+	if c.src != nil {
+		c.src.onLoop = true
+		c.lp.more = true // TLS may hold input already
+	}
+	c.onLoop.Store(true)
 	l.post(loopPost{c: c, kind: postAdd})
 	return true
 }
@@ -167,6 +177,9 @@ func (l *loop) takePosts(now int64) {
 			}
 			c.lp.lastPkt = now
 			l.watch(c)
+			if c.lp.more {
+				l.more = append(l.more, c)
+			}
 		case postClose:
 			if c.lp.dead {
 				continue
@@ -189,6 +202,10 @@ func (l *loop) takePosts(now int64) {
 			l.watch(c)
 			// Its input is older than anything gathered now: first.
 			l.markReady(c)
+			if c.src != nil {
+				c.lp.more = true // TLS may hold input
+				l.more = append(l.more, c)
+			}
 		}
 	}
 }
@@ -196,6 +213,18 @@ func (l *loop) takePosts(now int64) {
 // gather reads the ready connections (step 1 above); it reports whether
 // posts arrived meanwhile.
 func (l *loop) gather(n int, now int64) (posted bool) {
+	more := l.more
+	l.more = nil
+	for _, c := range more {
+		c.lp.more = false
+		if !c.lp.dead && !c.lp.paused && c.lp.readErr == nil {
+			l.markReady(c)
+			l.read(c)
+		}
+	}
+	if l.more == nil {
+		l.more = more[:0] // keep the array
+	}
 	for polls := 1; ; polls++ {
 		got := false
 		for i := 0; i < n; i++ {
@@ -229,6 +258,9 @@ func (l *loop) markReady(c *conn) {
 
 // read reads once from c into its Framer; it reports whether it got bytes.
 func (l *loop) read(c *conn) bool {
+	if c.src != nil {
+		return l.readTLS(c)
+	}
 	sp := c.fr.Space()
 	if len(sp) == 0 {
 		return false // its buffer is full (or a framing error waits)
@@ -251,6 +283,59 @@ func (l *loop) read(c *conn) bool {
 	c.lp.readErr = err // after its input is handled
 	l.unwatch(c)       // level-triggered: it would be ready for ever
 	return false
+}
+
+// readTLS reads once from c's socket and decrypts what crypto/tls can
+// into c's Framer; it reports whether it got plaintext. When the Framer
+// fills up first, what is left (in crypto/tls or in c.src) is read at the
+// next pass without waiting for epoll (loop.more).
+func (l *loop) readTLS(c *conn) bool {
+	s := c.src
+	if len(s.in) == 0 && s.err == nil {
+		if l.raw == nil {
+			l.raw = make([]byte, 64<<10)
+		}
+		n, err := syscall.Read(c.lp.fd, l.raw)
+		switch {
+		case n > 0:
+			s.in = l.raw[:n]
+			c.b.stats.bytesReceived.Add(int64(n))
+		case err == syscall.EAGAIN || err == syscall.EINTR:
+		case err == nil:
+			s.err = io.EOF
+		default:
+			s.err = os.NewSyscallError("read", err)
+		}
+	}
+	got := false
+	for {
+		sp := c.fr.Space()
+		if len(sp) == 0 {
+			c.lp.more = true
+			l.more = append(l.more, c)
+			break
+		}
+		n, err := c.nc.Read(sp) // crypto/tls, from s
+		if n > 0 {
+			c.fr.Commit(n)
+			got = true
+		}
+		if err == errWouldBlock {
+			break
+		}
+		if err != nil {
+			c.lp.readErr = err // after its input is handled
+			l.unwatch(c)
+			break
+		}
+	}
+	if len(s.in) > 0 {
+		s.in = append([]byte(nil), s.in...) // l.raw is reused
+	}
+	if !got {
+		c.fr.Release()
+	}
+	return got
 }
 
 // handlePass handles the gathered input (step 2 above).

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,20 +26,10 @@ func selftestRun(t *testing.T, args ...string) (code int, stdout, stderr string)
 	return code, out.String(), errb.String()
 }
 
-// causalSkipped is 1 when the causal-order check is SKIPped (the default)
-// and 0 when MQKIT_CAUSAL=1 opts in (as --causal does): mqbroker fails it
-// until issue 11 item 1 is fixed (internal/broker/causal_test.go).
-func causalSkipped() int {
-	if os.Getenv("MQKIT_CAUSAL") != "" {
-		return 0
-	}
-	return 1
-}
-
 func TestSelftestInProcess(t *testing.T) {
 	code, out, errOut := selftestRun(t)
-	n, k := len(selftest.Names()), causalSkipped()
-	if code != 0 || !strings.Contains(out, fmt.Sprintf("%d passed, 0 failed, %d skipped", n-k, k)) {
+	// Every check passes, causal-order included (the event loop).
+	if n := len(selftest.Names()); code != 0 || !strings.Contains(out, fmt.Sprintf("%d passed, 0 failed, 0 skipped", n)) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	if !strings.HasPrefix(out, "Checking in-process mqbroker ") || strings.Contains(out, "\x1b[") {
@@ -68,11 +57,7 @@ func TestSelftestJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(l), &o); err != nil {
 			t.Fatalf("line %d %q: %v", i+1, l, err)
 		}
-		want := "PASS"
-		if o.Name == "causal-order" && causalSkipped() == 1 {
-			want = "SKIP"
-		}
-		if o.Name != names[i] || o.Result != want || o.Detail == "" || o.DurationMS == nil {
+		if o.Name != names[i] || o.Result != "PASS" || o.Detail == "" || o.DurationMS == nil {
 			t.Errorf("line %d: %s", i+1, l)
 		}
 	}
@@ -106,8 +91,8 @@ func TestSelftestTLSCredentials(t *testing.T) {
 	})
 	url := "mqtts://" + b.Addr("tls").String()
 	code, out, errOut := selftestRun(t, "--cafile", files.CACert, "-u", "alice", "-P", "s3cret", "--acl", "-v", url)
-	n, k := len(selftest.Names()), causalSkipped()
-	if code != 0 || !strings.Contains(out, fmt.Sprintf("%d passed, 0 failed, %d skipped", n-1-k, 1+k)) ||
+	// causal-order passes over TLS too: TLS connections join the loop.
+	if n := len(selftest.Names()); code != 0 || !strings.Contains(out, fmt.Sprintf("%d passed, 0 failed, 1 skipped", n-1)) ||
 		!strings.Contains(out, "SKIP  transport/websocket") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}

@@ -331,6 +331,13 @@ var mutations = []mutation{
 		Replace:  "\tif qos >= 0 {\n\t\tleast += 2",
 	},
 	{
+		Name:     "i11.1c-tls-not-on-loop",
+		File:     "internal/broker/conn.go",
+		Why:      "TLS connections keep a goroutine each after the handshake: the causal order is lost over mqtts",
+		Original: "\t\tif c.src != nil && c.b.loop != nil && !c.isClosing() {",
+		Replace:  "\t\tif false && c.src != nil && c.b.loop != nil && !c.isClosing() {",
+	},
+	{
 		Name:     "i11.10-reply-waits-for-next-packet",
 		File:     "internal/broker/conn.go",
 		Why:      "PINGRESP/PUBACK not sent until the next packet completes when a partial packet follows (goroutine path)",
