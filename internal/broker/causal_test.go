@@ -88,9 +88,11 @@ func TestCausalOrder(t *testing.T) {
 	})
 }
 
-// TestCausalOrderTLS is TestCausalOrder over TLS (mqtts), QoS 1: a TLS
-// connection joins the event loop after its handshake (loop_tls.go).
-func TestCausalOrderTLS(t *testing.T) {
+// TestCausalOrderTransports is TestCausalOrder at QoS 1 over TLS
+// (mqtts), WebSocket (ws) and secure WebSocket (wss): a TLS connection
+// joins the event loop after its handshake (loop_tls.go), a WebSocket
+// after its upgrade (loop_ws.go).
+func TestCausalOrderTransports(t *testing.T) {
 	files := clienttest.NewTLSFiles(t)
 	pem, err := os.ReadFile(files.CACert)
 	if err != nil {
@@ -98,38 +100,51 @@ func TestCausalOrderTLS(t *testing.T) {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
-	conf := "listener {port} 127.0.0.1\ncertfile " + files.ServerCert + "\nkeyfile " + files.ServerKey +
-		"\nallow_anonymous true\nsys_interval 0\n"
-	eachServer(t, conf, func(t *testing.T, s *server) {
-		for _, v := range []mqtt.Version{mqtt.V311, mqtt.V5} {
-			for _, mode := range []selftest.CausalMode{selftest.CausalFresh, selftest.CausalHot, selftest.CausalBusy} {
-				tries := causalTries(100)
-				if s.isMosquitto() {
-					if mode != selftest.CausalFresh {
-						continue // see TestCausalOrder
+	tlsConf := "certfile " + files.ServerCert + "\nkeyfile " + files.ServerKey + "\n"
+	for _, tr := range []struct{ scheme, conf string }{
+		{"mqtts", tlsConf},
+		{"ws", "protocol websockets\n"},
+		{"wss", "protocol websockets\n" + tlsConf},
+	} {
+		t.Run(tr.scheme, func(t *testing.T) {
+			// mosquitto 2.0.11 starts a websockets listener only after a
+			// plain one ("Unable to start any listening sockets" otherwise).
+			conf := fmt.Sprintf("listener %d 127.0.0.1\nlistener {port} 127.0.0.1\n", clienttest.FreePort(t)) +
+				tr.conf + "allow_anonymous true\nsys_interval 0\n"
+			eachServer(t, conf, func(t *testing.T, s *server) {
+				for _, v := range []mqtt.Version{mqtt.V311, mqtt.V5} {
+					for _, mode := range []selftest.CausalMode{selftest.CausalFresh, selftest.CausalHot, selftest.CausalBusy} {
+						tries := causalTries(100)
+						if s.isMosquitto() {
+							if mode != selftest.CausalFresh {
+								continue // see TestCausalOrder
+							}
+							tries = causalTries(20)
+						}
+						name := fmt.Sprintf("%s/%s", v, mode)
+						t.Run(name, func(t *testing.T) {
+							ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+							defer cancel()
+							ep := client.Endpoint{Scheme: tr.scheme, Host: "127.0.0.1", Port: s.port, Path: "/mqtt"}
+							if tr.scheme != "ws" {
+								ep.TLS = &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}
+							}
+							res, err := selftest.CausalOrder(ctx, selftest.CausalConfig{
+								Endpoint: ep, Version: v, QoS: 1, Mode: mode, Tries: tries,
+								Topic: "causal-" + tr.scheme + "/" + name, Timeout: peerTimeout,
+								StopAtLoss: !s.isMosquitto(), // mqbroker: one loss fails
+							})
+							if err != nil {
+								t.Fatal(err)
+							}
+							t.Logf("%s: %s", s.name, res)
+							if res.Lost > 0 {
+								t.Errorf("%s lost %d of %d messages published after the subscriber's SUBSCRIBE was written", s.name, res.Lost, res.Tries)
+							}
+						})
 					}
-					tries = causalTries(20)
 				}
-				name := fmt.Sprintf("%s/%s", v, mode)
-				t.Run(name, func(t *testing.T) {
-					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-					defer cancel()
-					res, err := selftest.CausalOrder(ctx, selftest.CausalConfig{
-						Endpoint: client.Endpoint{Scheme: "mqtts", Host: "127.0.0.1", Port: s.port,
-							TLS: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}},
-						Version: v, QoS: 1, Mode: mode, Tries: tries,
-						Topic: "causal-tls/" + name, Timeout: peerTimeout,
-						StopAtLoss: !s.isMosquitto(), // mqbroker: one loss fails
-					})
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Logf("%s: %s", s.name, res)
-					if res.Lost > 0 {
-						t.Errorf("%s lost %d of %d messages published after the subscriber's SUBSCRIBE was written", s.name, res.Lost, res.Tries)
-					}
-				})
-			}
-		}
-	})
+			})
+		})
+	}
 }

@@ -39,26 +39,24 @@ type conn struct {
 	mount  string // the listener's MountPoint (mount.go), "" = none
 
 	// reader
-	r           *mqtt.Reader   // goroutine path: input (nil on the loop)
+	g           *goReader      // goroutine path: its reader (nil on the loop)
 	fr          *mqtt.Framer   // event loop: input (nil on the goroutine path)
 	lp          loopConn       // event loop: the loop's own fields (loop.go)
 	paused      *pausedPublish // event loop: a publish waiting for room (loop.go)
 	src         *tlsSource     // TLS that can join the loop: the socket under it (loop_tls.go)
+	wsIn        *wsIn          // WebSocket the loop can read: its frame decoder (loop_ws.go)
 	sess        *session
 	info        *ClientInfo   // before CONNECT: nil, or the PROXY header's certificate (readProxy)
 	keepAlive   time.Duration // 0 = none
 	aliasesIn   map[uint16]string
 	problemInfo bool // v5 Request Problem Information (default 1)
 	started     bool // CONNECT handled
-	deadlineOff bool // keep alive 0: the read deadline is cleared
 	// set during CONNECT, read-only afterwards (with the fields below;
 	// placed here to fill the padding before the atomics)
-	version      mqtt.Version
-	bridge       bool           // 3.1/3.1.1 CONNECT with mosquitto's try_private bit
-	jobErr       error          // result of the last read or handshake job
-	jobDone      sync.WaitGroup // the connection's goroutine waits for its job
-	deferred     *[]*conn       // during a read job: its worker's list of connections to flush (kick)
-	readDeadline int64          // the keep alive deadline last set, Unix ns (0: none)
+	version  mqtt.Version
+	bridge   bool        // 3.1/3.1.1 CONNECT with mosquitto's try_private bit
+	onLoop   atomic.Bool // read by the event loop (close posts to it); here, in padding
+	deferred *[]*conn    // during a read job: its worker's list of connections to flush (kick)
 
 	// set during CONNECT, read-only afterwards; published by connected.
 	clientID    string
@@ -93,7 +91,6 @@ type conn struct {
 	// view; here it takes padding before closeOnce (TestConnSizeClass).
 	closeCode mqtt.ReasonCode
 
-	onLoop     atomic.Bool // read by the event loop (close posts to it)
 	closeOnce  sync.Once
 	reason     CloseReason  // set once by close
 	finalFlush atomic.Int64 // write time allowed after close (ns)
@@ -106,22 +103,34 @@ func newConn(b *Broker, nc net.Conn, lis *listener) *conn {
 		problemInfo: true,
 		closing:     make(chan struct{}),
 	}
-	c.lp.since = time.Now().UnixNano()
+	c.lp.lastPkt = time.Now().UnixNano() // accepted: the connect timeout counts from here
 	_, c.tcp = nc.(*net.TCPConn)
-	if tc, ok := nc.(*tls.Conn); ok {
-		c.src, _ = tc.NetConn().(*tlsSource)
+	switch x := nc.(type) {
+	case *tls.Conn:
+		c.src, _ = x.NetConn().(*tlsSource)
+	case *wsconn.Conn:
+		c.wsIn = newWSIn(x)
 	}
 	return c
 }
 
 // setInputVersion sets the protocol version the input is decoded with.
 func (c *conn) setInputVersion(v mqtt.Version) {
-	if c.r != nil {
-		c.r.Version = v
+	if c.g != nil {
+		c.g.r.Version = v
 	}
 	if c.fr != nil {
 		c.fr.Version = v
 	}
+}
+
+// goReader is the reader of a connection with a goroutine of its own.
+type goReader struct {
+	r            *mqtt.Reader
+	jobErr       error          // result of the last read or handshake job
+	jobDone      sync.WaitGroup // the connection's goroutine waits for its job
+	readDeadline int64          // the keep alive deadline last set, Unix ns (0: none)
+	deadlineOff  bool           // keep alive 0: the read deadline is cleared
 }
 
 // countingReader counts received bytes for $SYS.
@@ -159,7 +168,7 @@ func protocolErr(code mqtt.ReasonCode, format string, args ...any) error {
 // serve is the connection's goroutine, for the whole life of the
 // connection.
 func (c *conn) serve() {
-	c.r = mqtt.NewReader(countingReader{c}, c.b.cfg.MaxPacketSize)
+	c.g = &goReader{r: mqtt.NewReader(countingReader{c}, c.b.cfg.MaxPacketSize)}
 	err := c.readLoop()
 	if err == errOnLoop {
 		return // the loop has it now, and ends it (finish)
@@ -236,18 +245,19 @@ func (c *conn) readLoop() error {
 			// Encrypted, the rest of the connection is read by the loop
 			// (loop_tls.go).
 			_ = c.nc.SetReadDeadline(time.Time{})
-			c.r = nil
+			g := c.g
+			c.g = nil
 			if c.b.loop.add(c) {
 				return errOnLoop
 			}
-			c.r = mqtt.NewReader(countingReader{c}, c.b.cfg.MaxPacketSize)
+			c.g = g
 		}
 	}
 	for {
 		if c.isClosing() {
 			return nil
 		}
-		if err := c.r.Fill(); err != nil {
+		if err := c.g.r.Fill(); err != nil {
 			return err
 		}
 		if err := c.runJob(jobRead); err != nil {
@@ -258,10 +268,10 @@ func (c *conn) readLoop() error {
 
 // runJob runs a read, handshake or proxy job on a worker and waits for it.
 func (c *conn) runJob(k jobKind) error {
-	c.jobDone.Add(1)
+	c.g.jobDone.Add(1)
 	c.b.workers.submit(job{c: c, kind: k})
-	c.jobDone.Wait()
-	return c.jobErr
+	c.g.jobDone.Wait()
+	return c.g.jobErr
 }
 
 func (c *conn) handshake() error {
@@ -284,7 +294,7 @@ func (c *conn) readJob() error {
 // packet is answered at once, whatever follows it.
 func (c *conn) handleBuffered() error {
 	for {
-		p, err := c.r.ReadPacket()
+		p, err := c.g.r.ReadPacket()
 		if err != nil {
 			return c.inputErr(err)
 		}
@@ -297,10 +307,10 @@ func (c *conn) handleBuffered() error {
 		if err := c.armDeadline(); err != nil {
 			return err
 		}
-		if c.r.Buffered() == 0 {
+		if c.g.r.Buffered() == 0 {
 			return nil
 		}
-		if !c.r.HasPacket() {
+		if !c.g.r.HasPacket() {
 			c.flushDeferred()
 		}
 	}
@@ -340,15 +350,15 @@ func (c *conn) inputErr(err error) error {
 // armDeadline sets the read deadline for the next packet.
 func (c *conn) armDeadline() error {
 	if c.keepAlive == 0 {
-		if c.deadlineOff {
+		if c.g.deadlineOff {
 			return nil
 		}
-		c.deadlineOff = true
+		c.g.deadlineOff = true
 		return c.nc.SetReadDeadline(time.Time{})
 	}
 	// [MQTT-3.1.2-24] one and a half times the keep alive.
 	d := time.Now().Add(c.keepAlive * 3 / 2)
-	c.readDeadline = d.UnixNano()
+	c.g.readDeadline = d.UnixNano()
 	return c.nc.SetReadDeadline(d)
 }
 

@@ -82,7 +82,7 @@ func (l *listener) serve() {
 			ln = proxyListener{Listener: ln, l: l} // the header comes before TLS and HTTP
 		}
 		if l.cfg.TLS != nil {
-			ln = tls.NewListener(ln, l.cfg.TLS)
+			ln = tlsSourceListener{Listener: ln, cfg: l.cfg.TLS} // wss may join the loop (loop_ws.go)
 		}
 		err := l.http.Serve(ln)
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {

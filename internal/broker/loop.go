@@ -66,17 +66,16 @@ var errPaused = errors.New("paused for a subscriber's room")
 
 // loopConn is the loop's state of a connection (loop goroutine only).
 type loopConn struct {
-	fd      int
+	fd      int32
 	pass    uint32 // the pass it was last ready in
 	handled uint32 // the pass it was last handled in
-	since   int64  // accepted, Unix ns (connect timeout)
-	lastPkt int64  // last packet handled, Unix ns (keep alive)
-	readErr error  // the socket failed or ended: handled after its input
 	polled  bool   // in the epoll set
 	paused  bool   // a publish waits for room (awaitRoom)
 	more    bool   // on loop.more: read at the next pass without an epoll event
 	closing bool   // closed while paused: ended when it resumes
 	dead    bool   // ended: finish runs or ran
+	lastPkt int64  // Unix ns: last packet handled (keep alive); before CONNECT, accepted (connect timeout)
+	readErr error  // the socket failed or ended: handled after its input
 }
 
 // pausedPublish is a publish waiting for room, handed from the loop to
@@ -149,7 +148,7 @@ func (c *conn) finish() {
 // loopable reports whether c can be read by the loop: plain TCP, no
 // PROXY header to read first.
 func (c *conn) loopable() bool {
-	return (c.tcp || c.src != nil) && !c.lis.proxyFirst() && !noEventLoop && !c.b.cfg.noEventLoop
+	return (c.tcp || c.src != nil || c.wsIn != nil) && !c.lis.proxyFirst() && !noEventLoop && !c.b.cfg.noEventLoop
 }
 
 // noEventLoop turns the loop off (tests compare both paths).

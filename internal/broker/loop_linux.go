@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"io"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -31,7 +32,8 @@ type loop struct {
 	deferred  []*conn // connections kicked by this pass's handlers (conn.kick)
 	more      []*conn // connections to read without waiting for epoll (TLS input held in crypto/tls)
 	taken     []loopPost
-	raw       []byte // TLS: what a read took from a socket, before decryption
+	raw       []byte // TLS, WebSocket: what a read took from a socket, before decryption or decoding
+	plain     []byte // wss: what crypto/tls decrypted, before decoding
 	lastSweep int64
 }
 
@@ -54,8 +56,15 @@ func (b *Broker) startLoop() *loop {
 // add hands c to the loop; false if it cannot be (then it gets a
 // goroutine). c.loopable().
 func (l *loop) add(c *conn) bool {
-	var sc syscall.Conn = c.src // TLS: the socket under it
-	if c.src == nil {
+	var sc syscall.Conn
+	switch w := c.wsIn; {
+	case w != nil && w.src != nil: // wss: the socket under TLS
+		sc = w.src
+	case w != nil:
+		sc = w.ws.UnderlyingConn().(*net.TCPConn)
+	case c.src != nil: // TLS: the socket under it
+		sc = c.src
+	default:
 		sc = c.nc.(syscall.Conn)
 	}
 	fd := -1
@@ -70,10 +79,14 @@ func (l *loop) add(c *conn) bool {
 	// stays open until finish closes the net.Conn, after the loop let go
 	// of it (end).
 	c.fr = mqtt.NewFramer(c.b.cfg.MaxPacketSize)
-	c.lp.fd = fd
+	c.lp.fd = int32(fd)
 	if c.src != nil {
 		c.src.onLoop = true
 		c.lp.more = true // TLS may hold input already
+	}
+	if c.wsIn != nil && c.wsIn.src != nil {
+		c.wsIn.src.onLoop = true
+		c.lp.more = true
 	}
 	c.onLoop.Store(true)
 	l.post(loopPost{c: c, kind: postAdd})
@@ -170,12 +183,11 @@ func (l *loop) takePosts(now int64) {
 		c := p.c
 		switch p.kind {
 		case postAdd:
-			l.conns[c.lp.fd] = c
+			l.conns[int(c.lp.fd)] = c
 			if c.isClosing() {
 				l.end(c, nil)
 				continue
 			}
-			c.lp.lastPkt = now
 			l.watch(c)
 			if c.lp.more {
 				l.more = append(l.more, c)
@@ -202,8 +214,8 @@ func (l *loop) takePosts(now int64) {
 			l.watch(c)
 			// Its input is older than anything gathered now: first.
 			l.markReady(c)
-			if c.src != nil {
-				c.lp.more = true // TLS may hold input
+			if c.src != nil || c.wsIn != nil {
+				c.lp.more = true // TLS or the frame decoder may hold input
 				l.more = append(l.more, c)
 			}
 		}
@@ -258,6 +270,9 @@ func (l *loop) markReady(c *conn) {
 
 // read reads once from c into its Framer; it reports whether it got bytes.
 func (l *loop) read(c *conn) bool {
+	if c.wsIn != nil {
+		return l.readWS(c)
+	}
 	if c.src != nil {
 		return l.readTLS(c)
 	}
@@ -265,7 +280,7 @@ func (l *loop) read(c *conn) bool {
 	if len(sp) == 0 {
 		return false // its buffer is full (or a framing error waits)
 	}
-	n, err := syscall.Read(c.lp.fd, sp)
+	n, err := syscall.Read(int(c.lp.fd), sp)
 	if n > 0 {
 		c.fr.Commit(n)
 		c.b.stats.bytesReceived.Add(int64(n))
@@ -295,7 +310,7 @@ func (l *loop) readTLS(c *conn) bool {
 		if l.raw == nil {
 			l.raw = make([]byte, 64<<10)
 		}
-		n, err := syscall.Read(c.lp.fd, l.raw)
+		n, err := syscall.Read(int(c.lp.fd), l.raw)
 		switch {
 		case n > 0:
 			s.in = l.raw[:n]
@@ -336,6 +351,94 @@ func (l *loop) readTLS(c *conn) bool {
 		c.fr.Release()
 	}
 	return got
+}
+
+// readWS reads c's socket (through TLS for wss) and decodes the frames
+// into c's Framer; it reports whether payload arrived. What the Framer
+// cannot take yet is kept and decoded at the next pass (loop.more).
+func (l *loop) readWS(c *conn) bool {
+	w := c.wsIn
+	w.got = false
+	for i := 0; i < 16 && w.err == nil; i++ {
+		in := w.pending
+		w.pending = nil
+		if len(in) == 0 {
+			if in = l.wsInput(c); len(in) == 0 {
+				break
+			}
+		}
+		rest, err := w.decode(in, c.fr)
+		if err != nil {
+			w.err = err
+			break
+		}
+		if len(rest) > 0 {
+			w.pending = append([]byte(nil), rest...) // in may be l.raw
+			c.lp.more = true
+			l.more = append(l.more, c)
+			break
+		}
+		if w.src == nil {
+			break // plain: one read; epoll reports what is left
+		}
+	}
+	if w.err != nil && len(w.pending) == 0 {
+		c.lp.readErr = w.err // after its input is handled
+		l.unwatch(c)
+	}
+	if w.src != nil && len(w.src.in) > 0 {
+		w.src.in = append([]byte(nil), w.src.in...) // l.raw is reused
+	}
+	if !w.got {
+		c.fr.Release()
+	}
+	return w.got
+}
+
+// wsInput returns the next bytes of c's WebSocket stream: one socket
+// read, or for wss what crypto/tls decrypts from it; nil when none (or
+// the input ended: w.err).
+func (l *loop) wsInput(c *conn) []byte {
+	w := c.wsIn
+	if l.raw == nil {
+		l.raw = make([]byte, 64<<10)
+	}
+	if w.src == nil {
+		n, err := syscall.Read(int(c.lp.fd), l.raw)
+		switch {
+		case n > 0:
+			c.b.stats.bytesReceived.Add(int64(n))
+			return l.raw[:n]
+		case err == syscall.EAGAIN || err == syscall.EINTR:
+		case err == nil:
+			w.err = io.EOF
+		default:
+			w.err = os.NewSyscallError("read", err)
+		}
+		return nil
+	}
+	s := w.src
+	if len(s.in) == 0 && s.err == nil {
+		n, err := syscall.Read(int(c.lp.fd), l.raw)
+		switch {
+		case n > 0:
+			s.in = l.raw[:n]
+			c.b.stats.bytesReceived.Add(int64(n))
+		case err == syscall.EAGAIN || err == syscall.EINTR:
+		case err == nil:
+			s.err = io.EOF
+		default:
+			s.err = os.NewSyscallError("read", err)
+		}
+	}
+	if l.plain == nil {
+		l.plain = make([]byte, 16<<10)
+	}
+	n, err := w.tc.Read(l.plain)
+	if err != nil && err != errWouldBlock && n == 0 {
+		w.err = err
+	}
+	return l.plain[:n]
 }
 
 // handlePass handles the gathered input (step 2 above).
@@ -392,7 +495,7 @@ func (l *loop) sweep(now int64) {
 		}
 		switch {
 		case !c.started:
-			if now-c.lp.since > int64(cfg.ConnectTimeout) {
+			if now-c.lp.lastPkt > int64(cfg.ConnectTimeout) {
 				l.end(c, os.ErrDeadlineExceeded) // classify: connect timeout
 			}
 		case c.keepAlive > 0:
@@ -412,7 +515,7 @@ func (l *loop) end(c *conn, err error) {
 	}
 	c.lp.dead = true
 	l.unwatch(c)
-	delete(l.conns, c.lp.fd)
+	delete(l.conns, int(c.lp.fd))
 	c.fr.Release()
 	var ce *closeError
 	if !errors.As(err, &ce) {
@@ -429,8 +532,8 @@ func (l *loop) watch(c *conn) {
 	if c.lp.polled || c.lp.readErr != nil {
 		return
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(c.lp.fd)}
-	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, c.lp.fd, &ev); err != nil {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: c.lp.fd}
+	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, int(c.lp.fd), &ev); err != nil {
 		l.b.cfg.Logger.Error("epoll_ctl add failed", "remote", c.remote, "err", err)
 		l.end(c, err)
 		return
@@ -443,7 +546,7 @@ func (l *loop) unwatch(c *conn) {
 		return
 	}
 	c.lp.polled = false
-	_ = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, c.lp.fd, nil)
+	_ = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, int(c.lp.fd), nil)
 }
 
 func newLoop(b *Broker) (*loop, error) {

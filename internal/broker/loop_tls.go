@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 )
@@ -55,3 +56,22 @@ var _ net.Error = wouldBlock{}
 
 // errOnLoop ends a connection's goroutine when the loop takes it over.
 var errOnLoop = errors.New("connection moved to the event loop")
+
+// tlsSourceListener is tls.NewListener whose TCP connections have a
+// tlsSource under them (a secure WebSocket listener: the loop reads them
+// after the upgrade, loop_ws.go).
+type tlsSourceListener struct {
+	net.Listener
+	cfg *tls.Config
+}
+
+func (l tlsSourceListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		return tls.Server(&tlsSource{TCPConn: tc}, l.cfg), nil
+	}
+	return tls.Server(nc, l.cfg), nil
+}

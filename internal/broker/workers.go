@@ -33,18 +33,18 @@ func (j job) run(w *worker) {
 	switch j.kind {
 	case jobRead:
 		c.deferred = &w.deferred
-		c.jobErr = c.readJob()
+		c.g.jobErr = c.readJob()
 		c.deferred = nil
 		if cap(w.deferred) > 1024 {
 			w.deferred = nil // do not keep a burst's array for ever
 		}
-		c.jobDone.Done()
+		c.g.jobDone.Done()
 	case jobHandshake:
-		c.jobErr = c.handshake()
-		c.jobDone.Done()
+		c.g.jobErr = c.handshake()
+		c.g.jobDone.Done()
 	case jobProxy:
-		c.jobErr = c.readProxy()
-		c.jobDone.Done()
+		c.g.jobErr = c.readProxy()
+		c.g.jobDone.Done()
 	case jobWrite:
 		c.writeJob()
 	}
