@@ -4,7 +4,8 @@
 //
 // # Concurrency
 //
-// Plain TCP connections (on Linux) are read by one event loop (loop.go):
+// TCP, TLS and WebSocket connections (on Linux) are read by one event
+// loop (loop.go):
 // a goroutine that waits for readable sockets with epoll, reads them,
 // decodes their packets into a Framer each and runs the handlers, in the
 // order the input arrived (see "Order" below). An idle TCP connection
@@ -13,8 +14,9 @@
 // a goroutine waits for it (flow control below), and the end of a
 // connection (final flush, session, will) runs on a goroutine.
 //
-// Every other connection (TLS, WebSocket, PROXY, ServeConn, or any
-// connection where epoll is not available) has one goroutine of its own
+// Every other connection (unix socket, PROXY protocol, ServeConn, a TLS
+// handshake until it completes, or any connection where epoll is not
+// available) has one goroutine of its own
 // (conn.go), which only waits for input, on a minimum-size stack. When
 // bytes arrive it hands a read job to a shared worker (workers.go) and
 // waits for it: the job decodes the buffered packets and runs their
@@ -55,8 +57,11 @@
 //     packets right before it (an acknowledgement, say).
 //
 // The publish is routed in the same pass, so its delivery is queued
-// before the pass ends. Connections with a goroutine each (TLS,
-// WebSocket) are not ordered against each other this way.
+// before the pass ends. TLS connections join the loop after their
+// handshake (loop_tls.go), WebSocket ones after their upgrade
+// (loop_ws.go), so this holds over every transport but unix sockets,
+// PROXY-protocol listeners and ServeConn, whose connections keep a
+// goroutine each.
 //
 // Publishing runs on the publisher's reader (its read job): match the trie,
 // merge per session, then for each session lock it, put the message in its

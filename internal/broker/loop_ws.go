@@ -58,9 +58,13 @@ func newWSIn(nc *wsconn.Conn) *wsIn {
 	return nil
 }
 
-// wsHeaderLen is the length of a frame header whose first two bytes are
-// b0, b1 (client frames are masked: 4 more bytes).
+// wsHeaderLen is the length of a frame header whose second byte is b1
+// (client frames are masked: 4 more bytes; an unmasked one is refused as
+// soon as its first two bytes are in).
 func wsHeaderLen(b1 byte) int {
+	if b1&0x80 == 0 {
+		return 2
+	}
 	n := 2 + 4
 	switch b1 & 0x7f {
 	case 126:

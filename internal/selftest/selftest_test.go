@@ -100,10 +100,7 @@ func TestOwnBrokerOverWebSocket(t *testing.T) {
 		Listeners: []broker.ListenerConfig{
 			{Name: "ws", Addr: "127.0.0.1:0", WebSocket: true, WSPath: "/mqtt"},
 		}})
-	// NoCausal: WebSocket connections are not on the broker's event loop
-	// yet, so the causal order is not kept across them (issue 11 item 1,
-	// internal/broker/doc.go "Order").
-	cfg := Config{Endpoint: endpointOf(t, "ws", b.Addr("ws")), ACL: true, NoCausal: true}
+	cfg := Config{Endpoint: endpointOf(t, "ws", b.Addr("ws")), ACL: true}
 	out := runAll(t, cfg)
 	for _, o := range out {
 		if o.Result != wantOwn(o.Name, cfg) {
