@@ -64,6 +64,7 @@ type conn struct {
 	maxOut      uint32 // client's Maximum Packet Size (0 = none)
 	aliasMaxOut uint16 // client's Topic Alias Maximum
 	connected   atomic.Bool
+	closingNow  atomic.Bool // close has begun (isClosing); here, in padding
 
 	will      atomic.Pointer[mqtt.Will] // cleared by a normal DISCONNECT
 	takenOver atomic.Bool               // closed by a takeover
@@ -92,16 +93,15 @@ type conn struct {
 	closeCode mqtt.ReasonCode
 
 	closeOnce  sync.Once
-	reason     CloseReason  // set once by close
-	finalFlush atomic.Int64 // write time allowed after close (ns)
-	closing    chan struct{}
+	reason     CloseReason   // set once by close
+	finalFlush atomic.Int64  // write time allowed after close (ns)
+	closing    chan struct{} // closed when closingNow is set; made by closingChan, under qmu
 }
 
 func newConn(b *Broker, nc net.Conn, lis *listener) *conn {
 	c := &conn{
 		b: b, nc: nc, lis: lis, remote: nc.RemoteAddr().String(), mount: lis.cfg.MountPoint,
 		problemInfo: true,
-		closing:     make(chan struct{}),
 	}
 	c.lp.lastPkt = time.Now().UnixNano() // accepted: the connect timeout counts from here
 	_, c.tcp = nc.(*net.TCPConn)
@@ -211,14 +211,24 @@ func (c *conn) classify(err error) *closeError {
 	return &closeError{reason: CloseNetwork, err: err}
 }
 
-func (c *conn) isClosing() bool {
-	select {
-	case <-c.closing:
-		return true
-	default:
-		return false
+func (c *conn) isClosing() bool { return c.closingNow.Load() }
+
+// closingChan returns a channel closed when c closes. It is made only when
+// someone waits (flow.wait), so an idle connection holds none.
+func (c *conn) closingChan() <-chan struct{} {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closingNow.Load() {
+		return closedChan
 	}
+	if c.closing == nil {
+		c.closing = make(chan struct{})
+	}
+	return c.closing
 }
+
+// closedChan is a closed channel.
+var closedChan = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
 
 // readLoop waits for input and hands it to read jobs until the
 // connection fails or closes. Everything deeper than a socket read runs
@@ -610,7 +620,12 @@ func (c *conn) close(reason CloseReason, code mqtt.ReasonCode) {
 		} else {
 			c.finalFlush.Store(int64(closeFlushTimeout))
 		}
-		close(c.closing)
+		c.qmu.Lock()
+		c.closingNow.Store(true)
+		if c.closing != nil {
+			close(c.closing)
+		}
+		c.qmu.Unlock()
 		if c.onLoop.Load() {
 			c.b.loop.post(loopPost{c: c, kind: postClose})
 		} else {

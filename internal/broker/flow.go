@@ -142,6 +142,7 @@ func (f *flow) wait() {
 			timer.Stop()
 		}
 	}()
+	closing := c.closingChan()
 	for i := 0; i < f.len(); i++ {
 		s := f.at(i)
 		for {
@@ -154,8 +155,8 @@ func (f *flow) wait() {
 			}
 			select {
 			case <-room:
-			case <-tc.closing:
-			case <-c.closing:
+			case <-tc.closingChan():
+			case <-closing:
 				return
 			case <-timer.C:
 				for j := i; j < f.len(); j++ {
