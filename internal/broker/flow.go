@@ -198,8 +198,8 @@ func (s *session) roomSignal() (<-chan struct{}, *conn) {
 // them; a start older than any wait can last was left by a wait that
 // ended without asking again, on a close). s.mu held.
 func (s *session) waitBegins() {
-	now := s.b.now()
-	if st := s.b.cfg.stallTimeout; s.waitFrom.IsZero() || now.Sub(s.waitFrom) > st+st/2 {
+	now := s.b.now().UnixNano()
+	if st := s.b.cfg.stallTimeout; s.waitFrom == 0 || time.Duration(now-s.waitFrom) > st+st/2 {
 		s.waitFrom = now
 	}
 }
@@ -211,17 +211,17 @@ func (s *session) waitBegins() {
 // one wait had timed out (the rule "stalled once" also covers a
 // subscriber that pauses for less than StallTimeout each time). s.mu held.
 func (s *session) waitEnded() {
-	if s.waitFrom.IsZero() {
+	if s.waitFrom == 0 {
 		return
 	}
-	now := s.b.now()
-	d := now.Sub(s.waitFrom)
-	s.waitFrom = time.Time{}
+	now := s.b.now().UnixNano()
+	d := time.Duration(now - s.waitFrom)
+	s.waitFrom = 0
 	st := s.b.cfg.stallTimeout
 	if d < st/4 || d > st+st/2 {
 		return
 	}
-	if now.Sub(s.stallAt) > probationFactor*st {
+	if time.Duration(now-s.stallAt) > probationFactor*st {
 		s.stalledFor = 0
 	}
 	s.stalledFor += d
@@ -279,7 +279,7 @@ const probationFactor = 10
 func (s *session) markSlow() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.waitFrom = time.Time{} // the wait timed out
+	s.waitFrom = 0 // the wait timed out
 	c := s.conn
 	if c == nil || s.slow || s.ended {
 		return
@@ -292,7 +292,7 @@ func (s *session) markSlow() {
 	}
 	s.slow = true
 	s.probation = true
-	s.highAt = s.b.now()
+	s.highAt = s.b.now().UnixNano()
 	s.stalledFor = 0
 	s.b.cfg.Logger.Warn("Slow consumer: publishers no longer wait for it", "client", s.clientID,
 		"queued", len(s.pending), "stall", s.b.cfg.stallTimeout,
@@ -317,13 +317,13 @@ func (s *session) recoverSlow(c *conn) {
 		}
 		return
 	}
-	now := s.b.now()
+	now := s.b.now().UnixNano()
 	if !low {
 		s.highAt = now
 		return
 	}
 	s.slow = false
-	if p := probationFactor * s.b.cfg.stallTimeout; now.Sub(s.highAt) >= p {
+	if p := probationFactor * s.b.cfg.stallTimeout; time.Duration(now-s.highAt) >= p {
 		s.probation = false
 		s.b.cfg.Logger.Info("Slow consumer kept up: publishers wait for it again", "client", s.clientID,
 			"probation", p)

@@ -63,11 +63,11 @@ type session struct {
 	// delivery found its backlog above half the soft limit since highAt
 	// for probationFactor x StallTimeout (flow.go).
 	probation bool
-	highAt    time.Time
+	highAt    int64 // Unix ns
 	// Stalls that did not reach StallTimeout add up (flow.go waitEnded):
 	// when publishers began waiting, and the stall time since stallAt.
-	waitFrom   time.Time
-	stallAt    time.Time
+	waitFrom   int64 // Unix ns (0: none)
+	stallAt    int64 // Unix ns
 	stalledFor time.Duration
 	waitedOn   bool         // a publisher waits for room in pending
 	stalled    atomic.Int32 // readers of this session waiting for room elsewhere
