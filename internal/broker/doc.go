@@ -5,22 +5,22 @@
 // # Concurrency
 //
 // TCP, TLS and WebSocket connections (on Linux) are read by one event
-// loop (loop.go):
-// a goroutine that waits for readable sockets with epoll, reads them,
-// decodes their packets into a Framer each and runs the handlers, in the
-// order the input arrived (see "Order" below). An idle TCP connection
-// costs no goroutine and no buffer. The loop never waits for anything but
-// epoll: a publisher that must wait for a subscriber's room is paused and
-// a goroutine waits for it (flow control below), and the end of a
-// connection (final flush, session, will) runs on a goroutine.
+// loop (loop.go): a goroutine that waits for readable sockets with epoll,
+// reads them, decodes their packets into a Framer each and runs the
+// handlers, in the order the input arrived (see "Order" below). An idle
+// connection on the loop costs no goroutine and no buffer. The loop never
+// waits for anything but epoll: a publisher that must wait for a
+// subscriber's room is paused and a goroutine waits for it (flow control
+// below), a TLS handshake runs before the connection joins the loop, and
+// the end of a connection (final flush, session, will) runs on a
+// goroutine.
 //
-// Every other connection (unix socket, PROXY protocol, ServeConn, a TLS
-// handshake until it completes, or any connection where epoll is not
-// available) has one goroutine of its own
-// (conn.go), which only waits for input, on a minimum-size stack. When
-// bytes arrive it hands a read job to a shared worker (workers.go) and
-// waits for it: the job decodes the buffered packets and runs their
-// handlers in order.
+// Every other connection (unix socket, PROXY protocol, ServeConn of a
+// connection that is not TCP, or any connection where epoll is not
+// available) has one goroutine of its own (conn.go), which only waits for
+// input, on a minimum-size stack. When bytes arrive it hands a read job
+// to a shared worker (workers.go) and waits for it: the job decodes the
+// buffered packets and runs their handlers in order.
 //
 // Writes: everything only queues outbound items (conn.push). A push made
 // by a handler running on the loop or in a read job defers the write to

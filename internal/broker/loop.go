@@ -8,10 +8,12 @@ import (
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
 
-// The event loop: one goroutine reads every plain TCP connection in the
-// order their input arrives, and handles it (Linux, epoll; elsewhere, and
-// for TLS, WebSocket, PROXY and ServeConn connections, each connection has
-// a goroutine of its own, conn.go).
+// The event loop: one goroutine reads every TCP connection, every TLS
+// connection once its handshake is done (loop_tls.go) and every WebSocket
+// once upgraded (loop_ws.go), in the order their input arrives, and
+// handles it (Linux, epoll). Elsewhere, and for unix sockets and PROXY
+// protocol listeners, each connection has a goroutine of its own
+// (conn.go).
 //
 // Why one loop: causal order across connections. When a client's write
 // of SUBSCRIBE t has returned, the SUBSCRIBE is in the broker's socket,
