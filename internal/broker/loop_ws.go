@@ -25,9 +25,10 @@ import (
 
 // wsIn is the loop's frame decoder for one WebSocket connection.
 type wsIn struct {
-	ws  *websocket.Conn
-	src *tlsSource // wss: the socket under TLS
-	tc  *tls.Conn  // wss
+	ws   *websocket.Conn
+	pong func(data []byte) // answers a ping (off the loop)
+	src  *tlsSource        // wss: the socket under TLS
+	tc   *tls.Conn         // wss
 
 	hdr  [14]byte
 	nh   int    // header bytes gathered
@@ -45,7 +46,10 @@ type wsIn struct {
 // newWSIn returns a decoder for nc, or nil when the loop cannot read it
 // (behind a PROXY header, or an unknown socket).
 func newWSIn(nc *wsconn.Conn) *wsIn {
-	w := &wsIn{ws: nc.WebSocket()}
+	ws := nc.WebSocket()
+	w := &wsIn{ws: ws, pong: func(data []byte) {
+		go func() { _ = ws.WriteControl(websocket.PongMessage, data, time.Now().Add(time.Second)) }()
+	}}
 	switch u := w.ws.UnderlyingConn().(type) {
 	case *net.TCPConn:
 		return w
@@ -169,9 +173,7 @@ func (w *wsIn) endFrame() error {
 	case websocket.CloseMessage:
 		return io.EOF // the client closed; finish answers with a close frame
 	case websocket.PingMessage:
-		data := append([]byte(nil), w.ctl...)
-		ws := w.ws
-		go func() { _ = ws.WriteControl(websocket.PongMessage, data, time.Now().Add(time.Second)) }()
+		w.pong(append([]byte(nil), w.ctl...))
 	}
 	return nil
 }

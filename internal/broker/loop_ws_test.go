@@ -172,3 +172,61 @@ func TestLoopWebSocketFrames(t *testing.T) {
 		})
 	}
 }
+
+// FuzzWSDecode: the loop's WebSocket frame decoder (loop_ws.go) on any
+// client input, fed in pieces of any size: it never panics, never keeps
+// more than it was given, answers pings with their payload, and once it
+// reports an error it is not fed again (as the loop does).
+func FuzzWSDecode(f *testing.F) {
+	f.Add(wsFrame(true, 2, []byte{0xc0, 0}, false), 1)
+	f.Add(append(wsFrame(false, 2, []byte("ab"), false), wsFrame(true, 0, []byte("cd"), false)...), 3)
+	f.Add(wsFrame(true, 9, []byte("hi"), false), 2)
+	f.Add(wsFrame(true, 2, make([]byte, 70000), false), 4096)
+	f.Add([]byte{0x82, 0xff, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4}, 5)
+	f.Add(wsFrame(true, 1, []byte("text"), false), 7)
+	f.Add(wsFrame(true, 8, nil, false), 1)
+	f.Fuzz(func(t *testing.T, in []byte, piece int) {
+		var pongs [][]byte
+		w := &wsIn{pong: func(d []byte) { pongs = append(pongs, d) }}
+		fr := mqtt.NewFramer(0)
+		step := 1 + (piece&0xffff)%1024
+		var pending []byte
+		for len(in) > 0 || len(pending) > 0 {
+			chunk := pending
+			if len(chunk) == 0 {
+				n := min(step, len(in))
+				chunk, in = in[:n], in[n:]
+			}
+			rest, err := w.decode(chunk, fr)
+			if len(rest) > len(chunk) {
+				t.Fatalf("kept %d bytes of %d", len(rest), len(chunk))
+			}
+			if err != nil {
+				return
+			}
+			if len(rest) > 0 {
+				// The Framer is full: take its packets out (or give up on a
+				// framing error, as the loop ends the connection).
+				for {
+					p, err := fr.Next()
+					if err != nil {
+						return
+					}
+					if p == nil {
+						break
+					}
+				}
+				fr.Release()
+				if len(rest) == len(chunk) && len(fr.Space()) == 0 {
+					return // a framing error waits in the Framer
+				}
+			}
+			pending = rest
+		}
+		for _, p := range pongs {
+			if len(p) > 125 {
+				t.Fatalf("pong of %d bytes", len(p))
+			}
+		}
+	})
+}
