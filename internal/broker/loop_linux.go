@@ -280,24 +280,55 @@ func (l *loop) read(c *conn) bool {
 	if len(sp) == 0 {
 		return false // its buffer is full (or a framing error waits)
 	}
-	n, err := syscall.Read(int(c.lp.fd), sp)
+	n, err := readSocket(c, sp)
 	if n > 0 {
 		c.fr.Commit(n)
-		c.b.stats.bytesReceived.Add(int64(n))
 		return true
 	}
-	if err == syscall.EAGAIN || err == syscall.EINTR {
+	if err == nil {
 		c.fr.Release() // nothing buffered: hold no buffer
 		return false
-	}
-	if err == nil {
-		err = io.EOF
-	} else {
-		err = os.NewSyscallError("read", err)
 	}
 	c.lp.readErr = err // after its input is handled
 	l.unwatch(c)       // level-triggered: it would be ready for ever
 	return false
+}
+
+// readSocket reads once from c's socket into p, counting the bytes. No
+// bytes and no error: nothing to read now. The socket's end is io.EOF.
+func readSocket(c *conn, p []byte) (int, error) {
+	n, err := syscall.Read(int(c.lp.fd), p)
+	switch {
+	case n > 0:
+		c.b.stats.bytesReceived.Add(int64(n))
+		return n, nil
+	case err == syscall.EAGAIN || err == syscall.EINTR:
+		return 0, nil
+	case err == nil:
+		return 0, io.EOF
+	}
+	return 0, os.NewSyscallError("read", err)
+}
+
+// fillSource reads once from the socket under TLS source s when TLS has
+// used up what was read before, into the loop's scratch buffer (what TLS
+// leaves of it must be copied before the next read: keepSource).
+func (l *loop) fillSource(c *conn, s *tlsSource) {
+	if len(s.in) > 0 || s.err != nil {
+		return
+	}
+	if l.raw == nil {
+		l.raw = make([]byte, 64<<10)
+	}
+	n, err := readSocket(c, l.raw)
+	s.in, s.err = l.raw[:n], err
+}
+
+// keepSource copies what TLS left in s of the loop's scratch buffer.
+func keepSource(s *tlsSource) {
+	if len(s.in) > 0 {
+		s.in = append([]byte(nil), s.in...)
+	}
 }
 
 // readTLS reads once from c's socket and decrypts what crypto/tls can
@@ -306,22 +337,7 @@ func (l *loop) read(c *conn) bool {
 // next pass without waiting for epoll (loop.more).
 func (l *loop) readTLS(c *conn) bool {
 	s := c.src
-	if len(s.in) == 0 && s.err == nil {
-		if l.raw == nil {
-			l.raw = make([]byte, 64<<10)
-		}
-		n, err := syscall.Read(int(c.lp.fd), l.raw)
-		switch {
-		case n > 0:
-			s.in = l.raw[:n]
-			c.b.stats.bytesReceived.Add(int64(n))
-		case err == syscall.EAGAIN || err == syscall.EINTR:
-		case err == nil:
-			s.err = io.EOF
-		default:
-			s.err = os.NewSyscallError("read", err)
-		}
-	}
+	l.fillSource(c, s)
 	got := false
 	for {
 		sp := c.fr.Space()
@@ -344,9 +360,7 @@ func (l *loop) readTLS(c *conn) bool {
 			break
 		}
 	}
-	if len(s.in) > 0 {
-		s.in = append([]byte(nil), s.in...) // l.raw is reused
-	}
+	keepSource(s)
 	if !got {
 		c.fr.Release()
 	}
@@ -386,8 +400,8 @@ func (l *loop) readWS(c *conn) bool {
 		c.lp.readErr = w.err // after its input is handled
 		l.unwatch(c)
 	}
-	if w.src != nil && len(w.src.in) > 0 {
-		w.src.in = append([]byte(nil), w.src.in...) // l.raw is reused
+	if w.src != nil {
+		keepSource(w.src)
 	}
 	if !w.got {
 		c.fr.Release()
@@ -400,37 +414,15 @@ func (l *loop) readWS(c *conn) bool {
 // the input ended: w.err).
 func (l *loop) wsInput(c *conn) []byte {
 	w := c.wsIn
-	if l.raw == nil {
-		l.raw = make([]byte, 64<<10)
-	}
 	if w.src == nil {
-		n, err := syscall.Read(int(c.lp.fd), l.raw)
-		switch {
-		case n > 0:
-			c.b.stats.bytesReceived.Add(int64(n))
-			return l.raw[:n]
-		case err == syscall.EAGAIN || err == syscall.EINTR:
-		case err == nil:
-			w.err = io.EOF
-		default:
-			w.err = os.NewSyscallError("read", err)
+		if l.raw == nil {
+			l.raw = make([]byte, 64<<10)
 		}
-		return nil
+		n, err := readSocket(c, l.raw)
+		w.err = err
+		return l.raw[:n]
 	}
-	s := w.src
-	if len(s.in) == 0 && s.err == nil {
-		n, err := syscall.Read(int(c.lp.fd), l.raw)
-		switch {
-		case n > 0:
-			s.in = l.raw[:n]
-			c.b.stats.bytesReceived.Add(int64(n))
-		case err == syscall.EAGAIN || err == syscall.EINTR:
-		case err == nil:
-			s.err = io.EOF
-		default:
-			s.err = os.NewSyscallError("read", err)
-		}
-	}
+	l.fillSource(c, w.src)
 	if l.plain == nil {
 		l.plain = make([]byte, 16<<10)
 	}
