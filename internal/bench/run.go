@@ -133,6 +133,12 @@ func (f *flow) connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("publishers: %w", err)
 	}
+	f.startReaders()
+	return nil
+}
+
+// startReaders starts a reader for every subscriber and publisher.
+func (f *flow) startReaders() {
 	for _, s := range f.subs {
 		f.conns = append(f.conns, s.c)
 		f.goRead(s.c, s.readLoop)
@@ -141,7 +147,6 @@ func (f *flow) connect(ctx context.Context) error {
 		f.conns = append(f.conns, p.c)
 		f.goRead(p.c, p.readLoop)
 	}
-	return nil
 }
 
 func (f *flow) goRead(c *Conn, loop func()) {

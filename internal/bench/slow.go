@@ -176,14 +176,7 @@ func (f *flow) connectSlow(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, s := range f.subs {
-		f.conns = append(f.conns, s.c)
-		f.goRead(s.c, s.readLoop)
-	}
-	for _, p := range f.pubs {
-		f.conns = append(f.conns, p.c)
-		f.goRead(p.c, p.readLoop)
-	}
+	f.startReaders()
 	return nil
 }
 
