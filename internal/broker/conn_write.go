@@ -175,7 +175,7 @@ func (c *conn) fits(m *message, qos mqtt.QoS, subIDs []uint32) bool {
 	if int64(least) > int64(c.maxOut) {
 		return false
 	}
-	p := mqtt.Publish{Topic: topic, Payload: m.payload, QoS: qos, PacketID: 1, Props: m.props}
+	p := mqtt.Publish{Topic: topic, Payload: m.payload, QoS: qos, PacketID: 1, Props: m.propsValue()}
 	p.Props.SubscriptionIDs = subIDs
 	if !m.expiry.IsZero() {
 		p.Props.SetMessageExpiry(1)
@@ -391,7 +391,9 @@ func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
 	*p = mqtt.Publish{Topic: topic, Payload: m.payload, QoS: it.qos, Retain: it.retain,
 		Dup: it.dup, PacketID: it.pid}
 	if v == mqtt.V5 {
-		p.Props = m.props
+		if m.props != nil {
+			p.Props = *m.props
+		}
 		p.Props.SubscriptionIDs = it.subIDs // [MQTT-3.3.4-3]
 		if !m.expiry.IsZero() {
 			p.Props.SetMessageExpiry(m.remainingExpiry(now)) // [MQTT-3.3.2-6]

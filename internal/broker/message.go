@@ -21,7 +21,9 @@ type message struct {
 	// [MQTT-3.3.2-17] [MQTT-3.3.2-18]: payload format, content type,
 	// response topic, correlation data, user properties. Topic alias,
 	// subscription identifiers and message expiry are per delivery.
-	props  mqtt.Properties
+	// nil when there are none: most messages have none, and a message
+	// is allocated per PUBLISH (the struct stays in a small size class).
+	props  *mqtt.Properties
 	expiry time.Time // zero = never expires
 	from   *session  // publisher, for No Local; nil for broker messages
 	fromID string
@@ -33,9 +35,13 @@ type message struct {
 }
 
 // forwardedProps copies the properties of an inbound PUBLISH that are
-// forwarded to subscribers.
-func forwardedProps(in *mqtt.Properties) mqtt.Properties {
-	var p mqtt.Properties
+// forwarded to subscribers; nil when it has none.
+func forwardedProps(in *mqtt.Properties) *mqtt.Properties {
+	if !in.Has(mqtt.PropPayloadFormat) && !in.Has(mqtt.PropContentType) && !in.Has(mqtt.PropResponseTopic) &&
+		!in.Has(mqtt.PropCorrelationData) && len(in.User) == 0 {
+		return nil
+	}
+	p := new(mqtt.Properties)
 	if in.Has(mqtt.PropPayloadFormat) {
 		p.SetPayloadFormat(in.PayloadFormat)
 	}
@@ -58,6 +64,14 @@ func expiryFrom(p *mqtt.Properties, now time.Time) time.Time {
 		return time.Time{}
 	}
 	return now.Add(time.Duration(p.MessageExpiry) * time.Second)
+}
+
+// propsValue is a copy of the forwarded properties (zero when none).
+func (m *message) propsValue() mqtt.Properties {
+	if m.props == nil {
+		return mqtt.Properties{}
+	}
+	return *m.props
 }
 
 // expired reports whether m has expired at now.
@@ -113,14 +127,14 @@ func (o *outMsg) stored(publisher string) *StoredMessage {
 	m := o.msg
 	return &StoredMessage{
 		Seq: o.seq, PacketID: o.pid, State: o.state, QoS: o.qos, Retain: o.retain, Dup: o.dup,
-		SubIDs: o.subIDs, Topic: m.topic, Payload: m.payload, Props: m.props, Expiry: m.expiry,
+		SubIDs: o.subIDs, Topic: m.topic, Payload: m.payload, Props: m.propsValue(), Expiry: m.expiry,
 		Publisher: publisher,
 	}
 }
 
 func storedRetained(m *message) *StoredMessage {
 	sm := &StoredMessage{QoS: m.qos, Retain: true, Topic: m.topic, Payload: m.payload,
-		Props: m.props, Expiry: m.expiry, Publisher: m.fromID}
+		Props: m.propsValue(), Expiry: m.expiry, Publisher: m.fromID}
 	if ci := m.src; ci != nil {
 		// For check_retain_source after a restart (retained.go).
 		sm.Source = &StoredSource{Username: ci.Username, HasUsername: ci.HasUsername, Listener: ci.Listener,
@@ -131,7 +145,7 @@ func storedRetained(m *message) *StoredMessage {
 
 func messageFromStored(sm *StoredMessage) *message {
 	m := &message{topic: sm.Topic, payload: sm.Payload, qos: sm.QoS, retain: sm.Retain,
-		props: sm.Props, expiry: sm.Expiry, fromID: sm.Publisher}
+		props: forwardedProps(&sm.Props), expiry: sm.Expiry, fromID: sm.Publisher}
 	if so := sm.Source; so != nil {
 		m.src = &ClientInfo{ClientID: sm.Publisher, Username: so.Username, HasUsername: so.HasUsername,
 			Listener: so.Listener, CertCommonName: so.CertCommonName, MountPoint: so.MountPoint, Version: so.Version}
