@@ -130,8 +130,19 @@ func (m *metricsState) noteDelivered(q mqtt.QoS, msg *message) {
 	m.deliver[q&3%3].Observe(time.Duration(time.Now().UnixNano() - msg.at))
 }
 
-// drop counts a dropped message.
+// drop counts a dropped message: the one count behind /metrics'
+// messages_dropped_total{reason} and $SYS/broker/publish/messages/dropped
+// (their sum, droppedTotal), so that both agree on every reason (drop.go).
 func (b *Broker) drop(why int) { b.metrics.dropped[why].Add(1) }
+
+// droppedTotal is the number of dropped messages, every reason.
+func (m *metricsState) droppedTotal() int64 {
+	var n int64
+	for i := range m.dropped {
+		n += m.dropped[i].Load()
+	}
+	return n
+}
 
 // EnableLatency starts measuring the publish-to-deliver latency of one
 // received message in every (1 = all of them; each costs a clock reading

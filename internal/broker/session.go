@@ -140,7 +140,6 @@ func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 	size := int64(len(om.msg.payload)) // max_queued_bytes: payload bytes, as mosquitto
 	if c == nil && (len(s.pending) >= cfg.maxQueued ||
 		(cfg.MaxQueuedBytes > 0 && s.pendingBytes+size > cfg.MaxQueuedBytes)) {
-		s.b.stats.publishDropped.Add(1)
 		s.b.drop(DropQueueFull)
 		if !s.dropping {
 			// Once per run of drops, as mosquitto logs it (a notice).
