@@ -82,14 +82,16 @@ func (s *session) dropUnreadable() {
 	}
 }
 
-// unfitReason is the drop reason (Drop*) of a message c.fits refused:
-// outside the mount point of c's listener, else too large for c's
-// Maximum Packet Size.
-func (c *conn) unfitReason(m *message) int {
+// unfitWhy is why c.fits refused m: its topic is outside the mount point
+// of c's listener, else it is too large for c's Maximum Packet Size.
+func (c *conn) unfitWhy(m *message) string {
 	if c.mount != "" {
 		if _, ok := c.unmount(m.topic); !ok {
-			return DropOther
+			return whyOutsideMount
 		}
 	}
-	return DropTooLarge
+	return whyTooLarge
 }
+
+// unfitReason is the drop reason (Drop*) of a message c.fits refused.
+func (c *conn) unfitReason(m *message) int { return dropReason(c.unfitWhy(m)) }
