@@ -111,6 +111,14 @@ func (m *metricsState) notePublishOut(q mqtt.QoS, msg *message, stripe uint64) {
 	m.pubOutBytes[q&3%3].add(stripe, int64(len(msg.payload)))
 }
 
+// unnotePublishOut takes back notePublishOut for a QoS 0 message that
+// was handed to a connection's write queue and then not sent (it expired
+// there): not on the hot path, so any stripe will do.
+func (m *metricsState) unnotePublishOut(q mqtt.QoS, msg *message) {
+	m.pubOut[q&3%3].add(0, -1)
+	m.pubOutBytes[q&3%3].add(0, -int64(len(msg.payload)))
+}
+
 // stamp marks a received message for the publish-to-deliver latency
 // histogram: one message in EnableLatency's every (one clock reading
 // per sampled message, none for the others).

@@ -124,6 +124,38 @@ func sumDropped(m Metrics) int64 {
 	return n
 }
 
+// TestSysDroppedQoS0Expired: QoS 0 messages that expire in a connection's
+// write queue [MQTT-3.3.2-5] are counted in $SYS/broker/publish/messages/
+// dropped as in /metrics (reason expired); every message published is
+// received or counted there. They are not counted as sent: not in
+// /metrics' messages_sent_total (nor its bytes, nor $SYS/broker/publish/
+// bytes/sent), nor in $SYS/broker/publish/messages/sent.
+func TestSysDroppedQoS0Expired(t *testing.T) {
+	b, addr, clock := newClockBroker(t, Options{SysInterval: 20 * time.Millisecond})
+	n, queued, got := expireInWriteQueue(t, b, addr, clock, "sx")
+	m := b.Metrics()
+	expired := m.Dropped[DropExpired]
+	t.Logf("%d published, %d queued when they expired, %d received, %d expired", n, queued, got, expired)
+	if expired == 0 || int64(got)+expired != int64(n) {
+		t.Fatalf("%d received + %d counted expired, want > 0 expired and %d in all", got, expired, n)
+	}
+	if m.PublishDropped != expired || sumDropped(m) != expired {
+		t.Errorf("$SYS dropped %d, /metrics dropped %d (expired %d): want both %d", m.PublishDropped, sumDropped(m), expired, expired)
+	}
+	waitSys(t, addr, "publish/messages/dropped", expired)
+
+	// Sent: the n-expired received plus the end marker.
+	sent := int64(got + 1)
+	size := int64(32<<10*got + len("end"))
+	if m.PublishOut[0] != sent || m.PublishOutBytes[0] != size {
+		t.Errorf("messages_sent_total{qos=0} %d (%d bytes), want %d (%d bytes): the expired ones were not sent",
+			m.PublishOut[0], m.PublishOutBytes[0], sent, size)
+	}
+	if m.PublishSent != sent {
+		t.Errorf("$SYS publish/messages/sent %d, want %d", m.PublishSent, sent)
+	}
+}
+
 // TestSysDroppedEveryReason: for every drop reason, a scripted drop is
 // counted once in /metrics under that reason (and no other) and in
 // $SYS/broker/publish/messages/dropped; a delivery the ACL filters out is
