@@ -373,8 +373,12 @@ func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
 		now = c.b.now()
 	}
 	if it.qos == 0 && m.expired(now) {
-		c.b.drop(DropExpired) // /metrics
-		return nil            // [MQTT-3.3.2-5]
+		// Deleted, not sent [MQTT-3.3.2-5]: counted as dropped ($SYS
+		// and /metrics), and no longer as sent (deliverFlow counted it
+		// when it queued it).
+		c.b.drop(DropExpired)
+		c.b.metrics.unnotePublishOut(0, m)
+		return nil
 	}
 	topic := m.topic
 	if c.mount != "" {

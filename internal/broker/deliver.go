@@ -172,13 +172,11 @@ func (b *Broker) deliverFlow(s *session, m *message, subQoS mqtt.QoS, retain boo
 				f.add(s)
 			}
 		case pushDropped:
-			b.stats.publishDropped.Add(1)
 			b.drop(DropSlowConsumer)
 			return nil
 		case pushUnfit:
 			// Larger than the client's Maximum Packet Size: discarded
 			// as if sent [MQTT-3.1.2-25], counted as too large.
-			b.stats.publishDropped.Add(1)
 			b.drop(c.unfitReason(m))
 			return nil
 		}
@@ -247,7 +245,6 @@ func (b *Broker) redeliverShared(orphans []orphan) {
 			break
 		}
 		if !sent {
-			b.stats.publishDropped.Add(1)
 			b.drop(DropNoSubscriber)
 			b.cfg.Logger.Info("Dropped message on '" + o.m.topic + "': no member of shared subscription " +
 				mqtt.SharePrefix + o.share.Group + "/" + o.share.Filter + " left.")

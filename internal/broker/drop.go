@@ -11,6 +11,12 @@ import (
 // $SYS/broker/publish/messages/dropped and logged with the reason, never
 // lost silently.
 //
+// Every drop is counted once, by Broker.drop with its reason (Drop*):
+// /metrics shows the counts by reason, $SYS/broker/publish/messages/
+// dropped their sum (Stats.PublishDropped), so the two always agree. A
+// delivery the subscriber's ACL filters out is not a drop there: /metrics
+// counts it as reason acl, $SYS as publish/messages/denied.
+//
 // Authorization is checked when a message is handed to a connection,
 // whatever the path: a delivery to a connected client (deliverFlow), a
 // queued message entering the inflight window (fill), the inflight
@@ -31,15 +37,7 @@ func (s *session) mayRead(topic string) bool {
 // dropped counts a QoS 1/2 message the session will not send and logs
 // why: as a warning when the ACL refused it, else as a notice. s.mu held.
 func (s *session) dropped(om *outMsg, why string) {
-	s.b.stats.publishDropped.Add(1)
-	switch why {
-	case whyNotAuthorised:
-		s.b.drop(DropACL)
-	case whyTooLarge:
-		s.b.drop(DropTooLarge)
-	default:
-		s.b.drop(DropOther)
-	}
+	s.b.drop(dropReason(why))
 	lvl := slog.LevelInfo
 	if why == whyNotAuthorised {
 		lvl = slog.LevelWarn
@@ -54,6 +52,17 @@ const (
 	whyTooLarge      = "larger than the client's Maximum Packet Size" // [MQTT-3.1.2-25]
 	whyOutsideMount  = "its topic is not below the mount point of the client's listener"
 )
+
+// dropReason is the drop reason (Drop*) counted for why.
+func dropReason(why string) int {
+	switch why {
+	case whyNotAuthorised:
+		return DropACL
+	case whyTooLarge:
+		return DropTooLarge
+	}
+	return DropOther // whyOutsideMount
+}
 
 // dropUnreadable removes from the inflight window the messages the
 // client may not read (see above). Released QoS 2 messages stay: only
@@ -73,14 +82,16 @@ func (s *session) dropUnreadable() {
 	}
 }
 
-// unfitReason is the drop reason (Drop*) of a message c.fits refused:
-// outside the mount point of c's listener, else too large for c's
-// Maximum Packet Size.
-func (c *conn) unfitReason(m *message) int {
+// unfitWhy is why c.fits refused m: its topic is outside the mount point
+// of c's listener, else it is too large for c's Maximum Packet Size.
+func (c *conn) unfitWhy(m *message) string {
 	if c.mount != "" {
 		if _, ok := c.unmount(m.topic); !ok {
-			return DropOther
+			return whyOutsideMount
 		}
 	}
-	return DropTooLarge
+	return whyTooLarge
 }
+
+// unfitReason is the drop reason (Drop*) of a message c.fits refused.
+func (c *conn) unfitReason(m *message) int { return dropReason(c.unfitWhy(m)) }

@@ -111,6 +111,14 @@ func (m *metricsState) notePublishOut(q mqtt.QoS, msg *message, stripe uint64) {
 	m.pubOutBytes[q&3%3].add(stripe, int64(len(msg.payload)))
 }
 
+// unnotePublishOut takes back notePublishOut for a QoS 0 message that
+// was handed to a connection's write queue and then not sent (it expired
+// there): not on the hot path, so any stripe will do.
+func (m *metricsState) unnotePublishOut(q mqtt.QoS, msg *message) {
+	m.pubOut[q&3%3].add(0, -1)
+	m.pubOutBytes[q&3%3].add(0, -int64(len(msg.payload)))
+}
+
 // stamp marks a received message for the publish-to-deliver latency
 // histogram: one message in EnableLatency's every (one clock reading
 // per sampled message, none for the others).
@@ -130,8 +138,19 @@ func (m *metricsState) noteDelivered(q mqtt.QoS, msg *message) {
 	m.deliver[q&3%3].Observe(time.Duration(time.Now().UnixNano() - msg.at))
 }
 
-// drop counts a dropped message.
+// drop counts a dropped message: the one count behind /metrics'
+// messages_dropped_total{reason} and $SYS/broker/publish/messages/dropped
+// (their sum, droppedTotal), so that both agree on every reason (drop.go).
 func (b *Broker) drop(why int) { b.metrics.dropped[why].Add(1) }
+
+// droppedTotal is the number of dropped messages, every reason.
+func (m *metricsState) droppedTotal() int64 {
+	var n int64
+	for i := range m.dropped {
+		n += m.dropped[i].Load()
+	}
+	return n
+}
 
 // EnableLatency starts measuring the publish-to-deliver latency of one
 // received message in every (1 = all of them; each costs a clock reading

@@ -1,11 +1,9 @@
 package broker
 
 import (
-	"context"
 	"net"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
@@ -41,66 +39,11 @@ func dialSmallWindow(t *testing.T, addr string, v mqtt.Version) *tclient {
 // sent [MQTT-3.3.2-5] and are counted as dropped, reason expired: every
 // message published is either received or counted.
 func TestMetricsQoS0ExpiredBeforeWrite(t *testing.T) {
-	clock := &fakeClock{}
-	clock.ns.Store(time.Now().UnixNano())
-	b, err := New(Options{Listeners: []ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.now = clock.now
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		_ = b.Shutdown(ctx)
-	})
-	addr := b.Addr("tcp").String()
-
-	sub := dialSmallWindow(t, addr, mqtt.V5)
-	sub.connect(connectPacket(mqtt.V5, "ex-sub", true))
-	sub.subscribe("ex/#", 0)
-	pub := connectClient(t, addr, mqtt.V5, "ex-pub")
-
-	const n = 300
-	payload := make([]byte, 32<<10)
-	for range n {
-		p := &mqtt.Publish{Topic: "ex/data", Payload: payload}
-		p.Props.SetMessageExpiry(10)
-		pub.send(p)
-	}
-	pub.roundTrip() // every PUBLISH handled: queued for ex-sub, or written
-
-	// Some of them wait in ex-sub's write queue (the socket is full).
-	b.mu.Lock()
-	c := b.sessions["ex-sub"].conn
-	b.mu.Unlock()
-	c.qmu.Lock()
-	queued := len(c.queue)
-	c.qmu.Unlock()
-	if queued == 0 {
-		t.Fatal("nothing waits in the subscriber's write queue; the test needs more data")
-	}
-
-	clock.advance(time.Minute) // the queued ones expire
-	pub.publish("ex/end", "end", 0, false)
-	got := 0
-	for {
-		p, err := sub.read(testTimeout)
-		if err != nil {
-			t.Fatalf("after %d messages: %v", got, err)
-		}
-		if pp, ok := p.(*mqtt.Publish); ok {
-			if pp.Topic == "ex/end" {
-				break
-			}
-			got++
-		}
-	}
+	b, addr, clock := newClockBroker(t, Options{})
+	n, queued, got := expireInWriteQueue(t, b, addr, clock, "ex")
 	expired := b.Metrics().Dropped[DropExpired]
 	t.Logf("%d queued, %d received, %d expired", queued, got, expired)
-	if expired == 0 || int64(got)+expired != n {
+	if expired == 0 || int64(got)+expired != int64(n) {
 		t.Errorf("%d received + %d counted expired, want > 0 expired and %d in all", got, expired, n)
 	}
 }

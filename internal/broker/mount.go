@@ -117,7 +117,7 @@ func (s *session) dropUnsendable(c *conn) {
 			i++
 			continue
 		}
-		s.dropped(om, whyOutsideMount)
+		s.dropped(om, c.unfitWhy(om.msg))
 		s.complete(om) // removes s.inflight[i]
 	}
 }

@@ -140,7 +140,6 @@ func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 	size := int64(len(om.msg.payload)) // max_queued_bytes: payload bytes, as mosquitto
 	if c == nil && (len(s.pending) >= cfg.maxQueued ||
 		(cfg.MaxQueuedBytes > 0 && s.pendingBytes+size > cfg.MaxQueuedBytes)) {
-		s.b.stats.publishDropped.Add(1)
 		s.b.drop(DropQueueFull)
 		if !s.dropping {
 			// Once per run of drops, as mosquitto logs it (a notice).
@@ -154,7 +153,7 @@ func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 	om.seq = s.seq
 	if c != nil && len(s.pending) == 0 && s.windowOpen(c, om) {
 		if !c.fits(om.msg, om.qos, om.subIDs) {
-			s.dropped(om, whyTooLarge) // [MQTT-3.1.2-25] discard as if sent
+			s.dropped(om, c.unfitWhy(om.msg)) // [MQTT-3.1.2-25] discard as if sent (or outside the mount point)
 			return false, nil
 		}
 		s.startSend(om)
@@ -231,14 +230,14 @@ func (s *session) fill(by *conn) {
 		s.countPending(om, -1)
 		// A message that expired before onward delivery started is
 		// deleted [MQTT-3.3.2-5]; one too big for the client is discarded
-		// [MQTT-3.1.2-25]; one the client may not read now is dropped
-		// (drop.go).
+		// [MQTT-3.1.2-25], as one outside the mount point of its
+		// listener; one the client may not read now is dropped (drop.go).
 		drop := true
 		switch {
 		case om.msg.expired(now):
 			s.b.drop(DropExpired) // [MQTT-3.3.2-5]
 		case !c.fits(om.msg, om.qos, om.subIDs):
-			s.dropped(om, whyTooLarge)
+			s.dropped(om, c.unfitWhy(om.msg))
 		case !s.mayRead(om.msg.topic):
 			s.dropped(om, whyNotAuthorised)
 		default:

@@ -19,7 +19,6 @@ type stats struct {
 	msgsSent          atomic.Int64 // every MQTT packet sent
 	publishReceived   atomic.Int64
 	publishSent       atomic.Int64
-	publishDropped    atomic.Int64 // QoS 0 dropped for slow consumers; QoS 1/2 dropped by a session (drop.go)
 	readDenied        atomic.Int64 // deliveries the subscriber's ACL refused
 	sharedRedelivered atomic.Int64 // shared-subscription messages sent to another member after a session ended
 	bytesReceived     atomic.Int64
@@ -41,7 +40,7 @@ func (s *stats) noteConnected() {
 type Stats struct {
 	ClientsConnected, ClientsDisconnected, ClientsTotal, ClientsMaximum, ClientsExpired int64
 	MessagesReceived, MessagesSent                                                      int64
-	PublishReceived, PublishSent, PublishDropped                                        int64
+	PublishReceived, PublishSent, PublishDropped                                        int64 // dropped: Metrics.Dropped summed, but for the ACL-filtered deliveries (PublishDenied)
 	PublishDenied                                                                       int64 // deliveries the subscriber's ACL refused
 	BytesReceived, BytesSent                                                            int64
 	RetainedCount, SubscriptionCount, SharedSubscriptionCount, StoredMessages           int64
@@ -57,7 +56,7 @@ func (b *Broker) Stats() Stats {
 		MessagesSent:            b.stats.msgsSent.Load(),
 		PublishReceived:         b.stats.publishReceived.Load(),
 		PublishSent:             b.stats.publishSent.Load(),
-		PublishDropped:          b.stats.publishDropped.Load(),
+		PublishDropped:          b.metrics.droppedTotal(),
 		PublishDenied:           b.stats.readDenied.Load(),
 		BytesReceived:           b.stats.bytesReceived.Load(),
 		BytesSent:               b.stats.bytesSent.Load(),
