@@ -76,10 +76,12 @@ type flow struct {
 func newFlow(c *conn) flow { return flow{c: c, sess: c.sess} }
 
 // mayWait reports whether the publisher may wait for s (s.mu held): not
-// for its own session, not for a slow consumer, not for a session whose
-// reader is waiting itself.
+// when publishers never wait (StallTimeout < 0), not for its own
+// session, not for a slow consumer, not for a session whose reader is
+// waiting itself.
 func (f *flow) mayWait(s *session) bool {
-	return f != nil && f.c != nil && s != f.sess && !s.slow && !s.probation && s.stalled.Load() == 0
+	return f != nil && f.c != nil && f.c.b.cfg.stallTimeout > 0 && s != f.sess && !s.slow && !s.probation &&
+		s.stalled.Load() == 0
 }
 
 // reader is the publishing connection, whose read job runs the publish
