@@ -99,18 +99,20 @@ type conn struct {
 }
 
 func newConn(b *Broker, nc net.Conn, lis *listener) *conn {
-	c := &conn{
-		b: b, nc: nc, lis: lis, remote: nc.RemoteAddr().String(), mount: lis.cfg.MountPoint,
-		problemInfo: true,
-	}
+	c := &conn{b: b, nc: nc, lis: lis, mount: lis.cfg.MountPoint, problemInfo: true}
 	c.lp.lastPkt = time.Now().UnixNano() // accepted: the connect timeout counts from here
-	_, c.tcp = nc.(*net.TCPConn)
 	switch x := nc.(type) {
+	case *fdConn: // accepted for the loop (fdconn_linux.go)
+		c.remote, c.tcp = x.raddr, true
+		return c
+	case *net.TCPConn:
+		c.tcp = true
 	case *tls.Conn:
 		c.src, _ = x.NetConn().(*tlsSource)
 	case *wsconn.Conn:
 		c.wsIn = newWSIn(x)
 	}
+	c.remote = nc.RemoteAddr().String()
 	return c
 }
 

@@ -296,7 +296,7 @@ func (c *conn) writeNow(p []byte) (int, error) {
 	if len(bw.backlog) == 0 {
 		var n int
 		var err error
-		rc, err := c.nc.(*net.TCPConn).SyscallConn()
+		rc, err := c.nc.(syscall.Conn).SyscallConn() // *net.TCPConn or *fdConn
 		if err == nil {
 			err = rc.Write(func(fd uintptr) bool {
 				n, _ = syscall.Write(int(fd), p)

@@ -75,6 +75,9 @@ func (l *loop) add(c *conn) bool {
 	if err != nil || fd < 0 {
 		return false
 	}
+	if x, ok := c.nc.(*fdConn); ok && !x.hold() { // the loop's use, until end
+		return false
+	}
 	// The loop reads the socket itself, between its own polls; the fd
 	// stays open until finish closes the net.Conn, after the loop let go
 	// of it (end).
@@ -508,6 +511,9 @@ func (l *loop) end(c *conn, err error) {
 	c.lp.dead = true
 	l.unwatch(c)
 	delete(l.conns, int(c.lp.fd))
+	if x, ok := c.nc.(*fdConn); ok {
+		x.release() // finish closes it (after a forced Close: now)
+	}
 	c.fr.Release()
 	var ce *closeError
 	if !errors.As(err, &ce) {
