@@ -29,13 +29,18 @@ import (
 // each Write, Read or RawConn call), so that a write job that runs late
 // can never write to a descriptor number the kernel gave to another
 // socket.
+//
+// It has no read deadline (32 bytes, not 48): the loop reads it and
+// times out connect and keep alive itself (sweep).
 type fdConn struct {
 	fd    int32
 	state atomic.Int32 // users | fdClosed | fdDone
 	raddr string       // the client's address, as net.TCPAddr.String
-	rdl   atomic.Int64 // read deadline, Unix ns (0: none)
 	wdl   atomic.Int64 // write deadline, Unix ns (0: none)
 }
+
+// errNoReadDeadline: an fdConn is read by the loop, which keeps time.
+var errNoReadDeadline = errors.New("read deadline on a socket of the event loop")
 
 const (
 	fdClosed  = 1 << 29 // Close was called
@@ -121,9 +126,6 @@ func (f *fdConn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	for {
-		if err := f.expired(&f.rdl); err != nil {
-			return 0, f.opErr("read", err)
-		}
 		n, err := syscall.Read(int(f.fd), p)
 		switch {
 		case n > 0:
@@ -132,7 +134,7 @@ func (f *fdConn) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		case err == syscall.EINTR:
 		case err == syscall.EAGAIN:
-			if err := f.wait(pollIn, &f.rdl); err != nil {
+			if err := f.wait(pollIn, nil); err != nil {
 				return 0, f.opErr("read", err)
 			}
 		default:
@@ -173,6 +175,13 @@ func (f *fdConn) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+func loadDeadline(dl *atomic.Int64) int64 {
+	if dl == nil {
+		return 0
+	}
+	return dl.Load()
+}
+
 // expired reports a deadline that has passed.
 func (f *fdConn) expired(dl *atomic.Int64) error {
 	if d := dl.Load(); d != 0 && time.Now().UnixNano() >= d {
@@ -193,8 +202,8 @@ type pollFd struct {
 	revents int16
 }
 
-// wait waits until the socket is ready for events, the deadline passes
-// or the connection is closed. A poll(2) on a goroutine blocks its
+// wait waits until the socket is ready for events, the deadline dl (nil:
+// none) passes or the connection is closed. A poll(2) on a goroutine blocks its
 // thread, so it waits at most fdWaitSlice at a time and looks again.
 func (f *fdConn) wait(events int16, dl *atomic.Int64) error {
 	for {
@@ -202,7 +211,7 @@ func (f *fdConn) wait(events int16, dl *atomic.Int64) error {
 			return net.ErrClosed
 		}
 		slice := fdWaitSlice
-		if d := dl.Load(); d != 0 {
+		if d := loadDeadline(dl); d != 0 {
 			left := time.Duration(d - time.Now().UnixNano())
 			if left <= 0 {
 				return os.ErrDeadlineExceeded
@@ -254,14 +263,16 @@ func (f *fdConn) LocalAddr() net.Addr {
 }
 
 func (f *fdConn) SetDeadline(t time.Time) error {
-	f.rdl.Store(deadlineNs(t))
 	f.wdl.Store(deadlineNs(t))
-	return nil
+	return f.SetReadDeadline(t)
 }
 
+// SetReadDeadline fails unless t is zero: see fdConn.
 func (f *fdConn) SetReadDeadline(t time.Time) error {
-	f.rdl.Store(deadlineNs(t))
-	return nil
+	if t.IsZero() {
+		return nil
+	}
+	return f.opErr("set", errNoReadDeadline)
 }
 
 func (f *fdConn) SetWriteDeadline(t time.Time) error {
@@ -296,7 +307,7 @@ func (r fdRaw) Control(fn func(fd uintptr)) error {
 	return nil
 }
 
-func (r fdRaw) Read(fn func(fd uintptr) bool) error { return r.do(fn, pollIn, &r.f.rdl) }
+func (r fdRaw) Read(fn func(fd uintptr) bool) error { return r.do(fn, pollIn, nil) }
 
 func (r fdRaw) Write(fn func(fd uintptr) bool) error { return r.do(fn, pollOut, &r.f.wdl) }
 

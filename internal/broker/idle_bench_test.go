@@ -152,6 +152,9 @@ func measureIdle(b *testing.B, n int, ws bool) idleMem {
 		}
 		return nc.SetDeadline(time.Time{})
 	})
+	// Idle: the loop's sweep trims each connection after trimAfter and,
+	// after a burst, returns memory (loop.go).
+	time.Sleep(burstQuiet + 3*sweepEvery)
 	after := readMem()
 	if path := os.Getenv("MQKIT_IDLE_HEAPPROFILE"); path != "" {
 		writeHeapProfile(b, path)

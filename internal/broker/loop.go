@@ -3,6 +3,8 @@ package broker
 import (
 	"errors"
 	"os"
+	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -102,8 +104,77 @@ type loopPost struct {
 	kind postKind
 }
 
+// trimAfter is how long a loop connection must have been silent before
+// the sweep takes back its Framer and its empty outbound queue's spare
+// array (trimIdle).
+const trimAfter = time.Second
+
+// needFramer gives c a Framer if it has none (loop goroutine).
+func (c *conn) needFramer() {
+	if c.fr == nil {
+		c.fr = mqtt.NewFramer(c.b.cfg.MaxPacketSize)
+		c.fr.Version = c.version
+	}
+}
+
+// trimIdle drops what a connection silent for trimAfter holds for its
+// next input and output: its Framer (128 bytes; the next read makes a new
+// one) and the empty array of its outbound queue, kept by drain to swap
+// with the spare (64 bytes after the CONNACK). Loop goroutine (sweep); c
+// is neither paused nor dead. Issue 17: an idle connection should cost
+// no more than it must. It reports whether it trimmed.
+func (c *conn) trimIdle() bool {
+	if c.lp.more || c.fr.Buffered() > 0 || c.fr.Err() != nil {
+		return false // input held somewhere: not idle
+	}
+	c.fr.Release()
+	c.fr = nil
+	c.qmu.Lock()
+	if len(c.queue) == 0 {
+		c.queue, c.spare = nil, nil // drain swaps them: either may hold the array
+	}
+	c.qmu.Unlock()
+	return true
+}
+
+// A burst of at least burstConns new connections followed by burstQuiet
+// without any makes the loop return the memory the burst left free to the
+// operating system (returnMemory).
+const (
+	burstConns = 1000
+	burstQuiet = trimAfter + 500*time.Millisecond
+)
+
+// afterBurst starts returnMemory after a burst of connections (sweep).
+func (l *loop) afterBurst(now int64) {
+	if l.burst < burstConns || now-l.lastAdd < int64(burstQuiet) {
+		return
+	}
+	l.burst = 0
+	if returningMemory.CompareAndSwap(false, true) {
+		go returnMemory()
+	}
+}
+
+// returningMemory is set while returnMemory runs.
+var returningMemory atomic.Bool
+
+// returnMemory collects the garbage of a burst of connections (CONNECT
+// packets, the Framers and queue arrays trimIdle dropped) and returns the
+// free pages to the operating system at once instead of over minutes
+// (Go's scavenger): the broker's RSS is then its live memory, not the
+// peak of the burst. It runs on its own goroutine, once per burst, never
+// on the busy path.
+func returnMemory() {
+	defer returningMemory.Store(false)
+	debug.FreeOSMemory()
+}
+
 // loopPackets handles the complete packets c's Framer holds.
 func (c *conn) loopPackets(now int64) error {
+	if c.fr == nil {
+		return c.lp.readErr // nothing read since it was trimmed
+	}
 	for !c.isClosing() {
 		p, err := c.fr.Next()
 		if err != nil {
