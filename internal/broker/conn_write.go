@@ -7,7 +7,6 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -294,16 +293,7 @@ func (c *conn) writeNow(p []byte) (int, error) {
 	bw := c.w.bw // set: writeNow runs inside drain
 	total := len(p)
 	if len(bw.backlog) == 0 {
-		var n int
-		var err error
-		rc, err := c.nc.(syscall.Conn).SyscallConn() // *net.TCPConn or *fdConn
-		if err == nil {
-			err = rc.Write(func(fd uintptr) bool {
-				n, _ = syscall.Write(int(fd), p)
-				return true // never wait for the socket to become writable
-			})
-		}
-		if err == nil && n > 0 {
+		if n := c.writeSome(p); n > 0 { // conn_nonblock.go
 			c.b.stats.bytesSent.Add(int64(n))
 			p = p[n:]
 		}

@@ -182,6 +182,17 @@ func loadDeadline(dl *atomic.Int64) int64 {
 	return dl.Load()
 }
 
+// writeNow writes what the socket takes now, without waiting (an inline
+// flush); 0 when it takes nothing or fails (the write job meets the error).
+func (f *fdConn) writeNow(p []byte) int {
+	if !f.hold() {
+		return 0
+	}
+	n, _ := syscall.Write(int(f.fd), p)
+	f.release()
+	return max(n, 0)
+}
+
 // expired reports a deadline that has passed.
 func (f *fdConn) expired(dl *atomic.Int64) error {
 	if d := dl.Load(); d != 0 && time.Now().UnixNano() >= d {

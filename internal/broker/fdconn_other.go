@@ -15,3 +15,5 @@ type fdConn struct {
 
 func (f *fdConn) hold() bool { return false }
 func (f *fdConn) release()   {}
+
+func (f *fdConn) writeNow([]byte) int { return 0 }

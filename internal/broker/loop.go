@@ -78,6 +78,8 @@ type loopConn struct {
 	more    bool   // on loop.more: read at the next pass without an epoll event
 	closing bool   // closed while paused: ended when it resumes
 	dead    bool   // ended: finish runs or ran
+	trimmed bool   // trimIdle ran since its last packet
+	rare    bool   // its last packets came after a silence: drop its queue's arrays after the flush
 	lastPkt int64  // Unix ns: last packet handled (keep alive); before CONNECT, accepted (connect timeout)
 	readErr error  // the socket failed or ended: handled after its input
 }
@@ -105,9 +107,17 @@ type loopPost struct {
 }
 
 // trimAfter is how long a loop connection must have been silent before
-// the sweep takes back its Framer and its empty outbound queue's spare
-// array (trimIdle).
+// the sweep takes back its Framer and its empty outbound queue's arrays
+// (trimIdle).
 const trimAfter = time.Second
+
+// rareGap: a connection whose packets come after at least rareGap of
+// silence (a device that publishes now and then) gives back its Framer
+// and queue arrays as soon as the pass that handled them has flushed,
+// instead of after trimAfter: otherwise a fleet sending one message a
+// second would keep them for ever. A busy connection, whose packets
+// follow each other closely, keeps them.
+const rareGap = 100 * time.Millisecond
 
 // needFramer gives c a Framer if it has none (loop goroutine).
 func (c *conn) needFramer() {
@@ -124,17 +134,34 @@ func (c *conn) needFramer() {
 // is neither paused nor dead. Issue 17: an idle connection should cost
 // no more than it must. It reports whether it trimmed.
 func (c *conn) trimIdle() bool {
-	if c.lp.more || c.fr.Buffered() > 0 || c.fr.Err() != nil {
+	if !c.dropFramer() {
 		return false // input held somewhere: not idle
+	}
+	c.dropQueueArrays()
+	c.lp.trimmed = true
+	return true
+}
+
+// dropFramer drops c's Framer unless it holds input; false if it does.
+func (c *conn) dropFramer() bool {
+	if c.fr == nil {
+		return true
+	}
+	if c.lp.more || c.lp.readErr != nil || c.fr.Buffered() > 0 || c.fr.Err() != nil {
+		return false
 	}
 	c.fr.Release()
 	c.fr = nil
+	return true
+}
+
+// dropQueueArrays drops the arrays of c's outbound queue when it is empty.
+func (c *conn) dropQueueArrays() {
 	c.qmu.Lock()
 	if len(c.queue) == 0 {
 		c.queue, c.spare = nil, nil // drain swaps them: either may hold the array
 	}
 	c.qmu.Unlock()
-	return true
 }
 
 // A burst of at least burstConns new connections followed by burstQuiet
@@ -144,17 +171,6 @@ const (
 	burstConns = 1000
 	burstQuiet = trimAfter + 500*time.Millisecond
 )
-
-// afterBurst starts returnMemory after a burst of connections (sweep).
-func (l *loop) afterBurst(now int64) {
-	if l.burst < burstConns || now-l.lastAdd < int64(burstQuiet) {
-		return
-	}
-	l.burst = 0
-	if returningMemory.CompareAndSwap(false, true) {
-		go returnMemory()
-	}
-}
 
 // returningMemory is set while returnMemory runs.
 var returningMemory atomic.Bool

@@ -464,6 +464,7 @@ func (l *loop) handle(c *conn, now int64) {
 	}
 	c.lp.handled = l.pass
 	c.deferred = &l.deferred
+	prev := c.lp.lastPkt
 	err := c.loopPackets(now)
 	c.deferred = nil
 	switch {
@@ -473,6 +474,11 @@ func (l *loop) handle(c *conn, now int64) {
 		go c.awaitRoom()
 	case err != nil || c.isClosing():
 		l.end(c, err)
+	case c.lp.lastPkt != prev: // packets handled
+		c.lp.trimmed = false
+		if c.started && now-prev >= int64(rareGap) && c.dropFramer() {
+			c.lp.rare = true // flush drops its queue's arrays
+		}
 	}
 }
 
@@ -482,6 +488,10 @@ func (l *loop) flush() {
 	for i, x := range list {
 		list[i] = nil
 		x.flushInline()
+		if x.lp.rare {
+			x.lp.rare = false
+			x.dropQueueArrays()
+		}
 	}
 	l.deferred = list[:0]
 	if cap(l.deferred) > 4096 {
@@ -498,7 +508,7 @@ func (l *loop) sweep(now int64) {
 		if c == nil || c.lp.dead || c.lp.paused {
 			continue
 		}
-		if c.fr != nil && now-c.lp.lastPkt > int64(trimAfter) && c.trimIdle() {
+		if !c.lp.trimmed && now-c.lp.lastPkt > int64(trimAfter) && c.trimIdle() {
 			l.trims.Add(1)
 		}
 		switch {
@@ -602,4 +612,15 @@ func (l *loop) setConn(fd int, c *conn) {
 	}
 	l.conns[fd] = c
 	l.nconns++
+}
+
+// afterBurst starts returnMemory after a burst of connections (sweep).
+func (l *loop) afterBurst(now int64) {
+	if l.burst < burstConns || now-l.lastAdd < int64(burstQuiet) {
+		return
+	}
+	l.burst = 0
+	if returningMemory.CompareAndSwap(false, true) {
+		go returnMemory()
+	}
 }
