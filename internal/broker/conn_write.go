@@ -3,7 +3,6 @@ package broker
 import (
 	"bufio"
 	"errors"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -52,9 +51,7 @@ type outItem struct {
 
 // writerState is owned by the write job (under wmu).
 type writerState struct {
-	raw     io.Writer // the socket, counting bytes
-	bw      *writeBuf // from bufPool while there is something to write
-	scratch []byte
+	bw      *writeBuf   // from bufPool while there is something to write
 	aliases *outAliases // outbound topic aliases; set at CONNECT when the client allows them
 }
 
@@ -63,8 +60,9 @@ type writerState struct {
 // neither).
 type writeBuf struct {
 	bufio.Writer
-	pub mqtt.Publish
-	ack mqtt.Ack
+	pub     mqtt.Publish
+	ack     mqtt.Ack
+	scratch []byte // a PUBLISH header (writePublish)
 	// backlog is what an inline flush (conn.nonblock) wrote that the
 	// socket did not take at once; the next write job writes it first.
 	// The writer keeps its writeBuf while the backlog is not empty.
@@ -216,7 +214,7 @@ func (c *conn) drain() (closed bool, err error) {
 		}
 		if c.w.bw == nil {
 			c.w.bw = bufPool.Get().(*writeBuf)
-			c.w.bw.Reset(c.w.raw)
+			c.w.bw.Reset(rawWriter{c})
 		}
 		if !c.nonblock { // an inline flush never waits: no deadline needed
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.WriteTimeout))
@@ -390,12 +388,12 @@ func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
 			c.applyAlias(p, v)
 		}
 	}
-	hdr, err := mqtt.AppendHeader(w.scratch[:0], p, v)
+	hdr, err := mqtt.AppendHeader(w.bw.scratch[:0], p, v)
 	if err != nil {
 		c.b.cfg.Logger.Error("encode failed", "client", c.clientID, "topic", topic, "err", err)
 		return nil
 	}
-	w.scratch = hdr[:0]
+	w.bw.scratch = hdr[:0]
 	c.b.stats.msgsSent.Add(1)
 	c.b.stats.publishSent.Add(1)
 	if c.b.cfg.Verbose {

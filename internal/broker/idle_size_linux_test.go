@@ -16,12 +16,20 @@ func TestIdleSizes(t *testing.T) {
 		size, max uintptr
 		next      int
 	}{
-		{"conn", unsafe.Sizeof(conn{}), 448, 480},
+		{"conn", unsafe.Sizeof(conn{}), 384, 416},
 		{"session", unsafe.Sizeof(session{}), 320, 352},
 		{"fdConn", unsafe.Sizeof(fdConn{}), 32, 48},
 	} {
 		if tc.size > tc.max {
 			t.Errorf("%s is %d bytes, above the %d-byte size class (next: %d)", tc.name, tc.size, tc.max, tc.next)
 		}
+	}
+}
+
+// conn keeps its CloseReason in a byte (conn.reason): every reason must
+// fit.
+func TestCloseReasonFitsByte(t *testing.T) {
+	if n := len(closeNames); n > 256 {
+		t.Errorf("%d close reasons do not fit conn.reason (uint8)", n)
 	}
 }

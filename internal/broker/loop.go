@@ -210,18 +210,16 @@ func (c *conn) loopPackets(now int64) error {
 
 // awaitRoom waits, off the loop, for the room a paused publish waits for
 // (flow.wait), acknowledges the publish, and hands c back to the loop.
-func (c *conn) awaitRoom() {
-	pp := c.paused
+func (c *conn) awaitRoom(pp *pausedPublish) {
 	pp.f.wait()
 	c.ackPublish(&mqtt.Publish{QoS: pp.qos, PacketID: pp.pid}, pp.code)
-	c.paused = nil
 	c.b.loop.post(loopPost{c: c, kind: postResume})
 }
 
 // pausePublish ends c's turn after a publish that must wait for room
 // (handlePublish on the loop); awaitRoom waits and acknowledges it.
 func (c *conn) pausePublish(f *flow, p *mqtt.Publish, code mqtt.ReasonCode) error {
-	c.paused = &pausedPublish{f: *f, qos: p.QoS, pid: p.PacketID, code: code}
+	c.b.loop.pausing = &pausedPublish{f: *f, qos: p.QoS, pid: p.PacketID, code: code}
 	return errPaused
 }
 

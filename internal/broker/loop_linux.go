@@ -36,8 +36,9 @@ type loop struct {
 	raw       []byte // TLS, WebSocket: what a read took from a socket, before decryption or decoding
 	plain     []byte // wss: what crypto/tls decrypted, before decoding
 	lastSweep int64
-	burst     int   // connections added since memory was last returned (returnMemory)
-	lastAdd   int64 // Unix ns: the last connection added
+	pausing   *pausedPublish // set by pausePublish for handle
+	burst     int            // connections added since memory was last returned (returnMemory)
+	lastAdd   int64          // Unix ns: the last connection added
 }
 
 // startLoop creates the broker's loop and starts its goroutine. b.mu held,
@@ -471,7 +472,9 @@ func (l *loop) handle(c *conn, now int64) {
 	case err == errPaused:
 		l.unwatch(c)
 		c.lp.paused = true
-		go c.awaitRoom()
+		pp := l.pausing
+		l.pausing = nil
+		go c.awaitRoom(pp)
 	case err != nil || c.isClosing():
 		l.end(c, err)
 	case c.lp.lastPkt != prev: // packets handled
@@ -518,7 +521,7 @@ func (l *loop) sweep(now int64) {
 			}
 		case c.keepAlive > 0:
 			// [MQTT-3.1.2-24] one and a half times the keep alive.
-			if now-c.lp.lastPkt > int64(c.keepAlive*3/2) {
+			if now-c.lp.lastPkt > int64(c.keepAliveDur()*3/2) {
 				l.end(c, os.ErrDeadlineExceeded) // classify: keep alive timeout
 			}
 		}

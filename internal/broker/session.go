@@ -184,7 +184,7 @@ func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 // for its payload (or nothing in flight: a larger message goes alone, as
 // mosquitto documents max_inflight_bytes).
 func (s *session) windowOpen(c *conn, om *outMsg) bool {
-	if len(s.inflight) >= c.sendWindow {
+	if len(s.inflight) >= int(c.sendWindow) {
 		return false
 	}
 	max := s.b.cfg.MaxInflightBytes
@@ -367,10 +367,10 @@ func (s *session) resend(by *conn) {
 		s.dropUnsendable(c)
 	}
 	s.dropUnreadable()
-	if len(s.inflight) > c.sendWindow {
+	if len(s.inflight) > int(c.sendWindow) {
 		var keep, back []*outMsg
 		for i, om := range s.inflight {
-			if i < c.sendWindow || om.state == StateReleased {
+			if i < int(c.sendWindow) || om.state == StateReleased {
 				keep = append(keep, om)
 				continue
 			}
