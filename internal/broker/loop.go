@@ -54,7 +54,14 @@ import (
 // sweepEvery, not by socket deadlines.
 //
 // An idle loop connection costs no goroutine and no buffer: its Framer
-// borrows a 16 KiB buffer only while input is buffered.
+// borrows a buffer (1 KiB, 16 KiB once input outgrew that) only while
+// input is buffered. A plain TCP socket is accepted as a bare descriptor
+// (fdConn, fdconn_linux.go: no net.TCPConn, no runtime poll descriptor).
+// After trimAfter of silence (or right after the pass, for a connection
+// whose packets come after a silence of rareGap) the sweep drops its
+// Framer and its outbound queue's arrays too (trimIdle), and after a
+// burst of connections the loop returns the free memory to the OS
+// (returnMemory). Issue 17; figures in PERFORMANCE.md.
 
 // maxGather bounds the polls of one gather.
 const maxGather = 8
