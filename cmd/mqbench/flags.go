@@ -33,6 +33,7 @@ const (
 	flagConnections = "connections"
 	flagHold        = "hold"
 	flagParallel    = "parallel"
+	flagRatePerConn = "rate-per-conn"
 	flagPause       = "pause"
 	flagDrain       = "drain"
 	flagStall       = "stall"
@@ -70,6 +71,7 @@ func flags() []cli.Flag {
 		&cli.IntFlag{Name: flagConnections, Aliases: []string{"c"}, Usage: "idle: connections to open", DefaultText: "10000"},
 		&cli.DurationFlag{Name: flagHold, Usage: "idle: how long to hold the connections", DefaultText: "3s"},
 		&cli.IntFlag{Name: flagParallel, Usage: "idle: connections opened concurrently", DefaultText: "64"},
+		&cli.Float64Flag{Name: flagRatePerConn, Usage: "idle: messages/s each connection publishes during the hold (at --qos 0 or 1, --size bytes, a topic per connection), 0 = none", DefaultText: "0"},
 		&cli.DurationFlag{Name: flagPause, Usage: "slow: how long the slow subscriber stops reading each time", DefaultText: "2.3s"},
 		&cli.DurationFlag{Name: flagDrain, Usage: "slow: how long it then reads as fast as it can", DefaultText: "200ms"},
 		&cli.DurationFlag{Name: flagStall, Usage: "stop and report the loss when nothing progresses for this long", DefaultText: "3s"},
@@ -172,6 +174,9 @@ func config(c *cli.Context, scenario string) (bench.Config, error) {
 	}
 	if set(flagTopic) {
 		cfg.TopicPrefix = c.String(flagTopic)
+	}
+	if set(flagRatePerConn) {
+		cfg.RatePerConn = c.Float64(flagRatePerConn)
 	}
 	cfg.Label = c.String(flagLabel)
 	cfg.AllowRemote = c.Bool(flagAllowRemote)

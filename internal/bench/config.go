@@ -69,6 +69,9 @@ type Config struct {
 	Connections int           // idle: connections to open
 	Hold        time.Duration // idle: how long to hold them
 	Parallel    int           // idle: concurrent dialers
+	// RatePerConn: idle connections each publish this many messages per
+	// second (at QoS) during the hold, to a topic of their own; 0 = none.
+	RatePerConn float64
 
 	Stall          time.Duration // stop when nothing progresses for this long
 	ConnectTimeout time.Duration
@@ -149,6 +152,15 @@ func (c *Config) Validate() error {
 		}
 		if c.Durable {
 			bad("--durable applies to p2p, fanout and latency")
+		}
+		if c.RatePerConn < 0 || c.RatePerConn > 100 {
+			bad("--rate-per-conn must be in [0, 100]")
+		}
+		if c.RatePerConn > 0 && c.QoS > 1 {
+			bad("idle publishes at QoS 0 or 1")
+		}
+		if c.RatePerConn > 0 && (c.PayloadSize < 1 || c.PayloadSize > 1<<20) {
+			bad("--size must be in [1, %d] for idle publishing", 1<<20)
 		}
 		return errors.Join(errs...)
 	}

@@ -37,6 +37,8 @@ func TestValidateRejects(t *testing.T) {
 		{"too many clients", P2P, func(c *Config) { c.Pubs, c.Subs = MaxClients, MaxClients }, "at most"},
 		{"idle zero connections", Idle, func(c *Config) { c.Connections = 0 }, "--connections"},
 		{"idle too many", Idle, func(c *Config) { c.Connections = MaxConnections + 1 }, "--connections"},
+		{"idle publishing qos 2", Idle, func(c *Config) { c.RatePerConn, c.QoS = 1, 2 }, "idle publishes at QoS 0 or 1"},
+		{"idle negative rate", Idle, func(c *Config) { c.RatePerConn = -1 }, "--rate-per-conn"},
 		{"bad address", P2P, func(c *Config) { c.Addr = "localhost" }, "address"},
 		{"bad version", P2P, func(c *Config) { c.Version = 6 }, "protocol version"},
 		{"slow qos 2", Slow, func(c *Config) { c.QoS = 2 }, "slow runs at QoS 0 or 1"},

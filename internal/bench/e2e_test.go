@@ -129,6 +129,23 @@ func TestEndToEndFanoutLatencyIdleMosquitto(t *testing.T) {
 			t.Errorf("no broker RSS: %+v", r.Broker)
 		}
 	})
+	t.Run("idle publishing", func(t *testing.T) {
+		// --rate-per-conn: 50 connections x 10/s x 0.5 s at QoS 1, each
+		// publication acknowledged, paced over the hold.
+		c := smallConfig(Idle, addr)
+		c.Connections, c.Hold, c.RatePerConn, c.QoS = 50, 500*time.Millisecond, 10, 1
+		r, err := Run(runCtx(t), c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := r.Idle
+		if s.Alive != 50 || len(r.Errors) > 0 {
+			t.Fatalf("idle %+v, errors %v", s, r.Errors)
+		}
+		if s.Published < 100 || s.Published > 300 || s.Acked != s.Published {
+			t.Errorf("published %d, acknowledged %d; want about 250 (50 x 10/s x 0.5 s), all acknowledged", s.Published, s.Acked)
+		}
+	})
 }
 
 func TestStallsAreBoundedAndReported(t *testing.T) {

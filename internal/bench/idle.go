@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mqkit/mqkit/internal/mqtt"
 )
 
 // runIdle opens cfg.Connections connections (CONNECT, wait for CONNACK),
@@ -83,12 +85,28 @@ func runIdle(ctx context.Context, cfg Config, progress io.Writer) (*Result, erro
 	}
 	r.Stop = "complete"
 	holdStart := time.Now()
+	stopPub := make(chan struct{})
+	var pubs sync.WaitGroup
+	var published, pubFailed atomic.Int64
+	if cfg.RatePerConn > 0 {
+		s.RatePerConn, s.QoS = cfg.RatePerConn, int(cfg.QoS)
+		publishIdle(conns, cfg, runID, stopPub, &pubs, &published, &pubFailed)
+	}
 	if !holdFor(ctx, cfg.Hold, sampler) {
 		r.Stop = "interrupted"
 	}
+	close(stopPub)
+	pubs.Wait()
 	s.HoldSeconds = time.Since(holdStart).Seconds()
 	sampler.sample()
-	s.Alive = countAlive(conns)
+	var acked int64
+	s.Alive, acked = countAlive(conns)
+	if cfg.RatePerConn > 0 {
+		s.Published, s.Acked = published.Load(), acked
+		if n := pubFailed.Load(); n > 0 {
+			r.Errors = append(r.Errors, fmt.Sprintf("%d publications failed", n))
+		}
+	}
 	if st := sampler.stats(time.Now()); st != nil {
 		r.Broker = st
 		s.RSSBeforeKB, s.RSSAfterKB = st.RSSStartKB, st.RSSEndKB
@@ -126,23 +144,95 @@ func holdFor(ctx context.Context, d time.Duration, sampler *brokerSampler) bool 
 }
 
 // countAlive reports how many connections the broker still holds open: a
-// read that times out means nothing arrived, not even EOF.
-func countAlive(conns []*Conn) int {
-	var alive atomic.Int64
+// read that times out means nothing more arrived, not even EOF. It also
+// counts the PUBACKs read on the way (--rate-per-conn at QoS 1).
+func countAlive(conns []*Conn) (int, int64) {
+	var alive, acked atomic.Int64
 	parallel(context.Background(), len(conns), 256, func(i int) error {
 		c := conns[i]
 		if c == nil {
 			return nil
 		}
 		c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-		_, err := c.ReadPacket()
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			alive.Add(1)
+		for {
+			p, err := c.ReadPacket()
+			if err == nil {
+				if a, ok := p.(*mqtt.Ack); ok && a.Kind == mqtt.PUBACK {
+					acked.Add(1)
+				}
+				continue
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				alive.Add(1)
+			}
+			return nil
 		}
-		return nil
 	})
-	return int(alive.Load())
+	return int(alive.Load()), acked.Load()
+}
+
+// publishIdle makes each connection publish cfg.RatePerConn messages per
+// second until stop, to a topic of its own that nobody subscribes to, the
+// connections' turns spread evenly over each period. A few goroutines do
+// it all (the generator must not cost more than the connections).
+func publishIdle(conns []*Conn, cfg Config, runID uint32, stop <-chan struct{}, wg *sync.WaitGroup,
+	published, failed *atomic.Int64) {
+	n := len(conns)
+	period := time.Duration(float64(time.Second) / cfg.RatePerConn)
+	workers := min(16, n)
+	payload := make([]byte, cfg.PayloadSize)
+	start := time.Now()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTimer(time.Hour)
+			defer t.Stop()
+			pids := make(map[int]uint16)
+			for k := 0; ; k++ {
+				for i := w; i < n; i += workers {
+					due := start.Add(time.Duration(k)*period + period*time.Duration(i)/time.Duration(n))
+					if d := time.Until(due); d > 0 {
+						t.Reset(d)
+						select {
+						case <-stop:
+							return
+						case <-t.C:
+						}
+					} else {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+					}
+					c := conns[i]
+					if c == nil {
+						continue
+					}
+					p := &mqtt.Publish{Topic: fmt.Sprintf("%s/idle/%08x/%d", cfg.TopicPrefix, runID, i),
+						Payload: payload, QoS: cfg.QoS}
+					if cfg.QoS > 0 {
+						pids[i]++
+						if pids[i] == 0 {
+							pids[i] = 1
+						}
+						p.PacketID = pids[i]
+					}
+					err := c.WritePublish(p)
+					if err == nil {
+						err = c.Flush()
+					}
+					if err != nil {
+						failed.Add(1)
+						continue
+					}
+					published.Add(1)
+				}
+			}
+		}()
+	}
 }
 
 // closeAll disconnects politely (so TIME_WAIT stays on the broker's side)

@@ -74,8 +74,14 @@ type IdleStats struct {
 	RSSBeforeKB    uint64  `json:"rss_before_kb,omitempty"`
 	RSSAfterKB     uint64  `json:"rss_after_kb,omitempty"`
 	BytesPerConn   float64 `json:"rss_bytes_per_conn"`
-	FileLimit      uint64  `json:"file_limit"`
-	FirstError     string  `json:"first_error,omitempty"`
+	// With --rate-per-conn: messages/s per connection, the QoS, messages
+	// published during the hold and acknowledgements (PUBACK) read.
+	RatePerConn float64 `json:"rate_per_conn,omitempty"`
+	QoS         int     `json:"qos,omitempty"`
+	Published   int64   `json:"published,omitempty"`
+	Acked       int64   `json:"acked,omitempty"`
+	FileLimit   uint64  `json:"file_limit"`
+	FirstError  string  `json:"first_error,omitempty"`
 }
 
 // Metric is a result's headline figure: deliveries/s for p2p and fanout,
@@ -173,6 +179,9 @@ func writeIdle(w io.Writer, title string, r *Result) {
 		s.ConnectSeconds, humanRate(s.ConnectRate), s.Failed, s.HoldSeconds, s.Alive)
 	if s.FirstError != "" {
 		p("  first error %s\n", s.FirstError)
+	}
+	if s.RatePerConn > 0 {
+		p("  published  %d (QoS %d, %g/s per connection), acknowledged %d\n", s.Published, s.QoS, s.RatePerConn, s.Acked)
 	}
 	if r.Broker != nil {
 		p("  broker RSS %s -> %s: %s per connection\n", kb(s.RSSBeforeKB), kb(s.RSSAfterKB),

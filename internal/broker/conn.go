@@ -39,15 +39,13 @@ type conn struct {
 	mount  string // the listener's MountPoint (mount.go), "" = none
 
 	// reader
-	g           *goReader      // goroutine path: its reader (nil on the loop)
-	fr          *mqtt.Framer   // event loop: input (nil on the goroutine path)
-	lp          loopConn       // event loop: the loop's own fields (loop.go)
-	paused      *pausedPublish // event loop: a publish waiting for room (loop.go)
-	src         *tlsSource     // TLS that can join the loop: the socket under it (loop_tls.go)
-	wsIn        *wsIn          // WebSocket the loop can read: its frame decoder (loop_ws.go)
+	g           *goReader    // goroutine path: its reader (nil on the loop)
+	fr          *mqtt.Framer // event loop: input (nil on the goroutine path)
+	lp          loopConn     // event loop: the loop's own fields (loop.go)
+	src         *tlsSource   // TLS that can join the loop: the socket under it (loop_tls.go)
+	wsIn        *wsIn        // WebSocket the loop can read: its frame decoder (loop_ws.go)
 	sess        *session
-	info        *ClientInfo   // before CONNECT: nil, or the PROXY header's certificate (readProxy)
-	keepAlive   time.Duration // 0 = none
+	info        *ClientInfo // before CONNECT: nil, or the PROXY header's certificate (readProxy)
 	aliasesIn   map[uint16]string
 	problemInfo bool // v5 Request Problem Information (default 1)
 	started     bool // CONNECT handled
@@ -60,9 +58,10 @@ type conn struct {
 
 	// set during CONNECT, read-only afterwards; published by connected.
 	clientID    string
-	sendWindow  int    // outgoing QoS 1/2 inflight limit for this client
+	sendWindow  int32  // outgoing QoS 1/2 inflight limit for this client
 	maxOut      uint32 // client's Maximum Packet Size (0 = none)
 	aliasMaxOut uint16 // client's Topic Alias Maximum
+	keepAlive   uint16 // seconds, 0 = none (keepAliveDur)
 	connected   atomic.Bool
 	closingNow  atomic.Bool // close has begun (isClosing); here, in padding
 
@@ -89,30 +88,39 @@ type conn struct {
 	w        writerState
 
 	// closeCode is the v5 DISCONNECT close queued (0: none), for the flow
-	// view; here it takes padding before closeOnce (TestConnSizeClass).
+	// view; it and reason (a CloseReason, set once by close: closeReason)
+	// take the padding before closeOnce (TestConnSizeClass).
 	closeCode mqtt.ReasonCode
+	reason    uint8
 
 	closeOnce  sync.Once
-	reason     CloseReason   // set once by close
 	finalFlush atomic.Int64  // write time allowed after close (ns)
 	closing    chan struct{} // closed when closingNow is set; made by closingChan, under qmu
 }
 
 func newConn(b *Broker, nc net.Conn, lis *listener) *conn {
-	c := &conn{
-		b: b, nc: nc, lis: lis, remote: nc.RemoteAddr().String(), mount: lis.cfg.MountPoint,
-		problemInfo: true,
-	}
+	c := &conn{b: b, nc: nc, lis: lis, mount: lis.cfg.MountPoint, problemInfo: true}
 	c.lp.lastPkt = time.Now().UnixNano() // accepted: the connect timeout counts from here
-	_, c.tcp = nc.(*net.TCPConn)
 	switch x := nc.(type) {
+	case *fdConn: // accepted for the loop (fdconn_linux.go)
+		c.remote, c.tcp = x.raddr, true
+		return c
+	case *net.TCPConn:
+		c.tcp = true
 	case *tls.Conn:
 		c.src, _ = x.NetConn().(*tlsSource)
 	case *wsconn.Conn:
 		c.wsIn = newWSIn(x)
 	}
+	c.remote = nc.RemoteAddr().String()
 	return c
 }
+
+// closeReason is the reason close recorded (after close).
+func (c *conn) closeReason() CloseReason { return CloseReason(c.reason) }
+
+// keepAliveDur is the keep alive in force (0 = none).
+func (c *conn) keepAliveDur() time.Duration { return time.Duration(c.keepAlive) * time.Second }
 
 // setInputVersion sets the protocol version the input is decoded with.
 func (c *conn) setInputVersion(v mqtt.Version) {
@@ -367,7 +375,7 @@ func (c *conn) armDeadline() error {
 		return c.nc.SetReadDeadline(time.Time{})
 	}
 	// [MQTT-3.1.2-24] one and a half times the keep alive.
-	d := time.Now().Add(c.keepAlive * 3 / 2)
+	d := time.Now().Add(c.keepAliveDur() * 3 / 2)
 	c.g.readDeadline = d.UnixNano()
 	return c.nc.SetReadDeadline(d)
 }
@@ -471,9 +479,6 @@ func (c *conn) writeDone(again bool) bool {
 func (c *conn) flushQueue() error {
 	if c.wfailed {
 		return nil
-	}
-	if c.w.raw == nil {
-		c.w.raw = rawWriter{c}
 	}
 	if err := c.writeBacklog(); err != nil {
 		c.wfailed = true
@@ -592,7 +597,7 @@ func (c *conn) handleDisconnect(p *mqtt.Disconnect) error {
 // broker or a session lock held.
 func (c *conn) close(reason CloseReason, code mqtt.ReasonCode) {
 	c.closeOnce.Do(func() {
-		c.reason = reason
+		c.reason = uint8(reason) // CloseReason values are small (closereason.go)
 		if code == 0 {
 			code = reason.disconnectCode()
 		}

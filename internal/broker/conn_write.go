@@ -3,11 +3,9 @@ package broker
 import (
 	"bufio"
 	"errors"
-	"io"
 	"net"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -53,9 +51,7 @@ type outItem struct {
 
 // writerState is owned by the write job (under wmu).
 type writerState struct {
-	raw     io.Writer // the socket, counting bytes
-	bw      *writeBuf // from bufPool while there is something to write
-	scratch []byte
+	bw      *writeBuf   // from bufPool while there is something to write
 	aliases *outAliases // outbound topic aliases; set at CONNECT when the client allows them
 }
 
@@ -64,8 +60,9 @@ type writerState struct {
 // neither).
 type writeBuf struct {
 	bufio.Writer
-	pub mqtt.Publish
-	ack mqtt.Ack
+	pub     mqtt.Publish
+	ack     mqtt.Ack
+	scratch []byte // a PUBLISH header (writePublish)
 	// backlog is what an inline flush (conn.nonblock) wrote that the
 	// socket did not take at once; the next write job writes it first.
 	// The writer keeps its writeBuf while the backlog is not empty.
@@ -217,7 +214,7 @@ func (c *conn) drain() (closed bool, err error) {
 		}
 		if c.w.bw == nil {
 			c.w.bw = bufPool.Get().(*writeBuf)
-			c.w.bw.Reset(c.w.raw)
+			c.w.bw.Reset(rawWriter{c})
 		}
 		if !c.nonblock { // an inline flush never waits: no deadline needed
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.WriteTimeout))
@@ -294,16 +291,7 @@ func (c *conn) writeNow(p []byte) (int, error) {
 	bw := c.w.bw // set: writeNow runs inside drain
 	total := len(p)
 	if len(bw.backlog) == 0 {
-		var n int
-		var err error
-		rc, err := c.nc.(*net.TCPConn).SyscallConn()
-		if err == nil {
-			err = rc.Write(func(fd uintptr) bool {
-				n, _ = syscall.Write(int(fd), p)
-				return true // never wait for the socket to become writable
-			})
-		}
-		if err == nil && n > 0 {
+		if n := c.writeSome(p); n > 0 { // conn_nonblock.go
 			c.b.stats.bytesSent.Add(int64(n))
 			p = p[n:]
 		}
@@ -406,12 +394,12 @@ func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
 			c.applyAlias(p, v)
 		}
 	}
-	hdr, err := mqtt.AppendHeader(w.scratch[:0], p, v)
+	hdr, err := mqtt.AppendHeader(w.bw.scratch[:0], p, v)
 	if err != nil {
 		c.b.cfg.Logger.Error("encode failed", "client", c.clientID, "topic", topic, "err", err)
 		return nil
 	}
-	w.scratch = hdr[:0]
+	w.bw.scratch = hdr[:0]
 	c.b.stats.msgsSent.Add(1)
 	c.b.stats.publishSent.Add(1)
 	if c.b.cfg.Verbose {

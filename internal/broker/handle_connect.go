@@ -25,10 +25,10 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 	c.clientID = strings.Clone(p.ClientID)
 	v5 := p.Version == mqtt.V5
 
-	c.sendWindow = cfg.maxInflight
+	c.sendWindow = int32(cfg.maxInflight)
 	if v5 {
-		if p.Props.Has(mqtt.PropReceiveMaximum) && int(p.Props.ReceiveMaximum) < c.sendWindow {
-			c.sendWindow = int(p.Props.ReceiveMaximum) // [MQTT-3.3.4-9]
+		if p.Props.Has(mqtt.PropReceiveMaximum) && int32(p.Props.ReceiveMaximum) < c.sendWindow {
+			c.sendWindow = int32(p.Props.ReceiveMaximum) // [MQTT-3.3.4-9]
 		}
 		if p.Props.Has(mqtt.PropMaximumPacketSize) {
 			c.maxOut = p.Props.MaximumPacketSize
@@ -134,7 +134,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		}
 		ka, serverKA = max, true // [MQTT-3.2.2-21] the client MUST use the server's value
 	}
-	c.keepAlive = time.Duration(ka) * time.Second
+	c.keepAlive = ka
 
 	ci := &ClientInfo{
 		ClientID: c.clientID, Username: strings.Clone(p.Username), HasUsername: p.HasUsername, Password: p.Password,

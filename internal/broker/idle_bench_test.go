@@ -45,7 +45,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 	for _, tc := range []struct {
 		kind string
 		n    int
-	}{{"tcp", 1000}, {"tcp", 5000}, {"ws", 1000}, {"pipe", 10000}, {"pipe", 100000}} {
+	}{{"tcp", 1000}, {"tcp", 5000}, {"tcp-busy", 5000}, {"ws", 1000}, {"pipe", 10000}, {"pipe", 100000}} {
 		b.Run(fmt.Sprintf("%s/conns=%d", tc.kind, tc.n), func(b *testing.B) {
 			var last idleMem
 			for i := 0; i < b.N; i++ {
@@ -54,7 +54,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 					last, rss = measureIdlePipes(b, tc.n)
 					b.ReportMetric(rss/(1<<20), "process-RSS-MiB")
 				} else {
-					last = measureIdle(b, tc.n, tc.kind == "ws")
+					last = measureIdle(b, tc.n, tc.kind == "ws", tc.kind == "tcp-busy")
 				}
 			}
 			b.ReportMetric(last.perConn, "B/conn")
@@ -87,7 +87,11 @@ func readMem() memPoint {
 // measureIdle connects n clients over TCP or WebSocket. The WebSocket
 // clients are raw sockets that do the upgrade and framing by hand, so
 // that the client ends cost the same as with TCP.
-func measureIdle(b *testing.B, n int, ws bool) idleMem {
+//
+// busy: each client publishes one QoS 1 message a second for 3 s (issue
+// 17: "no more than 2 KiB per connection while each sends one QoS 1
+// message per second"), and memory is read while they do.
+func measureIdle(b *testing.B, n int, ws, busy bool) idleMem {
 	b.Helper()
 	// What one client end of a loopback socket costs in this process.
 	clientEnd := measureRawPairs(b, n) / 2
@@ -152,6 +156,14 @@ func measureIdle(b *testing.B, n int, ws bool) idleMem {
 		}
 		return nc.SetDeadline(time.Time{})
 	})
+	if busy {
+		stop := publishEverySecond(b, conns, 3*time.Second)
+		defer stop()
+	} else {
+		// Idle: the loop's sweep trims each connection after trimAfter
+		// and, after a burst, returns memory (loop.go).
+		time.Sleep(burstQuiet + 3*sweepEvery)
+	}
 	after := readMem()
 	if path := os.Getenv("MQKIT_IDLE_HEAPPROFILE"); path != "" {
 		writeHeapProfile(b, path)
@@ -372,4 +384,42 @@ func parallel(b *testing.B, n int, fn func(i int) error) {
 		b.Fatal(err)
 	default:
 	}
+}
+
+// publishEverySecond makes each of conns publish a QoS 1 message a second,
+// their turns spread over the second, for d (it returns then); the
+// PUBACKs are left in the sockets. The returned func waits for the end.
+func publishEverySecond(b *testing.B, conns []net.Conn, d time.Duration) func() {
+	b.Helper()
+	const workers = 8
+	n := len(conns)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; ; k++ {
+				for i := w; i < n; i += workers {
+					due := start.Add(time.Duration(k)*time.Second + time.Second*time.Duration(i)/time.Duration(n))
+					if due.Sub(start) >= d {
+						return
+					}
+					time.Sleep(time.Until(due))
+					pkt, err := mqtt.Append(nil, &mqtt.Publish{Topic: fmt.Sprintf("busy/%d", i), Payload: []byte("0123456789"),
+						QoS: 1, PacketID: uint16(k + 1)}, mqtt.V311)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if _, err := conns[i].Write(pkt); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return func() {}
 }

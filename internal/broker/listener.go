@@ -21,6 +21,9 @@ type listener struct {
 	// pending counts a WebSocket listener's sockets still in the HTTP
 	// phase (not upgraded): they count towards MaxConnections.
 	pending atomic.Int64
+	// acceptFile is a duplicate of a raw-accepting listener's descriptor
+	// (serveRaw), closed with it.
+	acceptFile atomic.Pointer[os.File]
 }
 
 func (l *listener) name() string {
@@ -71,6 +74,9 @@ func (l *listener) close() {
 		return
 	}
 	l.ln.Close()
+	if f := l.acceptFile.Swap(nil); f != nil {
+		f.Close()
+	}
 }
 
 // serve runs the accept loop of the listener.
@@ -90,31 +96,51 @@ func (l *listener) serve() {
 		}
 		return
 	}
+	if l.rawAccept() && l.serveRaw() {
+		return
+	}
 	var backoff time.Duration
 	for {
 		nc, err := l.ln.Accept()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, net.ErrClosed) || !l.acceptFailed(err, &backoff) {
 				return
 			}
-			// Temporary errors (EMFILE, ...): back off and retry, as
-			// net/http does.
-			if backoff == 0 {
-				backoff = 5 * time.Millisecond
-			} else {
-				backoff = min(2*backoff, time.Second)
-			}
-			l.b.cfg.Logger.Warn("accept error", "listener", l.cfg.Name, "err", err)
-			select {
-			case <-time.After(backoff):
-				continue
-			case <-l.b.done:
-				return
-			}
+			continue
 		}
 		backoff = 0
 		l.accept(nc)
 	}
+}
+
+// acceptFailed logs an accept error and backs off, as net/http does:
+// temporary errors (EMFILE, ...) are retried. false: the broker shuts
+// down.
+func (l *listener) acceptFailed(err error, backoff *time.Duration) bool {
+	if *backoff == 0 {
+		*backoff = 5 * time.Millisecond
+	} else {
+		*backoff = min(2**backoff, time.Second)
+	}
+	l.b.cfg.Logger.Warn("accept error", "listener", l.cfg.Name, "err", err)
+	select {
+	case <-time.After(*backoff):
+		return true
+	case <-l.b.done:
+		return false
+	}
+}
+
+// rawAccept reports whether l's connections are accepted as bare
+// descriptors for the event loop (fdconn_linux.go): plain TCP, no TLS,
+// WebSocket or PROXY header, the loop not turned off.
+func (l *listener) rawAccept() bool {
+	switch l.cfg.Network {
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return false
+	}
+	return l.http == nil && l.cfg.TLS == nil && l.cfg.ProxyProtocol == 0 && !noEventLoop && !l.b.cfg.noEventLoop
 }
 
 // accept applies MaxConnections and TLS, then serves nc. A PROXY header

@@ -3,6 +3,8 @@ package broker
 import (
 	"errors"
 	"os"
+	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -52,7 +54,14 @@ import (
 // sweepEvery, not by socket deadlines.
 //
 // An idle loop connection costs no goroutine and no buffer: its Framer
-// borrows a 16 KiB buffer only while input is buffered.
+// borrows a buffer (1 KiB, 16 KiB once input outgrew that) only while
+// input is buffered. A plain TCP socket is accepted as a bare descriptor
+// (fdConn, fdconn_linux.go: no net.TCPConn, no runtime poll descriptor).
+// After trimAfter of silence (or right after the pass, for a connection
+// whose packets come after a silence of rareGap) the sweep drops its
+// Framer and its outbound queue's arrays too (trimIdle), and after a
+// burst of connections the loop returns the free memory to the OS
+// (returnMemory). Issue 17; figures in PERFORMANCE.md.
 
 // maxGather bounds the polls of one gather.
 const maxGather = 8
@@ -76,6 +85,8 @@ type loopConn struct {
 	more    bool   // on loop.more: read at the next pass without an epoll event
 	closing bool   // closed while paused: ended when it resumes
 	dead    bool   // ended: finish runs or ran
+	trimmed bool   // trimIdle ran since its last packet
+	rare    bool   // its last packets came after a silence: drop its queue's arrays after the flush
 	lastPkt int64  // Unix ns: last packet handled (keep alive); before CONNECT, accepted (connect timeout)
 	readErr error  // the socket failed or ended: handled after its input
 }
@@ -102,8 +113,91 @@ type loopPost struct {
 	kind postKind
 }
 
+// trimAfter is how long a loop connection must have been silent before
+// the sweep takes back its Framer and its empty outbound queue's arrays
+// (trimIdle).
+const trimAfter = time.Second
+
+// rareGap: a connection whose packets come after at least rareGap of
+// silence (a device that publishes now and then) gives back its Framer
+// and queue arrays as soon as the pass that handled them has flushed,
+// instead of after trimAfter: otherwise a fleet sending one message a
+// second would keep them for ever. A busy connection, whose packets
+// follow each other closely, keeps them.
+const rareGap = 100 * time.Millisecond
+
+// needFramer gives c a Framer if it has none (loop goroutine).
+func (c *conn) needFramer() {
+	if c.fr == nil {
+		c.fr = mqtt.NewFramer(c.b.cfg.MaxPacketSize)
+		c.fr.Version = c.version
+	}
+}
+
+// trimIdle drops what a connection silent for trimAfter holds for its
+// next input and output: its Framer (128 bytes; the next read makes a new
+// one) and the empty array of its outbound queue, kept by drain to swap
+// with the spare (64 bytes after the CONNACK). Loop goroutine (sweep); c
+// is neither paused nor dead. Issue 17: an idle connection should cost
+// no more than it must. It reports whether it trimmed.
+func (c *conn) trimIdle() bool {
+	if !c.dropFramer() {
+		return false // input held somewhere: not idle
+	}
+	c.dropQueueArrays()
+	c.lp.trimmed = true
+	return true
+}
+
+// dropFramer drops c's Framer unless it holds input; false if it does.
+func (c *conn) dropFramer() bool {
+	if c.fr == nil {
+		return true
+	}
+	if c.lp.more || c.lp.readErr != nil || c.fr.Buffered() > 0 || c.fr.Err() != nil {
+		return false
+	}
+	c.fr.Release()
+	c.fr = nil
+	return true
+}
+
+// dropQueueArrays drops the arrays of c's outbound queue when it is empty.
+func (c *conn) dropQueueArrays() {
+	c.qmu.Lock()
+	if len(c.queue) == 0 {
+		c.queue, c.spare = nil, nil // drain swaps them: either may hold the array
+	}
+	c.qmu.Unlock()
+}
+
+// A burst of at least burstConns new connections followed by burstQuiet
+// without any makes the loop return the memory the burst left free to the
+// operating system (returnMemory).
+const (
+	burstConns = 1000
+	burstQuiet = trimAfter + 500*time.Millisecond
+)
+
+// returningMemory is set while returnMemory runs.
+var returningMemory atomic.Bool
+
+// returnMemory collects the garbage of a burst of connections (CONNECT
+// packets, the Framers and queue arrays trimIdle dropped) and returns the
+// free pages to the operating system at once instead of over minutes
+// (Go's scavenger): the broker's RSS is then its live memory, not the
+// peak of the burst. It runs on its own goroutine, once per burst, never
+// on the busy path.
+func returnMemory() {
+	defer returningMemory.Store(false)
+	debug.FreeOSMemory()
+}
+
 // loopPackets handles the complete packets c's Framer holds.
 func (c *conn) loopPackets(now int64) error {
+	if c.fr == nil {
+		return c.lp.readErr // nothing read since it was trimmed
+	}
 	for !c.isClosing() {
 		p, err := c.fr.Next()
 		if err != nil {
@@ -123,18 +217,16 @@ func (c *conn) loopPackets(now int64) error {
 
 // awaitRoom waits, off the loop, for the room a paused publish waits for
 // (flow.wait), acknowledges the publish, and hands c back to the loop.
-func (c *conn) awaitRoom() {
-	pp := c.paused
+func (c *conn) awaitRoom(pp *pausedPublish) {
 	pp.f.wait()
 	c.ackPublish(&mqtt.Publish{QoS: pp.qos, PacketID: pp.pid}, pp.code)
-	c.paused = nil
 	c.b.loop.post(loopPost{c: c, kind: postResume})
 }
 
 // pausePublish ends c's turn after a publish that must wait for room
 // (handlePublish on the loop); awaitRoom waits and acknowledges it.
 func (c *conn) pausePublish(f *flow, p *mqtt.Publish, code mqtt.ReasonCode) error {
-	c.paused = &pausedPublish{f: *f, qos: p.QoS, pid: p.PacketID, code: code}
+	c.b.loop.pausing = &pausedPublish{f: *f, qos: p.QoS, pid: p.PacketID, code: code}
 	return errPaused
 }
 

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/mqkit/mqkit/internal/mqtt"
 )
 
 // The event loop on Linux (epoll); see loop.go.
@@ -24,8 +22,11 @@ type loop struct {
 	posts []loopPost
 	woken atomic.Bool // a byte is in the pipe, or the loop is about to take the posts
 
+	trims atomic.Uint64 // connections trimmed (trimIdle), for tests
+
 	// loop goroutine only
-	conns     map[int]*conn
+	conns     []*conn // by descriptor (a map entry would cost ~30 bytes per connection)
+	nconns    int
 	events    []syscall.EpollEvent
 	pass      uint32
 	ready     []*conn // this pass's connections, in the order they became ready
@@ -35,6 +36,9 @@ type loop struct {
 	raw       []byte // TLS, WebSocket: what a read took from a socket, before decryption or decoding
 	plain     []byte // wss: what crypto/tls decrypted, before decoding
 	lastSweep int64
+	pausing   *pausedPublish // set by pausePublish for handle
+	burst     int            // connections added since memory was last returned (returnMemory)
+	lastAdd   int64          // Unix ns: the last connection added
 }
 
 // startLoop creates the broker's loop and starts its goroutine. b.mu held,
@@ -75,10 +79,13 @@ func (l *loop) add(c *conn) bool {
 	if err != nil || fd < 0 {
 		return false
 	}
+	if x, ok := c.nc.(*fdConn); ok && !x.hold() { // the loop's use, until end
+		return false
+	}
 	// The loop reads the socket itself, between its own polls; the fd
 	// stays open until finish closes the net.Conn, after the loop let go
 	// of it (end).
-	c.fr = mqtt.NewFramer(c.b.cfg.MaxPacketSize)
+	c.needFramer()
 	c.lp.fd = int32(fd)
 	if c.src != nil {
 		c.src.onLoop = true
@@ -138,7 +145,7 @@ func (l *loop) finished() bool {
 	default:
 		return false
 	}
-	if len(l.conns) > 0 {
+	if l.nconns > 0 {
 		return false
 	}
 	l.mu.Lock()
@@ -183,7 +190,9 @@ func (l *loop) takePosts(now int64) {
 		c := p.c
 		switch p.kind {
 		case postAdd:
-			l.conns[int(c.lp.fd)] = c
+			l.setConn(int(c.lp.fd), c)
+			l.burst++
+			l.lastAdd = now
 			if c.isClosing() {
 				l.end(c, nil)
 				continue
@@ -245,7 +254,7 @@ func (l *loop) gather(n int, now int64) (posted bool) {
 				posted = true
 				continue
 			}
-			c := l.conns[fd]
+			c := l.conn(fd)
 			if c == nil || c.lp.dead || c.lp.paused || c.lp.readErr != nil {
 				continue
 			}
@@ -276,6 +285,7 @@ func (l *loop) read(c *conn) bool {
 	if c.src != nil {
 		return l.readTLS(c)
 	}
+	c.needFramer()
 	sp := c.fr.Space()
 	if len(sp) == 0 {
 		return false // its buffer is full (or a framing error waits)
@@ -337,6 +347,7 @@ func keepSource(s *tlsSource) {
 // next pass without waiting for epoll (loop.more).
 func (l *loop) readTLS(c *conn) bool {
 	s := c.src
+	c.needFramer()
 	l.fillSource(c, s)
 	got := false
 	for {
@@ -373,6 +384,7 @@ func (l *loop) readTLS(c *conn) bool {
 func (l *loop) readWS(c *conn) bool {
 	w := c.wsIn
 	w.got = false
+	c.needFramer()
 	for i := 0; i < 16 && w.err == nil; i++ {
 		in := w.pending
 		w.pending = nil
@@ -436,7 +448,7 @@ func (l *loop) wsInput(c *conn) []byte {
 // handlePass handles the gathered input (step 2 above).
 func (l *loop) handlePass(now int64) {
 	for _, c := range l.ready {
-		if c.fr.Holds(loopFirst) {
+		if c.fr != nil && c.fr.Holds(loopFirst) {
 			l.handle(c, now)
 		}
 	}
@@ -453,15 +465,23 @@ func (l *loop) handle(c *conn, now int64) {
 	}
 	c.lp.handled = l.pass
 	c.deferred = &l.deferred
+	prev := c.lp.lastPkt
 	err := c.loopPackets(now)
 	c.deferred = nil
 	switch {
 	case err == errPaused:
 		l.unwatch(c)
 		c.lp.paused = true
-		go c.awaitRoom()
+		pp := l.pausing
+		l.pausing = nil
+		go c.awaitRoom(pp)
 	case err != nil || c.isClosing():
 		l.end(c, err)
+	case c.lp.lastPkt != prev: // packets handled
+		c.lp.trimmed = false
+		if c.started && now-prev >= int64(rareGap) && c.dropFramer() {
+			c.lp.rare = true // flush drops its queue's arrays
+		}
 	}
 }
 
@@ -471,6 +491,10 @@ func (l *loop) flush() {
 	for i, x := range list {
 		list[i] = nil
 		x.flushInline()
+		if x.lp.rare {
+			x.lp.rare = false
+			x.dropQueueArrays()
+		}
 	}
 	l.deferred = list[:0]
 	if cap(l.deferred) > 4096 {
@@ -478,12 +502,17 @@ func (l *loop) flush() {
 	}
 }
 
-// sweep closes the connections whose connect or keep alive time is over.
+// sweep closes the connections whose connect or keep alive time is over,
+// trims the idle ones and returns memory after a burst of connections.
 func (l *loop) sweep(now int64) {
+	defer l.afterBurst(now)
 	cfg := l.b.cfg
 	for _, c := range l.conns {
-		if c.lp.dead || c.lp.paused {
+		if c == nil || c.lp.dead || c.lp.paused {
 			continue
+		}
+		if !c.lp.trimmed && now-c.lp.lastPkt > int64(trimAfter) && c.trimIdle() {
+			l.trims.Add(1)
 		}
 		switch {
 		case !c.started:
@@ -492,7 +521,7 @@ func (l *loop) sweep(now int64) {
 			}
 		case c.keepAlive > 0:
 			// [MQTT-3.1.2-24] one and a half times the keep alive.
-			if now-c.lp.lastPkt > int64(c.keepAlive*3/2) {
+			if now-c.lp.lastPkt > int64(c.keepAliveDur()*3/2) {
 				l.end(c, os.ErrDeadlineExceeded) // classify: keep alive timeout
 			}
 		}
@@ -507,8 +536,14 @@ func (l *loop) end(c *conn, err error) {
 	}
 	c.lp.dead = true
 	l.unwatch(c)
-	delete(l.conns, int(c.lp.fd))
-	c.fr.Release()
+	l.conns[c.lp.fd] = nil
+	l.nconns--
+	if x, ok := c.nc.(*fdConn); ok {
+		x.release() // finish closes it (after a forced Close: now)
+	}
+	if c.fr != nil {
+		c.fr.Release()
+	}
 	var ce *closeError
 	if !errors.As(err, &ce) {
 		ce = c.classify(err)
@@ -546,7 +581,7 @@ func newLoop(b *Broker) (*loop, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
-	l := &loop{b: b, epfd: epfd, conns: make(map[int]*conn), events: make([]syscall.EpollEvent, 256)}
+	l := &loop{b: b, epfd: epfd, events: make([]syscall.EpollEvent, 256)}
 	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
 		syscall.Close(epfd)
 		return nil, os.NewSyscallError("pipe2", err)
@@ -563,4 +598,32 @@ func (l *loop) closeFDs() {
 	syscall.Close(l.epfd)
 	syscall.Close(l.wake[0])
 	syscall.Close(l.wake[1])
+}
+
+// conn returns the connection on descriptor fd, or nil.
+func (l *loop) conn(fd int) *conn {
+	if fd < len(l.conns) {
+		return l.conns[fd]
+	}
+	return nil
+}
+
+func (l *loop) setConn(fd int, c *conn) {
+	if fd >= len(l.conns) {
+		n := max(2*len(l.conns), fd+1, 64)
+		l.conns = append(l.conns, make([]*conn, n-len(l.conns))...)
+	}
+	l.conns[fd] = c
+	l.nconns++
+}
+
+// afterBurst starts returnMemory after a burst of connections (sweep).
+func (l *loop) afterBurst(now int64) {
+	if l.burst < burstConns || now-l.lastAdd < int64(burstQuiet) {
+		return
+	}
+	l.burst = 0
+	if returningMemory.CompareAndSwap(false, true) {
+		go returnMemory()
+	}
 }

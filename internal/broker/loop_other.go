@@ -5,7 +5,9 @@ package broker
 // Without epoll every connection has a goroutine of its own (conn.go);
 // see loop.go.
 
-type loop struct{}
+type loop struct {
+	pausing *pausedPublish // never set: nothing pauses without a loop
+}
 
 func (l *loop) post(loopPost) {}
 

@@ -27,7 +27,8 @@ type session struct {
 	id       uint64 // unique per session, orders sessions when merging matches
 	clientID string
 
-	online atomic.Bool // conn != nil; read under the trie lock (shared groups)
+	online  atomic.Bool  // conn != nil; read under the trie lock (shared groups)
+	stalled atomic.Int32 // readers of this session waiting for room elsewhere (flow.go)
 	// obsLast is the Observer's TopicCacher value for this client's last
 	// message (observe.go).
 	obsLast atomic.Value
@@ -36,16 +37,16 @@ type session struct {
 	conn    *conn // current connection; nil while offline
 	info    *ClientInfo
 	version mqtt.Version
-	expiry  uint32 // seconds; 0 = ends with the connection; expiryNever
 	ended   bool
+	nextPID uint16
+	expiry  uint32 // seconds; 0 = ends with the connection; expiryNever
 
 	subs map[string]*subscription // key: filter as subscribed (with $share prefix)
 
 	inflight     []*outMsg          // sent, not completely acknowledged, in send order
 	inflightSize int64              // payload bytes of inflight (Options.MaxInflightBytes)
 	byPID        map[uint16]*outMsg // inflight by packet id
-	nextPID      uint16
-	pending      []*outMsg // waiting for room in the inflight window
+	pending      []*outMsg          // waiting for room in the inflight window
 	// pendingBytes is the payload bytes of pending: what MaxQueuedBytes
 	// limits (mosquitto's max_queued_bytes counts payloads only, its
 	// msgs_out.queued_bytes += payloadlen); pendingTopicBytes is their
@@ -55,28 +56,28 @@ type session struct {
 	inbound           map[uint16]struct{} // QoS 2 ids we sent PUBREC for [MQTT-4.3.3-9]
 	seq               uint64
 
-	dropping bool // offline queue full: its drops were logged (push)
-
+	// Small fields together (issue 17: the session of an idle client
+	// is 320 bytes, a size class below the 352 of a looser order).
+	keepAlive  uint16 // shown by Broker.Clients, with cleanStart below
+	cleanStart bool
+	dropping   bool // offline queue full: its drops were logged (push)
 	// Flow control (flow.go).
 	slow bool // publishers gave up waiting for this consumer
 	// probation: it was slow; publishers do not wait for it until no
 	// delivery found its backlog above half the soft limit since highAt
 	// for probationFactor x StallTimeout (flow.go).
 	probation bool
+	waitedOn  bool  // a publisher waits for room in pending
 	highAt    int64 // Unix ns
 	// Stalls that did not reach StallTimeout add up (flow.go waitEnded):
 	// when publishers began waiting, and the stall time since stallAt.
 	waitFrom   int64 // Unix ns (0: none)
 	stallAt    int64 // Unix ns
 	stalledFor time.Duration
-	waitedOn   bool         // a publisher waits for room in pending
-	stalled    atomic.Int32 // readers of this session waiting for room elsewhere
 
 	disconnectedAt time.Time
 	// Shown by Broker.Clients: the CONNECT of the current (or last)
-	// connection.
-	cleanStart  bool
-	keepAlive   uint16
+	// connection (and cleanStart, keepAlive above).
 	connectedAt time.Time
 	expireTimer *time.Timer
 	expireGen   uint64
@@ -182,7 +183,7 @@ func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 // for its payload (or nothing in flight: a larger message goes alone, as
 // mosquitto documents max_inflight_bytes).
 func (s *session) windowOpen(c *conn, om *outMsg) bool {
-	if len(s.inflight) >= c.sendWindow {
+	if len(s.inflight) >= int(c.sendWindow) {
 		return false
 	}
 	max := s.b.cfg.MaxInflightBytes
@@ -365,10 +366,10 @@ func (s *session) resend(by *conn) {
 		s.dropUnsendable(c)
 	}
 	s.dropUnreadable()
-	if len(s.inflight) > c.sendWindow {
+	if len(s.inflight) > int(c.sendWindow) {
 		var keep, back []*outMsg
 		for i, om := range s.inflight {
-			if i < c.sendWindow || om.state == StateReleased {
+			if i < int(c.sendWindow) || om.state == StateReleased {
 				keep = append(keep, om)
 				continue
 			}

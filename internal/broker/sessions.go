@@ -95,7 +95,7 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 		c.trace(PacketEvent{Out: true, Packet: "CONNACK", Code: byte(ack.Code), Detail: fmt.Sprintf("session present %d", b2i(present))})
 	}
 	b.metrics.connects.Add(1)
-	s.cleanStart, s.keepAlive, s.connectedAt = clean, uint16(c.keepAlive/time.Second), time.Now()
+	s.cleanStart, s.keepAlive, s.connectedAt = clean, c.keepAlive, time.Now()
 	c.sess = s
 	c.connected.Store(true)
 	s.conn = c
@@ -177,13 +177,13 @@ func (b *Broker) connGone(c *conn) {
 		c.lis.active.Add(-1)
 	}
 	if !c.connected.Load() {
-		if c.reason == CloseConnectTimeout {
+		if c.closeReason() == CloseConnectTimeout {
 			b.logc("Client %s disconnected: connect timeout.", c.remote)
 		}
 		return
 	}
 	b.stats.connected.Add(-1)
-	reason := c.reason
+	reason := c.closeReason()
 	if b.observe.watched.Load() != nil {
 		// The server's v5 DISCONNECT, if close queued one.
 		c.traceServerDisconnect()

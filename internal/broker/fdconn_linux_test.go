@@ -1,0 +1,136 @@
+package broker
+
+import (
+	"errors"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// rawPair returns an fdConn accepted from a listener on network/addr and
+// the client end.
+func rawPair(t *testing.T, network, addr string) (*fdConn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Skipf("listen %s %s: %v", network, addr, err)
+	}
+	defer ln.Close()
+	cli, err := net.DialTimeout(network, ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	rc, err := ln.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nfd int
+	var sa syscall.Sockaddr
+	var aerr error
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if err := rc.Control(func(fd uintptr) {
+			nfd, sa, aerr = syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if aerr != syscall.EAGAIN || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+	f := newFDConn(nfd, sa)
+	t.Cleanup(func() { f.Close() })
+	return f, cli
+}
+
+// The client's address is formatted as net.TCPConn's RemoteAddr().String()
+// (mosquitto's log lines show it).
+func TestFDConnRemoteAddr(t *testing.T) {
+	for _, tc := range []struct{ network, addr string }{{"tcp4", "127.0.0.1:0"}, {"tcp6", "[::1]:0"}} {
+		t.Run(tc.network, func(t *testing.T) {
+			f, cli := rawPair(t, tc.network, tc.addr)
+			if want := cli.LocalAddr().String(); f.raddr != want {
+				t.Errorf("raddr %q, want %q", f.raddr, want)
+			}
+			if got, want := f.RemoteAddr().String(), cli.LocalAddr().String(); got != want {
+				t.Errorf("RemoteAddr %q, want %q", got, want)
+			}
+			if got, want := f.LocalAddr().String(), cli.RemoteAddr().String(); got != want {
+				t.Errorf("LocalAddr %q, want %q", got, want)
+			}
+			nodelay, err := syscall.GetsockoptInt(int(f.fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
+			if err != nil || nodelay == 0 {
+				t.Errorf("TCP_NODELAY %d (%v), want on as net.TCPConn", nodelay, err)
+			}
+			ka, err := syscall.GetsockoptInt(int(f.fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
+			if err != nil || ka == 0 {
+				t.Errorf("SO_KEEPALIVE %d (%v), want on as net.TCPConn", ka, err)
+			}
+		})
+	}
+}
+
+// A write to a client that does not read waits for the socket and ends
+// at the write deadline with a timeout (the slow-consumer close).
+func TestFDConnWriteDeadline(t *testing.T) {
+	f, _ := rawPair(t, "tcp4", "127.0.0.1:0")
+	f.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+	start := time.Now()
+	n, err := f.Write(make([]byte, 64<<20))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Write: %d, %v; want a timeout", n, err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the write took %v past a 200ms deadline", d)
+	}
+	if n == 0 || n >= 64<<20 {
+		t.Errorf("wrote %d bytes, want some, not all", n)
+	}
+}
+
+// Close while a write waits ends the write, and the descriptor is closed
+// once, by the last user.
+func TestFDConnCloseWhileWriting(t *testing.T) {
+	f, _ := rawPair(t, "tcp4", "127.0.0.1:0")
+	if !f.hold() { // as the loop does
+		t.Fatal("hold failed on an open conn")
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.Write(make([]byte, 64<<20)) // no deadline: waits for the socket
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := f.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Write returned nil after Close")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Write still waits 5s after Close")
+	}
+	if f.state.Load()&fdDone != 0 {
+		t.Fatal("descriptor closed while the loop still holds it")
+	}
+	if _, err := f.Write([]byte{1}); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Write after Close: %v, want net.ErrClosed", err)
+	}
+	f.release() // the loop lets go: now it is closed
+	if s := f.state.Load(); s != fdClosed|fdDone {
+		t.Errorf("state %#x after the last release, want closed and done", s)
+	}
+	if err := f.Close(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("second Close: %v, want net.ErrClosed", err)
+	}
+}
