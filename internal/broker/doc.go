@@ -13,7 +13,9 @@
 // (fdconn_linux.go), and its conn (384 bytes), session (320), ClientInfo,
 // descriptor and client address are most of what it keeps, about 1.4 KiB
 // of RSS at 10,000 connections (PERFORMANCE.md, issue 17). The loop never
-// waits for anything but epoll: a publisher that must wait for a
+// waits for anything but epoll (and a wait of up to 2 ms is a raw system
+// call that keeps the loop's P, loop_raw_linux.go: latency): a publisher
+// that must wait for a
 // subscriber's room is paused and a goroutine waits for it (flow control
 // below), a TLS handshake runs before the connection joins the loop, and
 // the end of a connection (final flush, session, will) runs on a

@@ -188,7 +188,7 @@ func (f *fdConn) writeNow(p []byte) int {
 	if !f.hold() {
 		return 0
 	}
-	n, _ := syscall.Write(int(f.fd), p)
+	n, _ := writeRaw(int(f.fd), p) // never blocks (loop_raw_linux.go)
 	f.release()
 	return max(n, 0)
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -36,6 +37,7 @@ type loop struct {
 	raw       []byte // TLS, WebSocket: what a read took from a socket, before decryption or decoding
 	plain     []byte // wss: what crypto/tls decrypted, before decoding
 	lastSweep int64
+	rawWait   bool           // wait in raw system calls (loop_raw_linux.go)
 	pausing   *pausedPublish // set by pausePublish for handle
 	burst     int            // connections added since memory was last returned (returnMemory)
 	lastAdd   int64          // Unix ns: the last connection added
@@ -132,6 +134,7 @@ func (l *loop) run() {
 		l.flush()
 		if now-l.lastSweep >= int64(sweepEvery) {
 			l.lastSweep = now
+			l.rawWait = rawWaitOK()
 			l.sweep(now)
 		}
 	}
@@ -156,7 +159,27 @@ func (l *loop) finished() bool {
 // poll waits up to timeout ms for events.
 func (l *loop) poll(timeout int) int {
 	for {
-		n, err := syscall.EpollWait(l.epfd, l.events, timeout)
+		var n int
+		var err error
+		switch {
+		case l.rawWait && timeout <= rawWaitMs: // loop_raw_linux.go
+			n, err = epollWaitRaw(l.epfd, l.events, timeout)
+			if err == syscall.EINTR {
+				runtime.Gosched() // the runtime wants the P: a GC, or sysmon
+				continue
+			}
+		case l.rawWait:
+			n, err = epollWaitRaw(l.epfd, l.events, rawWaitMs)
+			if err == syscall.EINTR {
+				runtime.Gosched()
+				continue
+			}
+			if err == nil && n == 0 {
+				n, err = syscall.EpollWait(l.epfd, l.events, timeout-rawWaitMs)
+			}
+		default:
+			n, err = syscall.EpollWait(l.epfd, l.events, timeout)
+		}
 		if err == syscall.EINTR {
 			continue
 		}
@@ -307,7 +330,7 @@ func (l *loop) read(c *conn) bool {
 // readSocket reads once from c's socket into p, counting the bytes. No
 // bytes and no error: nothing to read now. The socket's end is io.EOF.
 func readSocket(c *conn, p []byte) (int, error) {
-	n, err := syscall.Read(int(c.lp.fd), p)
+	n, err := readRaw(int(c.lp.fd), p) // never blocks (loop_raw_linux.go)
 	switch {
 	case n > 0:
 		c.b.stats.bytesReceived.Add(int64(n))
@@ -581,7 +604,7 @@ func newLoop(b *Broker) (*loop, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
-	l := &loop{b: b, epfd: epfd, events: make([]syscall.EpollEvent, 256)}
+	l := &loop{b: b, epfd: epfd, events: make([]syscall.EpollEvent, 256), rawWait: rawWaitOK()}
 	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
 		syscall.Close(epfd)
 		return nil, os.NewSyscallError("pipe2", err)
