@@ -2,9 +2,9 @@ package broker
 
 import (
 	"math"
-	"math/rand/v2"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
@@ -124,7 +124,10 @@ func (m *metricsState) unnotePublishOut(q mqtt.QoS, msg *message) {
 // per sampled message, none for the others).
 func (m *metricsState) stamp(msg *message) {
 	e := m.every.Load()
-	if e == 0 || (e > 1 && rand.Uint32()%e != 0) {
+	// One in every e by the message's address: consecutive messages take
+	// consecutive slots of their size class, so this picks every e-th
+	// without the random number (5 ns) a message would cost.
+	if e == 0 || (e > 1 && uint32(uintptr(unsafe.Pointer(msg))/unsafe.Sizeof(*msg))%e != 0) {
 		return
 	}
 	msg.at = time.Now().UnixNano()

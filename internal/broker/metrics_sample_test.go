@@ -1,0 +1,33 @@
+package broker
+
+import "testing"
+
+// TestLatencySampleOneIn: EnableLatency(16) stamps about one message in
+// 16 for the publish-to-deliver histogram (by address, metricsState.stamp),
+// none when off, every one with 1.
+func TestLatencySampleOneIn(t *testing.T) {
+	count := func(every int) int {
+		var m metricsState
+		m.every.Store(uint32(every))
+		n := 0
+		keep := make([]*message, 0, 1600)
+		for range 1600 {
+			msg := &message{topic: "t"}
+			keep = append(keep, msg) // no slot reused while counting
+			m.stamp(msg)
+			if msg.at != 0 {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(16); n < 50 || n > 200 {
+		t.Errorf("every 16: %d of 1600 stamped, want about 100", n)
+	}
+	if n := count(0); n != 0 {
+		t.Errorf("off: %d stamped", n)
+	}
+	if n := count(1); n != 1600 {
+		t.Errorf("every 1: %d of 1600 stamped", n)
+	}
+}
