@@ -37,7 +37,7 @@
 // holding a lock, and a slow subscriber never blocks a publisher. On a
 // bare descriptor (fdConn) a write job that finds the socket full waits in
 // poll(2), which holds its thread, in slices of 50 ms so that a close or
-// a shortened deadline is seen (at most 64 at once; the others sleep and
+// a shortened deadline is seen (at most 256 at once; the others sleep and
 // look again); the descriptor is closed by its last user, never under a
 // write. Read
 // and write buffers are borrowed from pools only while a connection has

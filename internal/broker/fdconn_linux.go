@@ -255,7 +255,7 @@ func (f *fdConn) wait(events int16, dl *atomic.Int64) error {
 }
 
 // maxPollWaiters bounds the goroutines (so threads) waiting in poll(2).
-const maxPollWaiters = 64
+const maxPollWaiters = 256
 
 var pollWaiters = make(chan struct{}, maxPollWaiters)
 
