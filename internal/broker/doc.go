@@ -39,8 +39,9 @@
 // holding a lock, and a slow subscriber never blocks a publisher. On a
 // bare descriptor (fdConn) a write job that finds the socket full waits in
 // poll(2), which holds its thread, in slices of 50 ms so that a close or
-// a shortened deadline is seen; the descriptor is closed by its last
-// user, never under a write. Read
+// a shortened deadline is seen (at most 256 at once; the others sleep and
+// look again); the descriptor is closed by its last user, never under a
+// write. Read
 // and write buffers are borrowed from pools only while a connection has
 // data in flight. Every complete packet is answered in the pass or job
 // that read it, whatever input follows it.

@@ -214,9 +214,16 @@ type pollFd struct {
 }
 
 // wait waits until the socket is ready for events, the deadline dl (nil:
-// none) passes or the connection is closed. A poll(2) on a goroutine blocks its
-// thread, so it waits at most fdWaitSlice at a time and looks again.
+// none) passes or the connection is closed. A poll(2) on a goroutine
+// holds its thread, so it waits at most fdWaitSlice at a time and looks
+// again, and at most maxPollWaiters goroutines wait in poll(2) at once:
+// the others sleep (parked, no thread) with a growing pause up to
+// fdWaitSlice and look without waiting. Many slow consumers at once (a
+// fan-out to thousands that stop reading) thus never need more threads
+// than that; net.TCPConn's waits in Go's poller cost none, but the poll
+// descriptor they need costs every idle connection.
 func (f *fdConn) wait(events int16, dl *atomic.Int64) error {
+	pause := time.Millisecond
 	for {
 		if f.state.Load()&fdClosed != 0 {
 			return net.ErrClosed
@@ -229,17 +236,39 @@ func (f *fdConn) wait(events int16, dl *atomic.Int64) error {
 			}
 			slice = min(slice, left)
 		}
-		ts := syscall.NsecToTimespec(int64(slice))
-		pfd := pollFd{fd: f.fd, events: events}
-		n, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1,
-			uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
-		if errno != 0 && errno != syscall.EINTR {
-			return os.NewSyscallError("ppoll", errno)
+		select {
+		case pollWaiters <- struct{}{}:
+			n, err := f.poll(events, slice)
+			<-pollWaiters
+			if err != nil || n > 0 {
+				return err // ready, or an error the next read or write reports
+			}
+			continue
+		default:
 		}
-		if n > 0 {
-			return nil // ready, or an error the next read or write reports
+		time.Sleep(min(pause, slice))
+		pause = min(2*pause, fdWaitSlice)
+		if n, err := f.poll(events, 0); err != nil || n > 0 {
+			return err
 		}
 	}
+}
+
+// maxPollWaiters bounds the goroutines (so threads) waiting in poll(2).
+const maxPollWaiters = 256
+
+var pollWaiters = make(chan struct{}, maxPollWaiters)
+
+// poll is one ppoll(2) of f for events, up to d (0: just look).
+func (f *fdConn) poll(events int16, d time.Duration) (int, error) {
+	ts := syscall.NsecToTimespec(int64(d))
+	pfd := pollFd{fd: f.fd, events: events}
+	n, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1,
+		uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+	if errno != 0 && errno != syscall.EINTR {
+		return 0, os.NewSyscallError("ppoll", errno)
+	}
+	return int(n), nil
 }
 
 func (f *fdConn) opErr(op string, err error) error {

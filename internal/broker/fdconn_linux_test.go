@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -133,4 +135,59 @@ func TestFDConnCloseWhileWriting(t *testing.T) {
 	if err := f.Close(); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("second Close: %v, want net.ErrClosed", err)
 	}
+}
+
+// Many writes waiting for full sockets at once (a fan-out to clients that
+// all stopped reading) hold at most maxPollWaiters threads in poll(2): the
+// others sleep. Each still ends at its deadline.
+func TestFDConnWaitersBoundThreads(t *testing.T) {
+	const n = 3 * maxPollWaiters
+	conns := make([]*fdConn, n)
+	for i := range conns {
+		conns[i], _ = rawPair(t, "tcp4", "127.0.0.1:0")
+	}
+	before := processThreads(t)
+	buf := make([]byte, 16<<20)
+	errs := make(chan error, n)
+	for _, f := range conns {
+		f.SetWriteDeadline(time.Now().Add(time.Second))
+		go func() {
+			_, err := f.Write(buf)
+			errs <- err
+		}()
+	}
+	most := 0
+	deadline := time.After(10 * time.Second)
+	for done := 0; done < n; {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("Write: %v, want a timeout", err)
+			}
+			done++
+		case <-time.After(20 * time.Millisecond):
+			most = max(most, processThreads(t))
+		case <-deadline:
+			t.Fatalf("%d of %d writes still waiting 10s after a 1s deadline", n-done, n)
+		}
+	}
+	if limit := before + maxPollWaiters + 16; most > limit {
+		t.Errorf("%d threads while %d writes waited (%d before): want at most %d", most, n, before, limit)
+	}
+}
+
+// processThreads is this process's thread count (/proc/self/status).
+func processThreads(t *testing.T) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip(err)
+	}
+	var n int
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return n
 }
