@@ -37,12 +37,11 @@
 // ended when the queue is empty (conn_write.go). One write (inline or
 // job) runs at a time per connection, no goroutine does network I/O while
 // holding a lock, and a slow subscriber never blocks a publisher. On a
-// bare descriptor (fdConn) a write job that finds the socket full waits in
-// poll(2), which holds its thread, in slices of 50 ms so that a close or
-// a shortened deadline is seen (at most 256 at once; the others sleep and
-// look again); the descriptor is closed by its last user, never under a
-// write. Read
-// and write buffers are borrowed from pools only while a connection has
+// bare descriptor (fdConn) a write job that finds the socket full parks
+// until one poller goroutine's epoll finds the socket writable
+// (fdpoller_linux.go: no thread per waiting writer), looking at a close
+// or a shortened deadline at least every 50 ms; the descriptor is closed
+// by its last user, never under a write. Read and write buffers are borrowed from pools only while a connection has
 // data in flight. Every complete packet is answered in the pass or job
 // that read it, whatever input follows it.
 // "The reader" below is the loop while it handles a connection, or the

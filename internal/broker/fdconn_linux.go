@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // fdConn is a plain TCP connection accepted for the event loop
@@ -206,24 +205,16 @@ const (
 	pollOut = 0x4 // POLLOUT
 )
 
-// pollFd is struct pollfd.
-type pollFd struct {
-	fd      int32
-	events  int16
-	revents int16
-}
-
 // wait waits until the socket is ready for events, the deadline dl (nil:
-// none) passes or the connection is closed. A poll(2) on a goroutine
-// holds its thread, so it waits at most fdWaitSlice at a time and looks
-// again, and at most maxPollWaiters goroutines wait in poll(2) at once:
-// the others sleep (parked, no thread) with a growing pause up to
-// fdWaitSlice and look without waiting. Many slow consumers at once (a
-// fan-out to thousands that stop reading) thus never need more threads
-// than that; net.TCPConn's waits in Go's poller cost none, but the poll
-// descriptor they need costs every idle connection.
+// none) passes or the connection is closed: parked on the channel the
+// poller (fdpoller_linux.go) closes when the socket is ready, no thread
+// held. It looks at the closed state and the deadline at least every
+// fdWaitSlice (Close also shuts a used socket down, which wakes it).
 func (f *fdConn) wait(events int16, dl *atomic.Int64) error {
-	pause := time.Millisecond
+	ev := uint32(syscall.EPOLLIN)
+	if events == pollOut {
+		ev = syscall.EPOLLOUT
+	}
 	for {
 		if f.state.Load()&fdClosed != 0 {
 			return net.ErrClosed
@@ -236,39 +227,19 @@ func (f *fdConn) wait(events int16, dl *atomic.Int64) error {
 			}
 			slice = min(slice, left)
 		}
+		ch, err := fdPoll.await(f.fd, ev)
+		if err != nil {
+			return os.NewSyscallError("epoll_ctl", err)
+		}
+		t := time.NewTimer(slice)
 		select {
-		case pollWaiters <- struct{}{}:
-			n, err := f.poll(events, slice)
-			<-pollWaiters
-			if err != nil || n > 0 {
-				return err // ready, or an error the next read or write reports
-			}
-			continue
-		default:
-		}
-		time.Sleep(min(pause, slice))
-		pause = min(2*pause, fdWaitSlice)
-		if n, err := f.poll(events, 0); err != nil || n > 0 {
-			return err
+		case <-ch:
+			t.Stop()
+			return nil // ready, or an error the next read or write reports
+		case <-t.C:
+			fdPoll.cancel(f.fd, ch)
 		}
 	}
-}
-
-// maxPollWaiters bounds the goroutines (so threads) waiting in poll(2).
-const maxPollWaiters = 256
-
-var pollWaiters = make(chan struct{}, maxPollWaiters)
-
-// poll is one ppoll(2) of f for events, up to d (0: just look).
-func (f *fdConn) poll(events int16, d time.Duration) (int, error) {
-	ts := syscall.NsecToTimespec(int64(d))
-	pfd := pollFd{fd: f.fd, events: events}
-	n, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1,
-		uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
-	if errno != 0 && errno != syscall.EINTR {
-		return 0, os.NewSyscallError("ppoll", errno)
-	}
-	return int(n), nil
 }
 
 func (f *fdConn) opErr(op string, err error) error {

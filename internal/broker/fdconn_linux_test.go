@@ -138,10 +138,11 @@ func TestFDConnCloseWhileWriting(t *testing.T) {
 }
 
 // Many writes waiting for full sockets at once (a fan-out to clients that
-// all stopped reading) hold at most maxPollWaiters threads in poll(2): the
-// others sleep. Each still ends at its deadline.
+// all stopped reading) hold no thread each: they park until the poller
+// (fdpoller_linux.go) finds their sockets ready. Each still ends at its
+// deadline.
 func TestFDConnWaitersBoundThreads(t *testing.T) {
-	const n = 3 * maxPollWaiters
+	const n = 600
 	conns := make([]*fdConn, n)
 	for i := range conns {
 		conns[i], _ = rawPair(t, "tcp4", "127.0.0.1:0")
@@ -171,7 +172,7 @@ func TestFDConnWaitersBoundThreads(t *testing.T) {
 			t.Fatalf("%d of %d writes still waiting 10s after a 1s deadline", n-done, n)
 		}
 	}
-	if limit := before + maxPollWaiters + 16; most > limit {
+	if limit := before + 16; most > limit {
 		t.Errorf("%d threads while %d writes waited (%d before): want at most %d", most, n, before, limit)
 	}
 }
@@ -190,4 +191,34 @@ func processThreads(t *testing.T) int {
 		}
 	}
 	return n
+}
+
+// TestFDConnWriterWakesWhenPeerReads: a write waiting for a full socket
+// goes on once the peer reads (the poller wakes it) and writes it all.
+func TestFDConnWriterWakesWhenPeerReads(t *testing.T) {
+	f, peer := rawPair(t, "tcp4", "127.0.0.1:0")
+	buf := make([]byte, 8<<20) // far more than the socket buffers hold
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.Write(buf)
+		done <- err
+	}()
+	got := 0
+	rb := make([]byte, 64<<10)
+	_ = peer.SetReadDeadline(time.Now().Add(testTimeout))
+	for got < len(buf) {
+		n, err := peer.Read(rb)
+		if err != nil {
+			t.Fatalf("peer read after %d of %d bytes: %v", got, len(buf), err)
+		}
+		got += n
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("Write still waiting after the peer read everything")
+	}
 }
