@@ -82,7 +82,21 @@ func TestWebSocketHTTPPhaseBounded(t *testing.T) {
 	})
 	t.Run("not upgraded count", func(t *testing.T) {
 		// Two sockets that have not upgraded fill max_connections 2: a
-		// third is closed at once.
+		// third is closed at once. A broker of its own with a long
+		// connect timeout, so that the first two cannot time out on a
+		// busy machine before the third arrives.
+		const connectTimeout = 20 * time.Second
+		b, _ := newTestBroker(t, Options{ConnectTimeout: connectTimeout, Listeners: []ListenerConfig{
+			{Name: "ws", Addr: "127.0.0.1:0", WebSocket: true, MaxConnections: 2}}})
+		addr := b.Addr("ws").String()
+		dial := func() net.Conn {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			return c
+		}
 		a, bb := dial(), dial()
 		_, _ = io.WriteString(a, "GET")
 		_, _ = io.WriteString(bb, "GET")
