@@ -363,11 +363,11 @@ func (b *Broker) load() error {
 			continue
 		}
 		s := &session{b: b, id: b.nextSessionID.Add(1), clientID: ss.ClientID, version: ss.Version,
-			expiry: ss.ExpiryInterval, disconnectedAt: ss.DisconnectedAt}
-		if s.disconnectedAt.IsZero() {
-			s.disconnectedAt = now
+			expiry: ss.ExpiryInterval, disconnectedAt: unixTimeOf(ss.DisconnectedAt)}
+		if s.disconnectedAt == 0 {
+			s.disconnectedAt = unixTimeOf(now)
 		}
-		if s.expiry != expiryNever && now.Sub(s.disconnectedAt) >= time.Duration(s.expiry)*time.Second {
+		if s.expiry != expiryNever && now.Sub(s.disconnectedAt.Time()) >= time.Duration(s.expiry)*time.Second {
 			b.storeDeleteSession(ss.ClientID)
 			continue
 		}

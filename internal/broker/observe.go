@@ -314,14 +314,14 @@ func (b *Broker) Clients() []ClientSnapshot {
 		s.mu.Lock()
 		cs := ClientSnapshot{ClientID: s.clientID, Version: int(s.version), SessionExpiry: s.expiry,
 			Inflight: len(s.inflight), Queued: len(s.pending), KeepAlive: s.keepAlive,
-			CleanStart: s.cleanStart, DisconnectedAt: s.disconnectedAt}
+			CleanStart: s.cleanStart, DisconnectedAt: s.disconnectedAt.Time()}
 		if ci := s.info; ci != nil {
 			cs.Username, cs.Listener = ci.Username, ci.Listener
 		}
 		if c := s.conn; c != nil {
 			cs.Connected = true
 			cs.RemoteAddr = c.remote
-			cs.ConnectedSince = s.connectedAt
+			cs.ConnectedSince = s.connectedAt.Time()
 			if w := c.will.Load(); w != nil {
 				cs.Will = willInfo(w, false)
 			}

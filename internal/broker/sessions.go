@@ -79,7 +79,7 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 	s.stopTimers() // a delayed will is not sent after a reconnect [MQTT-3.1.3-9]
 	wasDurable := s.durable()
 	s.expiry, s.version, s.info = expiry, c.version, c.info
-	s.disconnectedAt = time.Time{}
+	s.disconnectedAt = 0
 	switch {
 	case s.durable():
 		s.persist("save session", func(st Store) error { return st.SaveSession(s.storedSession()) })
@@ -95,7 +95,7 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 		c.trace(PacketEvent{Out: true, Packet: "CONNACK", Code: byte(ack.Code), Detail: fmt.Sprintf("session present %d", b2i(present))})
 	}
 	b.metrics.connects.Add(1)
-	s.cleanStart, s.keepAlive, s.connectedAt = clean, c.keepAlive, time.Now()
+	s.cleanStart, s.keepAlive, s.connectedAt = clean, c.keepAlive, unixTimeOf(time.Now())
 	c.sess = s
 	c.connected.Store(true)
 	s.conn = c
@@ -215,7 +215,7 @@ func (b *Broker) connGone(c *conn) {
 			}
 			break
 		}
-		s.disconnectedAt = time.Now()
+		s.disconnectedAt = unixTimeOf(time.Now())
 		s.persist("save session", func(st Store) error { return st.SaveSession(s.storedSession()) })
 		b.scheduleExpiry(s)
 		if will != nil {
@@ -252,7 +252,7 @@ func (b *Broker) scheduleExpiry(s *session) {
 	}
 	s.expireGen++
 	gen := s.expireGen
-	d := time.Duration(s.expiry)*time.Second - time.Since(s.disconnectedAt)
+	d := time.Duration(s.expiry)*time.Second - time.Since(s.disconnectedAt.Time())
 	s.expireTimer = time.AfterFunc(max(d, 0), func() { b.expire(s, gen) })
 }
 
