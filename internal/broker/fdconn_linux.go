@@ -19,9 +19,9 @@ import (
 // slices, and the runtime's poll descriptor (outside the heap) registered
 // with Go's poller. The loop reads the descriptor itself (loop.go); the
 // write path uses fdConn as any net.Conn: inline flushes write without
-// waiting (SyscallConn), and a write job whose socket is full waits in
-// poll(2) on its own goroutine (Write), in slices of at most
-// fdWaitSlice so that a deadline shortened by close or a Close is seen.
+// waiting (writeNow), and a write job whose socket is full parks until
+// the poller (fdpoller_linux.go) finds it writable (Write), looking at a
+// deadline shortened by close or a Close at least every fdWaitSlice.
 //
 // The descriptor is closed once: by Close when nobody uses it, else by
 // the last user (state counts the users: the loop from add to end, and
@@ -47,7 +47,8 @@ const (
 	fdRefMask = fdDone - 1
 )
 
-// fdWaitSlice bounds one poll(2) of a waiting Read or Write.
+// fdWaitSlice bounds how long a waiting Read or Write goes without
+// looking at its deadline and the closed state.
 const fdWaitSlice = 50 * time.Millisecond
 
 // newFDConn sets up an accepted socket as net.Conn.Accept would: no
