@@ -69,8 +69,8 @@ var mutations = []mutation{
 		Name:     "keepalive-2x-instead-of-1.5x",
 		File:     "internal/broker/conn.go",
 		Why:      "a silent client is closed after 2x its keep alive, not 1.5x [MQTT-3.1.2-24]",
-		Original: `d := time.Now().Add(c.keepAlive * 3 / 2)`,
-		Replace:  `d := time.Now().Add(c.keepAlive * 2)`,
+		Original: `d := time.Now().Add(c.keepAliveDur() * 3 / 2)`,
+		Replace:  `d := time.Now().Add(c.keepAliveDur() * 2)`,
 	},
 	{
 		Name:     "connect-timeout-10x",
@@ -106,8 +106,8 @@ var mutations = []mutation{
 		Name:     "receive-maximum-out-ignored",
 		File:     "internal/broker/handle_connect.go",
 		Why:      "the client's Receive Maximum is ignored: more unacknowledged PUBLISHes than it allows [MQTT-3.3.4-9]",
-		Original: `if p.Props.Has(mqtt.PropReceiveMaximum) && int(p.Props.ReceiveMaximum) < c.sendWindow {`,
-		Replace:  `if false && p.Props.Has(mqtt.PropReceiveMaximum) && int(p.Props.ReceiveMaximum) < c.sendWindow {`,
+		Original: `if p.Props.Has(mqtt.PropReceiveMaximum) && int32(p.Props.ReceiveMaximum) < c.sendWindow {`,
+		Replace:  `if false && p.Props.Has(mqtt.PropReceiveMaximum) && int32(p.Props.ReceiveMaximum) < c.sendWindow {`,
 	},
 	{
 		Name:     "offline-queue-off-by-one",
@@ -259,8 +259,8 @@ var mutations = []mutation{
 		Name:     "i11.1b-subscribers-not-first",
 		File:     "internal/broker/loop_linux.go",
 		Why:      "a pass handles connections in readiness order only: a SUBSCRIBE read in the same pass as a PUBLISH may come after it",
-		Original: "\t\tif c.fr.Holds(loopFirst) {",
-		Replace:  "\t\tif false && c.fr.Holds(loopFirst) {",
+		Original: "\t\tif c.fr != nil && c.fr.Holds(loopFirst) {",
+		Replace:  "\t\tif false && c.fr != nil && c.fr.Holds(loopFirst) {",
 	},
 	{
 		Name:     "i11.2-acl-subscribe-too-strict",
@@ -501,8 +501,8 @@ var mutations = []mutation{
 		Name:     "i12.6-slow-subscriber-stalls-all",
 		File:     "internal/broker/flow.go",
 		Why:      "a subscriber that stalled once is waited for again at full StallTimeout (no probation)",
-		Original: `s != f.sess && !s.slow && !s.probation && s.stalled.Load() == 0`,
-		Replace:  `s != f.sess && !s.slow && s.stalled.Load() == 0`,
+		Original: `s != f.sess && !s.slow && !s.probation &&`,
+		Replace:  `s != f.sess && !s.slow &&`,
 	},
 	{
 		Name:     "i12.6b-short-stalls-do-not-add-up",
