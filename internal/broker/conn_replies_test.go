@@ -59,3 +59,40 @@ func TestRepliesAtOnceNoLoop(t *testing.T) {
 	send(0)
 	expect("PINGRESP after the PUBACK", []byte{0xd0, 0})
 }
+
+// TestKeepAliveNoLoop is TestBoundaryKeepAlive's idle client on the input
+// path of connections the event loop does not read (conn.go's read
+// deadline, not the loop's sweep): keep alive 1 s, closed 1.5 s after the
+// CONNECT, not before [MQTT-3.1.2-24].
+func TestKeepAliveNoLoop(t *testing.T) {
+	b, err := New(Options{Listeners: []ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}}, noEventLoop: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = b.Shutdown(ctx)
+	})
+	nc, err := net.Dial("tcp", b.Addr("tcp").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	// CONNECT 3.1.1, clean session, keep alive 1 s, client id "ka".
+	if _, err := nc.Write([]byte{0x10, 14, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 1, 0, 2, 'k', 'a'}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_ = nc.SetReadDeadline(start.Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, nc); err != nil { // CONNACK, then the close
+		t.Fatalf("not closed within 5 s: %v", err)
+	}
+	const limit = 1500 * time.Millisecond
+	if took := time.Since(start); took < limit-20*time.Millisecond || took > limit+800*time.Millisecond {
+		t.Errorf("closed %v after CONNECT, want 1.5 s (keep alive 1 s)", took)
+	}
+}

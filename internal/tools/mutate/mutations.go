@@ -67,8 +67,15 @@ var mutations = []mutation{
 	// Comparison flips, off-by-ones, skipped checks, dropped flags.
 	{
 		Name:     "keepalive-2x-instead-of-1.5x",
+		File:     "internal/broker/loop_linux.go",
+		Why:      "a silent client is closed after 2x its keep alive, not 1.5x [MQTT-3.1.2-24] (the event loop's sweep)",
+		Original: `if now-c.lp.lastPkt > int64(c.keepAliveDur()*3/2) {`,
+		Replace:  `if now-c.lp.lastPkt > int64(c.keepAliveDur()*2) {`,
+	},
+	{
+		Name:     "keepalive-2x-instead-of-1.5x-no-loop",
 		File:     "internal/broker/conn.go",
-		Why:      "a silent client is closed after 2x its keep alive, not 1.5x [MQTT-3.1.2-24]",
+		Why:      "a silent client is closed after 2x its keep alive, not 1.5x [MQTT-3.1.2-24] (connections the loop does not read)",
 		Original: `d := time.Now().Add(c.keepAliveDur() * 3 / 2)`,
 		Replace:  `d := time.Now().Add(c.keepAliveDur() * 2)`,
 	},
