@@ -103,7 +103,8 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 		c.ackPublish(p, code)
 		return nil
 	}
-	m := &message{topic: topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, from: s, fromID: c.clientID, src: c.info}
+	m := c.newMessage()
+	*m = message{topic: topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, from: s, fromID: c.clientID, src: c.info}
 	b.metrics.stamp(m)
 	if v5 {
 		m.props = forwardedProps(&p.Props)
@@ -204,4 +205,16 @@ func (c *conn) resolveAlias(p *mqtt.Publish, topic *string) error {
 		c.aliasesIn[a] = strings.Clone(p.Topic)
 	}
 	return nil
+}
+
+// newMessage allocates the message of the PUBLISH being handled: on the
+// event loop it comes with the PUBLISH's body when that was small (one
+// allocation for both, loop_linux.go pubAlloc).
+func (c *conn) newMessage() *message {
+	if c.fr != nil { // the loop handles c's input (loopPackets)
+		if m := c.b.loop.takeMessage(); m != nil {
+			return m
+		}
+	}
+	return new(message)
 }

@@ -199,7 +199,7 @@ func (c *conn) loopPackets(now int64) error {
 		return c.lp.readErr // nothing read since it was trimmed
 	}
 	for !c.isClosing() {
-		p, err := c.fr.Next()
+		p, err := c.b.loop.nextPacket(c)
 		if err != nil {
 			return c.inputErr(err)
 		}

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/mqkit/mqkit/internal/mqtt"
 )
 
 // The event loop on Linux (epoll); see loop.go.
@@ -37,10 +39,12 @@ type loop struct {
 	raw       []byte // TLS, WebSocket: what a read took from a socket, before decryption or decoding
 	plain     []byte // wss: what crypto/tls decrypted, before decoding
 	lastSweep int64
-	rawWait   bool           // wait in raw system calls (loop_raw_linux.go)
-	pausing   *pausedPublish // set by pausePublish for handle
-	burst     int            // connections added since memory was last returned (returnMemory)
-	lastAdd   int64          // Unix ns: the last connection added
+	pa        *pubAlloc          // the body of the PUBLISH being handled is in it (nextPacket)
+	bodyAlloc func(n int) []byte // the Framer's allocator for PUBLISH bodies (nextPacket)
+	rawWait   bool               // wait in raw system calls (loop_raw_linux.go)
+	pausing   *pausedPublish     // set by pausePublish for handle
+	burst     int                // connections added since memory was last returned (returnMemory)
+	lastAdd   int64              // Unix ns: the last connection added
 }
 
 // startLoop creates the broker's loop and starts its goroutine. b.mu held,
@@ -649,4 +653,46 @@ func (l *loop) afterBurst(now int64) {
 	if returningMemory.CompareAndSwap(false, true) {
 		go returnMemory()
 	}
+}
+
+// pubAlloc is a message and the body of the PUBLISH it came from in one
+// allocation: the loop's Framer takes a small PUBLISH body from it
+// (nextPacket) and handlePublish takes the message (takeMessage), so a
+// routed PUBLISH costs one allocation, not two.
+type pubAlloc struct {
+	m   message
+	buf [pubInline]byte
+}
+
+// pubInline is the largest PUBLISH body (topic, packet id, properties,
+// payload) kept with its message: 240 bytes in all, a size class.
+const pubInline = 112
+
+// nextPacket is c's next complete packet (loop goroutine): a PUBLISH
+// body of at most pubInline bytes is put in a pubAlloc, whose message
+// takeMessage hands to handlePublish.
+func (l *loop) nextPacket(c *conn) (mqtt.Packet, error) {
+	l.pa = nil
+	if l.bodyAlloc == nil {
+		l.bodyAlloc = func(n int) []byte {
+			if n > pubInline {
+				return make([]byte, n)
+			}
+			pa := new(pubAlloc)
+			l.pa = pa
+			return pa.buf[:n:n]
+		}
+	}
+	return c.fr.NextAlloc(l.bodyAlloc)
+}
+
+// takeMessage returns the message allocated with the body of the PUBLISH
+// being handled, nil if it has none (loop goroutine).
+func (l *loop) takeMessage() *message {
+	pa := l.pa
+	if pa == nil {
+		return nil
+	}
+	l.pa = nil
+	return &pa.m
 }

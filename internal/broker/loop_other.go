@@ -2,12 +2,20 @@
 
 package broker
 
+import "github.com/mqkit/mqkit/internal/mqtt"
+
 // Without epoll every connection has a goroutine of its own (conn.go);
 // see loop.go.
 
 type loop struct {
 	pausing *pausedPublish // never set: nothing pauses without a loop
 }
+
+// takeMessage: without a loop every message is allocated on its own.
+func (l *loop) takeMessage() *message { return nil }
+
+// nextPacket: never called without a loop.
+func (l *loop) nextPacket(c *conn) (mqtt.Packet, error) { return c.fr.Next() }
 
 func (l *loop) post(loopPost) {}
 

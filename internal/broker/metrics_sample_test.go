@@ -24,6 +24,27 @@ func TestLatencySampleOneIn(t *testing.T) {
 	if n := count(16); n < 50 || n > 200 {
 		t.Errorf("every 16: %d of 1600 stamped, want about 100", n)
 	}
+	// Messages that live in a larger allocation (loop_linux.go pubAlloc:
+	// 240 bytes apart) are sampled at the same rate.
+	type withBody struct {
+		m   message
+		buf [112]byte
+	}
+	var m metricsState
+	m.every.Store(16)
+	n := 0
+	keep := make([]*withBody, 0, 1600)
+	for range 1600 {
+		w := &withBody{}
+		keep = append(keep, w)
+		m.stamp(&w.m)
+		if w.m.at != 0 {
+			n++
+		}
+	}
+	if n < 50 || n > 200 {
+		t.Errorf("every 16, 240-byte slots: %d of 1600 stamped, want about 100", n)
+	}
 	if n := count(0); n != 0 {
 		t.Errorf("off: %d stamped", n)
 	}

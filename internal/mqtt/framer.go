@@ -193,7 +193,13 @@ func (f *Framer) fail(err error) error {
 // returned *Publish, *Ack, *Pingreq and *Pingresp belong to the Framer
 // and are valid until the next Next, Space or Release; a PUBLISH body is
 // one fresh allocation its fields point into; other packets are fresh.
-func (f *Framer) Next() (Packet, error) {
+func (f *Framer) Next() (Packet, error) { return f.NextAlloc(nil) }
+
+// NextAlloc is Next with the fresh body of a PUBLISH that arrived in one
+// buffer taken from alloc(n), which must return a slice of length n that
+// nothing else uses (nil: make). A broker can so put the body in the same
+// allocation as its own message.
+func (f *Framer) NextAlloc(alloc func(n int) []byte) (Packet, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -268,7 +274,12 @@ func (f *Framer) Next() (Packet, error) {
 	// are copied).
 	fresh := t == PUBLISH || t == CONNECT || t == CONNACK || t == AUTH
 	if fresh {
-		own := make([]byte, len(body))
+		var own []byte
+		if alloc != nil && t == PUBLISH {
+			own = alloc(len(body))
+		} else {
+			own = make([]byte, len(body))
+		}
 		copy(own, body)
 		body = own
 	}
