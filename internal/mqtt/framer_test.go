@@ -331,3 +331,39 @@ func TestFramerBufferSizes(t *testing.T) {
 	}
 	next(10)
 }
+
+// TestFramerNextAlloc: a PUBLISH body that arrived in one buffer is
+// copied into what the allocator returns (its topic and payload point
+// there); other packets do not use the allocator.
+func TestFramerNextAlloc(t *testing.T) {
+	pub, _ := Append(nil, &Publish{Topic: "a/b", Payload: []byte("hello"), QoS: 1, PacketID: 7}, V311)
+	ack, _ := Append(nil, &Ack{Kind: PUBACK, PacketID: 7}, V311)
+	f := NewFramer(0)
+	n := copy(f.Space(), append(pub, ack...))
+	f.Commit(n)
+	var given []byte
+	calls := 0
+	alloc := func(n int) []byte {
+		calls++
+		given = make([]byte, n)
+		return given
+	}
+	p, err := f.NextAlloc(alloc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := p.(*Publish)
+	if !ok || got.Topic != "a/b" || string(got.Payload) != "hello" || got.PacketID != 7 {
+		t.Fatalf("got %#v", p)
+	}
+	if calls != 1 || &given[len(given)-1] != &got.Payload[len(got.Payload)-1] {
+		t.Errorf("the payload is not in the allocator's buffer (%d calls)", calls)
+	}
+	f.Release() // the buffer may be reused: the packet must not depend on it
+	if string(got.Payload) != "hello" {
+		t.Errorf("payload changed after Release: %q", got.Payload)
+	}
+	if p, err := f.NextAlloc(alloc); err != nil || p == nil || calls != 1 {
+		t.Errorf("PUBACK: %v %v, %d allocator calls, want 1", p, err, calls)
+	}
+}
