@@ -182,14 +182,7 @@ func (c *conn) serve() {
 		return // the loop has it now, and ends it (finish)
 	}
 	defer c.b.wg.Done()
-	var ce *closeError
-	if !errors.As(err, &ce) {
-		ce = c.classify(err)
-	}
-	if ce.err != nil && ce.reason == CloseProtocolError {
-		c.b.cfg.Logger.Debug("protocol error", "client", c.clientID, "remote", c.remote, "err", ce.err)
-	}
-	c.close(ce.reason, ce.code)
+	c.closeFor(err)
 	c.flushAtClose()
 	// The socket is closed only after the session is detached and the
 	// will handled: a client that sees the close sees settled state.
@@ -588,6 +581,20 @@ func (c *conn) handleDisconnect(p *mqtt.Disconnect) error {
 	// On a normal DISCONNECT the will is discarded [MQTT-3.14.4-3].
 	c.will.Store(nil)
 	return &closeError{reason: CloseClientDisconnect}
+}
+
+// closeFor closes c for the error that ended its input (the event loop's
+// end or the connection's goroutine): the reason and v5 DISCONNECT code
+// it maps to (classify), protocol errors logged.
+func (c *conn) closeFor(err error) {
+	var ce *closeError
+	if !errors.As(err, &ce) {
+		ce = c.classify(err)
+	}
+	if ce.err != nil && ce.reason == CloseProtocolError {
+		c.b.cfg.Logger.Debug("protocol error", "client", c.clientID, "remote", c.remote, "err", ce.err)
+	}
+	c.close(ce.reason, ce.code)
 }
 
 // close records the reason (first call wins), queues a v5 DISCONNECT when

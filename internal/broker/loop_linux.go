@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -571,14 +570,7 @@ func (l *loop) end(c *conn, err error) {
 	if c.fr != nil {
 		c.fr.Release()
 	}
-	var ce *closeError
-	if !errors.As(err, &ce) {
-		ce = c.classify(err)
-	}
-	if ce.err != nil && ce.reason == CloseProtocolError {
-		c.b.cfg.Logger.Debug("protocol error", "client", c.clientID, "remote", c.remote, "err", ce.err)
-	}
-	c.close(ce.reason, ce.code)
+	c.closeFor(err)
 	go c.finish()
 }
 
