@@ -2,7 +2,6 @@ package broker
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net"
 	"testing"
@@ -14,19 +13,8 @@ import (
 // TCP here (the path where replies are batched), with the loop off, as on
 // systems without epoll.
 func TestRepliesAtOnceNoLoop(t *testing.T) {
-	b, err := New(Options{Listeners: []ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}}, noEventLoop: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = b.Shutdown(ctx)
-	})
-	nc, err := net.Dial("tcp", b.Addr("tcp").String())
+	_, addr := newTestBroker(t, Options{noEventLoop: true})
+	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,19 +53,8 @@ func TestRepliesAtOnceNoLoop(t *testing.T) {
 // deadline, not the loop's sweep): keep alive 2 s, closed 3 s after the
 // CONNECT, not before and not at twice the keep alive [MQTT-3.1.2-24].
 func TestKeepAliveNoLoop(t *testing.T) {
-	b, err := New(Options{Listeners: []ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}}, noEventLoop: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = b.Shutdown(ctx)
-	})
-	nc, err := net.Dial("tcp", b.Addr("tcp").String())
+	_, addr := newTestBroker(t, Options{noEventLoop: true})
+	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
