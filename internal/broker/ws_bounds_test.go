@@ -22,16 +22,14 @@ func closedWithin(t *testing.T, c net.Conn, d time.Duration) bool {
 	return true
 }
 
-// Issue 12 item 5: the HTTP phase of a WebSocket listener is bounded by
-// the connect timeout (a request without Upgrade, then silence; or no
-// request at all), headers are bounded, and sockets not yet upgraded count
-// towards max_connections.
-func TestWebSocketHTTPPhaseBounded(t *testing.T) {
-	const connectTimeout = 300 * time.Millisecond
+// wsPhaseBroker starts a broker with one WebSocket listener of
+// max_connections 2 and the given connect timeout, and returns a dialer
+// of raw TCP connections to it (closed at the end of the test).
+func wsPhaseBroker(t *testing.T, connectTimeout time.Duration) (*Broker, func() net.Conn) {
 	b, _ := newTestBroker(t, Options{ConnectTimeout: connectTimeout, Listeners: []ListenerConfig{
 		{Name: "ws", Addr: "127.0.0.1:0", WebSocket: true, MaxConnections: 2}}})
 	addr := b.Addr("ws").String()
-	dial := func() net.Conn {
+	return b, func() net.Conn {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
@@ -39,6 +37,15 @@ func TestWebSocketHTTPPhaseBounded(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
+}
+
+// Issue 12 item 5: the HTTP phase of a WebSocket listener is bounded by
+// the connect timeout (a request without Upgrade, then silence; or no
+// request at all), headers are bounded, and sockets not yet upgraded count
+// towards max_connections.
+func TestWebSocketHTTPPhaseBounded(t *testing.T) {
+	const connectTimeout = 300 * time.Millisecond
+	_, dial := wsPhaseBroker(t, connectTimeout)
 
 	t.Run("no upgrade then idle", func(t *testing.T) {
 		c := dial()
@@ -86,17 +93,7 @@ func TestWebSocketHTTPPhaseBounded(t *testing.T) {
 		// connect timeout, so that the first two cannot time out on a
 		// busy machine before the third arrives.
 		const connectTimeout = 20 * time.Second
-		b, _ := newTestBroker(t, Options{ConnectTimeout: connectTimeout, Listeners: []ListenerConfig{
-			{Name: "ws", Addr: "127.0.0.1:0", WebSocket: true, MaxConnections: 2}}})
-		addr := b.Addr("ws").String()
-		dial := func() net.Conn {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			return c
-		}
+		b, dial := wsPhaseBroker(t, connectTimeout)
 		a, bb := dial(), dial()
 		_, _ = io.WriteString(a, "GET")
 		_, _ = io.WriteString(bb, "GET")
