@@ -45,23 +45,18 @@ func epollWaitRaw(epfd int, events []syscall.EpollEvent, msec int) (int, error) 
 }
 
 // readRaw is read(2) on a non-blocking descriptor.
-func readRaw(fd int, p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	if e != 0 {
-		return -1, e
-	}
-	return int(r), nil
-}
+func readRaw(fd int, p []byte) (int, error) { return rawIO(syscall.SYS_READ, fd, p) }
 
 // writeRaw is write(2) on a non-blocking descriptor.
-func writeRaw(fd int, p []byte) (int, error) {
+func writeRaw(fd int, p []byte) (int, error) { return rawIO(syscall.SYS_WRITE, fd, p) }
+
+// rawIO is read(2) or write(2) (trap) of p on fd; -1 and the errno on
+// failure.
+func rawIO(trap uintptr, fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	r, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 	if e != 0 {
 		return -1, e
 	}
