@@ -220,6 +220,11 @@ func runDiff(ctx context.Context, e *diffEnv, c *dcase, fam diffFamily, start br
 	var mu sync.Mutex
 	const barrier = "zz-diff-barrier"
 	sawBarrier := make(chan struct{})
+	// routed is a marker the feeder publishes after a feed between steps:
+	// once the reference subscriber has it, the broker has routed the
+	// whole feed (one connection, in order), QoS 0 messages included.
+	const routed = "zz-diff-routed"
+	sawRouted := make(chan struct{}, 1)
 	// One MQTT 5 client records every message (it subscribes to "#" with
 	// Retain As Published) and publishes the setup and feed messages.
 	conn := mqtt.Connect{Version: mqtt.V5, ClientID: "diff-ref", CleanStart: true, KeepAlive: 60}
@@ -231,6 +236,10 @@ func runDiff(ctx context.Context, e *diffEnv, c *dcase, fam diffFamily, start br
 		OnMessage: func(p *mqtt.Publish) bool {
 			if p.Topic == barrier {
 				close(sawBarrier)
+				return true
+			}
+			if p.Topic == routed {
+				sawRouted <- struct{}{}
 				return true
 			}
 			mu.Lock()
@@ -302,6 +311,19 @@ func runDiff(ctx context.Context, e *diffEnv, c *dcase, fam diffFamily, start br
 			}
 			if err := publish(s.feed); err != nil {
 				return nil, err
+			}
+			// The next step's CONNECT must not overtake a QoS 0 message
+			// of the feed, which has no acknowledgement: a broker that
+			// reads both in one pass may handle the CONNECT first (the
+			// event loop does, issue 11 item 1) and deliver the message
+			// live instead of dropping it for the offline session.
+			if err := publish([]dmsg{{topic: routed, payload: "x"}}); err != nil {
+				return nil, err
+			}
+			select {
+			case <-sawRouted:
+			case <-ctx.Done():
+				return nil, fmt.Errorf("the feed was not routed: %w", ctx.Err())
 			}
 			continue
 		}
