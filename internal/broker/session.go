@@ -382,7 +382,7 @@ func (s *session) complete(om *outMsg) {
 // are dropped first. Called with s.mu held, s.conn set.
 func (s *session) resend(by *conn) {
 	c := s.conn
-	if c.mount != "" || c.maxOut > 0 {
+	if c.mount() != "" || c.maxOut > 0 {
 		s.dropUnsendable(c)
 	}
 	s.dropUnreadable()

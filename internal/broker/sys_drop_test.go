@@ -69,7 +69,9 @@ func expireInWriteQueue(t *testing.T, b *Broker, addr string, clock *fakeClock, 
 	c := b.sessions[id].conn
 	b.mu.Unlock()
 	c.qmu.Lock()
-	queued = len(c.queue)
+	if c.oq != nil {
+		queued = len(c.oq.items)
+	}
 	c.qmu.Unlock()
 	if queued == 0 {
 		t.Fatal("nothing waits in the subscriber's write queue; the test needs more data")
