@@ -326,7 +326,7 @@ func (l *loop) read(c *conn) bool {
 		return false
 	}
 	c.lp.setReadErr(err) // after its input is handled
-	l.unwatch(c)       // level-triggered: it would be ready for ever
+	l.unwatch(c)         // level-triggered: it would be ready for ever
 	return false
 }
 
