@@ -374,6 +374,11 @@ func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
 		c.b.metrics.unnotePublishOut(0, m)
 		return nil
 	}
+	if it.qos == 0 && !m.expiry.IsZero() {
+		// Not expired: sent now (deliverFlow leaves these to the writer).
+		c.b.metrics.noteDelivered(0, m)
+		c.tracePublish(true, m, 0, it.retain, false, 0)
+	}
 	topic := m.topic
 	if c.mount() != "" {
 		// Without the mount point (mount.go). fits and resend keep what
