@@ -26,7 +26,7 @@ type Broker struct {
 	durable       DurableStore // store with deferred acks, or nil
 	mu            sync.Mutex   // guards the fields below
 	sessions      map[string]*session
-	conns         map[*conn]struct{}
+	conns         connSet
 	listeners     []*listener
 	started       bool
 	shuttingDown  bool
@@ -62,7 +62,6 @@ func New(opts Options) (*Broker, error) {
 		subs:     topics.New[*session](),
 		retained: topics.NewTree[*message](),
 		sessions: make(map[string]*session),
-		conns:    make(map[*conn]struct{}),
 		done:     make(chan struct{}),
 		now:      time.Now,
 	}
@@ -199,7 +198,7 @@ func (b *Broker) startConn(nc net.Conn, l *listener) error {
 		nc.Close()
 		return ErrServerClosed
 	}
-	if max := b.cfg.MaxConnections; max > 0 && l.ln != nil && len(b.conns) >= max {
+	if max := b.cfg.MaxConnections; max > 0 && l.ln != nil && b.conns.len() >= max {
 		b.mu.Unlock()
 		b.metrics.refusedAccept.Add(1)
 		b.logc("Client connection from %s denied: max_connections exceeded.", nc.RemoteAddr())
@@ -208,7 +207,7 @@ func (b *Broker) startConn(nc net.Conn, l *listener) error {
 	}
 	c := newConn(b, nc, l)
 	b.metrics.sockets.Add(1)
-	b.conns[c] = struct{}{}
+	b.conns.add(c)
 	b.wg.Add(1) // the connection's goroutine or, on the loop, its finish
 	var lp *loop
 	if c.loopable() {
@@ -236,7 +235,7 @@ func (b *Broker) connsFull() bool {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.conns) >= max
+	return b.conns.len() >= max
 }
 
 // connsFullWith reports whether n sockets not yet upgraded (a WebSocket
@@ -248,7 +247,7 @@ func (b *Broker) connsFullWith(n int64) bool {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return int64(len(b.conns))+n > int64(max)
+	return int64(b.conns.len())+n > int64(max)
 }
 
 // logNewConnection logs mosquitto's "New connection from ADDR on port N."
@@ -274,10 +273,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		b.shuttingDown = true
 		close(b.done)
 		lns := b.listeners
-		conns := make([]*conn, 0, len(b.conns))
-		for c := range b.conns {
-			conns = append(conns, c)
-		}
+		conns := b.conns.all()
 		var wills []pendingWill
 		for _, s := range b.sessions {
 			s.mu.Lock()
@@ -313,7 +309,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		// Force: close every socket so the goroutines end.
 		b.mu.Lock()
-		for c := range b.conns {
+		for _, c := range b.conns.list {
 			c.nc.Close()
 		}
 		b.mu.Unlock()

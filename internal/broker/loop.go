@@ -87,7 +87,10 @@ type loopConn struct {
 	dead    bool   // ended: finish runs or ran
 	trimmed bool   // trimIdle ran since its last packet
 	rare    bool   // its last packets came after a silence: drop its queue's arrays after the flush
-	lastPkt int64  // Unix ns: last packet handled (keep alive); before CONNECT, accepted (connect timeout)
+	// reg is not the loop's: its position in Broker.conns (connSet),
+	// under Broker.mu, for every connection; here, in padding.
+	reg     int32
+	lastPkt int64 // Unix ns: last packet handled (keep alive); before CONNECT, accepted (connect timeout)
 	// rerr: the socket failed or ended, handled after its input
 	// (readErr); a pointer, as it is set once in a connection's life (8
 	// bytes where an error takes 16: TestIdleSizes).

@@ -170,7 +170,7 @@ func (s *session) stopTimers() {
 // detaches the session, handles the will and logs.
 func (b *Broker) connGone(c *conn) {
 	b.mu.Lock()
-	delete(b.conns, c)
+	b.conns.remove(c)
 	b.mu.Unlock()
 	if c.lis != nil {
 		c.lis.active.Add(-1)
