@@ -255,9 +255,7 @@ func TestBridgeOnce(t *testing.T) {
 func TestBridgeLocalIdentity(t *testing.T) {
 	seen := make(chan broker.ClientInfo, 10)
 	local := clienttest.StartBroker(t, broker.Options{Authenticator: broker.AuthenticatorFunc(func(ci *broker.ClientInfo) mqtt.ReasonCode {
-		c := *ci
-		c.Password = append([]byte(nil), ci.Password...)
-		seen <- c
+		seen <- *ci
 		return mqtt.Success
 	})})
 	remote := clienttest.StartBroker(t, broker.Options{})

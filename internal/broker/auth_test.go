@@ -71,7 +71,7 @@ func TestAuthenticatorSeesClientInfo(t *testing.T) {
 	p.HasUsername, p.Username, p.HasPassword, p.Password = true, "alice", true, []byte("secret")
 	c, _ := mustConnect(t, addr, p)
 	mu.Lock()
-	if seen.ClientID != "who" || seen.Username != "alice" || !seen.HasUsername || seen.Listener != "tcp" ||
+	if seen.ClientID != "who" || seen.Username != "alice" || !seen.HasUsername || seen.Listener() != "tcp" ||
 		seen.Version != mqtt.V311 || !strings.HasPrefix(seen.RemoteAddr, "127.0.0.1:") {
 		t.Errorf("ClientInfo %+v", seen)
 	}
@@ -81,7 +81,7 @@ func TestAuthenticatorSeesClientInfo(t *testing.T) {
 	s := b.sessions["who"]
 	b.mu.Unlock()
 	s.mu.Lock()
-	if s.info.Password != nil {
+	if s.info.Password != "" {
 		t.Error("password kept after authentication")
 	}
 	s.mu.Unlock()

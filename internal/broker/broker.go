@@ -172,14 +172,14 @@ func (b *Broker) Serve(ctx context.Context) error {
 // listener called listenerName. It returns at once; the connection is
 // served until it ends or the broker shuts down.
 func (b *Broker) ServeConn(nc net.Conn, listenerName string) error {
-	return b.startConn(nc, &listener{cfg: ListenerConfig{Name: listenerName}})
+	return b.startConn(nc, newListenerOf(nil, ListenerConfig{Name: listenerName}))
 }
 
 // ServeBridgeConn is ServeConn for the local side of one of the broker's
 // own bridges (a mosquitto "connection"): as mosquitto's bridges, it may
 // publish to $SYS and $share topics, which clients may not (dollar.go).
 func (b *Broker) ServeBridgeConn(nc net.Conn, listenerName string) error {
-	return b.startConn(nc, &listener{cfg: ListenerConfig{Name: listenerName, bridge: true}})
+	return b.startConn(nc, newListenerOf(nil, ListenerConfig{Name: listenerName, bridge: true}))
 }
 
 // errTooManyConnections refuses a connection beyond Options.MaxConnections.
@@ -370,8 +370,8 @@ func (b *Broker) load() error {
 		// The client it was last used by: the Authorizer decides what is
 		// queued for the session as for that client.
 		s.info = &ClientInfo{ClientID: ss.ClientID, Version: ss.Version, Username: ss.Username,
-			HasUsername: ss.HasUsername, Listener: ss.Listener, CertCommonName: ss.CertCommonName,
-			MountPoint: ss.MountPoint}
+			HasUsername: ss.HasUsername, CertCommonName: ss.CertCommonName}
+		s.info.SetListener(ss.Listener, ss.MountPoint)
 		// Packet identifiers go on from the last one used (mosquitto
 		// saves last_mid with the client); inflight ids below raise it.
 		s.nextPID = ss.LastPacketID

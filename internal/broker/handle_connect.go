@@ -137,20 +137,25 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 	c.keepAlive = ka
 
 	ci := &ClientInfo{
-		ClientID: c.clientID, Username: strings.Clone(p.Username), HasUsername: p.HasUsername, Password: p.Password,
-		RemoteAddr: c.remote(), Listener: c.lis.name(), CertCommonName: c.certCommonName(), MountPoint: c.mount(),
-		Version: p.Version,
+		ClientID: c.clientID, Username: strings.Clone(p.Username), HasUsername: p.HasUsername,
+		HasPassword: p.HasPassword, RemoteAddr: c.remote(), CertCommonName: c.certCommonName(), Version: p.Version,
+	}
+	if c.lis != nil {
+		ci.where = c.lis.where
+	}
+	if p.HasPassword {
+		ci.Password = string(p.Password)
 	}
 	if cfg.Authenticator != nil {
 		if code := cfg.Authenticator.Authenticate(ci); code != mqtt.Success {
 			if !code.IsError() {
 				code = mqtt.NotAuthorized
 			}
-			ci.Password = nil
+			ci.Password = ""
 			return refuse(code, code.String())
 		}
 	}
-	ci.Password = nil // never kept after authentication
+	ci.Password = "" // never kept after authentication
 	if c.lis.cfg.UseUsernameAsClientID {
 		// mosquitto's use_username_as_clientid: the user name (after
 		// authentication, which may have set it from the certificate) is

@@ -4,23 +4,50 @@ import "github.com/mqkit/mqkit/internal/mqtt"
 
 // ClientInfo describes a connecting or connected client to the
 // Authenticator and Authorizer. It must be treated as read-only.
+//
+// Every connection keeps one (issue 17: an idle connection's memory):
+// it is 96 bytes, a Go size class; the listener's name and mount point
+// are shared by its clients (Listener, MountPoint).
 type ClientInfo struct {
-	ClientID   string
-	Username   string
-	Password   []byte // only set during Authenticate; never logged
+	ClientID string
+	Username string
+	// Password is only set during Authenticate (HasPassword: the CONNECT
+	// had one, maybe empty); never logged, never kept.
+	Password   string
 	RemoteAddr string
-	Listener   string
 	// CertCommonName is the Common Name of a verified client certificate,
 	// "" when there is none.
 	CertCommonName string
-	// MountPoint is the mount point of the client's listener, "" = none.
-	MountPoint string
-	Version    mqtt.Version
-	// HasUsername: the CONNECT had a user name (it may be empty). Here,
-	// after Version, it takes no padding of its own: ClientInfo is
-	// 128 bytes, a size class below the 144 of the order before (every
-	// connection keeps one; issue 17).
-	HasUsername bool
+	where          *listenerInfo // Listener, MountPoint
+	Version        mqtt.Version
+	HasUsername    bool // the CONNECT had a user name (it may be empty)
+	HasPassword    bool
+}
+
+// listenerInfo is a listener's name and mount point, shared by the
+// ClientInfo of its clients.
+type listenerInfo struct{ name, mountPoint string }
+
+// Listener is the name of the client's listener.
+func (ci *ClientInfo) Listener() string {
+	if ci.where == nil {
+		return ""
+	}
+	return ci.where.name
+}
+
+// MountPoint is the mount point of the client's listener, "" = none.
+func (ci *ClientInfo) MountPoint() string {
+	if ci.where == nil {
+		return ""
+	}
+	return ci.where.mountPoint
+}
+
+// SetListener sets Listener and MountPoint (for a ClientInfo made
+// outside the broker, e.g. to ask the Authorizer).
+func (ci *ClientInfo) SetListener(name, mountPoint string) {
+	ci.where = &listenerInfo{name: name, mountPoint: mountPoint}
 }
 
 // Authenticator decides whether a client may connect. It returns

@@ -17,7 +17,7 @@ func TestIdleSizes(t *testing.T) {
 		next      int
 	}{
 		{"conn", unsafe.Sizeof(conn{}), 240, 256},
-		{"ClientInfo", unsafe.Sizeof(ClientInfo{}), 128, 144},
+		{"ClientInfo", unsafe.Sizeof(ClientInfo{}), 96, 112},
 		{"session", unsafe.Sizeof(session{}), 288, 320},
 		{"fdConn", unsafe.Sizeof(fdConn{}), 32, 48},
 	} {

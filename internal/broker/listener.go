@@ -24,6 +24,13 @@ type listener struct {
 	// acceptFile is a duplicate of a raw-accepting listener's descriptor
 	// (serveRaw), closed with it.
 	acceptFile atomic.Pointer[os.File]
+	// where is shared by its clients' ClientInfo (nil: none).
+	where *listenerInfo
+}
+
+// newListenerOf is a listener with cfg (not bound).
+func newListenerOf(b *Broker, cfg ListenerConfig) *listener {
+	return &listener{b: b, cfg: cfg, where: &listenerInfo{name: cfg.Name, mountPoint: cfg.MountPoint}}
 }
 
 func (l *listener) name() string {
@@ -61,7 +68,8 @@ func (b *Broker) listen(cfg *ListenerConfig) (*listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: listener %q: %w", cfg.Name, err)
 	}
-	l := &listener{b: b, cfg: *cfg, ln: ln}
+	l := newListenerOf(b, *cfg)
+	l.ln = ln
 	if cfg.WebSocket {
 		l.http = b.newWSServer(l)
 	}

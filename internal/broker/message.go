@@ -137,8 +137,8 @@ func storedRetained(m *message) *StoredMessage {
 		Props: m.propsValue(), Expiry: m.expiry, Publisher: m.fromID}
 	if ci := m.src; ci != nil {
 		// For check_retain_source after a restart (retained.go).
-		sm.Source = &StoredSource{Username: ci.Username, HasUsername: ci.HasUsername, Listener: ci.Listener,
-			CertCommonName: ci.CertCommonName, MountPoint: ci.MountPoint, Version: ci.Version}
+		sm.Source = &StoredSource{Username: ci.Username, HasUsername: ci.HasUsername, Listener: ci.Listener(),
+			CertCommonName: ci.CertCommonName, MountPoint: ci.MountPoint(), Version: ci.Version}
 	}
 	return sm
 }
@@ -148,7 +148,8 @@ func messageFromStored(sm *StoredMessage) *message {
 		props: forwardedProps(&sm.Props), expiry: sm.Expiry, fromID: sm.Publisher}
 	if so := sm.Source; so != nil {
 		m.src = &ClientInfo{ClientID: sm.Publisher, Username: so.Username, HasUsername: so.HasUsername,
-			Listener: so.Listener, CertCommonName: so.CertCommonName, MountPoint: so.MountPoint, Version: so.Version}
+			CertCommonName: so.CertCommonName, Version: so.Version}
+		m.src.SetListener(so.Listener, so.MountPoint)
 	}
 	return m
 }

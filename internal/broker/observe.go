@@ -316,7 +316,7 @@ func (b *Broker) Clients() []ClientSnapshot {
 			Inflight: len(s.inflight), Queued: len(s.pending), KeepAlive: s.keepAlive,
 			CleanStart: s.cleanStart, DisconnectedAt: s.disconnectedAt.Time()}
 		if ci := s.info; ci != nil {
-			cs.Username, cs.Listener = ci.Username, ci.Listener
+			cs.Username, cs.Listener = ci.Username, ci.Listener()
 		}
 		if c := s.conn; c != nil {
 			cs.Connected = true

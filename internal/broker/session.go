@@ -124,8 +124,8 @@ func (s *session) storedSession() *StoredSession {
 	ss := &StoredSession{ClientID: s.clientID, Version: s.version, ExpiryInterval: s.expiry,
 		DisconnectedAt: s.disconnectedAt.Time()}
 	if ci := s.info; ci != nil {
-		ss.Username, ss.HasUsername, ss.Listener = ci.Username, ci.HasUsername, ci.Listener
-		ss.CertCommonName, ss.MountPoint = ci.CertCommonName, ci.MountPoint
+		ss.Username, ss.HasUsername, ss.Listener = ci.Username, ci.HasUsername, ci.Listener()
+		ss.CertCommonName, ss.MountPoint = ci.CertCommonName, ci.MountPoint()
 	}
 	ss.LastPacketID = s.nextPID // numbering goes on after a restart (mosquitto's last_mid)
 	return ss

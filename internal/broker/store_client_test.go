@@ -26,7 +26,7 @@ func TestRestoredSessionKeepsClient(t *testing.T) {
 			seen = append(seen, *ci)
 			mu.Unlock()
 		}
-		return ci.Username == "bob" && ci.HasUsername && ci.Listener == "tcp" && ci.MountPoint == "tenant/"
+		return ci.Username == "bob" && ci.HasUsername && ci.Listener() == "tcp" && ci.MountPoint() == "tenant/"
 	})
 	opts := Options{Store: st, Authorizer: az,
 		Listeners: []ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0", MountPoint: "tenant/"}}}
@@ -62,7 +62,7 @@ func TestRestoredSessionKeepsClient(t *testing.T) {
 		topic := "secret/" + tc.name + "/x"
 		pub.publish(topic, "after restart", 1, false)
 		mu.Lock()
-		if len(seen) != 1 || seen[0].Username != "bob" || seen[0].Listener != "tcp" || seen[0].MountPoint != "tenant/" {
+		if len(seen) != 1 || seen[0].Username != "bob" || seen[0].Listener() != "tcp" || seen[0].MountPoint() != "tenant/" {
 			t.Errorf("%s: the restored session was authorized as %+v", tc.name, seen)
 		}
 		mu.Unlock()

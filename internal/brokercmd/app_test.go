@@ -361,16 +361,16 @@ func TestGuardCodes(t *testing.T) {
 		want   mqtt.ReasonCode
 		wantV3 byte
 	}{
-		{"right password v3", broker.ClientInfo{Username: "alice", HasUsername: true, Password: []byte("secret"), Version: mqtt.V311}, mqtt.Success, 0},
-		{"wrong password v3 is 5 like mosquitto", broker.ClientInfo{Username: "alice", HasUsername: true, Password: []byte("x"), Version: mqtt.V311}, mqtt.NotAuthorized, 5},
-		{"wrong password v5", broker.ClientInfo{Username: "alice", HasUsername: true, Password: []byte("x"), Version: mqtt.V5}, mqtt.BadUserNameOrPassword, 4},
+		{"right password v3", broker.ClientInfo{Username: "alice", HasUsername: true, Password: "secret", HasPassword: true, Version: mqtt.V311}, mqtt.Success, 0},
+		{"wrong password v3 is 5 like mosquitto", broker.ClientInfo{Username: "alice", HasUsername: true, Password: "x", HasPassword: true, Version: mqtt.V311}, mqtt.NotAuthorized, 5},
+		{"wrong password v5", broker.ClientInfo{Username: "alice", HasUsername: true, Password: "x", HasPassword: true, Version: mqtt.V5}, mqtt.BadUserNameOrPassword, 4},
 		{"anonymous refused", broker.ClientInfo{Version: mqtt.V311}, mqtt.NotAuthorized, 5},
-		{"unknown user", broker.ClientInfo{Username: "eve", HasUsername: true, Password: []byte("secret"), Version: mqtt.V5}, mqtt.BadUserNameOrPassword, 4},
+		{"unknown user", broker.ClientInfo{Username: "eve", HasUsername: true, Password: "secret", HasPassword: true, Version: mqtt.V5}, mqtt.BadUserNameOrPassword, 4},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ci := tc.ci
-			ci.Listener = p.names[0]
+			ci.SetListener(p.names[0], "")
 			got := p.guard.Authenticate(&ci)
 			if got != tc.want || mqtt.ConnackCodeV3(got) != tc.wantV3 {
 				t.Fatalf("got %v (v3 %d), want %v (v3 %d)", got, mqtt.ConnackCodeV3(got), tc.want, tc.wantV3)

@@ -85,10 +85,10 @@ func (g *guard) Reload() error {
 }
 
 func (g *guard) Authenticate(ci *broker.ClientInfo) mqtt.ReasonCode {
-	if ci.Listener == bridgeListener {
+	if ci.Listener() == bridgeListener {
 		return mqtt.Success // our own bridges, in process
 	}
-	sc := g.byListener[ci.Listener]
+	sc := g.byListener[ci.Listener()]
 	if sc == nil {
 		return mqtt.NotAuthorized
 	}
@@ -104,7 +104,7 @@ func (g *guard) Authenticate(ci *broker.ClientInfo) mqtt.ReasonCode {
 		ci.Username, ci.HasUsername = ci.CertCommonName, true
 		return mqtt.Success
 	}
-	err := sc.authenticate(ci.Username, ci.HasUsername, ci.Password, ci.Password != nil)
+	err := sc.authenticate(ci.Username, ci.HasUsername, []byte(ci.Password), ci.HasPassword)
 	switch {
 	case err == nil:
 		return mqtt.Success
@@ -135,10 +135,10 @@ func (sc *scope) authenticate(username string, hasUsername bool, password []byte
 }
 
 func (g *guard) Authorize(ci *broker.ClientInfo, topic string, acc broker.Access) bool {
-	if ci.Listener == bridgeListener {
+	if ci.Listener() == bridgeListener {
 		return true // as mosquitto, bridges are not subject to ACLs
 	}
-	sc := g.byListener[ci.Listener]
+	sc := g.byListener[ci.Listener()]
 	if sc == nil {
 		return false
 	}

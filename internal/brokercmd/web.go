@@ -86,7 +86,8 @@ func newWebServer(p *plan, cfg *config.Config, b *broker.Broker, bridges *atomic
 			if !p.guard.anyACL {
 				return true
 			}
-			ci := &broker.ClientInfo{ClientID: webClientID, Username: user, HasUsername: user != "", Listener: ls[0].Name}
+			ci := &broker.ClientInfo{ClientID: webClientID, Username: user, HasUsername: user != ""}
+			ci.SetListener(ls[0].Name, "")
 			return p.guard.Authorize(ci, topic, broker.AccessWrite)
 		},
 		Bridges: func() []bridge.Status {

@@ -23,7 +23,7 @@ func (l *remoteLog) Authenticate(ci *broker.ClientInfo) mqtt.ReasonCode {
 	host, _, _ := net.SplitHostPort(ci.RemoteAddr)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.addrs = append(l.addrs, ci.Listener+" "+host)
+	l.addrs = append(l.addrs, ci.Listener()+" "+host)
 	return mqtt.Success
 }
 
