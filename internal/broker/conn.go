@@ -56,7 +56,6 @@ type conn struct {
 	deferred *[]*conn    // during a read job: its worker's list of connections to flush (kick)
 
 	// set during CONNECT, read-only afterwards; published by connected.
-	clientID    string
 	sendWindow  int32  // outgoing QoS 1/2 inflight limit for this client
 	maxOut      uint32 // client's Maximum Packet Size (0 = none)
 	aliasMaxOut uint16 // client's Topic Alias Maximum
@@ -137,6 +136,15 @@ func newConn(b *Broker, nc net.Conn, lis *listener) *conn {
 		c.x.wsIn = newWSIn(x)
 	}
 	return c
+}
+
+// clientID is the client's identifier: "" before CONNECT (c.info holds
+// it, set at the start of handleConnect).
+func (c *conn) clientID() string {
+	if ci := c.info; ci != nil {
+		return ci.ClientID
+	}
+	return ""
 }
 
 // remote is the client's address.
@@ -598,7 +606,7 @@ func (c *conn) handle(p mqtt.Packet) error {
 	case *mqtt.Unsubscribe:
 		return c.handleUnsubscribe(p)
 	case *mqtt.Pingreq:
-		c.logv("Received PINGREQ from %s", c.clientID)
+		c.logv("Received PINGREQ from %s", c.clientID())
 		c.enqueuePacket(&mqtt.Pingresp{}, c) // [MQTT-3.12.4-1]
 		return nil
 	case *mqtt.Disconnect:
@@ -616,7 +624,7 @@ func (c *conn) handle(p mqtt.Packet) error {
 }
 
 func (c *conn) handleDisconnect(p *mqtt.Disconnect) error {
-	c.logv("Received DISCONNECT from %s", c.clientID)
+	c.logv("Received DISCONNECT from %s", c.clientID())
 	c.traceDisconnect(p) // flow view (observe.go)
 	if c.version == mqtt.V5 && p.Props.Has(mqtt.PropSessionExpiry) {
 		s := c.sess
@@ -653,7 +661,7 @@ func (c *conn) closeFor(err error) {
 		ce = c.classify(err)
 	}
 	if ce.err != nil && ce.reason == CloseProtocolError {
-		c.b.cfg.Logger.Debug("protocol error", "client", c.clientID, "remote", c.remote(), "err", ce.err)
+		c.b.cfg.Logger.Debug("protocol error", "client", c.clientID(), "remote", c.remote(), "err", ce.err)
 	}
 	c.close(ce.reason, ce.code)
 }

@@ -348,7 +348,7 @@ func (c *conn) writeItem(it *outItem) error {
 	}
 	buf, err := mqtt.Append(w.bw.AvailableBuffer(), p, v)
 	if err != nil {
-		c.b.cfg.Logger.Error("encode failed", "client", c.clientID, "packet", p.Type().String(), "err", err)
+		c.b.cfg.Logger.Error("encode failed", "client", c.clientID(), "packet", p.Type().String(), "err", err)
 		return nil
 	}
 	c.b.stats.msgsSent.Add(1)
@@ -385,7 +385,7 @@ func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
 		// cannot be unmounted out of the queue; this is the last guard.
 		t, ok := c.unmount(topic)
 		if !ok {
-			c.b.cfg.Logger.Error("topic outside the mount point not sent", "client", c.clientID, "topic", topic)
+			c.b.cfg.Logger.Error("topic outside the mount point not sent", "client", c.clientID(), "topic", topic)
 			return nil
 		}
 		topic = t
@@ -407,7 +407,7 @@ func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
 	}
 	hdr, err := mqtt.AppendHeader(w.bw.scratch[:0], p, v)
 	if err != nil {
-		c.b.cfg.Logger.Error("encode failed", "client", c.clientID, "topic", topic, "err", err)
+		c.b.cfg.Logger.Error("encode failed", "client", c.clientID(), "topic", topic, "err", err)
 		return nil
 	}
 	w.bw.scratch = hdr[:0]
@@ -415,7 +415,7 @@ func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
 	c.b.stats.publishSent.Add(1)
 	if c.b.cfg.Verbose {
 		c.logv("Sending PUBLISH to %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
-			c.clientID, b2i(it.dup), it.qos, b2i(it.retain), it.pid, topic, len(m.payload))
+			c.clientID(), b2i(it.dup), it.qos, b2i(it.retain), it.pid, topic, len(m.payload))
 	}
 	if _, err := w.bw.Write(hdr); err != nil {
 		return err

@@ -8,7 +8,7 @@ func (c *conn) handleAck(p *mqtt.Ack) error {
 	s := c.sess
 	c.traceAck(false, p.Kind, p.PacketID, p.Code)
 	if c.b.cfg.Verbose {
-		c.logv("Received %s from %s (Mid: %d, RC:%d)", p.Kind, c.clientID, p.PacketID, p.Code)
+		c.logv("Received %s from %s (Mid: %d, RC:%d)", p.Kind, c.clientID(), p.PacketID, p.Code)
 	}
 	if p.Kind == mqtt.PUBREL {
 		s.mu.Lock()

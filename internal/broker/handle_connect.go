@@ -22,7 +22,10 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 	// Strings decoded from CONNECT share the packet's memory, password
 	// included: what outlives the packet (client id, user name, will) is
 	// copied.
-	c.clientID = strings.Clone(p.ClientID)
+	// The ClientInfo is c's from here (clientID reads it); the
+	// Authenticator sees it before the connection is attached.
+	ci := &ClientInfo{ClientID: strings.Clone(p.ClientID), CertCommonName: c.certCommonName(), Version: p.Version}
+	c.info = ci
 	v5 := p.Version == mqtt.V5
 
 	c.sendWindow = int32(cfg.maxInflight)
@@ -47,7 +50,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		if v5 && c.problemInfo {
 			ack.Props.SetReasonString(why)
 		}
-		c.logc("Client %s from %s refused: %s.", c.clientID, c.remote(), why)
+		c.logc("Client %s from %s refused: %s.", c.clientID(), c.remote(), why)
 		b.metrics.refused[code].Add(1)
 		if b.observe.watched.Load() != nil {
 			c.trace(PacketEvent{Packet: "CONNECT", Detail: connectDetail(p, nil)})
@@ -82,7 +85,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		if lp := c.lis.cfg.AutoIDPrefix; lp != "" {
 			prefix = lp
 		}
-		c.clientID = prefix + newUUID()
+		ci.ClientID = prefix + newUUID()
 		assigned = true
 	}
 
@@ -96,7 +99,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 	if w := will; w != nil {
 		if cfg.topicOverLimit(w.Topic) {
 			// As mosquitto: a protocol error, closed without CONNACK.
-			c.logc("Client %s from %s refused: will topic of %d bytes beyond the topic limits.", c.clientID, c.remote(), len(w.Topic))
+			c.logc("Client %s from %s refused: will topic of %d bytes beyond the topic limits.", c.clientID(), c.remote(), len(w.Topic))
 			return &closeError{reason: CloseProtocolError, err: errors.New("will topic beyond the topic limits")}
 		}
 		if lim := cfg.MessageSizeLimit; lim > 0 && uint32(len(w.Payload)) > lim {
@@ -136,10 +139,8 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 	}
 	c.keepAlive = ka
 
-	ci := &ClientInfo{
-		ClientID: c.clientID, Username: strings.Clone(p.Username), HasUsername: p.HasUsername,
-		HasPassword: p.HasPassword, RemoteAddr: c.remote(), CertCommonName: c.certCommonName(), Version: p.Version,
-	}
+	ci.Username, ci.HasUsername, ci.HasPassword = strings.Clone(p.Username), p.HasUsername, p.HasPassword
+	ci.RemoteAddr = c.remote()
 	if c.lis != nil {
 		ci.where = c.lis.where
 	}
@@ -167,10 +168,8 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		if !ci.HasUsername || ci.Username == "" {
 			return refuse(mqtt.NotAuthorized, "use_username_as_clientid: no user name")
 		}
-		c.clientID = ci.Username
-		ci.ClientID = c.clientID
+		ci.ClientID = ci.Username
 	}
-	c.info = ci
 
 	// Session expiry: v5 from the property (capped), 3.1/3.1.1 from the
 	// clean session flag (mosquitto's persistent_client_expiration).
@@ -198,7 +197,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 	if v5 {
 		pr := &ack.Props
 		if assigned {
-			pr.SetAssignedClientID(c.clientID) // [MQTT-3.2.2-16]
+			pr.SetAssignedClientID(c.clientID()) // [MQTT-3.2.2-16]
 		}
 		if serverKA {
 			pr.SetServerKeepAlive(ka)
@@ -226,7 +225,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		// Maximum Packet Size: nothing may be sent [MQTT-3.1.2-24], so the
 		// connection is closed without one (as mosquitto does).
 		c.logc("Client %s from %s refused: CONNACK of %d bytes above its Maximum Packet Size %d.",
-			c.clientID, c.remote(), mqtt.Size(ack, mqtt.V5), c.maxOut)
+			c.clientID(), c.remote(), mqtt.Size(ack, mqtt.V5), c.maxOut)
 		return &closeError{reason: CloseConnectRefused}
 	}
 	if err := b.attach(c, p.CleanStart, expiry, ack); err != nil {
@@ -236,7 +235,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 			if v5 {
 				return refuse(mqtt.ServerBusy, "global_max_clients reached")
 			}
-			c.logc("Client %s from %s refused: %s.", c.clientID, c.remote(), "global_max_clients reached")
+			c.logc("Client %s from %s refused: %s.", c.clientID(), c.remote(), "global_max_clients reached")
 			b.metrics.refused[mqtt.ServerBusy].Add(1)
 			return &closeError{reason: CloseConnectRefused}
 		}
@@ -251,7 +250,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		if p.Bridge {
 			kind = "bridge"
 		}
-		c.logc("New %s connected from %s as %s (p%d, c%d, k%d%s).", kind, c.remote(), c.clientID,
+		c.logc("New %s connected from %s as %s (p%d, c%d, k%d%s).", kind, c.remote(), c.clientID(),
 			protoNumber(p.Version), b2i(p.CleanStart), ka, user)
 		if c.b.cfg.Verbose {
 			if w := will; w != nil {

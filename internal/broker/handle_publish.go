@@ -50,7 +50,7 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 	}
 	if cfg.Verbose {
 		c.logv("Received PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
-			c.clientID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, topic, len(p.Payload))
+			c.clientID(), b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, topic, len(p.Payload))
 	}
 	if p.QoS > cfg.maxQoS {
 		return protocolErr(mqtt.QoSNotSupported, "QoS %d above maximum %d", p.QoS, cfg.maxQoS) // [MQTT-3.2.2-11]
@@ -83,7 +83,7 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 		// we send 0x83 Implementation specific error, "the PUBLISH is
 		// valid but the receiver is not willing to accept it".
 		c.logv("Dropped too large PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
-			c.clientID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, topic, len(p.Payload))
+			c.clientID(), b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, topic, len(p.Payload))
 		b.drop(DropTooLarge)
 		code := mqtt.Success
 		if v5 {
@@ -95,7 +95,7 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 	if (!c.lis.cfg.bridge && reservedDollar(topic)) ||
 		(cfg.Authorizer != nil && !cfg.Authorizer.Authorize(c.info, topic, AccessWrite)) {
 		c.logc("Denied PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
-			c.clientID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, topic, len(p.Payload))
+			c.clientID(), b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, topic, len(p.Payload))
 		code := mqtt.Success // 3.1.1 has no way to refuse: ack and drop
 		if v5 {
 			code = mqtt.NotAuthorized
@@ -104,7 +104,7 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 		return nil
 	}
 	m := c.newMessage()
-	*m = message{topic: topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, from: s, fromID: c.clientID, src: c.info}
+	*m = message{topic: topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, from: s, fromID: c.clientID(), src: c.info}
 	b.metrics.stamp(m)
 	if v5 {
 		m.props = forwardedProps(&p.Props)

@@ -14,7 +14,7 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 	cfg := b.cfg
 	v5 := c.version == mqtt.V5
 	if cfg.Verbose {
-		c.logv("Received SUBSCRIBE from %s", c.clientID)
+		c.logv("Received SUBSCRIBE from %s", c.clientID())
 	}
 	for i := range p.Subscriptions {
 		if cfg.topicOverLimit(p.Subscriptions[i].Filter) {
@@ -24,7 +24,7 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 			return protocolErr(mqtt.MalformedPacket, "filter of %d bytes beyond the topic limits", len(p.Subscriptions[i].Filter))
 		}
 		if err := malformedFilter(p.Subscriptions[i].Filter); err != nil {
-			c.logc("%s subscription string from %s, disconnecting.", emptyOrInvalid(p.Subscriptions[i].Filter), c.clientID)
+			c.logc("%s subscription string from %s, disconnecting.", emptyOrInvalid(p.Subscriptions[i].Filter), c.clientID())
 			return err
 		}
 	}
@@ -90,7 +90,7 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 		codes[i] = mqtt.ReasonCode(qos)
 		if cfg.Verbose {
 			c.logv("\t%s (QoS %d)", key, req.QoS)
-			c.logv("%s %d %s", c.clientID, qos, key)
+			c.logv("%s %d %s", c.clientID(), qos, key)
 		}
 		// Retained messages: not for shared subscriptions (section
 		// 4.8.2); Retain Handling 0 always, 1 only for a new
@@ -162,16 +162,16 @@ func storedSub(key string, sub *subscription) *StoredSubscription {
 // Success or No subscription existed (0x11).
 func (c *conn) handleUnsubscribe(p *mqtt.Unsubscribe) error {
 	if c.b.cfg.Verbose {
-		c.logv("Received UNSUBSCRIBE from %s", c.clientID)
+		c.logv("Received UNSUBSCRIBE from %s", c.clientID())
 	}
 	for _, f := range p.Filters {
 		if c.b.cfg.topicOverLimit(f) {
 			// As for SUBSCRIBE (mosquitto logs the client id here).
-			c.logc("Invalid unsubscription string from %s, disconnecting.", c.clientID)
+			c.logc("Invalid unsubscription string from %s, disconnecting.", c.clientID())
 			return protocolErr(mqtt.MalformedPacket, "filter of %d bytes beyond the topic limits", len(f))
 		}
 		if err := malformedFilter(f); err != nil {
-			c.logc("%s unsubscription string from %s, disconnecting.", emptyOrInvalid(f), c.clientID)
+			c.logc("%s unsubscription string from %s, disconnecting.", emptyOrInvalid(f), c.clientID())
 			return err
 		}
 	}

@@ -16,7 +16,7 @@ func TestIdleSizes(t *testing.T) {
 		size, max uintptr
 		next      int
 	}{
-		{"conn", unsafe.Sizeof(conn{}), 240, 256},
+		{"conn", unsafe.Sizeof(conn{}), 224, 240},
 		{"ClientInfo", unsafe.Sizeof(ClientInfo{}), 96, 112},
 		{"session", unsafe.Sizeof(session{}), 288, 320},
 		{"fdConn", unsafe.Sizeof(fdConn{}), 32, 48},

@@ -30,7 +30,7 @@ func (c *conn) logv(format string, args ...any) {
 
 // logSent traces an outgoing control packet.
 func (c *conn) logSent(p mqtt.Packet) {
-	id := c.clientID
+	id := c.clientID()
 	switch p := p.(type) {
 	case *mqtt.Connack:
 		c.logv("Sending CONNACK to %s (%d, %d)", id, b2i(p.SessionPresent), connackWireCode(p.Code, c.wireVersion()))

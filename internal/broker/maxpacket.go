@@ -104,7 +104,7 @@ func (c *conn) packetFits(p mqtt.Packet, v mqtt.Version) bool {
 	}
 	if p.Type() != mqtt.DISCONNECT && p.Type() != mqtt.CONNACK {
 		c.b.cfg.Logger.Warn("Packet larger than the client's Maximum Packet Size not sent; closing",
-			"client", c.clientID, "packet", p.Type().String(), "size", mqtt.Size(p, v), "maximum", max)
+			"client", c.clientID(), "packet", p.Type().String(), "size", mqtt.Size(p, v), "maximum", max)
 		c.close(CloseProtocolError, mqtt.PacketTooLarge)
 	}
 	return false

@@ -153,7 +153,7 @@ func (b *Broker) tracing(id string) bool {
 
 // trace reports a packet of c's client when it is watched.
 func (c *conn) trace(ev PacketEvent) {
-	if c.b.observe.watched.Load() == nil || !c.b.tracing(c.clientID) {
+	if c.b.observe.watched.Load() == nil || !c.b.tracing(c.clientID()) {
 		return
 	}
 	o := c.b.observer()
@@ -161,7 +161,7 @@ func (c *conn) trace(ev PacketEvent) {
 		return
 	}
 	ev.Time = time.Now()
-	ev.ClientID = c.clientID
+	ev.ClientID = c.clientID()
 	o.Packet(ev)
 }
 

@@ -43,11 +43,11 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 		c.enqueuePacket(&mqtt.Connack{Code: mqtt.ServerUnavailable}, c)
 		return &closeError{reason: CloseShutdown}
 	}
-	if max := b.cfg.MaxClients; max > 0 && b.sessions[c.clientID] == nil && len(b.sessions) >= max {
+	if max := b.cfg.MaxClients; max > 0 && b.sessions[c.clientID()] == nil && len(b.sessions) >= max {
 		return errTooManyClients // nothing changed: the caller refuses c
 	}
 	var s *session
-	if old := b.sessions[c.clientID]; old != nil {
+	if old := b.sessions[c.clientID()]; old != nil {
 		old.mu.Lock()
 		resume := !clean && old.durable() // [MQTT-3.1.2-6]
 		if oc := old.conn; oc != nil {
@@ -55,7 +55,7 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 			old.online.Store(false)
 			oc.resumed.Store(resume)
 			oc.close(CloseTakenOver, 0)
-			b.logc("Client %s already connected, closing old connection.", c.clientID)
+			b.logc("Client %s already connected, closing old connection.", c.clientID())
 		}
 		if !resume {
 			w, ok, o := b.endLocked(old)
@@ -70,8 +70,8 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 	}
 	present := s != nil
 	if s == nil {
-		s = &session{b: b, id: b.nextSessionID.Add(1), clientID: c.clientID}
-		b.sessions[c.clientID] = s
+		s = &session{b: b, id: b.nextSessionID.Add(1), clientID: c.clientID()}
+		b.sessions[c.clientID()] = s
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -239,7 +239,7 @@ func (b *Broker) connGone(c *conn) {
 		b.publishWill(w)
 	}
 	if b.cfg.ConnectionMessages && reason != CloseTakenOver {
-		b.logc("%s", reason.logLine(c.clientID))
+		b.logc("%s", reason.logLine(c.clientID()))
 	}
 }
 

@@ -473,8 +473,8 @@ var mutations = []mutation{
 		Name:     "i12.4-client-id-not-copied",
 		File:     "internal/broker/handle_connect.go",
 		Why:      "the session table's client id aliases the CONNECT packet: it pins the packet (and its password bytes)",
-		Original: `	c.clientID = strings.Clone(p.ClientID)`,
-		Replace:  `	c.clientID = p.ClientID`,
+		Original: `ci := &ClientInfo{ClientID: strings.Clone(p.ClientID),`,
+		Replace:  `ci := &ClientInfo{ClientID: p.ClientID,`,
 	},
 	{
 		Name:     "i12.4b-outbound-alias-not-copied",
