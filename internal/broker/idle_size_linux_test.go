@@ -17,7 +17,7 @@ func TestIdleSizes(t *testing.T) {
 		next      int
 	}{
 		{"conn", unsafe.Sizeof(conn{}), 384, 416},
-		{"session", unsafe.Sizeof(session{}), 288, 320},
+		{"session", unsafe.Sizeof(session{}), 128, 144},
 		{"fdConn", unsafe.Sizeof(fdConn{}), 32, 48},
 	} {
 		if tc.size > tc.max {
