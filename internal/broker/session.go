@@ -163,7 +163,7 @@ func (s *session) trimOut() {
 type sessOff struct {
 	disconnectedAt unixTime // 0 while connected
 	expireTimer    *time.Timer
-	expireGen      uint64 // with the sessOff itself, identifies the expiry timer (expire)
+	expireGen      uint64      // with the sessOff itself, identifies the expiry timer (expire)
 	will           *mqtt.Will  // delayed will (Will Delay Interval)
 	willInfo       *ClientInfo // client that set it
 	willTimer      *time.Timer
