@@ -175,7 +175,7 @@ func BenchmarkFanout(b *testing.B) {
 			var conns []*conn
 			for i := 0; i < fan; i++ {
 				s := &session{b: br, id: uint64(i + 1), clientID: fmt.Sprint("s", i)}
-				c := &conn{b: br, closing: make(chan struct{}), sendWindow: 20}
+				c := &conn{b: br, oq: &outQueue{closed: make(chan struct{})}, sendWindow: 20}
 				c.writing.Store(true) // as if a write job were running: none starts
 				s.conn = c
 				conns = append(conns, c)
@@ -189,7 +189,7 @@ func BenchmarkFanout(b *testing.B) {
 				if n%256 == 0 {
 					for _, c := range conns {
 						c.qmu.Lock()
-						c.queue, c.qBytes, c.qPubs = c.queue[:0], 0, 0
+						c.oq.items, c.oq.bytes, c.oq.pubs = c.oq.items[:0], 0, 0
 						c.qmu.Unlock()
 					}
 				}

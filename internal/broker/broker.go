@@ -221,7 +221,7 @@ func (b *Broker) startConn(nc net.Conn, l *listener) error {
 	if b.cfg.ConnectionMessages && !l.proxyFirst() {
 		c.logNewConnection()
 	}
-	if lp == nil || c.src != nil || !lp.add(c) {
+	if lp == nil || c.tlsSrc() != nil || !lp.add(c) {
 		go c.serve() // TLS joins the loop after its handshake (readLoop)
 	}
 	return nil
@@ -260,7 +260,7 @@ func (c *conn) logNewConnection() {
 			on = "port " + port
 		}
 	}
-	c.logc("New connection from %s on %s.", c.remote, on)
+	c.logc("New connection from %s on %s.", c.remote(), on)
 }
 
 // Shutdown stops accepting connections, publishes the wills of connected

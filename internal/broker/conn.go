@@ -32,18 +32,17 @@ import (
 // session), "writer" fields only by the write job holding wmu, the queue
 // by qmu.
 type conn struct {
-	b      *Broker
-	nc     net.Conn
-	lis    *listener
-	remote string
-	mount  string // the listener's MountPoint (mount.go), "" = none
+	b   *Broker
+	nc  net.Conn
+	lis *listener
+	// x: what a connection other than a bare socket of the event loop
+	// (fdConn) needs; nil for those (issue 17: an idle connection's
+	// memory). Set by newConn, never changed.
+	x *connExtra
 
 	// reader
-	g           *goReader    // goroutine path: its reader (nil on the loop)
 	fr          *mqtt.Framer // event loop: input (nil on the goroutine path)
 	lp          loopConn     // event loop: the loop's own fields (loop.go)
-	src         *tlsSource   // TLS that can join the loop: the socket under it (loop_tls.go)
-	wsIn        *wsIn        // WebSocket the loop can read: its frame decoder (loop_ws.go)
 	sess        *session
 	info        *ClientInfo // before CONNECT: nil, or the PROXY header's certificate (readProxy)
 	aliasesIn   map[uint16]string
@@ -64,18 +63,15 @@ type conn struct {
 	keepAlive   uint16 // seconds, 0 = none (keepAliveDur)
 	connected   atomic.Bool
 	closingNow  atomic.Bool // close has begun (isClosing); here, in padding
+	resumed     atomic.Bool // closed by a takeover that resumed the session
 
-	will      atomic.Pointer[mqtt.Will] // cleared by a normal DISCONNECT
-	takenOver atomic.Bool               // closed by a takeover
-	resumed   atomic.Bool               // ... that resumed the session
+	will atomic.Pointer[mqtt.Will] // cleared by a normal DISCONNECT
 
-	// outbound queue (see conn_write.go)
-	qmu    sync.Mutex
-	queue  []outItem
-	spare  []outItem
-	qBytes int64
-	qPubs  int           // QoS 0 publishes in queue
-	room   chan struct{} // closed when publishers waiting for room may go on (flow.go)
+	// outbound queue (see conn_write.go), under qmu: nil while nothing
+	// is queued or waited for, once the loop found the connection idle
+	// (trimIdle) or it is rare (loop.go).
+	qmu sync.Mutex
+	oq  *outQueue
 	// closed (under qmu) is with the writer's flags below, to save padding.
 
 	// writer
@@ -93,27 +89,91 @@ type conn struct {
 	closeCode mqtt.ReasonCode
 	reason    uint8
 
-	closeOnce  sync.Once
-	finalFlush atomic.Int64  // write time allowed after close (ns)
-	closing    chan struct{} // closed when closingNow is set; made by closingChan, under qmu
+	closeOnce sync.Once
+}
+
+// connExtra is what a connection needs that a bare socket read by the
+// event loop (fdConn) does not.
+type connExtra struct {
+	g      *goReader  // goroutine path: its reader (nil on the loop)
+	src    *tlsSource // TLS that can join the loop: the socket under it (loop_tls.go)
+	wsIn   *wsIn      // WebSocket the loop can read: its frame decoder (loop_ws.go)
+	remote string     // the client's address (PROXY: the one in the header)
+}
+
+// outQueue is a connection's outbound queue (conn_write.go) and the
+// channels of those waiting on it, under conn.qmu.
+type outQueue struct {
+	items  []outItem
+	spare  []outItem
+	bytes  int64         // queued bytes (items' size)
+	pubs   int           // QoS 0 publishes in items
+	room   chan struct{} // closed when publishers waiting for room may go on (flow.go)
+	closed chan struct{} // closed when the connection closes; made by closingChan
+}
+
+// queue returns c's outQueue, making it. qmu held.
+func (c *conn) queue() *outQueue {
+	if c.oq == nil {
+		c.oq = new(outQueue)
+	}
+	return c.oq
 }
 
 func newConn(b *Broker, nc net.Conn, lis *listener) *conn {
-	c := &conn{b: b, nc: nc, lis: lis, mount: lis.cfg.MountPoint, problemInfo: true}
+	c := &conn{b: b, nc: nc, lis: lis, problemInfo: true}
 	c.lp.lastPkt = time.Now().UnixNano() // accepted: the connect timeout counts from here
-	switch x := nc.(type) {
-	case *fdConn: // accepted for the loop (fdconn_linux.go)
-		c.remote, c.tcp = x.raddr, true
+	if _, ok := nc.(*fdConn); ok {       // accepted for the loop (fdconn_linux.go)
+		c.tcp = true
 		return c
+	}
+	c.x = &connExtra{remote: nc.RemoteAddr().String()}
+	switch x := nc.(type) {
 	case *net.TCPConn:
 		c.tcp = true
 	case *tls.Conn:
-		c.src, _ = x.NetConn().(*tlsSource)
+		c.x.src, _ = x.NetConn().(*tlsSource)
 	case *wsconn.Conn:
-		c.wsIn = newWSIn(x)
+		c.x.wsIn = newWSIn(x)
 	}
-	c.remote = nc.RemoteAddr().String()
 	return c
+}
+
+// remote is the client's address.
+func (c *conn) remote() string {
+	if c.x != nil {
+		return c.x.remote
+	}
+	if fc, ok := c.nc.(*fdConn); ok {
+		return fc.raddr
+	}
+	return ""
+}
+
+// mount is the listener's MountPoint (mount.go), "" = none.
+func (c *conn) mount() string {
+	if c.lis == nil { // a test's conn
+		return ""
+	}
+	return c.lis.cfg.MountPoint
+}
+
+// tlsSrc is the socket under a TLS connection that can join the loop
+// (loop_tls.go), or nil.
+func (c *conn) tlsSrc() *tlsSource {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.src
+}
+
+// ws is the frame decoder of a WebSocket connection the loop can read
+// (loop_ws.go), or nil.
+func (c *conn) ws() *wsIn {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.wsIn
 }
 
 // closeReason is the reason close recorded (after close).
@@ -124,8 +184,8 @@ func (c *conn) keepAliveDur() time.Duration { return time.Duration(c.keepAlive) 
 
 // setInputVersion sets the protocol version the input is decoded with.
 func (c *conn) setInputVersion(v mqtt.Version) {
-	if c.g != nil {
-		c.g.r.Version = v
+	if c.x != nil && c.x.g != nil {
+		c.x.g.r.Version = v
 	}
 	if c.fr != nil {
 		c.fr.Version = v
@@ -176,7 +236,7 @@ func protocolErr(code mqtt.ReasonCode, format string, args ...any) error {
 // serve is the connection's goroutine, for the whole life of the
 // connection.
 func (c *conn) serve() {
-	c.g = &goReader{r: mqtt.NewReader(countingReader{c}, c.b.cfg.MaxPacketSize)}
+	c.x.g = &goReader{r: mqtt.NewReader(countingReader{c}, c.b.cfg.MaxPacketSize)}
 	err := c.readLoop()
 	if err == errOnLoop {
 		return // the loop has it now, and ends it (finish)
@@ -222,10 +282,11 @@ func (c *conn) closingChan() <-chan struct{} {
 	if c.closingNow.Load() {
 		return closedChan
 	}
-	if c.closing == nil {
-		c.closing = make(chan struct{})
+	q := c.queue()
+	if q.closed == nil {
+		q.closed = make(chan struct{})
 	}
-	return c.closing
+	return q.closed
 }
 
 // closedChan is a closed channel.
@@ -252,23 +313,23 @@ func (c *conn) readLoop() error {
 		if err := c.runJob(jobHandshake); err != nil {
 			return err
 		}
-		if c.src != nil && c.b.loop != nil && !c.isClosing() {
+		if c.x.src != nil && c.b.loop != nil && !c.isClosing() {
 			// Encrypted, the rest of the connection is read by the loop
 			// (loop_tls.go).
 			_ = c.nc.SetReadDeadline(time.Time{})
-			g := c.g
-			c.g = nil
+			g := c.x.g
+			c.x.g = nil
 			if c.b.loop.add(c) {
 				return errOnLoop
 			}
-			c.g = g
+			c.x.g = g
 		}
 	}
 	for {
 		if c.isClosing() {
 			return nil
 		}
-		if err := c.g.r.Fill(); err != nil {
+		if err := c.x.g.r.Fill(); err != nil {
 			return err
 		}
 		if err := c.runJob(jobRead); err != nil {
@@ -279,10 +340,10 @@ func (c *conn) readLoop() error {
 
 // runJob runs a read, handshake or proxy job on a worker and waits for it.
 func (c *conn) runJob(k jobKind) error {
-	c.g.jobDone.Add(1)
+	c.x.g.jobDone.Add(1)
 	c.b.workers.submit(job{c: c, kind: k})
-	c.g.jobDone.Wait()
-	return c.g.jobErr
+	c.x.g.jobDone.Wait()
+	return c.x.g.jobErr
 }
 
 func (c *conn) handshake() error {
@@ -305,7 +366,7 @@ func (c *conn) readJob() error {
 // packet is answered at once, whatever follows it.
 func (c *conn) handleBuffered() error {
 	for {
-		p, err := c.g.r.ReadPacket()
+		p, err := c.x.g.r.ReadPacket()
 		if err != nil {
 			return c.inputErr(err)
 		}
@@ -318,10 +379,10 @@ func (c *conn) handleBuffered() error {
 		if err := c.armDeadline(); err != nil {
 			return err
 		}
-		if c.g.r.Buffered() == 0 {
+		if c.x.g.r.Buffered() == 0 {
 			return nil
 		}
-		if !c.g.r.HasPacket() {
+		if !c.x.g.r.HasPacket() {
 			c.flushDeferred()
 		}
 	}
@@ -361,15 +422,15 @@ func (c *conn) inputErr(err error) error {
 // armDeadline sets the read deadline for the next packet.
 func (c *conn) armDeadline() error {
 	if c.keepAlive == 0 {
-		if c.g.deadlineOff {
+		if c.x.g.deadlineOff {
 			return nil
 		}
-		c.g.deadlineOff = true
+		c.x.g.deadlineOff = true
 		return c.nc.SetReadDeadline(time.Time{})
 	}
 	// [MQTT-3.1.2-24] one and a half times the keep alive.
 	d := time.Now().Add(c.keepAliveDur() * 3 / 2)
-	c.g.readDeadline = d.UnixNano()
+	c.x.g.readDeadline = d.UnixNano()
 	return c.nc.SetReadDeadline(d)
 }
 
@@ -456,7 +517,7 @@ func (c *conn) writeJob() {
 func (c *conn) writeDone(again bool) bool {
 	c.writing.Store(false)
 	c.qmu.Lock()
-	more := len(c.queue) > 0
+	more := c.oq != nil && len(c.oq.items) > 0
 	c.qmu.Unlock()
 	if !more || !c.writing.CompareAndSwap(false, true) {
 		return false
@@ -592,7 +653,7 @@ func (c *conn) closeFor(err error) {
 		ce = c.classify(err)
 	}
 	if ce.err != nil && ce.reason == CloseProtocolError {
-		c.b.cfg.Logger.Debug("protocol error", "client", c.clientID, "remote", c.remote, "err", ce.err)
+		c.b.cfg.Logger.Debug("protocol error", "client", c.clientID, "remote", c.remote(), "err", ce.err)
 	}
 	c.close(ce.reason, ce.code)
 }
@@ -620,22 +681,16 @@ func (c *conn) close(reason CloseReason, code mqtt.ReasonCode) {
 		}
 		c.qmu.Lock()
 		if final != nil {
-			c.queue = append(c.queue, outItem{kind: itemPacket, pkt: final})
+			q := c.queue()
+			q.items = append(q.items, outItem{kind: itemPacket, pkt: final})
 			c.closeCode = code
 		}
 		c.closed = true
 		c.qmu.Unlock()
-		// A slow consumer gets no more writes; others get a short final
-		// flush. This also ends a write blocked on a full socket.
-		if reason == CloseSlowConsumer {
-			c.finalFlush.Store(int64(time.Millisecond))
-		} else {
-			c.finalFlush.Store(int64(closeFlushTimeout))
-		}
 		c.qmu.Lock()
 		c.closingNow.Store(true)
-		if c.closing != nil {
-			close(c.closing)
+		if c.oq != nil && c.oq.closed != nil {
+			close(c.oq.closed)
 		}
 		c.qmu.Unlock()
 		if c.onLoop.Load() {
@@ -647,10 +702,21 @@ func (c *conn) close(reason CloseReason, code mqtt.ReasonCode) {
 	})
 }
 
+// finalFlush is the write time allowed after close: a slow consumer
+// gets no more writes, others a short final flush; this also ends a
+// write blocked on a full socket. Only once isClosing is true (reason is
+// set before closingNow, which orders it).
+func (c *conn) finalFlush() time.Duration {
+	if c.closeReason() == CloseSlowConsumer {
+		return time.Millisecond
+	}
+	return closeFlushTimeout
+}
+
 // limitWrite bounds the writer's current and next writes after close.
 // It is safe from any goroutine (for WebSocket it goes to the socket).
 func (c *conn) limitWrite() {
-	t := time.Now().Add(time.Duration(c.finalFlush.Load()))
+	t := time.Now().Add(c.finalFlush())
 	if wc, ok := c.nc.(*wsconn.Conn); ok {
 		_ = wc.WebSocket().UnderlyingConn().SetWriteDeadline(t)
 		return

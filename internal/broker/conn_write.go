@@ -94,20 +94,21 @@ func (c *conn) push(it outItem, qos0, mayExceed bool, by *conn) pushResult {
 		return pushDropped
 	}
 	res := pushOK
+	q := c.queue()
 	if qos0 {
 		mb := cfg.MaxQueuedBytes
-		if !mayExceed && (c.qPubs >= cfg.maxQueued || (mb > 0 && c.qBytes+it.size > mb)) {
+		if !mayExceed && (q.pubs >= cfg.maxQueued || (mb > 0 && q.bytes+it.size > mb)) {
 			c.qmu.Unlock()
 			return pushDropped
 		}
-		c.qPubs++
-		if c.qPubs >= cfg.maxQueued || (mb > 0 && c.qBytes+it.size >= mb) {
+		q.pubs++
+		if q.pubs >= cfg.maxQueued || (mb > 0 && q.bytes+it.size >= mb) {
 			res = pushFull
 		}
 	}
-	c.queue = append(c.queue, it)
-	c.qBytes += it.size
-	slow := c.qBytes > cfg.maxOutbound
+	q.items = append(q.items, it)
+	q.bytes += it.size
+	slow := q.bytes > cfg.maxOutbound
 	c.qmu.Unlock()
 	c.kick(by)
 	if slow {
@@ -147,7 +148,7 @@ func (c *conn) enqueueQoS0(m *message, retain bool, subIDs []uint32, mayExceed b
 // Maximum Packet Size [MQTT-3.1.2-24].
 func (c *conn) fits(m *message, qos mqtt.QoS, subIDs []uint32) bool {
 	topic := m.topic
-	if c.mount != "" {
+	if c.mount() != "" {
 		t, ok := c.unmount(topic)
 		if !ok {
 			return false
@@ -203,10 +204,13 @@ func (c *conn) fits(m *message, qos mqtt.QoS, subIDs []uint32) bool {
 func (c *conn) drain() (closed bool, err error) {
 	for {
 		c.qmu.Lock()
-		items := c.queue
-		c.queue, c.spare = c.spare[:0], nil
-		c.qBytes, c.qPubs = 0, 0
-		c.signalRoom() // the QoS 0 backlog is empty: wake waiting publishers
+		var items []outItem
+		if q := c.oq; q != nil {
+			items = q.items
+			q.items, q.spare = q.spare[:0], nil
+			q.bytes, q.pubs = 0, 0
+			c.signalRoom() // the QoS 0 backlog is empty: wake waiting publishers
+		}
 		closed = c.closed
 		c.qmu.Unlock()
 		if len(items) == 0 {
@@ -230,7 +234,9 @@ func (c *conn) drain() (closed bool, err error) {
 		clear(items)
 		if cap(items) <= 1024 { // do not keep a burst's array for ever
 			c.qmu.Lock()
-			c.spare = items[:0]
+			if c.oq != nil { // else trimmed meanwhile: the array goes too
+				c.oq.spare = items[:0]
+			}
 			c.qmu.Unlock()
 		}
 	}
@@ -262,7 +268,7 @@ var bufPool = sync.Pool{New: func() any { return &writeBuf{Writer: *bufio.NewWri
 // deadline, so a concurrent close (which calls limitWrite itself) cannot
 // be undone by it.
 func (c *conn) closingDeadline() {
-	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Duration(c.finalFlush.Load())))
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.finalFlush()))
 	c.limitWrite()
 }
 
@@ -368,8 +374,13 @@ func (c *conn) writePublish(it *outItem, v mqtt.Version) error {
 		c.b.metrics.unnotePublishOut(0, m)
 		return nil
 	}
+	if it.qos == 0 && !m.expiry.IsZero() {
+		// Not expired: sent now (deliverFlow leaves these to the writer).
+		c.b.metrics.noteDelivered(0, m)
+		c.tracePublish(true, m, 0, it.retain, false, 0)
+	}
 	topic := m.topic
-	if c.mount != "" {
+	if c.mount() != "" {
 		// Without the mount point (mount.go). fits and resend keep what
 		// cannot be unmounted out of the queue; this is the last guard.
 		t, ok := c.unmount(topic)

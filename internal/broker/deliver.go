@@ -181,10 +181,15 @@ func (b *Broker) deliverFlow(s *session, m *message, subQoS mqtt.QoS, retain boo
 			return nil
 		}
 		// Counted as sent (and its latency measured) when it is handed
-		// to the connection's write queue.
+		// to the connection's write queue; a message that can expire
+		// there [MQTT-3.3.2-5] is measured and shown in the flow view
+		// when it is written (writePublish), and its count taken back if
+		// it expires.
 		b.metrics.notePublishOut(0, m, s.id)
-		b.metrics.noteDelivered(0, m)
-		c.tracePublish(true, m, 0, retain, false, 0)
+		if m.expiry.IsZero() {
+			b.metrics.noteDelivered(0, m)
+			c.tracePublish(true, m, 0, retain, false, 0)
+		}
 		return nil
 	}
 	om := newOutMsg(m, qos, retain, ids)

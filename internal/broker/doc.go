@@ -10,7 +10,7 @@
 // handlers, in the order the input arrived (see "Order" below). An idle
 // connection on the loop costs no goroutine and no buffer; a plain TCP
 // one not even a net.Conn: it is accepted as a bare descriptor
-// (fdconn_linux.go), and its conn (384 bytes), session (128: its QoS
+// (fdconn_linux.go), and its conn (240 bytes), session (128: its QoS
 // state and offline timers are out of line, allocated when needed and
 // released when idle, session.go), ClientInfo, descriptor and client
 // address are most of what it keeps, about 1.15 KiB of RSS at 10,000

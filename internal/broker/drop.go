@@ -85,7 +85,7 @@ func (s *session) dropUnreadable() {
 // unfitWhy is why c.fits refused m: its topic is outside the mount point
 // of c's listener, else it is too large for c's Maximum Packet Size.
 func (c *conn) unfitWhy(m *message) string {
-	if c.mount != "" {
+	if c.mount() != "" {
 		if _, ok := c.unmount(m.topic); !ok {
 			return whyOutsideMount
 		}

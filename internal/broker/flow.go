@@ -7,8 +7,8 @@ import (
 // Flow control: back-pressure instead of drops.
 //
 // A connected subscriber has two backlogs beyond its inflight window: the
-// session queue of QoS 1/2 messages (session.pending) and the QoS 0
-// publishes waiting in its connection's write queue (conn.qPubs). Each is
+// session queue of QoS 1/2 messages (session.out.pending) and the QoS 0
+// publishes waiting in its connection's write queue (conn.oq.pubs). Each is
 // bounded softly by MaxQueued / MaxQueuedBytes. A message for a connected
 // session is always queued (a QoS 1/2 message is never dropped once it is
 // accepted); when it leaves a backlog at or above the soft limit, the
@@ -186,11 +186,12 @@ func (s *session) roomSignal() (<-chan struct{}, *conn) {
 		s.waitEnded()
 		return nil, nil
 	}
-	if c.room == nil {
-		c.room = make(chan struct{})
+	q := c.queue()
+	if q.room == nil {
+		q.room = make(chan struct{})
 	}
 	s.waitedOn = true
-	room := c.room
+	room := q.room
 	c.qmu.Unlock()
 	s.waitBegins()
 	return room, c
@@ -244,7 +245,7 @@ func (s *session) congested(c *conn) bool {
 	cfg := s.b.cfg
 	mb := cfg.MaxQueuedBytes
 	return s.out.pendingLen() >= cfg.maxQueued || (mb > 0 && s.out.pendingSize() >= mb) ||
-		c.qPubs >= cfg.maxQueued || (mb > 0 && c.qBytes >= mb)
+		c.oq != nil && (c.oq.pubs >= cfg.maxQueued || (mb > 0 && c.oq.bytes >= mb))
 }
 
 // pendingLow reports whether the session queue is down to half its soft
@@ -268,9 +269,9 @@ func (s *session) roomFreed(c *conn) {
 
 // signalRoom wakes the publishers waiting for c. c.qmu held.
 func (c *conn) signalRoom() {
-	if c.room != nil {
-		close(c.room)
-		c.room = nil
+	if c.oq != nil && c.oq.room != nil {
+		close(c.oq.room)
+		c.oq.room = nil
 	}
 }
 
@@ -315,7 +316,7 @@ func (s *session) recoverSlow(c *conn) {
 	if low {
 		cfg := s.b.cfg
 		c.qmu.Lock()
-		low = c.qPubs <= cfg.maxQueued/2 && (cfg.MaxQueuedBytes <= 0 || c.qBytes <= cfg.MaxQueuedBytes/2)
+		low = c.oq == nil || c.oq.pubs <= cfg.maxQueued/2 && (cfg.MaxQueuedBytes <= 0 || c.oq.bytes <= cfg.MaxQueuedBytes/2)
 		c.qmu.Unlock()
 	}
 	if !s.probation {

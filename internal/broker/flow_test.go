@@ -88,7 +88,10 @@ func TestSlowConsumerDoesNotBlockOthers(t *testing.T) {
 				c := s.conn
 				s.mu.Unlock()
 				c.qmu.Lock()
-				queued := c.qPubs
+				queued := 0
+				if c.oq != nil {
+					queued = c.oq.pubs
+				}
 				c.qmu.Unlock()
 				// The blocked writer holds one batch (at most MaxQueued
 				// and one over); at most MaxQueued+1 wait behind it.

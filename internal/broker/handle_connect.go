@@ -47,7 +47,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		if v5 && c.problemInfo {
 			ack.Props.SetReasonString(why)
 		}
-		c.logc("Client %s from %s refused: %s.", c.clientID, c.remote, why)
+		c.logc("Client %s from %s refused: %s.", c.clientID, c.remote(), why)
 		b.metrics.refused[code].Add(1)
 		if b.observe.watched.Load() != nil {
 			c.trace(PacketEvent{Packet: "CONNECT", Detail: connectDetail(p, nil)})
@@ -96,7 +96,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 	if w := will; w != nil {
 		if cfg.topicOverLimit(w.Topic) {
 			// As mosquitto: a protocol error, closed without CONNACK.
-			c.logc("Client %s from %s refused: will topic of %d bytes beyond the topic limits.", c.clientID, c.remote, len(w.Topic))
+			c.logc("Client %s from %s refused: will topic of %d bytes beyond the topic limits.", c.clientID, c.remote(), len(w.Topic))
 			return &closeError{reason: CloseProtocolError, err: errors.New("will topic beyond the topic limits")}
 		}
 		if lim := cfg.MessageSizeLimit; lim > 0 && uint32(len(w.Payload)) > lim {
@@ -114,7 +114,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		if w.Retain && cfg.DisableRetain {
 			return refuse(mqtt.RetainNotSupported, "retain not supported") // [MQTT-3.2.2-13]
 		}
-		if c.mount != "" {
+		if c.mount() != "" {
 			// The will is published under the mount point (mount.go).
 			mw, err := c.mountWill(w)
 			if err != nil {
@@ -138,7 +138,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 
 	ci := &ClientInfo{
 		ClientID: c.clientID, Username: strings.Clone(p.Username), HasUsername: p.HasUsername, Password: p.Password,
-		RemoteAddr: c.remote, Listener: c.lis.name(), CertCommonName: c.certCommonName(), MountPoint: c.mount,
+		RemoteAddr: c.remote(), Listener: c.lis.name(), CertCommonName: c.certCommonName(), MountPoint: c.mount(),
 		Version: p.Version,
 	}
 	if cfg.Authenticator != nil {
@@ -221,7 +221,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		// Maximum Packet Size: nothing may be sent [MQTT-3.1.2-24], so the
 		// connection is closed without one (as mosquitto does).
 		c.logc("Client %s from %s refused: CONNACK of %d bytes above its Maximum Packet Size %d.",
-			c.clientID, c.remote, mqtt.Size(ack, mqtt.V5), c.maxOut)
+			c.clientID, c.remote(), mqtt.Size(ack, mqtt.V5), c.maxOut)
 		return &closeError{reason: CloseConnectRefused}
 	}
 	if err := b.attach(c, p.CleanStart, expiry, ack); err != nil {
@@ -231,7 +231,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 			if v5 {
 				return refuse(mqtt.ServerBusy, "global_max_clients reached")
 			}
-			c.logc("Client %s from %s refused: %s.", c.clientID, c.remote, "global_max_clients reached")
+			c.logc("Client %s from %s refused: %s.", c.clientID, c.remote(), "global_max_clients reached")
 			b.metrics.refused[mqtt.ServerBusy].Add(1)
 			return &closeError{reason: CloseConnectRefused}
 		}
@@ -246,7 +246,7 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 		if p.Bridge {
 			kind = "bridge"
 		}
-		c.logc("New %s connected from %s as %s (p%d, c%d, k%d%s).", kind, c.remote, c.clientID,
+		c.logc("New %s connected from %s as %s (p%d, c%d, k%d%s).", kind, c.remote(), c.clientID,
 			protoNumber(p.Version), b2i(p.CleanStart), ka, user)
 		if c.b.cfg.Verbose {
 			if w := will; w != nil {

@@ -32,7 +32,7 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 			return protocolErr(mqtt.ProtocolError, "subscription identifier in PUBLISH from client")
 		}
 	}
-	if c.mount != "" {
+	if c.mount() != "" {
 		// Under the listener's mount point, after alias resolution (the
 		// aliases map the client's own topics), before everything that
 		// sees the topic (mount.go).

@@ -20,7 +20,7 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 		if cfg.topicOverLimit(p.Subscriptions[i].Filter) {
 			// Before anything is kept; as mosquitto: close, v5 DISCONNECT
 			// 0x81, no SUBACK.
-			c.logc("Invalid subscription string from %s, disconnecting.", c.remote)
+			c.logc("Invalid subscription string from %s, disconnecting.", c.remote())
 			return protocolErr(mqtt.MalformedPacket, "filter of %d bytes beyond the topic limits", len(p.Subscriptions[i].Filter))
 		}
 		if err := malformedFilter(p.Subscriptions[i].Filter); err != nil {
@@ -58,7 +58,7 @@ func (c *conn) handleSubscribe(p *mqtt.Subscribe) error {
 			return protocolErr(mqtt.ProtocolError, "no local on shared subscription %q", req.Filter)
 		}
 		key := reqFilter // as the session keeps it
-		if c.mount != "" {
+		if c.mount() != "" {
 			// Under the listener's mount point (mount.go); the Authorizer
 			// sees the mounted filter, as mosquitto's ACLs do.
 			if key, filter, err = c.mountFilter(reqFilter); err != nil {
@@ -179,7 +179,7 @@ func (c *conn) handleUnsubscribe(p *mqtt.Unsubscribe) error {
 	codes := make([]mqtt.ReasonCode, len(p.Filters))
 	s.mu.Lock()
 	for i, key := range p.Filters {
-		if c.mount != "" {
+		if c.mount() != "" {
 			// As subscribed, under the mount point (mount.go). An invalid
 			// filter matches no subscription.
 			key, _, _ = c.mountFilter(key)

@@ -16,7 +16,8 @@ func TestIdleSizes(t *testing.T) {
 		size, max uintptr
 		next      int
 	}{
-		{"conn", unsafe.Sizeof(conn{}), 384, 416},
+		{"conn", unsafe.Sizeof(conn{}), 240, 256},
+		{"ClientInfo", unsafe.Sizeof(ClientInfo{}), 128, 144},
 		{"session", unsafe.Sizeof(session{}), 128, 144},
 		{"fdConn", unsafe.Sizeof(fdConn{}), 32, 48},
 	} {

@@ -88,8 +88,22 @@ type loopConn struct {
 	trimmed bool   // trimIdle ran since its last packet
 	rare    bool   // its last packets came after a silence: drop its queue's arrays after the flush
 	lastPkt int64  // Unix ns: last packet handled (keep alive); before CONNECT, accepted (connect timeout)
-	readErr error  // the socket failed or ended: handled after its input
+	// rerr: the socket failed or ended, handled after its input
+	// (readErr); a pointer, as it is set once in a connection's life (8
+	// bytes where an error takes 16: TestIdleSizes).
+	rerr *error
 }
+
+// readErr is the error that ended c's socket, nil while it has not.
+func (lp *loopConn) readErr() error {
+	if lp.rerr == nil {
+		return nil
+	}
+	return *lp.rerr
+}
+
+// setReadErr records the error that ended c's socket (err != nil).
+func (lp *loopConn) setReadErr(err error) { lp.rerr = &err }
 
 // pausedPublish is a publish waiting for room, handed from the loop to
 // awaitRoom.
@@ -157,7 +171,7 @@ func (c *conn) dropFramer() bool {
 	if c.fr == nil {
 		return true
 	}
-	if c.lp.more || c.lp.readErr != nil || c.fr.Buffered() > 0 || c.fr.Err() != nil {
+	if c.lp.more || c.lp.rerr != nil || c.fr.Buffered() > 0 || c.fr.Err() != nil {
 		return false
 	}
 	c.fr.Release()
@@ -165,11 +179,13 @@ func (c *conn) dropFramer() bool {
 	return true
 }
 
-// dropQueueArrays drops the arrays of c's outbound queue when it is empty.
+// dropQueueArrays drops c's outbound queue (its arrays and the
+// outQueue) when it is empty and nobody waits on its channels; the next
+// push makes a new one.
 func (c *conn) dropQueueArrays() {
 	c.qmu.Lock()
-	if len(c.queue) == 0 {
-		c.queue, c.spare = nil, nil // drain swaps them: either may hold the array
+	if q := c.oq; q != nil && len(q.items) == 0 && q.room == nil && q.closed == nil {
+		c.oq = nil // drain swaps items and spare: either may hold the array
 	}
 	c.qmu.Unlock()
 }
@@ -199,7 +215,7 @@ func returnMemory() {
 // loopPackets handles the complete packets c's Framer holds.
 func (c *conn) loopPackets(now int64) error {
 	if c.fr == nil {
-		return c.lp.readErr // nothing read since it was trimmed
+		return c.lp.readErr() // nothing read since it was trimmed
 	}
 	for !c.isClosing() {
 		p, err := c.b.loop.nextPacket(c)
@@ -208,7 +224,7 @@ func (c *conn) loopPackets(now int64) error {
 		}
 		if p == nil {
 			c.fr.Release()
-			return c.lp.readErr // nil, or the socket ended after this input
+			return c.lp.readErr() // nil, or the socket ended after this input
 		}
 		c.lp.lastPkt = now
 		if err := c.process(p); err != nil {
@@ -245,7 +261,7 @@ func (c *conn) finish() {
 // loopable reports whether c can be read by the loop: plain TCP, no
 // PROXY header to read first.
 func (c *conn) loopable() bool {
-	return (c.tcp || c.src != nil || c.wsIn != nil) && !c.lis.proxyFirst() && !noEventLoop && !c.b.cfg.noEventLoop
+	return (c.tcp || c.tlsSrc() != nil || c.ws() != nil) && !c.lis.proxyFirst() && !noEventLoop && !c.b.cfg.noEventLoop
 }
 
 // noEventLoop turns the loop off (tests compare both paths).

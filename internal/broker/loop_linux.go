@@ -66,13 +66,13 @@ func (b *Broker) startLoop() *loop {
 // goroutine). c.loopable().
 func (l *loop) add(c *conn) bool {
 	var sc syscall.Conn
-	switch w := c.wsIn; {
+	switch w := c.ws(); {
 	case w != nil && w.src != nil: // wss: the socket under TLS
 		sc = w.src
 	case w != nil:
 		sc = w.ws.UnderlyingConn().(*net.TCPConn)
-	case c.src != nil: // TLS: the socket under it
-		sc = c.src
+	case c.tlsSrc() != nil: // TLS: the socket under it
+		sc = c.tlsSrc()
 	default:
 		sc = c.nc.(syscall.Conn)
 	}
@@ -92,12 +92,12 @@ func (l *loop) add(c *conn) bool {
 	// of it (end).
 	c.needFramer()
 	c.lp.fd = int32(fd)
-	if c.src != nil {
-		c.src.onLoop = true
+	if c.tlsSrc() != nil {
+		c.tlsSrc().onLoop = true
 		c.lp.more = true // TLS may hold input already
 	}
-	if c.wsIn != nil && c.wsIn.src != nil {
-		c.wsIn.src.onLoop = true
+	if c.ws() != nil && c.ws().src != nil {
+		c.ws().src.onLoop = true
 		c.lp.more = true
 	}
 	c.onLoop.Store(true)
@@ -249,7 +249,7 @@ func (l *loop) takePosts(now int64) {
 			l.watch(c)
 			// Its input is older than anything gathered now: first.
 			l.markReady(c)
-			if c.src != nil || c.wsIn != nil {
+			if c.tlsSrc() != nil || c.ws() != nil {
 				c.lp.more = true // TLS or the frame decoder may hold input
 				l.more = append(l.more, c)
 			}
@@ -264,7 +264,7 @@ func (l *loop) gather(n int, now int64) (posted bool) {
 	l.more = nil
 	for _, c := range more {
 		c.lp.more = false
-		if !c.lp.dead && !c.lp.paused && c.lp.readErr == nil {
+		if !c.lp.dead && !c.lp.paused && c.lp.rerr == nil {
 			l.markReady(c)
 			l.read(c)
 		}
@@ -281,7 +281,7 @@ func (l *loop) gather(n int, now int64) (posted bool) {
 				continue
 			}
 			c := l.conn(fd)
-			if c == nil || c.lp.dead || c.lp.paused || c.lp.readErr != nil {
+			if c == nil || c.lp.dead || c.lp.paused || c.lp.rerr != nil {
 				continue
 			}
 			l.markReady(c)
@@ -305,10 +305,10 @@ func (l *loop) markReady(c *conn) {
 
 // read reads once from c into its Framer; it reports whether it got bytes.
 func (l *loop) read(c *conn) bool {
-	if c.wsIn != nil {
+	if c.ws() != nil {
 		return l.readWS(c)
 	}
-	if c.src != nil {
+	if c.tlsSrc() != nil {
 		return l.readTLS(c)
 	}
 	c.needFramer()
@@ -325,8 +325,8 @@ func (l *loop) read(c *conn) bool {
 		c.fr.Release() // nothing buffered: hold no buffer
 		return false
 	}
-	c.lp.readErr = err // after its input is handled
-	l.unwatch(c)       // level-triggered: it would be ready for ever
+	c.lp.setReadErr(err) // after its input is handled
+	l.unwatch(c)         // level-triggered: it would be ready for ever
 	return false
 }
 
@@ -369,10 +369,10 @@ func keepSource(s *tlsSource) {
 
 // readTLS reads once from c's socket and decrypts what crypto/tls can
 // into c's Framer; it reports whether it got plaintext. When the Framer
-// fills up first, what is left (in crypto/tls or in c.src) is read at the
+// fills up first, what is left (in crypto/tls or in c.tlsSrc()) is read at the
 // next pass without waiting for epoll (loop.more).
 func (l *loop) readTLS(c *conn) bool {
-	s := c.src
+	s := c.tlsSrc()
 	c.needFramer()
 	l.fillSource(c, s)
 	got := false
@@ -392,7 +392,7 @@ func (l *loop) readTLS(c *conn) bool {
 			break
 		}
 		if err != nil {
-			c.lp.readErr = err // after its input is handled
+			c.lp.setReadErr(err) // after its input is handled
 			l.unwatch(c)
 			break
 		}
@@ -408,7 +408,7 @@ func (l *loop) readTLS(c *conn) bool {
 // into c's Framer; it reports whether payload arrived. What the Framer
 // cannot take yet is kept and decoded at the next pass (loop.more).
 func (l *loop) readWS(c *conn) bool {
-	w := c.wsIn
+	w := c.ws()
 	w.got = false
 	c.needFramer()
 	for i := 0; i < 16 && w.err == nil; i++ {
@@ -435,7 +435,7 @@ func (l *loop) readWS(c *conn) bool {
 		}
 	}
 	if w.err != nil && len(w.pending) == 0 {
-		c.lp.readErr = w.err // after its input is handled
+		c.lp.setReadErr(w.err) // after its input is handled
 		l.unwatch(c)
 	}
 	if w.src != nil {
@@ -451,7 +451,7 @@ func (l *loop) readWS(c *conn) bool {
 // read, or for wss what crypto/tls decrypts from it; nil when none (or
 // the input ended: w.err).
 func (l *loop) wsInput(c *conn) []byte {
-	w := c.wsIn
+	w := c.ws()
 	if w.src == nil {
 		if l.raw == nil {
 			l.raw = make([]byte, 64<<10)
@@ -575,12 +575,12 @@ func (l *loop) end(c *conn, err error) {
 }
 
 func (l *loop) watch(c *conn) {
-	if c.lp.polled || c.lp.readErr != nil {
+	if c.lp.polled || c.lp.rerr != nil {
 		return
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: c.lp.fd}
 	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, int(c.lp.fd), &ev); err != nil {
-		l.b.cfg.Logger.Error("epoll_ctl add failed", "remote", c.remote, "err", err)
+		l.b.cfg.Logger.Error("epoll_ctl add failed", "remote", c.remote(), "err", err)
 		l.end(c, err)
 		return
 	}

@@ -11,9 +11,9 @@ import (
 // and nothing of one with input held.
 func TestTrimIdle(t *testing.T) {
 	b := &Broker{}
-	c := &conn{b: b, fr: mqtt.NewFramer(0), queue: make([]outItem, 0, 1), spare: make([]outItem, 0, 1)}
-	if !c.trimIdle() || c.fr != nil || c.queue != nil || c.spare != nil {
-		t.Errorf("idle conn not trimmed: fr %v, queue cap %d, spare cap %d", c.fr != nil, cap(c.queue), cap(c.spare))
+	c := &conn{b: b, fr: mqtt.NewFramer(0), oq: &outQueue{items: make([]outItem, 0, 1), spare: make([]outItem, 0, 1)}}
+	if !c.trimIdle() || c.fr != nil || c.oq != nil {
+		t.Errorf("idle conn not trimmed: fr %v, queue %v", c.fr != nil, c.oq != nil)
 	}
 
 	c = &conn{b: b, fr: mqtt.NewFramer(0)}
@@ -24,9 +24,17 @@ func TestTrimIdle(t *testing.T) {
 		t.Error("conn with buffered input trimmed")
 	}
 
-	c = &conn{b: b, fr: mqtt.NewFramer(0), queue: make([]outItem, 1)}
-	if !c.trimIdle() || c.queue == nil {
+	c = &conn{b: b, fr: mqtt.NewFramer(0), oq: &outQueue{items: make([]outItem, 1)}}
+	if !c.trimIdle() || c.oq == nil || len(c.oq.items) != 1 {
 		t.Error("conn with queued output lost its queue")
+	}
+
+	// Someone waits for room or for the close: the channels stay.
+	for _, q := range []*outQueue{{room: make(chan struct{})}, {closed: make(chan struct{})}} {
+		c = &conn{b: b, oq: q}
+		if !c.trimIdle() || c.oq != q {
+			t.Error("conn with a waiter lost its queue's channels")
+		}
 	}
 }
 

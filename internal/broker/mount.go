@@ -39,24 +39,24 @@ import (
 // reaches the requester through it (mosquitto does not rewrite it either).
 //
 // A listener without mount point costs one predictable branch per
-// inbound PUBLISH and per delivery (c.mount != "").
+// inbound PUBLISH and per delivery (c.mount() != "").
 
 // unmount returns topic without c's mount point, and whether topic is
-// strictly below it (only such a topic may be sent to c). c.mount != "".
+// strictly below it (only such a topic may be sent to c). c.mount() != "".
 func (c *conn) unmount(topic string) (string, bool) {
-	if len(topic) <= len(c.mount) || !strings.HasPrefix(topic, c.mount) {
+	if len(topic) <= len(c.mount()) || !strings.HasPrefix(topic, c.mount()) {
 		return "", false
 	}
-	return topic[len(c.mount):], true
+	return topic[len(c.mount()):], true
 }
 
 // mountTopic puts c's mount point in front of an inbound topic name.
-// c.mount != "".
+// c.mount() != "".
 func (c *conn) mountTopic(topic string) (string, error) {
-	t := c.mount + topic
+	t := c.mount() + topic
 	if len(t) > 65535 {
 		// [MQTT-4.7.3-3]: it could not be sent to other clients.
-		return "", mqtt.Errorf(mqtt.ErrInvalidTopicName, "topic longer than 65535 bytes under mount point %q", c.mount)
+		return "", mqtt.Errorf(mqtt.ErrInvalidTopicName, "topic longer than 65535 bytes under mount point %q", c.mount())
 	}
 	return t, nil
 }
@@ -65,21 +65,21 @@ func (c *conn) mountTopic(topic string) (string, error) {
 // SUBSCRIBE or UNSUBSCRIBE (in front of the inner filter of a shared
 // subscription). It returns the filter as the session keys it (with its
 // $share/GROUP/ prefix) and the inner filter, which it validates.
-// c.mount != "".
+// c.mount() != "".
 func (c *conn) mountFilter(f string) (key, inner string, err error) {
 	group, in, shared, perr := mqtt.ParseShared(f)
 	if perr != nil {
 		shared = false // invalid anyway; key it as given, under the mount
 		in = f
 	}
-	inner = c.mount + in
+	inner = c.mount() + in
 	key = inner
 	if shared {
 		key = mqtt.SharePrefix + group + "/" + inner
 	} else if strings.HasPrefix(inner, mqtt.SharePrefix) {
 		// A mount point such as "$" would turn "share/g/x" into a shared
 		// subscription.
-		return "", "", mqtt.Errorf(mqtt.ErrInvalidTopicFilter, "filter %q under mount point %q starts with %q", f, c.mount, mqtt.SharePrefix)
+		return "", "", mqtt.Errorf(mqtt.ErrInvalidTopicFilter, "filter %q under mount point %q starts with %q", f, c.mount(), mqtt.SharePrefix)
 	}
 	if perr != nil {
 		return key, inner, perr
@@ -93,7 +93,7 @@ func (c *conn) mountFilter(f string) (key, inner string, err error) {
 }
 
 // mountWill returns the will of a CONNECT received by c with its topic
-// under c's mount point. c.mount != "".
+// under c's mount point. c.mount() != "".
 func (c *conn) mountWill(w *mqtt.Will) (*mqtt.Will, error) {
 	t, err := c.mountTopic(w.Topic)
 	if err != nil {

@@ -324,7 +324,7 @@ func (b *Broker) Clients() []ClientSnapshot {
 		}
 		if c := s.conn; c != nil {
 			cs.Connected = true
-			cs.RemoteAddr = c.remote
+			cs.RemoteAddr = c.remote()
 			cs.ConnectedSince = s.connectedAt.Time()
 			if w := c.will.Load(); w != nil {
 				cs.Will = willInfo(w, false)

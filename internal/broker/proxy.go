@@ -364,11 +364,11 @@ func (c *conn) readProxy() error {
 	if tc, ok := nc.(*tls.Conn); ok {
 		nc = tc.NetConn()
 	}
-	addr, cn, err := c.lis.proxyAccept(nc, c.remote)
+	addr, cn, err := c.lis.proxyAccept(nc, c.remote())
 	if err != nil {
 		return err
 	}
-	c.remote = addr
+	c.x.remote = addr
 	if cn != "" {
 		// Before CONNECT, info only carries the proxy's certificate
 		// identity to handleConnect (certCommonName).

@@ -503,7 +503,7 @@ func (s *session) resend(by *conn) {
 		s.fill(by)
 		return
 	}
-	if c.mount != "" || c.maxOut > 0 {
+	if c.mount() != "" || c.maxOut > 0 {
 		s.dropUnsendable(c)
 	}
 	s.dropUnreadable()

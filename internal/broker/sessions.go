@@ -53,7 +53,6 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 		if oc := old.conn; oc != nil {
 			old.conn = nil
 			old.online.Store(false)
-			oc.takenOver.Store(true)
 			oc.resumed.Store(resume)
 			oc.close(CloseTakenOver, 0)
 			b.logc("Client %s already connected, closing old connection.", c.clientID)
@@ -187,7 +186,7 @@ func (b *Broker) connGone(c *conn) {
 	}
 	if !c.connected.Load() {
 		if c.closeReason() == CloseConnectTimeout {
-			b.logc("Client %s disconnected: connect timeout.", c.remote)
+			b.logc("Client %s disconnected: connect timeout.", c.remote())
 		}
 		return
 	}

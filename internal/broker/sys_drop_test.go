@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,7 +70,9 @@ func expireInWriteQueue(t *testing.T, b *Broker, addr string, clock *fakeClock, 
 	c := b.sessions[id].conn
 	b.mu.Unlock()
 	c.qmu.Lock()
-	queued = len(c.queue)
+	if c.oq != nil {
+		queued = len(c.oq.items)
+	}
 	c.qmu.Unlock()
 	if queued == 0 {
 		t.Fatal("nothing waits in the subscriber's write queue; the test needs more data")
@@ -132,6 +135,11 @@ func sumDropped(m Metrics) int64 {
 // bytes/sent), nor in $SYS/broker/publish/messages/sent.
 func TestSysDroppedQoS0Expired(t *testing.T) {
 	b, addr, clock := newClockBroker(t, Options{SysInterval: 20 * time.Millisecond})
+	b.EnableLatency(1) // every message's publish-to-deliver latency
+	obs := &sentCounter{}
+	b.SetObserver(obs)
+	stop := b.WatchClient("sx") // the flow view of the subscriber
+	defer stop()
 	n, queued, got := expireInWriteQueue(t, b, addr, clock, "sx")
 	m := b.Metrics()
 	expired := m.Dropped[DropExpired]
@@ -153,6 +161,25 @@ func TestSysDroppedQoS0Expired(t *testing.T) {
 	}
 	if m.PublishSent != sent {
 		t.Errorf("$SYS publish/messages/sent %d, want %d", m.PublishSent, sent)
+	}
+	// Neither measured as delivered nor shown as sent in the flow view.
+	if _, count, _ := m.Deliver[0].Snapshot(); count != uint64(sent) {
+		t.Errorf("publish_deliver_seconds{qos=\"0\"} counts %d, want %d: the expired ones were not delivered", count, sent)
+	}
+	if k := obs.sent.Load(); k != sent {
+		t.Errorf("flow view: %d PUBLISH sent to the subscriber, want %d", k, sent)
+	}
+}
+
+// sentCounter is an Observer counting the PUBLISH packets it is shown as
+// sent to a watched client.
+type sentCounter struct{ sent atomic.Int64 }
+
+func (o *sentCounter) Message(*Message) {}
+
+func (o *sentCounter) Packet(e PacketEvent) {
+	if e.Out && e.Packet == "PUBLISH" {
+		o.sent.Add(1)
 	}
 }
 

@@ -33,18 +33,18 @@ func (j job) run(w *worker) {
 	switch j.kind {
 	case jobRead:
 		c.deferred = &w.deferred
-		c.g.jobErr = c.readJob()
+		c.x.g.jobErr = c.readJob()
 		c.deferred = nil
 		if cap(w.deferred) > 1024 {
 			w.deferred = nil // do not keep a burst's array for ever
 		}
-		c.g.jobDone.Done()
+		c.x.g.jobDone.Done()
 	case jobHandshake:
-		c.g.jobErr = c.handshake()
-		c.g.jobDone.Done()
+		c.x.g.jobErr = c.handshake()
+		c.x.g.jobDone.Done()
 	case jobProxy:
-		c.g.jobErr = c.readProxy()
-		c.g.jobDone.Done()
+		c.x.g.jobErr = c.readProxy()
+		c.x.g.jobDone.Done()
 	case jobWrite:
 		c.writeJob()
 	}

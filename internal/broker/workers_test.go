@@ -118,8 +118,8 @@ func TestWorkersEndOnShutdown(t *testing.T) {
 		srv, cli := net.Pipe()
 		t.Cleanup(func() { srv.Close(); cli.Close() })
 		c := newConn(b, srv, &listener{})
-		c.g = &goReader{r: mqtt.NewReader(countingReader{c}, 0)} // as serve does
-		c.g.jobDone.Add(1)
+		c.x.g = &goReader{r: mqtt.NewReader(countingReader{c}, 0)} // as serve does
+		c.x.g.jobDone.Add(1)
 		b.workers.submit(job{c: c, kind: jobRead})
 		return c, cli
 	}
@@ -129,8 +129,8 @@ func TestWorkersEndOnShutdown(t *testing.T) {
 		if _, err := cli.Write([]byte{0xc0, 0}); err != nil {
 			t.Fatal(err)
 		}
-		c.g.jobDone.Wait()
-		if c.g.jobErr == nil {
+		c.x.g.jobDone.Wait()
+		if c.x.g.jobErr == nil {
 			t.Fatal("a PINGREQ before CONNECT was accepted")
 		}
 	}
