@@ -13,9 +13,10 @@ import (
 
 // BenchmarkPublishDeliver measures publish→deliver through an in-process
 // broker over loopback TCP: one publisher, fan-out subscribers, 64-byte
-// payloads. Subscribers acknowledge QoS 1; ns/op is per published message.
+// payloads. Subscribers acknowledge QoS 1 and 2 (the publisher answers
+// PUBREC with PUBREL); ns/op is per published message.
 func BenchmarkPublishDeliver(b *testing.B) {
-	for _, qos := range []mqtt.QoS{0, 1} {
+	for _, qos := range []mqtt.QoS{0, 1, 2} {
 		for _, fan := range []int{1, 10} {
 			b.Run(fmt.Sprintf("qos%d/fanout%d", qos, fan), func(b *testing.B) {
 				benchPublishDeliver(b, qos, fan)
@@ -63,19 +64,38 @@ func benchPublishDeliver(b *testing.B, qos mqtt.QoS, fan int) {
 			defer wg.Done()
 			w := bufio.NewWriter(nc)
 			var ack []byte
-			for n := 0; n < b.N; n++ {
+			var a mqtt.Ack // escapes (Append): one allocation, not one per packet
+			for n := 0; n < b.N; {
 				nc.SetReadDeadline(time.Now().Add(30 * time.Second))
 				p, err := r.ReadPacket()
 				if err != nil {
 					b.Error(err)
 					return
 				}
-				if pp, ok := p.(*mqtt.Publish); ok && pp.QoS == 1 {
-					ack, _ = mqtt.Append(ack[:0], &mqtt.Ack{Kind: mqtt.PUBACK, PacketID: pp.PacketID}, mqtt.V311)
-					w.Write(ack)
-					if r.Buffered() == 0 {
-						w.Flush()
+				// PUBACK a QoS 1 message, PUBREC a QoS 2 one, PUBCOMP a
+				// PUBREL; each PUBLISH counts.
+				switch pp := p.(type) {
+				case *mqtt.Publish:
+					n++
+					a = mqtt.Ack{Kind: mqtt.PUBACK, PacketID: pp.PacketID}
+					if pp.QoS == 2 {
+						a.Kind = mqtt.PUBREC
 					}
+					if pp.QoS == 0 {
+						continue
+					}
+				case *mqtt.Ack:
+					if pp.Kind != mqtt.PUBREL {
+						continue
+					}
+					a = mqtt.Ack{Kind: mqtt.PUBCOMP, PacketID: pp.PacketID}
+				default:
+					continue
+				}
+				ack, _ = mqtt.Append(ack[:0], &a, mqtt.V311)
+				w.Write(ack)
+				if r.Buffered() == 0 {
+					w.Flush()
 				}
 			}
 			w.Flush()
@@ -83,25 +103,64 @@ func benchPublishDeliver(b *testing.B, qos mqtt.QoS, fan int) {
 	}
 	pc, pr := connect("bpub")
 	defer pc.Close()
-	go func() { // drain PUBACKs
+	// QoS 2: at most window publishes between PUBLISH and PUBCOMP, so
+	// that a packet id is free again before it is reused.
+	const window = 1000
+	free := make(chan struct{}, window)
+	for range window {
+		free <- struct{}{}
+	}
+	var wmu sync.Mutex // w: the publishes and the PUBRELs
+	w := bufio.NewWriter(pc)
+	go func() { // drain PUBACKs; answer PUBREC with PUBREL
+		var rel []byte
+		rp := &mqtt.Ack{Kind: mqtt.PUBREL} // one allocation, not one per PUBREC
 		for {
-			if _, err := pr.ReadPacket(); err != nil {
+			p, err := pr.ReadPacket()
+			if err != nil {
 				return
+			}
+			a, ok := p.(*mqtt.Ack)
+			switch {
+			case ok && a.Kind == mqtt.PUBREC:
+				rp.PacketID = a.PacketID
+				rel, _ = mqtt.Append(rel[:0], rp, mqtt.V311)
+				wmu.Lock()
+				w.Write(rel)
+				if pr.Buffered() == 0 {
+					w.Flush()
+				}
+				wmu.Unlock()
+			case ok && a.Kind == mqtt.PUBCOMP:
+				free <- struct{}{}
 			}
 		}
 	}()
 	payload := make([]byte, 64)
-	w := bufio.NewWriter(pc)
 	var buf []byte
 	b.SetBytes(int64(len(payload)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
+		if qos == 2 {
+			select {
+			case <-free:
+			default:
+				wmu.Lock()
+				w.Flush()
+				wmu.Unlock()
+				<-free
+			}
+		}
 		p := mqtt.Publish{Topic: "bench/t", Payload: payload, QoS: qos, PacketID: uint16(n%65535 + 1)}
 		buf, _ = mqtt.Append(buf[:0], &p, mqtt.V311)
+		wmu.Lock()
 		w.Write(buf)
+		wmu.Unlock()
 	}
+	wmu.Lock()
 	w.Flush()
+	wmu.Unlock()
 	wg.Wait()
 	b.StopTimer()
 }

@@ -359,11 +359,11 @@ func (b *Broker) load() error {
 			continue
 		}
 		s := &session{b: b, id: b.nextSessionID.Add(1), clientID: ss.ClientID, version: ss.Version,
-			expiry: ss.ExpiryInterval, disconnectedAt: unixTimeOf(ss.DisconnectedAt)}
-		if s.disconnectedAt == 0 {
-			s.disconnectedAt = unixTimeOf(now)
+			expiry: ss.ExpiryInterval, off: &sessOff{disconnectedAt: unixTimeOf(ss.DisconnectedAt)}}
+		if s.off.disconnectedAt == 0 {
+			s.off.disconnectedAt = unixTimeOf(now)
 		}
-		if s.expiry != expiryNever && now.Sub(s.disconnectedAt.Time()) >= time.Duration(s.expiry)*time.Second {
+		if s.expiry != expiryNever && now.Sub(s.off.disconnectedAt.Time()) >= time.Duration(s.expiry)*time.Second {
 			b.storeDeleteSession(ss.ClientID)
 			continue
 		}
@@ -393,25 +393,27 @@ func (b *Broker) load() error {
 			om := &outMsg{seq: sm.Seq, msg: messageFromStored(sm), qos: sm.QoS, retain: sm.Retain,
 				dup: sm.Dup || sm.State != StateQueued, subIDs: sm.SubIDs, pid: sm.PacketID, state: sm.State}
 			s.seq = max(s.seq, sm.Seq)
+			o := s.outState()
 			if om.state != StateQueued && om.pid != 0 {
-				if s.byPID == nil {
-					s.byPID = make(map[uint16]*outMsg)
+				if o.byPID == nil {
+					o.byPID = make(map[uint16]*outMsg)
 				}
-				s.byPID[om.pid] = om
-				s.inflight = append(s.inflight, om)
-				s.inflightSize += int64(len(om.msg.payload))
+				o.byPID[om.pid] = om
+				o.inflight = append(o.inflight, om)
+				o.inflightSize += int64(len(om.msg.payload))
 				s.nextPID = max(s.nextPID, om.pid)
 				continue
 			}
 			om.state, om.pid = StateQueued, 0
-			s.pending = append(s.pending, om)
-			s.countPending(om, 1)
+			o.pending = append(o.pending, om)
+			o.countPending(om, 1)
 		}
 		for _, pid := range ss.Inbound {
-			if s.inbound == nil {
-				s.inbound = make(map[uint16]struct{})
+			o := s.outState()
+			if o.inbound == nil {
+				o.inbound = make(map[uint16]struct{})
 			}
-			s.inbound[pid] = struct{}{}
+			o.inbound[pid] = struct{}{}
 		}
 		b.sessions[s.clientID] = s
 		s.mu.Lock()

@@ -215,7 +215,10 @@ type orphan struct {
 // [MQTT-4.8.2-6]). s.mu held.
 func (s *session) sharedOrphans() []orphan {
 	var out []orphan
-	for _, q := range [][]*outMsg{s.inflight, s.pending} {
+	if s.out == nil {
+		return nil
+	}
+	for _, q := range [][]*outMsg{s.out.inflight, s.out.pending} {
 		for _, om := range q {
 			if om.share != nil && om.state != StateReleased {
 				out = append(out, orphan{om.msg, om.share})

@@ -71,8 +71,8 @@ func (s *session) dropUnreadable() {
 	if s.b.cfg.Authorizer == nil {
 		return
 	}
-	for i := 0; i < len(s.inflight); {
-		om := s.inflight[i]
+	for i := 0; i < s.out.inflightLen(); {
+		om := s.out.inflight[i]
 		if om.state == StateReleased || s.mayRead(om.msg.topic) {
 			i++
 			continue

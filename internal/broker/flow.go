@@ -7,7 +7,7 @@ import (
 // Flow control: back-pressure instead of drops.
 //
 // A connected subscriber has two backlogs beyond its inflight window: the
-// session queue of QoS 1/2 messages (session.pending) and the QoS 0
+// session queue of QoS 1/2 messages (session.out.pending) and the QoS 0
 // publishes waiting in its connection's write queue (conn.oq.pubs). Each is
 // bounded softly by MaxQueued / MaxQueuedBytes. A message for a connected
 // session is always queued (a QoS 1/2 message is never dropped once it is
@@ -201,9 +201,10 @@ func (s *session) roomSignal() (<-chan struct{}, *conn) {
 // them; a start older than any wait can last was left by a wait that
 // ended without asking again, on a close). s.mu held.
 func (s *session) waitBegins() {
+	o := s.outState()
 	now := s.b.now().UnixNano()
-	if st := s.b.cfg.stallTimeout; s.waitFrom == 0 || time.Duration(now-s.waitFrom) > st+st/2 {
-		s.waitFrom = now
+	if st := s.b.cfg.stallTimeout; o.waitFrom == 0 || time.Duration(now-o.waitFrom) > st+st/2 {
+		o.waitFrom = now
 	}
 }
 
@@ -214,26 +215,27 @@ func (s *session) waitBegins() {
 // one wait had timed out (the rule "stalled once" also covers a
 // subscriber that pauses for less than StallTimeout each time). s.mu held.
 func (s *session) waitEnded() {
-	if s.waitFrom == 0 {
+	o := s.out
+	if o == nil || o.waitFrom == 0 {
 		return
 	}
 	now := s.b.now().UnixNano()
-	d := time.Duration(now - s.waitFrom)
-	s.waitFrom = 0
+	d := time.Duration(now - o.waitFrom)
+	o.waitFrom = 0
 	st := s.b.cfg.stallTimeout
 	if d < st/4 || d > st+st/2 {
 		return
 	}
-	if time.Duration(now-s.stallAt) > probationFactor*st {
-		s.stalledFor = 0
+	if time.Duration(now-o.stallAt) > probationFactor*st {
+		o.stalledFor = 0
 	}
-	s.stalledFor += d
-	s.stallAt = now
-	if s.stalledFor >= st && !s.probation && s.conn != nil {
-		s.probation, s.highAt = true, now
+	o.stalledFor += d
+	o.stallAt = now
+	if o.stalledFor >= st && !s.probation && s.conn != nil {
+		s.probation, o.highAt = true, now
 		s.b.cfg.Logger.Warn("Slow consumer: publishers no longer wait for it", "client", s.clientID,
-			"stalled", s.stalledFor, "probation", probationFactor*st)
-		s.stalledFor = 0
+			"stalled", o.stalledFor, "probation", probationFactor*st)
+		o.stalledFor = 0
 	}
 }
 
@@ -242,7 +244,7 @@ func (s *session) waitEnded() {
 func (s *session) congested(c *conn) bool {
 	cfg := s.b.cfg
 	mb := cfg.MaxQueuedBytes
-	return len(s.pending) >= cfg.maxQueued || (mb > 0 && s.pendingBytes >= mb) ||
+	return s.out.pendingLen() >= cfg.maxQueued || (mb > 0 && s.out.pendingSize() >= mb) ||
 		c.oq != nil && (c.oq.pubs >= cfg.maxQueued || (mb > 0 && c.oq.bytes >= mb))
 }
 
@@ -250,7 +252,7 @@ func (s *session) congested(c *conn) bool {
 // limit. s.mu held.
 func (s *session) pendingLow() bool {
 	cfg := s.b.cfg
-	return len(s.pending) <= cfg.maxQueued/2 && (cfg.MaxQueuedBytes <= 0 || s.pendingBytes <= cfg.MaxQueuedBytes/2)
+	return s.out.pendingLen() <= cfg.maxQueued/2 && (cfg.MaxQueuedBytes <= 0 || s.out.pendingSize() <= cfg.MaxQueuedBytes/2)
 }
 
 // roomFreed wakes publishers waiting for s once its queue is down to half
@@ -282,7 +284,9 @@ const probationFactor = 10
 func (s *session) markSlow() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.waitFrom = 0 // the wait timed out
+	if s.out != nil {
+		s.out.waitFrom = 0 // the wait timed out
+	}
 	c := s.conn
 	if c == nil || s.slow || s.ended {
 		return
@@ -295,10 +299,11 @@ func (s *session) markSlow() {
 	}
 	s.slow = true
 	s.probation = true
-	s.highAt = s.b.now().UnixNano()
-	s.stalledFor = 0
+	o := s.outState()
+	o.highAt = s.b.now().UnixNano()
+	o.stalledFor = 0
 	s.b.cfg.Logger.Warn("Slow consumer: publishers no longer wait for it", "client", s.clientID,
-		"queued", len(s.pending), "stall", s.b.cfg.stallTimeout,
+		"queued", len(o.pending), "stall", s.b.cfg.stallTimeout,
 		"probation", probationFactor*s.b.cfg.stallTimeout)
 }
 
@@ -321,12 +326,13 @@ func (s *session) recoverSlow(c *conn) {
 		return
 	}
 	now := s.b.now().UnixNano()
+	o := s.outState() // on probation: trimIdle kept it
 	if !low {
-		s.highAt = now
+		o.highAt = now
 		return
 	}
 	s.slow = false
-	if p := probationFactor * s.b.cfg.stallTimeout; time.Duration(now-s.highAt) >= p {
+	if p := probationFactor * s.b.cfg.stallTimeout; time.Duration(now-o.highAt) >= p {
 		s.probation = false
 		s.b.cfg.Logger.Info("Slow consumer kept up: publishers wait for it again", "client", s.clientID,
 			"probation", p)

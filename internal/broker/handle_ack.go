@@ -12,9 +12,12 @@ func (c *conn) handleAck(p *mqtt.Ack) error {
 	}
 	if p.Kind == mqtt.PUBREL {
 		s.mu.Lock()
-		_, ok := s.inbound[p.PacketID]
+		var ok bool
+		if o := s.out; o != nil { // nil: no id held
+			_, ok = o.inbound[p.PacketID]
+		}
 		if ok {
-			delete(s.inbound, p.PacketID)
+			delete(s.out.inbound, p.PacketID)
 			s.persist("delete inbound", func(st Store) error { return st.DeleteInbound(s.clientID, p.PacketID) })
 		}
 		s.mu.Unlock()

@@ -60,9 +60,13 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 	}
 	s := c.sess
 	if p.QoS == 2 {
+		var seen bool
+		var n int
 		s.mu.Lock()
-		_, seen := s.inbound[p.PacketID]
-		n := len(s.inbound)
+		if o := s.out; o != nil { // nil: no id held
+			_, seen = o.inbound[p.PacketID]
+			n = len(o.inbound)
+		}
 		s.mu.Unlock()
 		if seen {
 			// Method A (section 4.3.3): the message was already routed when
@@ -141,10 +145,11 @@ func (c *conn) ackPublish(p *mqtt.Publish, code mqtt.ReasonCode) {
 		if !code.IsError() {
 			s := c.sess
 			s.mu.Lock()
-			if s.inbound == nil {
-				s.inbound = make(map[uint16]struct{})
+			o := s.outState()
+			if o.inbound == nil {
+				o.inbound = make(map[uint16]struct{})
 			}
-			s.inbound[p.PacketID] = struct{}{}
+			o.inbound[p.PacketID] = struct{}{}
 			s.persist("save inbound", func(st Store) error { return st.SaveInbound(s.clientID, p.PacketID) })
 			s.mu.Unlock()
 		}

@@ -18,7 +18,7 @@ func TestIdleSizes(t *testing.T) {
 	}{
 		{"conn", unsafe.Sizeof(conn{}), 224, 240},
 		{"ClientInfo", unsafe.Sizeof(ClientInfo{}), 96, 112},
-		{"session", unsafe.Sizeof(session{}), 288, 320},
+		{"session", unsafe.Sizeof(session{}), 128, 144},
 		{"fdConn", unsafe.Sizeof(fdConn{}), 32, 48},
 	} {
 		if tc.size > tc.max {

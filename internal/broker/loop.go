@@ -162,6 +162,9 @@ func (c *conn) trimIdle() bool {
 		return false // input held somewhere: not idle
 	}
 	c.dropQueueArrays()
+	if c.sess != nil {
+		c.sess.trimIdle() // its QoS state, if it holds nothing (session.go)
+	}
 	c.lp.trimmed = true
 	return true
 }

@@ -240,16 +240,18 @@ func (b *Broker) Metrics() Metrics {
 		} else {
 			m.SessionsOffline++
 		}
-		for _, om := range s.inflight {
-			if om.state == StateReleased {
-				m.States.Released++
-			} else {
-				m.States.Sent++
+		if o := s.out; o != nil {
+			for _, om := range o.inflight {
+				if om.state == StateReleased {
+					m.States.Released++
+				} else {
+					m.States.Sent++
+				}
+				m.StoredMessageBytes += int64(len(om.msg.payload))
 			}
-			m.StoredMessageBytes += int64(len(om.msg.payload))
+			m.States.Queued += int64(len(o.pending))
+			m.StoredMessageBytes += o.pendingBytes
 		}
-		m.States.Queued += int64(len(s.pending))
-		m.StoredMessageBytes += s.pendingBytes
 		s.mu.Unlock()
 	}
 	m.HeapCurrent, m.HeapMaximum = heapFigures()

@@ -111,8 +111,8 @@ func (c *conn) mountWill(w *mqtt.Will) (*mqtt.Will, error) {
 // [MQTT-3.1.2-25]. Released QoS 2 messages stay: only their PUBREL
 // remains to be sent. s.mu held.
 func (s *session) dropUnsendable(c *conn) {
-	for i := 0; i < len(s.inflight); {
-		om := s.inflight[i]
+	for i := 0; i < s.out.inflightLen(); {
+		om := s.out.inflight[i]
 		if om.state == StateReleased || c.fits(om.msg, om.qos, om.subIDs) {
 			i++
 			continue

@@ -237,9 +237,13 @@ func (b *Broker) observeMessage(m *message) {
 		return
 	}
 	if s := m.from; s != nil && x.c != nil {
-		last := s.obsLast.Load()
+		var last any
+		cell := s.obsLast.Load()
+		if cell != nil {
+			last = cell.Load()
+		}
 		if v := x.c.MessageCached((*Message)(m), last); v != nil && v != last {
-			s.obsLast.Store(v)
+			s.obsStore(cell, v)
 		}
 		return
 	}
@@ -313,8 +317,8 @@ func (b *Broker) Clients() []ClientSnapshot {
 	for _, s := range sessions {
 		s.mu.Lock()
 		cs := ClientSnapshot{ClientID: s.clientID, Version: int(s.version), SessionExpiry: s.expiry,
-			Inflight: len(s.inflight), Queued: len(s.pending), KeepAlive: s.keepAlive,
-			CleanStart: s.cleanStart, DisconnectedAt: s.disconnectedAt.Time()}
+			Inflight: s.out.inflightLen(), Queued: s.out.pendingLen(), KeepAlive: s.keepAlive,
+			CleanStart: s.cleanStart, DisconnectedAt: s.disconnectedAt().Time()}
 		if ci := s.info; ci != nil {
 			cs.Username, cs.Listener = ci.Username, ci.Listener()
 		}
@@ -325,8 +329,8 @@ func (b *Broker) Clients() []ClientSnapshot {
 			if w := c.will.Load(); w != nil {
 				cs.Will = willInfo(w, false)
 			}
-		} else if s.will != nil {
-			cs.Will = willInfo(s.will, true)
+		} else if s.off != nil && s.off.will != nil {
+			cs.Will = willInfo(s.off.will, true)
 		}
 		for key, sub := range s.subs {
 			cs.Subscriptions = append(cs.Subscriptions, Subscription{Filter: key, QoS: sub.QoS})

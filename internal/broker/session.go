@@ -20,8 +20,16 @@ type subscription = topics.Subscription[*session]
 // inbound QoS 2 packet ids awaiting PUBREL, expiry and a delayed will. It
 // outlives connections when durable (expiry > 0).
 //
-// Everything below mu is guarded by it. Lock order: Broker.mu, then
-// session.mu, then trie/tree locks, then conn.qmu (see doc.go).
+// Everything below mu is guarded by it, and so is everything out and off
+// point to. Lock order: Broker.mu, then session.mu, then trie/tree locks,
+// then conn.qmu (see doc.go).
+//
+// Issue 17: the session of a connected idle client is 128 bytes (a Go size
+// class; it was 288). What only a busy session needs (the QoS state and
+// the flow-control instants) is in out, what only an offline one needs
+// (expiry and will timers) in off: each is allocated when first needed
+// and released when the session no longer needs it (out: trimIdle, never
+// per message; off: when a client resumes the session).
 type session struct {
 	b        *Broker
 	id       uint64 // unique per session, orders sessions when merging matches
@@ -29,9 +37,9 @@ type session struct {
 
 	online  atomic.Bool  // conn != nil; read under the trie lock (shared groups)
 	stalled atomic.Int32 // readers of this session waiting for room elsewhere (flow.go)
-	// obsLast is the Observer's TopicCacher value for this client's last
-	// message (observe.go).
-	obsLast atomic.Value
+	// obsLast holds the Observer's TopicCacher value for this client's
+	// last message (observe.go): nil until the observer returned one.
+	obsLast atomic.Pointer[obsCell]
 
 	mu      sync.Mutex
 	conn    *conn // current connection; nil while offline
@@ -42,7 +50,35 @@ type session struct {
 	expiry  uint32 // seconds; 0 = ends with the connection; expiryNever
 
 	subs map[string]*subscription // key: filter as subscribed (with $share prefix)
+	// out is the QoS and flow-control state: nil = empty (nothing
+	// inflight, queued or awaiting PUBREL, flow control at rest). Readers
+	// take nil as empty; writers get it from outState.
+	out *sessOut
+	// off is what an offline session needs (expiry, delayed will): nil
+	// while connected and for a session that never went offline.
+	off *sessOff
+	seq uint64 // last outMsg.seq (store key); not in out: numbering goes on after a trim
 
+	// Shown by Broker.Clients: the CONNECT of the current (or last)
+	// connection (and cleanStart, keepAlive below).
+	connectedAt unixTime
+
+	// Small fields together.
+	keepAlive  uint16
+	cleanStart bool
+	dropping   bool // offline queue full: its drops were logged (push)
+	// Flow control (flow.go).
+	slow bool // publishers gave up waiting for this consumer
+	// probation: it was slow; publishers do not wait for it until no
+	// delivery found its backlog above half the soft limit since
+	// out.highAt for probationFactor x StallTimeout (flow.go).
+	probation bool
+	waitedOn  bool // a publisher waits for room in pending
+}
+
+// sessOut is a session's outbound QoS state and its flow-control
+// instants (session.out), guarded by session.mu.
+type sessOut struct {
 	inflight     []*outMsg          // sent, not completely acknowledged, in send order
 	inflightSize int64              // payload bytes of inflight (Options.MaxInflightBytes)
 	byPID        map[uint16]*outMsg // inflight by packet id
@@ -54,38 +90,105 @@ type session struct {
 	pendingBytes      int64
 	pendingTopicBytes int64
 	inbound           map[uint16]struct{} // QoS 2 ids we sent PUBREC for [MQTT-4.3.3-9]
-	seq               uint64
 
-	// Small fields together (issue 17: the session of an idle client
-	// is 288 bytes, a size class below the 320 of a looser order; the two
-	// instants below are Unix nanoseconds, not time.Time).
-	keepAlive  uint16 // shown by Broker.Clients, with cleanStart below
-	cleanStart bool
-	dropping   bool // offline queue full: its drops were logged (push)
-	// Flow control (flow.go).
-	slow bool // publishers gave up waiting for this consumer
-	// probation: it was slow; publishers do not wait for it until no
-	// delivery found its backlog above half the soft limit since highAt
-	// for probationFactor x StallTimeout (flow.go).
-	probation bool
-	waitedOn  bool  // a publisher waits for room in pending
-	highAt    int64 // Unix ns
-	// Stalls that did not reach StallTimeout add up (flow.go waitEnded):
-	// when publishers began waiting, and the stall time since stallAt.
-	waitFrom   int64 // Unix ns (0: none)
-	stallAt    int64 // Unix ns
+	// Flow control (flow.go), Unix nanoseconds. highAt: a delivery found
+	// a backlog above half the soft limit (probation). Stalls that did not
+	// reach StallTimeout add up (waitEnded): when publishers began
+	// waiting, and the stall time since stallAt.
+	highAt     int64
+	waitFrom   int64 // 0: none
+	stallAt    int64
 	stalledFor time.Duration
-
-	disconnectedAt unixTime // 0 while connected
-	// Shown by Broker.Clients: the CONNECT of the current (or last)
-	// connection (and cleanStart, keepAlive above).
-	connectedAt unixTime
-	expireTimer *time.Timer
-	expireGen   uint64
-	will        *mqtt.Will  // delayed will (Will Delay Interval)
-	willInfo    *ClientInfo // client that set it
-	willTimer   *time.Timer
 }
+
+// Nil-safe readers: a nil sessOut is empty.
+
+func (o *sessOut) inflightLen() int {
+	if o == nil {
+		return 0
+	}
+	return len(o.inflight)
+}
+
+func (o *sessOut) pendingLen() int {
+	if o == nil {
+		return 0
+	}
+	return len(o.pending)
+}
+
+func (o *sessOut) pendingSize() int64 {
+	if o == nil {
+		return 0
+	}
+	return o.pendingBytes
+}
+
+// outState returns s.out, allocating it if the session has none. s.mu
+// held.
+func (s *session) outState() *sessOut {
+	if s.out == nil {
+		s.out = new(sessOut)
+	}
+	return s.out
+}
+
+// trimIdle releases the outbound state of an idle session (the event
+// loop's sweep calls it for a connection silent for trimAfter, loop.go):
+// only when it holds nothing — no message inflight or queued, no inbound
+// QoS 2 id awaiting its PUBREL, no publisher waiting for room, flow control
+// at rest (not slow, not on probation, no stall adding up). The next
+// message allocates it again. Issue 17.
+func (s *session) trimIdle() {
+	s.mu.Lock()
+	s.trimOut()
+	s.mu.Unlock()
+}
+
+// trimOut is trimIdle with s.mu held.
+func (s *session) trimOut() {
+	o := s.out
+	if o == nil || len(o.inflight) > 0 || len(o.pending) > 0 || len(o.inbound) > 0 ||
+		s.waitedOn || s.slow || s.probation || o.waitFrom != 0 {
+		return
+	}
+	if o.stalledFor != 0 && time.Duration(s.b.now().UnixNano()-o.stallAt) <= probationFactor*s.b.cfg.stallTimeout {
+		return // stalls still add up (waitEnded)
+	}
+	s.out = nil
+}
+
+// sessOff is what an offline durable session needs (session.off),
+// guarded by session.mu.
+type sessOff struct {
+	disconnectedAt unixTime // 0 while connected
+	expireTimer    *time.Timer
+	expireGen      uint64      // with the sessOff itself, identifies the expiry timer (expire)
+	will           *mqtt.Will  // delayed will (Will Delay Interval)
+	willInfo       *ClientInfo // client that set it
+	willTimer      *time.Timer
+}
+
+// offState returns s.off, allocating it if needed. s.mu held.
+func (s *session) offState() *sessOff {
+	if s.off == nil {
+		s.off = new(sessOff)
+	}
+	return s.off
+}
+
+// disconnectedAt is when the session went offline, 0 while connected.
+// s.mu held.
+func (s *session) disconnectedAt() unixTime {
+	if s.off == nil {
+		return 0
+	}
+	return s.off.disconnectedAt
+}
+
+// obsCell holds the Observer's per-client value (session.obsLast): one
+// allocation per publishing client, once, while a TopicCacher observes.
+type obsCell struct{ atomic.Value }
 
 func (s *session) durable() bool { return s.expiry > 0 }
 
@@ -122,7 +225,7 @@ func (s *session) persist(what string, fn func(Store) error) error {
 
 func (s *session) storedSession() *StoredSession {
 	ss := &StoredSession{ClientID: s.clientID, Version: s.version, ExpiryInterval: s.expiry,
-		DisconnectedAt: s.disconnectedAt.Time()}
+		DisconnectedAt: s.disconnectedAt().Time()}
 	if ci := s.info; ci != nil {
 		ss.Username, ss.HasUsername, ss.Listener = ci.Username, ci.HasUsername, ci.Listener()
 		ss.CertCommonName, ss.MountPoint = ci.CertCommonName, ci.MountPoint()
@@ -137,9 +240,9 @@ const queuedOverhead = 80
 
 // countPending adds (n = 1) or removes (n = -1) om's bytes to the pending
 // queue's counters. s.mu held.
-func (s *session) countPending(om *outMsg, n int64) {
-	s.pendingBytes += n * int64(len(om.msg.payload))
-	s.pendingTopicBytes += n * int64(len(om.msg.topic))
+func (o *sessOut) countPending(om *outMsg, n int64) {
+	o.pendingBytes += n * int64(len(om.msg.payload))
+	o.pendingTopicBytes += n * int64(len(om.msg.topic))
 }
 
 // push hands a QoS 1/2 message to the session. Called with s.mu held.
@@ -159,8 +262,8 @@ func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 	c := s.conn
 	cfg := s.b.cfg
 	size := int64(len(om.msg.payload)) // max_queued_bytes: payload bytes, as mosquitto
-	if c == nil && (len(s.pending) >= cfg.maxQueued ||
-		(cfg.MaxQueuedBytes > 0 && s.pendingBytes+size > cfg.MaxQueuedBytes)) {
+	if c == nil && (s.out.pendingLen() >= cfg.maxQueued ||
+		(cfg.MaxQueuedBytes > 0 && s.out.pendingSize()+size > cfg.MaxQueuedBytes)) {
 		s.b.drop(DropQueueFull)
 		if !s.dropping {
 			// Once per run of drops, as mosquitto logs it (a notice).
@@ -172,65 +275,68 @@ func (s *session) push(om *outMsg, by *conn) (full bool, err error) {
 	s.dropping = false
 	s.seq++
 	om.seq = s.seq
-	if c != nil && len(s.pending) == 0 && s.windowOpen(c, om) {
+	o := s.outState() // allocated once; released only by trimIdle
+	if c != nil && len(o.pending) == 0 && o.windowOpen(s.b, c, om) {
 		if !c.fits(om.msg, om.qos, om.subIDs) {
 			s.dropped(om, c.unfitWhy(om.msg)) // [MQTT-3.1.2-25] discard as if sent (or outside the mount point)
 			return false, nil
 		}
-		s.startSend(om)
+		s.startSend(o, om)
 		err := s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
 		s.sending(c, om, false)
 		c.enqueuePublish(om.msg, om.qos, om.retain, false, om.pid, om.subIDs, by)
 		return false, err
 	}
-	s.pending = append(s.pending, om)
-	s.countPending(om, 1)
+	o.pending = append(o.pending, om)
+	o.countPending(om, 1)
 	err = s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
 	if c == nil {
 		return false, err
 	}
-	if s.pendingBytes+s.pendingTopicBytes+int64(len(s.pending))*queuedOverhead > cfg.maxOutbound && !c.isClosing() {
+	if o.pendingBytes+o.pendingTopicBytes+int64(len(o.pending))*queuedOverhead > cfg.maxOutbound && !c.isClosing() {
 		cfg.Logger.Warn("Slow consumer: queue above the outbound byte limit", "client", s.clientID,
-			"queued", len(s.pending), "bytes", s.pendingBytes)
+			"queued", len(o.pending), "bytes", o.pendingBytes)
 		c.close(CloseSlowConsumer, 0)
 		return false, err
 	}
-	return len(s.pending) >= cfg.maxQueued || (cfg.MaxQueuedBytes > 0 && s.pendingBytes >= cfg.MaxQueuedBytes), err
+	return len(o.pending) >= cfg.maxQueued || (cfg.MaxQueuedBytes > 0 && o.pendingBytes >= cfg.MaxQueuedBytes), err
 }
 
 // windowOpen reports whether om may enter c's inflight window: fewer
 // messages in flight than the window, and, with MaxInflightBytes, room
 // for its payload (or nothing in flight: a larger message goes alone, as
 // mosquitto documents max_inflight_bytes).
-func (s *session) windowOpen(c *conn, om *outMsg) bool {
-	if len(s.inflight) >= int(c.sendWindow) {
+func (o *sessOut) windowOpen(b *Broker, c *conn, om *outMsg) bool {
+	if len(o.inflight) >= int(c.sendWindow) {
 		return false
 	}
-	max := s.b.cfg.MaxInflightBytes
-	return max <= 0 || len(s.inflight) == 0 || s.inflightSize+int64(len(om.msg.payload)) <= max
+	max := b.cfg.MaxInflightBytes
+	return max <= 0 || len(o.inflight) == 0 || o.inflightSize+int64(len(om.msg.payload)) <= max
 }
 
-// startSend assigns a packet id and moves om into the inflight window.
-func (s *session) startSend(om *outMsg) {
-	s.inflightSize += int64(len(om.msg.payload))
-	om.pid = s.allocPID()
+// startSend assigns a packet id and moves om into the inflight window of
+// o = s.out.
+func (s *session) startSend(o *sessOut, om *outMsg) {
+	o.inflightSize += int64(len(om.msg.payload))
+	om.pid = s.allocPID(o)
 	om.state = StateSent
-	if s.byPID == nil {
-		s.byPID = make(map[uint16]*outMsg)
+	if o.byPID == nil {
+		o.byPID = make(map[uint16]*outMsg)
 	}
-	s.byPID[om.pid] = om
-	s.inflight = append(s.inflight, om)
+	o.byPID[om.pid] = om
+	o.inflight = append(o.inflight, om)
 }
 
 // allocPID returns a packet identifier not used by an inflight message
 // [MQTT-2.2.1-4]. The window is smaller than 65535 so one is always free.
-func (s *session) allocPID() uint16 {
+// nextPID is the session's, not out's: numbering goes on after a trim.
+func (s *session) allocPID(o *sessOut) uint16 {
 	for {
 		s.nextPID++
 		if s.nextPID == 0 {
 			s.nextPID = 1
 		}
-		if _, used := s.byPID[s.nextPID]; !used {
+		if _, used := o.byPID[s.nextPID]; !used {
 			return s.nextPID
 		}
 	}
@@ -243,12 +349,17 @@ func (s *session) fill(by *conn) {
 	if c == nil {
 		return
 	}
+	o := s.out
+	if o == nil {
+		s.roomFreed(c)
+		return
+	}
 	now := s.b.now()
-	for len(s.pending) > 0 && s.windowOpen(c, s.pending[0]) {
-		om := s.pending[0]
-		s.pending[0] = nil
-		s.pending = s.pending[1:]
-		s.countPending(om, -1)
+	for len(o.pending) > 0 && o.windowOpen(s.b, c, o.pending[0]) {
+		om := o.pending[0]
+		o.pending[0] = nil
+		o.pending = o.pending[1:]
+		o.countPending(om, -1)
 		// A message that expired before onward delivery started is
 		// deleted [MQTT-3.3.2-5]; one too big for the client is discarded
 		// [MQTT-3.1.2-25], as one outside the mount point of its
@@ -269,13 +380,13 @@ func (s *session) fill(by *conn) {
 			continue
 		}
 		dup := om.dup
-		s.startSend(om)
+		s.startSend(o, om)
 		s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
 		s.sending(c, om, dup)
 		c.enqueuePublish(om.msg, om.qos, om.retain, dup, om.pid, om.subIDs, by)
 	}
-	if len(s.pending) == 0 {
-		s.pending = nil // release the backing array
+	if len(o.pending) == 0 {
+		o.pending = nil // release the backing array
 	}
 	s.roomFreed(c)
 }
@@ -300,7 +411,10 @@ const (
 // 4.13, DISCONNECT 0x82), as mosquitto 2.0.11 does. A PUBREC repeated
 // after the PUBREL was sent gets the PUBREL again (as mosquitto).
 func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode, by *conn) ackResult {
-	om := s.byPID[pid]
+	if s.out == nil {
+		return ackUnknown
+	}
+	om := s.out.byPID[pid]
 	if om == nil {
 		return ackUnknown
 	}
@@ -347,26 +461,28 @@ func (s *session) ack(kind mqtt.PacketType, pid uint16, code mqtt.ReasonCode, by
 
 // complete removes a finished message from the inflight window and
 // recycles it. Acknowledgements usually arrive in send order, so the
-// first entry is dropped by re-slicing; others are cut out.
+// first entry is dropped by re-slicing; others are cut out. om is
+// inflight (so s.out is not nil).
 func (s *session) complete(om *outMsg) {
-	delete(s.byPID, om.pid)
-	s.inflightSize -= int64(len(om.msg.payload))
-	for i, m := range s.inflight {
+	o := s.out
+	delete(o.byPID, om.pid)
+	o.inflightSize -= int64(len(om.msg.payload))
+	for i, m := range o.inflight {
 		if m != om {
 			continue
 		}
 		if i == 0 {
-			s.inflight[0] = nil
-			s.inflight = s.inflight[1:]
+			o.inflight[0] = nil
+			o.inflight = o.inflight[1:]
 		} else {
-			copy(s.inflight[i:], s.inflight[i+1:])
-			s.inflight[len(s.inflight)-1] = nil
-			s.inflight = s.inflight[:len(s.inflight)-1]
+			copy(o.inflight[i:], o.inflight[i+1:])
+			o.inflight[len(o.inflight)-1] = nil
+			o.inflight = o.inflight[:len(o.inflight)-1]
 		}
 		break
 	}
-	if len(s.inflight) == 0 {
-		s.inflight = nil
+	if len(o.inflight) == 0 {
+		o.inflight = nil
 	}
 	s.persist("delete message", func(st Store) error { return st.DeleteMessage(s.clientID, om.seq) })
 	putOutMsg(om)
@@ -382,28 +498,33 @@ func (s *session) complete(om *outMsg) {
 // are dropped first. Called with s.mu held, s.conn set.
 func (s *session) resend(by *conn) {
 	c := s.conn
+	o := s.out
+	if o == nil {
+		s.fill(by)
+		return
+	}
 	if c.mount() != "" || c.maxOut > 0 {
 		s.dropUnsendable(c)
 	}
 	s.dropUnreadable()
-	if len(s.inflight) > int(c.sendWindow) {
+	if len(o.inflight) > int(c.sendWindow) {
 		var keep, back []*outMsg
-		for i, om := range s.inflight {
+		for i, om := range o.inflight {
 			if i < int(c.sendWindow) || om.state == StateReleased {
 				keep = append(keep, om)
 				continue
 			}
-			delete(s.byPID, om.pid)
-			s.inflightSize -= int64(len(om.msg.payload))
+			delete(o.byPID, om.pid)
+			o.inflightSize -= int64(len(om.msg.payload))
 			om.pid, om.state, om.dup = 0, StateQueued, true
-			s.countPending(om, 1)
+			o.countPending(om, 1)
 			s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
 			back = append(back, om)
 		}
-		s.inflight = keep
-		s.pending = append(back, s.pending...)
+		o.inflight = keep
+		o.pending = append(back, o.pending...)
 	}
-	for _, om := range s.inflight {
+	for _, om := range o.inflight {
 		if om.state == StateReleased {
 			c.traceAck(true, mqtt.PUBREL, om.pid, mqtt.Success)
 			c.enqueueAck(mqtt.PUBREL, om.pid, mqtt.Success, by)
@@ -415,17 +536,15 @@ func (s *session) resend(by *conn) {
 	s.fill(by)
 }
 
-// dropQueues forgets all outgoing state (session end or clean start).
-func (s *session) dropQueues() {
-	s.inflight, s.byPID, s.pending, s.pendingBytes, s.pendingTopicBytes, s.inbound = nil, nil, nil, 0, 0, nil
-	s.inflightSize = 0
-}
+// dropQueues forgets all outgoing state and the flow-control instants
+// (session end).
+func (s *session) dropQueues() { s.out = nil }
 
 // queuedCount is the number of QoS 1/2 messages held for the session.
 func (s *session) queuedCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.inflight) + len(s.pending)
+	return s.out.inflightLen() + s.out.pendingLen()
 }
 
 // sending counts a QoS 1/2 PUBLISH handed to c (sent, or re-sent with
@@ -435,4 +554,16 @@ func (s *session) sending(c *conn, om *outMsg, dup bool) {
 		s.b.metrics.notePublishOut(om.qos, om.msg, s.id)
 	}
 	c.tracePublish(true, om.msg, om.qos, om.retain, dup, om.pid)
+}
+
+// obsStore keeps v as the Observer's value for this client (observe.go):
+// in cell, or in a new one the first time (one allocation per client).
+func (s *session) obsStore(cell *obsCell, v any) {
+	if cell == nil {
+		cell = new(obsCell)
+		if !s.obsLast.CompareAndSwap(nil, cell) {
+			cell = s.obsLast.Load()
+		}
+	}
+	cell.Store(v)
 }

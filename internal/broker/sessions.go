@@ -76,9 +76,9 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopTimers() // a delayed will is not sent after a reconnect [MQTT-3.1.3-9]
+	s.off = nil    // online: disconnectedAt 0, no timer
 	wasDurable := s.durable()
 	s.expiry, s.version, s.info = expiry, c.version, c.info
-	s.disconnectedAt = 0
 	switch {
 	case s.durable():
 		s.persist("save session", func(st Store) error { return st.SaveSession(s.storedSession()) })
@@ -113,13 +113,17 @@ func (s *session) saveAll() {
 	for key, sub := range s.subs {
 		s.persist("save subscription", func(st Store) error { return st.SaveSubscription(s.clientID, storedSub(key, sub)) })
 	}
-	for _, om := range s.inflight {
+	o := s.out
+	if o == nil {
+		return
+	}
+	for _, om := range o.inflight {
 		s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
 	}
-	for _, om := range s.pending {
+	for _, om := range o.pending {
 		s.persist("save message", func(st Store) error { return st.SaveMessage(s.clientID, om.stored(om.msg.fromID)) })
 	}
-	for pid := range s.inbound {
+	for pid := range o.inbound {
 		s.persist("save inbound", func(st Store) error { return st.SaveInbound(s.clientID, pid) })
 	}
 }
@@ -153,17 +157,22 @@ func (b *Broker) endLocked(s *session) (pendingWill, bool, []orphan) {
 	return w, ok, orphans
 }
 
+// stopTimers stops the expiry timer and drops a delayed will. s.mu held.
 func (s *session) stopTimers() {
-	if s.expireTimer != nil {
-		s.expireTimer.Stop()
-		s.expireTimer = nil
+	o := s.off
+	if o == nil {
+		return
 	}
-	s.expireGen++
-	if s.willTimer != nil {
-		s.willTimer.Stop()
-		s.willTimer = nil
+	if o.expireTimer != nil {
+		o.expireTimer.Stop()
+		o.expireTimer = nil
 	}
-	s.will = nil
+	o.expireGen++
+	if o.willTimer != nil {
+		o.willTimer.Stop()
+		o.willTimer = nil
+	}
+	o.will = nil
 }
 
 // connGone runs once per connection after both goroutines are done: it
@@ -214,8 +223,9 @@ func (b *Broker) connGone(c *conn) {
 			}
 			break
 		}
-		s.disconnectedAt = unixTimeOf(time.Now())
+		s.offState().disconnectedAt = unixTimeOf(time.Now())
 		s.persist("save session", func(st Store) error { return st.SaveSession(s.storedSession()) })
+		s.trimOut() // an offline session that holds nothing keeps no QoS state
 		b.scheduleExpiry(s)
 		if will != nil {
 			delay := willDelay(will, c.version)
@@ -249,17 +259,20 @@ func (b *Broker) scheduleExpiry(s *session) {
 	if s.expiry == expiryNever || b.shuttingDown {
 		return
 	}
-	s.expireGen++
-	gen := s.expireGen
-	d := time.Duration(s.expiry)*time.Second - time.Since(s.disconnectedAt.Time())
-	s.expireTimer = time.AfterFunc(max(d, 0), func() { b.expire(s, gen) })
+	o := s.offState()
+	o.expireGen++
+	gen := o.expireGen
+	d := time.Duration(s.expiry)*time.Second - time.Since(o.disconnectedAt.Time())
+	o.expireTimer = time.AfterFunc(max(d, 0), func() { b.expire(s, o, gen) })
 }
 
-// expire ends an offline session whose expiry interval has passed.
-func (b *Broker) expire(s *session, gen uint64) {
+// expire ends an offline session whose expiry interval has passed: the
+// timer of s.off = o, generation gen (a sessOff dropped on a reconnect is
+// never s.off again, so a timer of an earlier offline spell does nothing).
+func (b *Broker) expire(s *session, o *sessOff, gen uint64) {
 	b.mu.Lock()
 	s.mu.Lock()
-	if s.ended || s.conn != nil || s.expireGen != gen || b.closedDone {
+	if s.ended || s.conn != nil || s.off != o || o.expireGen != gen || b.closedDone {
 		s.mu.Unlock()
 		b.mu.Unlock()
 		return

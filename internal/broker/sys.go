@@ -75,7 +75,7 @@ func (b *Broker) Stats() Stats {
 		if s.conn == nil {
 			st.ClientsDisconnected++
 		}
-		st.StoredMessages += int64(len(s.inflight) + len(s.pending))
+		st.StoredMessages += int64(s.out.inflightLen() + s.out.pendingLen())
 		s.mu.Unlock()
 	}
 	st.ClientsTotal = st.ClientsConnected + st.ClientsDisconnected

@@ -55,31 +55,33 @@ func (b *Broker) scheduleWill(s *session, w pendingWill, delay uint32) {
 	if s.expiry != expiryNever && delay > s.expiry {
 		delay = s.expiry // the session ends first; its expiry publishes it
 	}
-	s.will = w.will
+	o := s.offState()
+	o.will = w.will
 	wi := w
-	s.willTimer = time.AfterFunc(time.Duration(delay)*time.Second, func() {
+	o.willTimer = time.AfterFunc(time.Duration(delay)*time.Second, func() {
 		s.mu.Lock()
-		if s.will != wi.will {
+		if s.off != o || o.will != wi.will {
 			s.mu.Unlock()
 			return
 		}
-		s.will, s.willTimer = nil, nil
+		o.will, o.willTimer = nil, nil
 		s.mu.Unlock()
 		b.publishWill(wi)
 	})
-	s.willInfo = w.info
+	o.willInfo = w.info
 }
 
 // takeWill removes a delayed will from the session. s.mu held.
 func (s *session) takeWill() (pendingWill, bool) {
-	if s.will == nil {
+	o := s.off
+	if o == nil || o.will == nil {
 		return pendingWill{}, false
 	}
-	w := pendingWill{s: s, info: s.willInfo, will: s.will}
-	s.will = nil
-	if s.willTimer != nil {
-		s.willTimer.Stop()
-		s.willTimer = nil
+	w := pendingWill{s: s, info: o.willInfo, will: o.will}
+	o.will = nil
+	if o.willTimer != nil {
+		o.willTimer.Stop()
+		o.willTimer = nil
 	}
 	return w, true
 }
