@@ -507,6 +507,11 @@ func (l *loop) handle(c *conn, now int64) {
 		c.lp.trimmed = false
 		if c.started && now-prev >= int64(rareGap) && c.dropFramer() {
 			c.lp.rare = true // flush drops its queue's arrays
+			if c.sess != nil {
+				// And its QoS state if it holds nothing now, e.g. after
+				// the PUBACK of a subscriber that gets a message a second.
+				c.sess.trimIdle()
+			}
 		}
 	}
 }

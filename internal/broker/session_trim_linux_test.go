@@ -226,3 +226,35 @@ func TestSessionTrimFlowState(t *testing.T) {
 		}
 	}
 }
+
+// A subscriber whose acknowledgement comes after a silence of rareGap
+// gives back its QoS state at once (the loop's rare path), not trimAfter
+// later: one getting a QoS 1 message a second keeps none between them.
+func TestSessionTrimRare(t *testing.T) {
+	b, addr := newTestBroker(t, Options{})
+	sub := connectClient(t, addr, mqtt.V311, "rare-sub")
+	if b.loop == nil {
+		t.Skip("no event loop")
+	}
+	sub.subscribe("rare/t", 1)
+	pub := connectClient(t, addr, mqtt.V311, "rare-pub")
+	s := sessOf(t, b, "rare-sub")
+	for i := range 3 {
+		if rc := pub.publish("rare/t", "m", 1, false); rc.IsError() {
+			t.Fatalf("publish: %v", rc)
+		}
+		p := sub.expectPublishNoAck("rare/t", "m")
+		if !hasOut(s) {
+			t.Fatalf("message %d: no QoS state while it is inflight: the test tests nothing", i)
+		}
+		// The silence that makes the subscriber's next packet rare (this
+		// is the condition under test, not a wait for an event).
+		time.Sleep(rareGap + rareGap/2)
+		start := time.Now()
+		sub.ackPublish(p)
+		sub.roundTrip() // the PUBACK is handled
+		if hasOut(s) && time.Since(start) < trimAfter/2 { // else the sweep may have come
+			t.Errorf("message %d: QoS state kept after a PUBACK that came after %v of silence", i, rareGap+rareGap/2)
+		}
+	}
+}
