@@ -252,7 +252,7 @@ func TestSessionTrimRare(t *testing.T) {
 		time.Sleep(rareGap + rareGap/2)
 		start := time.Now()
 		sub.ackPublish(p)
-		sub.roundTrip() // the PUBACK is handled
+		sub.roundTrip()                                   // the PUBACK is handled
 		if hasOut(s) && time.Since(start) < trimAfter/2 { // else the sweep may have come
 			t.Errorf("message %d: QoS state kept after a PUBACK that came after %v of silence", i, rareGap+rareGap/2)
 		}
