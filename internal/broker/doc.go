@@ -10,11 +10,13 @@
 // handlers, in the order the input arrived (see "Order" below). An idle
 // connection on the loop costs no goroutine and no buffer; a plain TCP
 // one not even a net.Conn: it is accepted as a bare descriptor
-// (fdconn_linux.go), and its conn (240 bytes), session (128: its QoS
-// state and offline timers are out of line, allocated when needed and
-// released when idle, session.go), ClientInfo, descriptor and client
-// address are most of what it keeps, about 0.96 KiB of RSS at 10,000
-// connections (PERFORMANCE.md, issue 17). The loop never
+// (fdconn_linux.go), and its conn (224 bytes: its outbound queue is
+// made when something is queued and dropped when idle), session (128:
+// its QoS state and offline timers are out of line, allocated when
+// needed and released when idle, session.go), ClientInfo (96),
+// descriptor and client address are most of what it keeps, about 0.89
+// KiB of RSS at 10,000 connections, 717 B for each one more
+// (PERFORMANCE.md, issue 17). The loop never
 // waits for anything but epoll (and a wait of up to 2 ms is a raw system
 // call that keeps the loop's P, loop_raw_linux.go: latency): a publisher
 // that must wait for a
