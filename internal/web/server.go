@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -71,6 +72,12 @@ type Options struct {
 	// LatencySample measures the publish-to-deliver latency of one
 	// received message in LatencySample (broker.EnableLatency); 0 = 16.
 	LatencySample int
+	// LatencyPerSecond caps the latency measurements a second: each
+	// second the sampler raises the interval above LatencySample when
+	// more than LatencyPerSecond messages a second were received or sent
+	// (a sampled message costs two clock readings and a histogram update
+	// per delivery); 0 = 1,000, < 0 = no cap.
+	LatencyPerSecond int
 }
 
 // Limits of the HTTP side.
@@ -129,13 +136,16 @@ func New(opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.LatencySample <= 0 {
+		opts.LatencySample = 16
+	}
+	if opts.LatencyPerSecond == 0 {
+		opts.LatencyPerSecond = 1000
+	}
 	s := &Server{opts: opts, log: log, tree: newTree(), flows: newFlowHub(opts.Broker), start: time.Now(),
 		done: make(chan struct{})}
 	s.reg = newRegistry(s)
 	opts.Broker.SetObserver(observer{s})
-	if opts.LatencySample <= 0 {
-		opts.LatencySample = 16
-	}
 	opts.Broker.EnableLatency(opts.LatencySample)
 	return s, nil
 }
@@ -242,7 +252,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// sampler records one rate-chart sample a second.
+// latencyEvery is the latency sampling interval for a second in which
+// in messages were received and out sent (per second): base, or more so
+// that at most perSec of them are measured (perSec <= 0: base).
+func latencyEvery(base, perSec int, in, out float64) int {
+	if perSec <= 0 {
+		return base
+	}
+	return max(base, int(math.Ceil(max(in, out)/float64(perSec))))
+}
+
+// sampler records one rate-chart sample a second, and adapts the latency
+// sampling interval to the message rate (LatencyPerSecond).
 func (s *Server) sampler() {
 	defer s.wg.Done()
 	t := time.NewTicker(time.Second)
@@ -250,6 +271,7 @@ func (s *Server) sampler() {
 	b := s.opts.Broker
 	in0, out0, _ := b.Rates()
 	last := time.Now()
+	every := s.opts.LatencySample
 	for {
 		select {
 		case <-s.done:
@@ -262,6 +284,10 @@ func (s *Server) sampler() {
 			dt := now.Sub(last).Seconds()
 			smp := sample{T: now.UnixMilli(), In: float64(in-in0) / dt, Out: float64(out-out0) / dt, Conns: conns}
 			in0, out0, last = in, out, now
+			if e := latencyEvery(s.opts.LatencySample, s.opts.LatencyPerSecond, smp.In, smp.Out); e != every {
+				every = e
+				b.EnableLatency(e)
+			}
 			s.mu.Lock()
 			if len(s.hist) >= historyLen {
 				copy(s.hist, s.hist[1:])
