@@ -72,9 +72,9 @@ type Options struct {
 	// LatencySample measures the publish-to-deliver latency of one
 	// received message in LatencySample (broker.EnableLatency); 0 = 16.
 	LatencySample int
-	// LatencyPerSecond caps the latency measurements a second: each
-	// second the sampler raises the interval above LatencySample when
-	// more than LatencyPerSecond messages a second were received or sent
+	// LatencyPerSecond caps the latency measurements a second: every 200
+	// ms the interval is raised above LatencySample when more than
+	// LatencyPerSecond messages a second were received or sent
 	// (a sampled message costs two clock readings and a histogram update
 	// per delivery); 0 = 1,000, < 0 = no cap.
 	LatencyPerSecond int
@@ -262,8 +262,7 @@ func latencyEvery(base, perSec int, in, out float64) int {
 	return max(base, int(math.Ceil(max(in, out)/float64(perSec))))
 }
 
-// sampler records one rate-chart sample a second, and adapts the latency
-// sampling interval to the message rate (LatencyPerSecond).
+// sampler records one rate-chart sample a second.
 func (s *Server) sampler() {
 	defer s.wg.Done()
 	t := time.NewTicker(time.Second)
@@ -271,7 +270,6 @@ func (s *Server) sampler() {
 	b := s.opts.Broker
 	in0, out0, _ := b.Rates()
 	last := time.Now()
-	every := s.opts.LatencySample
 	for {
 		select {
 		case <-s.done:
@@ -284,10 +282,6 @@ func (s *Server) sampler() {
 			dt := now.Sub(last).Seconds()
 			smp := sample{T: now.UnixMilli(), In: float64(in-in0) / dt, Out: float64(out-out0) / dt, Conns: conns}
 			in0, out0, last = in, out, now
-			if e := latencyEvery(s.opts.LatencySample, s.opts.LatencyPerSecond, smp.In, smp.Out); e != every {
-				every = e
-				b.EnableLatency(e)
-			}
 			s.mu.Lock()
 			if len(s.hist) >= historyLen {
 				copy(s.hist, s.hist[1:])
@@ -299,13 +293,31 @@ func (s *Server) sampler() {
 	}
 }
 
-// clock keeps the topic tree's coarse clock.
+// clock keeps the topic tree's coarse clock, and adapts the latency
+// sampling interval to the message rate (LatencyPerSecond) every 200 ms,
+// so that a burst is measured at the capped rate after a fraction of a
+// second.
 func (s *Server) clock() {
 	defer s.wg.Done()
-	t := time.NewTicker(50 * time.Millisecond)
+	const tick = 50 * time.Millisecond
+	t := time.NewTicker(tick)
 	defer t.Stop()
-	for {
-		s.tree.clock.Store(time.Now().UnixNano())
+	b := s.opts.Broker
+	every := s.opts.LatencySample
+	in0, out0, _ := b.Rates()
+	last := time.Now()
+	for n := 0; ; n++ {
+		now := time.Now()
+		s.tree.clock.Store(now.UnixNano())
+		if n%4 == 3 {
+			in, out, _ := b.Rates()
+			dt := now.Sub(last).Seconds()
+			if e := latencyEvery(s.opts.LatencySample, s.opts.LatencyPerSecond, float64(in-in0)/dt, float64(out-out0)/dt); e != every {
+				every = e
+				b.EnableLatency(e)
+			}
+			in0, out0, last = in, out, now
+		}
 		select {
 		case <-s.done:
 			return
