@@ -160,6 +160,9 @@ func (m *metricsState) droppedTotal() int64 {
 // when received and one per delivery); every <= 0 stops it.
 func (b *Broker) EnableLatency(every int) { b.metrics.every.Store(uint32(max(every, 0))) }
 
+// LatencyEvery returns the interval EnableLatency set (0: off).
+func (b *Broker) LatencyEvery() int { return int(b.metrics.every.Load()) }
+
 // MessageStates counts the QoS 1/2 messages of every session by state.
 type MessageStates struct {
 	Queued   int64 // waiting for room in the inflight window (or offline)

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -71,6 +72,12 @@ type Options struct {
 	// LatencySample measures the publish-to-deliver latency of one
 	// received message in LatencySample (broker.EnableLatency); 0 = 16.
 	LatencySample int
+	// LatencyPerSecond caps the latency measurements a second: every 200
+	// ms the interval is raised above LatencySample when more than
+	// LatencyPerSecond messages a second were received or sent
+	// (a sampled message costs two clock readings and a histogram update
+	// per delivery); 0 = 1,000, < 0 = no cap.
+	LatencyPerSecond int
 }
 
 // Limits of the HTTP side.
@@ -129,13 +136,16 @@ func New(opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.LatencySample <= 0 {
+		opts.LatencySample = 16
+	}
+	if opts.LatencyPerSecond == 0 {
+		opts.LatencyPerSecond = 1000
+	}
 	s := &Server{opts: opts, log: log, tree: newTree(), flows: newFlowHub(opts.Broker), start: time.Now(),
 		done: make(chan struct{})}
 	s.reg = newRegistry(s)
 	opts.Broker.SetObserver(observer{s})
-	if opts.LatencySample <= 0 {
-		opts.LatencySample = 16
-	}
 	opts.Broker.EnableLatency(opts.LatencySample)
 	return s, nil
 }
@@ -242,6 +252,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// latencyEvery is the latency sampling interval for a second in which
+// in messages were received and out sent (per second): base, or more so
+// that at most perSec of them are measured (perSec <= 0: base).
+func latencyEvery(base, perSec int, in, out float64) int {
+	if perSec <= 0 {
+		return base
+	}
+	return max(base, int(math.Ceil(max(in, out)/float64(perSec))))
+}
+
 // sampler records one rate-chart sample a second.
 func (s *Server) sampler() {
 	defer s.wg.Done()
@@ -273,13 +293,31 @@ func (s *Server) sampler() {
 	}
 }
 
-// clock keeps the topic tree's coarse clock.
+// clock keeps the topic tree's coarse clock, and adapts the latency
+// sampling interval to the message rate (LatencyPerSecond) every 200 ms,
+// so that a burst is measured at the capped rate after a fraction of a
+// second.
 func (s *Server) clock() {
 	defer s.wg.Done()
-	t := time.NewTicker(50 * time.Millisecond)
+	const tick = 50 * time.Millisecond
+	t := time.NewTicker(tick)
 	defer t.Stop()
-	for {
-		s.tree.clock.Store(time.Now().UnixNano())
+	b := s.opts.Broker
+	every := s.opts.LatencySample
+	in0, out0, _ := b.Rates()
+	last := time.Now()
+	for n := 0; ; n++ {
+		now := time.Now()
+		s.tree.clock.Store(now.UnixNano())
+		if n%4 == 3 {
+			in, out, _ := b.Rates()
+			dt := now.Sub(last).Seconds()
+			if e := latencyEvery(s.opts.LatencySample, s.opts.LatencyPerSecond, float64(in-in0)/dt, float64(out-out0)/dt); e != every {
+				every = e
+				b.EnableLatency(e)
+			}
+			in0, out0, last = in, out, now
+		}
 		select {
 		case <-s.done:
 			return

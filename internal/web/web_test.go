@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -275,5 +276,45 @@ func TestClientsAPI(t *testing.T) {
 	}
 	if d1.ID != "d1" || d1.SessionExpiry != 600 || d1.DisconnectedAt == 0 {
 		t.Errorf("d1: %+v", d1)
+	}
+}
+
+// TestStaticFiles: the page's files are served from the embedded copies
+// with their content types (set by staticFile, not looked up in the mime
+// package), HEAD included.
+func TestStaticFiles(t *testing.T) {
+	e := newEnv(t, broker.Options{}, Options{})
+	for path, want := range map[string]struct{ file, ctype string }{
+		"/":        {"index.html", "text/html; charset=utf-8"},
+		"/app.js":  {"app.js", "text/javascript; charset=utf-8"},
+		"/app.css": {"app.css", "text/css; charset=utf-8"},
+	} {
+		data, err := staticFS.ReadFile("static/" + want.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get(e.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != want.ctype || string(body) != string(data) {
+			t.Errorf("GET %s: %d %q, %d bytes; want 200 %q, %d bytes", path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body), want.ctype, len(data))
+		}
+		if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Content-Security-Policy") == "" {
+			t.Errorf("GET %s: headers %v", path, resp.Header)
+		}
+		resp, err = http.Head(e.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.ContentLength != int64(len(data)) {
+			t.Errorf("HEAD %s: %d, length %d; want 200, %d", path, resp.StatusCode, resp.ContentLength, len(data))
+		}
+	}
+	if code, _ := e.get(t, "/index.html"); code != http.StatusNotFound {
+		t.Errorf("/index.html: %d, want 404 (the page is /)", code)
 	}
 }
