@@ -152,7 +152,7 @@ func (c *conn) needFramer() {
 }
 
 // trimIdle drops what a connection silent for trimAfter holds for its
-// next input and output: its Framer (128 bytes; the next read makes a new
+// next input and output: its Framer (64 bytes; the next read makes a new
 // one) and the empty array of its outbound queue, kept by drain to swap
 // with the spare (64 bytes after the CONNACK). Loop goroutine (sweep); c
 // is neither paused nor dead. Issue 17: an idle connection should cost

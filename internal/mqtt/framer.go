@@ -52,20 +52,26 @@ type Framer struct {
 	// CONNACK is known); 0 reads as 3.1.1.
 	Version Version
 
+	wide bool // borrow a frameBufSize buffer first (the last input outgrew the small one)
 	max  uint32
 	err  error
-	fb   *frameBuf // borrowed while input is buffered
-	r, w int       // input is fb.b[r:w]
-	wide bool      // borrow a frameBufSize buffer first (the last input outgrew the small one)
-	peak int       // the most input held in the current buffer
+	fb   *frameBuf  // borrowed while input is buffered
+	r, w int        // input is fb.b[r:w]
+	peak int        // the most input held in the current buffer
+	big  *bigPacket // a packet larger than the buffer, while it is gathered
+}
 
-	// A packet larger than the buffer: its first byte, announced body
-	// length, and the body gathered so far (len(big) bytes received).
-	big   []byte
-	bigB0 byte
-	bigN  int
-	bigH  int // its fixed header's length
-	inBig bool
+// bigPacket is a packet larger than a Framer's buffer: its first byte,
+// announced body length, fixed header length, and the body gathered so
+// far (len(body) bytes received). Out of line, the Framer of every
+// connection is 64 bytes (a Go size class of its own among what a
+// connection keeps: freed when the connection is idle, it leaves no holes
+// in the spans of the structs an idle connection keeps; issue 17).
+type bigPacket struct {
+	body []byte
+	b0   byte
+	n    int
+	h    int
 }
 
 // NewFramer returns a Framer for packets of at most maxSize bytes in all
@@ -81,8 +87,8 @@ func (f *Framer) Err() error { return f.err }
 // Buffered returns how many bytes were pushed and not yet returned as
 // packets.
 func (f *Framer) Buffered() int {
-	if f.inBig {
-		return f.w - f.r + f.bigH + len(f.big)
+	if g := f.big; g != nil {
+		return f.w - f.r + g.h + len(g.body)
 	}
 	return f.w - f.r
 }
@@ -92,17 +98,18 @@ func (f *Framer) Buffered() int {
 // written there count once passed to Commit. Space ends the validity of
 // the packet Next returned last.
 func (f *Framer) Space() []byte {
-	if f.err != nil || (f.inBig && len(f.big) == f.bigN) {
+	g := f.big
+	if f.err != nil || (g != nil && len(g.body) == g.n) {
 		return nil // Next first
 	}
-	if f.inBig {
-		if len(f.big) == cap(f.big) {
-			grow := min(max(cap(f.big), 64<<10), f.bigN-len(f.big))
-			nb := make([]byte, len(f.big), len(f.big)+grow)
-			copy(nb, f.big)
-			f.big = nb
+	if g != nil {
+		if len(g.body) == cap(g.body) {
+			grow := min(max(cap(g.body), 64<<10), g.n-len(g.body))
+			nb := make([]byte, len(g.body), len(g.body)+grow)
+			copy(nb, g.body)
+			g.body = nb
 		}
-		return f.big[len(f.big):cap(f.big)]
+		return g.body[len(g.body):cap(g.body)]
 	}
 	if f.fb == nil {
 		if f.wide {
@@ -147,8 +154,8 @@ func (f *Framer) putBuf() {
 
 // Commit records that n bytes were written at the start of Space.
 func (f *Framer) Commit(n int) {
-	if f.inBig {
-		f.big = f.big[:len(f.big)+n]
+	if g := f.big; g != nil {
+		g.body = g.body[:len(g.body)+n]
 		return
 	}
 	f.w += n
@@ -207,13 +214,12 @@ func (f *Framer) NextAlloc(alloc func(n int) []byte) (Packet, error) {
 	if v == 0 {
 		v = V311
 	}
-	if f.inBig {
-		if len(f.big) < f.bigN {
+	if g := f.big; g != nil {
+		if len(g.body) < g.n {
 			return nil, nil
 		}
-		body := f.big
-		f.big, f.inBig = nil, false
-		return decodeBody(f.bigB0, body, v, nil, true)
+		f.big = nil
+		return decodeBody(g.b0, g.body, v, nil, true)
 	}
 	if f.fb == nil || f.w-f.r < 2 {
 		return nil, nil
@@ -256,12 +262,12 @@ func (f *Framer) NextAlloc(alloc func(n int) []byte) (Packet, error) {
 		}
 		// Larger than the buffer: gather the body on its own.
 		have := in[h:]
-		f.big = make([]byte, len(have), min(int(n), max(64<<10, len(have))))
-		copy(f.big, have)
-		f.bigB0, f.bigN, f.bigH, f.inBig = b0, int(n), h, true
+		g := &bigPacket{body: make([]byte, len(have), min(int(n), max(64<<10, len(have)))), b0: b0, n: int(n), h: h}
+		copy(g.body, have)
+		f.big = g
 		f.r = f.w
 		f.Release()
-		if len(f.big) == f.bigN { // cannot happen: it did not fit
+		if len(g.body) == g.n { // cannot happen: it did not fit
 			return f.Next()
 		}
 		return nil, nil
@@ -305,8 +311,8 @@ func (f *Framer) Holds(mask uint16) bool {
 	if f.err != nil {
 		return false
 	}
-	if f.inBig {
-		return len(f.big) == f.bigN && mask&(1<<(f.bigB0>>4)) != 0
+	if g := f.big; g != nil {
+		return len(g.body) == g.n && mask&(1<<(g.b0>>4)) != 0
 	}
 	if f.fb == nil {
 		return false

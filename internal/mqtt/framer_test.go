@@ -6,6 +6,7 @@ import (
 	"io"
 	"reflect"
 	"testing"
+	"unsafe"
 )
 
 // frameAll pushes data into a Framer in pieces of the given sizes (cycled;
@@ -137,8 +138,20 @@ func TestFramerNoGrowthWithoutBytes(t *testing.T) {
 	if len(sp) > 64<<10 {
 		t.Fatalf("Space offers %d bytes before any body byte arrived", len(sp))
 	}
-	if c := cap(f.big); c > 64<<10 {
+	if f.big == nil {
+		t.Fatal("no big packet being gathered")
+	}
+	if c := cap(f.big.body); c > 64<<10 {
 		t.Fatalf("body capacity %d after the header only", c)
+	}
+}
+
+// The Framer every connection on the broker's event loop has while it
+// is busy is 64 bytes, a Go size class of its own among what a connection
+// keeps (issue 17; bigPacket).
+func TestFramerSize(t *testing.T) {
+	if n := unsafe.Sizeof(Framer{}); n > 64 {
+		t.Errorf("Framer is %d bytes, above the 64-byte size class", n)
 	}
 }
 
