@@ -556,4 +556,18 @@ var mutations = []mutation{
 		Original: "\ts.out = nil\n}\n\n// sessOff",
 		Replace:  "\ts.out, s.nextPID = nil, 0\n}\n\n// sessOff",
 	},
+	{
+		Name:     "i17-outqueue-dropped-with-waiters",
+		File:     "internal/broker/loop.go",
+		Why:      "the idle trim drops a connection's outQueue while publishers wait on its room channel: they are never woken",
+		Original: "q != nil && len(q.items) == 0 && q.room == nil && q.closed == nil {",
+		Replace:  "q != nil && len(q.items) == 0 {",
+	},
+	{
+		Name:     "i17-rare-keeps-session-state",
+		File:     "internal/broker/loop_linux.go",
+		Why:      "a subscriber getting a QoS 1 message a second keeps its session's QoS state between messages",
+		Original: "\t\t\t\tc.sess.trimIdle()\n",
+		Replace:  "\t\t\t\t_ = c.sess\n",
+	},
 }
