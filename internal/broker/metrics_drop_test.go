@@ -1,11 +1,10 @@
 package broker
 
 import (
-	"net"
-	"syscall"
 	"testing"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
+	"github.com/mqkit/mqkit/internal/testnet"
 )
 
 // Drop and refusal counters of /metrics (Metrics) for the cases that are
@@ -16,21 +15,7 @@ import (
 // does not read.
 func dialSmallWindow(t *testing.T, addr string, v mqtt.Version) *tclient {
 	t.Helper()
-	d := net.Dialer{Timeout: testTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	nc, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
+	nc := testnet.DialSmallWindow(t, addr, testTimeout)
 	return newTClient(t, nc, v)
 }
 

@@ -2,12 +2,12 @@ package broker_test
 
 import (
 	"bufio"
-	"net"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mqkit/mqkit/internal/testnet"
 )
 
 // dialWireSmallWindow dials s with a 4 KiB receive buffer, so that what
@@ -15,21 +15,7 @@ import (
 // the client does not read.
 func dialWireSmallWindow(t *testing.T, s *server) *wire {
 	t.Helper()
-	d := net.Dialer{Timeout: peerTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	nc, err := d.Dial("tcp", s.addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
+	nc := testnet.DialSmallWindow(t, s.addr(), peerTimeout)
 	return &wire{t: t, nc: nc, br: bufio.NewReader(nc)}
 }
 

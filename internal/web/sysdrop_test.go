@@ -1,14 +1,13 @@
 package web
 
 import (
-	"net"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/broker"
 	"github.com/mqkit/mqkit/internal/mqtt"
+	"github.com/mqkit/mqkit/internal/testnet"
 )
 
 // dialSmallWindow connects to addr (v5, keep alive 0) with a 4 KiB
@@ -16,21 +15,7 @@ import (
 // broker's side while the client does not read.
 func dialSmallWindow(t *testing.T, addr, id string) *mclient {
 	t.Helper()
-	d := net.Dialer{Timeout: testTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	nc, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
+	nc := testnet.DialSmallWindow(t, addr, testTimeout)
 	r := mqtt.NewReader(nc, 0)
 	r.Version = mqtt.V5
 	c := &mclient{t: t, nc: nc, r: r, v: mqtt.V5}
