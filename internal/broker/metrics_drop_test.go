@@ -19,6 +19,23 @@ func dialSmallWindow(t *testing.T, addr string, v mqtt.Version) *tclient {
 	return newTClient(t, nc, v)
 }
 
+// floodFullSubscriber subscribes a v5 client with a 4 KiB receive window
+// to id/# that never reads, and publishes 300 QoS 0 messages of 32 KiB to
+// id/data from another client: far more than the socket and MaxQueued
+// hold. It returns once the broker has handled every PUBLISH.
+func floodFullSubscriber(t *testing.T, addr, id string) {
+	t.Helper()
+	sub := dialSmallWindow(t, addr, mqtt.V5)
+	sub.connect(connectPacket(mqtt.V5, id, true))
+	sub.subscribe(id+"/#", 0)
+	pub := connectClient(t, addr, mqtt.V5, id+"-pub")
+	payload := make([]byte, 32<<10)
+	for range 300 {
+		pub.send(&mqtt.Publish{Topic: id + "/data", Payload: payload})
+	}
+	pub.roundTrip()
+}
+
 // TestMetricsQoS0ExpiredBeforeWrite: QoS 0 messages whose Message Expiry
 // Interval passes while they wait in a connection's write queue are not
 // sent [MQTT-3.3.2-5] and are counted as dropped, reason expired: every

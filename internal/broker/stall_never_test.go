@@ -1,10 +1,6 @@
 package broker
 
-import (
-	"testing"
-
-	"github.com/mqkit/mqkit/internal/mqtt"
-)
+import "testing"
 
 // TestStallTimeoutNegativeNeverWaits: with a negative StallTimeout
 // publishers never wait for a full subscriber (Options.StallTimeout):
@@ -12,15 +8,7 @@ import (
 // slow_consumer, instead of being queued beyond it.
 func TestStallTimeoutNegativeNeverWaits(t *testing.T) {
 	b, addr := newTestBroker(t, Options{MaxQueued: 2, StallTimeout: -1})
-	sub := dialSmallWindow(t, addr, mqtt.V5) // connects, subscribes, then does not read
-	sub.connect(connectPacket(mqtt.V5, "never", true))
-	sub.subscribe("never/#", 0)
-	pub := connectClient(t, addr, mqtt.V5, "never-pub")
-	payload := make([]byte, 32<<10)
-	for range 300 {
-		pub.send(&mqtt.Publish{Topic: "never/data", Payload: payload})
-	}
-	pub.roundTrip()
+	floodFullSubscriber(t, addr, "never")
 	m := b.Metrics()
 	if d := m.Dropped[DropSlowConsumer]; d == 0 {
 		t.Errorf("no QoS 0 message dropped as slow_consumer (dropped %v): publishers waited or queued beyond MaxQueued", m.Dropped)

@@ -208,15 +208,7 @@ func TestSysDroppedEveryReason(t *testing.T) {
 			pub.publish("qf/2", "dropped", 1, false) // beyond max_queued_messages 1
 		}},
 		{"slow_consumer", Options{MaxQueued: 2, StallTimeout: 50 * time.Millisecond}, DropSlowConsumer, false, func(t *testing.T, b *Broker, addr string, _ *fakeClock) {
-			sub := dialSmallWindow(t, addr, mqtt.V5)
-			sub.connect(connectPacket(mqtt.V5, "sc", true))
-			sub.subscribe("sc/#", 0)
-			pub := connectClient(t, addr, mqtt.V5, "sc-pub")
-			payload := make([]byte, 32<<10)
-			for range 300 {
-				pub.send(&mqtt.Publish{Topic: "sc/data", Payload: payload})
-			}
-			pub.roundTrip()
+			floodFullSubscriber(t, addr, "sc")
 		}},
 		{"acl_filtered", Options{Authorizer: denyRead}, DropACL, true, func(t *testing.T, b *Broker, addr string, _ *fakeClock) {
 			sub := connectClient(t, addr, mqtt.V5, "acl")
