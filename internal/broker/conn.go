@@ -111,6 +111,18 @@ type outQueue struct {
 	closed chan struct{} // closed when the connection closes; made by closingChan
 }
 
+// Nil-safe readers, as sessOut's: a nil outQueue is empty.
+
+// qos0 returns the QoS 0 publishes queued and the queue's bytes.
+func (q *outQueue) qos0() (pubs int, bytes int64) {
+	if q == nil {
+		return 0, 0
+	}
+	return q.pubs, q.bytes
+}
+
+func (q *outQueue) empty() bool { return q == nil || len(q.items) == 0 }
+
 // queue returns c's outQueue, making it. qmu held.
 func (c *conn) queue() *outQueue {
 	if c.oq == nil {
@@ -525,7 +537,7 @@ func (c *conn) writeJob() {
 func (c *conn) writeDone(again bool) bool {
 	c.writing.Store(false)
 	c.qmu.Lock()
-	more := c.oq != nil && len(c.oq.items) > 0
+	more := !c.oq.empty()
 	c.qmu.Unlock()
 	if !more || !c.writing.CompareAndSwap(false, true) {
 		return false

@@ -244,8 +244,9 @@ func (s *session) waitEnded() {
 func (s *session) congested(c *conn) bool {
 	cfg := s.b.cfg
 	mb := cfg.MaxQueuedBytes
+	pubs, bytes := c.oq.qos0()
 	return s.out.pendingLen() >= cfg.maxQueued || (mb > 0 && s.out.pendingSize() >= mb) ||
-		c.oq != nil && (c.oq.pubs >= cfg.maxQueued || (mb > 0 && c.oq.bytes >= mb))
+		pubs >= cfg.maxQueued || (mb > 0 && bytes >= mb)
 }
 
 // pendingLow reports whether the session queue is down to half its soft
@@ -316,7 +317,8 @@ func (s *session) recoverSlow(c *conn) {
 	if low {
 		cfg := s.b.cfg
 		c.qmu.Lock()
-		low = c.oq == nil || c.oq.pubs <= cfg.maxQueued/2 && (cfg.MaxQueuedBytes <= 0 || c.oq.bytes <= cfg.MaxQueuedBytes/2)
+		pubs, bytes := c.oq.qos0()
+		low = pubs <= cfg.maxQueued/2 && (cfg.MaxQueuedBytes <= 0 || bytes <= cfg.MaxQueuedBytes/2)
 		c.qmu.Unlock()
 	}
 	if !s.probation {

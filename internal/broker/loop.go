@@ -187,7 +187,7 @@ func (c *conn) dropFramer() bool {
 // push makes a new one.
 func (c *conn) dropQueueArrays() {
 	c.qmu.Lock()
-	if q := c.oq; q != nil && len(q.items) == 0 && q.room == nil && q.closed == nil {
+	if q := c.oq; q != nil && q.empty() && q.room == nil && q.closed == nil {
 		c.oq = nil // drain swaps items and spare: either may hold the array
 	}
 	c.qmu.Unlock()

@@ -560,8 +560,8 @@ var mutations = []mutation{
 		Name:     "i17-outqueue-dropped-with-waiters",
 		File:     "internal/broker/loop.go",
 		Why:      "the idle trim drops a connection's outQueue while publishers wait on its room channel: they are never woken",
-		Original: "q != nil && len(q.items) == 0 && q.room == nil && q.closed == nil {",
-		Replace:  "q != nil && len(q.items) == 0 {",
+		Original: "q != nil && q.empty() && q.room == nil && q.closed == nil {",
+		Replace:  "q != nil && q.empty() {",
 	},
 	{
 		Name:     "i17-rare-keeps-session-state",
