@@ -253,9 +253,13 @@ func TestBridgeOnce(t *testing.T) {
 // TestBridgeLocalIdentity: local_clientid, local_username and
 // local_password are what the bridge's local connection presents.
 func TestBridgeLocalIdentity(t *testing.T) {
-	seen := make(chan broker.ClientInfo, 10)
-	local := clienttest.StartBroker(t, broker.Options{Authenticator: broker.AuthenticatorFunc(func(ci *broker.ClientInfo) mqtt.ReasonCode {
-		seen <- *ci
+	type presented struct {
+		ci       broker.ClientInfo
+		password string
+	}
+	seen := make(chan presented, 10)
+	local := clienttest.StartBroker(t, broker.Options{Authenticator: broker.AuthenticatorFunc(func(ci *broker.ClientInfo, password []byte) mqtt.ReasonCode {
+		seen <- presented{*ci, string(password)}
 		return mqtt.Success
 	})})
 	remote := clienttest.StartBroker(t, broker.Options{})
@@ -266,9 +270,9 @@ func TestBridgeLocalIdentity(t *testing.T) {
 		Topics: []Topic{{Pattern: "x/#", Out: true}},
 	})
 	select {
-	case ci := <-seen:
-		if ci.ClientID != "edge-here" || !ci.HasUsername || ci.Username != "bridge-user" || string(ci.Password) != "pw" {
-			t.Errorf("local connection presented %+v", ci)
+	case got := <-seen:
+		if ci := got.ci; ci.ClientID != "edge-here" || !ci.HasUsername || ci.Username != "bridge-user" || got.password != "pw" {
+			t.Errorf("local connection presented %+v", got)
 		}
 	case <-time.After(testTimeout):
 		t.Fatal("the bridge did not connect locally")

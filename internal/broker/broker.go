@@ -25,7 +25,7 @@ type Broker struct {
 
 	durable       DurableStore // store with deferred acks, or nil
 	mu            sync.Mutex   // guards the fields below
-	sessions      map[string]*session
+	sessions      sessTable
 	conns         connSet
 	listeners     []*listener
 	started       bool
@@ -61,7 +61,6 @@ func New(opts Options) (*Broker, error) {
 		store:    opts.Store,
 		subs:     topics.New[*session](),
 		retained: topics.NewTree[*message](),
-		sessions: make(map[string]*session),
 		done:     make(chan struct{}),
 		now:      time.Now,
 	}
@@ -172,14 +171,14 @@ func (b *Broker) Serve(ctx context.Context) error {
 // listener called listenerName. It returns at once; the connection is
 // served until it ends or the broker shuts down.
 func (b *Broker) ServeConn(nc net.Conn, listenerName string) error {
-	return b.startConn(nc, newListenerOf(nil, ListenerConfig{Name: listenerName}))
+	return b.startConn(nc, newListenerOf(nil, ListenerConfig{Name: listenerName}), "")
 }
 
 // ServeBridgeConn is ServeConn for the local side of one of the broker's
 // own bridges (a mosquitto "connection"): as mosquitto's bridges, it may
 // publish to $SYS and $share topics, which clients may not (dollar.go).
 func (b *Broker) ServeBridgeConn(nc net.Conn, listenerName string) error {
-	return b.startConn(nc, newListenerOf(nil, ListenerConfig{Name: listenerName, bridge: true}))
+	return b.startConn(nc, newListenerOf(nil, ListenerConfig{Name: listenerName, bridge: true}), "")
 }
 
 // errTooManyConnections refuses a connection beyond Options.MaxConnections.
@@ -191,7 +190,9 @@ var errTooManyConnections = errors.New("broker: too many connections")
 // which counts every network connection, also those of bridges; it is
 // checked here, under the lock, so that listeners accepting at the same
 // time cannot overshoot it).
-func (b *Broker) startConn(nc net.Conn, l *listener) error {
+//
+// remote is the client's address, "" to ask nc.
+func (b *Broker) startConn(nc net.Conn, l *listener, remote string) error {
 	b.mu.Lock()
 	if b.shuttingDown {
 		b.mu.Unlock()
@@ -205,7 +206,7 @@ func (b *Broker) startConn(nc net.Conn, l *listener) error {
 		nc.Close()
 		return errTooManyConnections
 	}
-	c := newConn(b, nc, l)
+	c := newConn(b, nc, l, remote)
 	b.metrics.sockets.Add(1)
 	b.conns.add(c)
 	b.wg.Add(1) // the connection's goroutine or, on the loop, its finish
@@ -275,7 +276,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		lns := b.listeners
 		conns := b.conns.all()
 		var wills []pendingWill
-		for _, s := range b.sessions {
+		for s := range b.sessions.all() {
 			s.mu.Lock()
 			if w, ok := s.takeWill(); ok {
 				wills = append(wills, w)
@@ -325,7 +326,7 @@ func (b *Broker) finish() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closedDone = true
-	for _, s := range b.sessions {
+	for s := range b.sessions.all() {
 		s.mu.Lock()
 		s.stopTimers()
 		s.mu.Unlock()
@@ -415,7 +416,7 @@ func (b *Broker) load() error {
 			}
 			o.inbound[pid] = struct{}{}
 		}
-		b.sessions[s.clientID] = s
+		b.sessions.put(s)
 		s.mu.Lock()
 		b.scheduleExpiry(s)
 		s.mu.Unlock()

@@ -94,10 +94,9 @@ type conn struct {
 // connExtra is what a connection needs that a bare socket read by the
 // event loop (fdConn) does not.
 type connExtra struct {
-	g      *goReader  // goroutine path: its reader (nil on the loop)
-	src    *tlsSource // TLS that can join the loop: the socket under it (loop_tls.go)
-	wsIn   *wsIn      // WebSocket the loop can read: its frame decoder (loop_ws.go)
-	remote string     // the client's address (PROXY: the one in the header)
+	g    *goReader  // goroutine path: its reader (nil on the loop)
+	src  *tlsSource // TLS that can join the loop: the socket under it (loop_tls.go)
+	wsIn *wsIn      // WebSocket the loop can read: its frame decoder (loop_ws.go)
 }
 
 // outQueue is a connection's outbound queue (conn_write.go) and the
@@ -131,14 +130,22 @@ func (c *conn) queue() *outQueue {
 	return c.oq
 }
 
-func newConn(b *Broker, nc net.Conn, lis *listener) *conn {
-	c := &conn{b: b, nc: nc, lis: lis, problemInfo: true}
+// newConn makes the connection of nc; remote is the client's address,
+// "" to ask nc. The ClientInfo is made here, holding the address (and
+// any certificate name of a PROXY header) until CONNECT fills it in.
+func newConn(b *Broker, nc net.Conn, lis *listener, remote string) *conn {
+	if remote == "" {
+		if a := nc.RemoteAddr(); a != nil {
+			remote = a.String()
+		}
+	}
+	c := &conn{b: b, nc: nc, lis: lis, problemInfo: true, info: &ClientInfo{RemoteAddr: remote}}
 	c.lp.lastPkt = time.Now().UnixNano() // accepted: the connect timeout counts from here
 	if _, ok := nc.(*fdConn); ok {       // accepted for the loop (fdconn_linux.go)
 		c.tcp = true
 		return c
 	}
-	c.x = &connExtra{remote: nc.RemoteAddr().String()}
+	c.x = new(connExtra)
 	switch x := nc.(type) {
 	case *net.TCPConn:
 		c.tcp = true
@@ -159,13 +166,10 @@ func (c *conn) clientID() string {
 	return ""
 }
 
-// remote is the client's address.
+// remote is the client's address (PROXY: the one in the header).
 func (c *conn) remote() string {
-	if c.x != nil {
-		return c.x.remote
-	}
-	if fc, ok := c.nc.(*fdConn); ok {
-		return fc.raddr
+	if ci := c.info; ci != nil {
+		return ci.RemoteAddr
 	}
 	return ""
 }
@@ -595,7 +599,7 @@ func (c *conn) certCommonName() string {
 		}
 		st = *nc.TLS
 	default:
-		if c.info != nil { // set by readProxy before CONNECT
+		if c.info != nil { // readProxy's, before CONNECT
 			return c.info.CertCommonName
 		}
 		return ""

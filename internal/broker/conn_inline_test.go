@@ -50,7 +50,7 @@ func TestInlineFlushNeverBlocks(t *testing.T) {
 	}
 	t.Cleanup(func() { close(b.done) })
 	srv, cli := tcpPair(t)
-	c := newConn(b, srv, &listener{})
+	c := newConn(b, srv, &listener{}, "")
 	by := &conn{b: b, deferred: new([]*conn)} // a read job
 	// 64 KiB payloads until the socket buffers are certainly full: each
 	// round is one deferred flush, which must return while nobody reads.

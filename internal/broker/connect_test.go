@@ -44,7 +44,7 @@ func TestConnectAccepted(t *testing.T) {
 }
 
 func TestConnectRefused(t *testing.T) {
-	deny := AuthenticatorFunc(func(ci *ClientInfo) mqtt.ReasonCode {
+	deny := AuthenticatorFunc(func(ci *ClientInfo, password []byte) mqtt.ReasonCode {
 		switch ci.Username {
 		case "bad":
 			return mqtt.BadUserNameOrPassword
@@ -137,8 +137,8 @@ func TestConnectAssignedClientID(t *testing.T) {
 	c.sync()
 	c3.sync()
 	b.mu.Lock()
-	n := len(b.sessions)
-	_, ok := b.sessions[id]
+	n := b.sessions.len()
+	ok := b.sessions.get(id) != nil
 	b.mu.Unlock()
 	if n != 2 || !ok {
 		t.Errorf("sessions: %d, assigned id present %v", n, ok)

@@ -34,8 +34,9 @@ import (
 type fdConn struct {
 	fd    int32
 	state atomic.Int32 // users | fdClosed | fdDone
-	raddr string       // the client's address, as net.TCPAddr.String
 	wdl   atomic.Int64 // write deadline, Unix ns (0: none)
+	// The client's address is in the connection's ClientInfo (newConn),
+	// not here: issue 17, an idle connection's memory.
 }
 
 // errNoReadDeadline: an fdConn is read by the loop, which keeps time.
@@ -54,13 +55,13 @@ const fdWaitSlice = 50 * time.Millisecond
 // newFDConn sets up an accepted socket as net.Conn.Accept would: no
 // Nagle, and Go's TCP keep-alive defaults (on, 15 s idle, 15 s interval,
 // 9 probes; net.ListenConfig.KeepAlive).
-func newFDConn(fd int, sa syscall.Sockaddr) *fdConn {
+func newFDConn(fd int) *fdConn {
 	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1)
 	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, 15)
 	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, 15)
 	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, 9)
-	return &fdConn{fd: int32(fd), raddr: sockaddrString(sa)}
+	return &fdConn{fd: int32(fd)}
 }
 
 // sockaddrString formats sa exactly as the net package's TCPAddr.String
@@ -247,10 +248,18 @@ func (f *fdConn) opErr(op string, err error) error {
 	return &net.OpError{Op: op, Net: "tcp", Addr: f.RemoteAddr(), Err: err}
 }
 
-// RemoteAddr parses the client's address kept as a string (it is needed
-// only for rare log lines, not worth a TCPAddr per connection).
+// RemoteAddr asks the kernel (nothing calls it on the hot path; the
+// connection's ClientInfo keeps the address from accept).
 func (f *fdConn) RemoteAddr() net.Addr {
-	ap, err := netip.ParseAddrPort(f.raddr)
+	if !f.hold() {
+		return nil
+	}
+	defer f.release()
+	sa, err := syscall.Getpeername(int(f.fd))
+	if err != nil {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(sockaddrString(sa))
 	if err != nil {
 		return nil
 	}
@@ -413,6 +422,6 @@ func (l *listener) serveRaw() bool {
 			continue
 		}
 		backoff = 0
-		l.accept(newFDConn(nfd, sa))
+		l.accept(newFDConn(nfd), sockaddrString(sa))
 	}
 }

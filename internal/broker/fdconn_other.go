@@ -8,10 +8,7 @@ import "net"
 func (l *listener) serveRaw() bool { return false }
 
 // fdConn is never made without epoll.
-type fdConn struct {
-	net.Conn
-	raddr string
-}
+type fdConn struct{ net.Conn }
 
 func (f *fdConn) hold() bool { return false }
 func (f *fdConn) release()   {}

@@ -239,7 +239,7 @@ func sessionOf(t *testing.T, b *Broker, id string) *session {
 	t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := b.sessions[id]
+	s := b.sessions.get(id)
 	if s == nil {
 		t.Fatalf("no session %q", id)
 	}

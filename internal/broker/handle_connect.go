@@ -22,10 +22,16 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 	// Strings decoded from CONNECT share the packet's memory, password
 	// included: what outlives the packet (client id, user name, will) is
 	// copied.
-	// The ClientInfo is c's from here (clientID reads it); the
-	// Authenticator sees it before the connection is attached.
-	ci := &ClientInfo{ClientID: strings.Clone(p.ClientID), CertCommonName: c.certCommonName(), Version: p.Version}
-	c.info = ci
+	// The ClientInfo, made with the connection (newConn: the address),
+	// is filled in here (clientID reads it); the Authenticator sees it
+	// before the connection is attached.
+	ci := c.info
+	if ci == nil { // a test's conn, not made by newConn
+		ci = new(ClientInfo)
+		c.info = ci
+	}
+	cn := c.certCommonName()
+	ci.ClientID, ci.CertCommonName, ci.Version = strings.Clone(p.ClientID), cn, p.Version
 	v5 := p.Version == mqtt.V5
 
 	c.sendWindow = int32(cfg.maxInflight)
@@ -140,23 +146,21 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 	c.keepAlive = ka
 
 	ci.Username, ci.HasUsername, ci.HasPassword = strings.Clone(p.Username), p.HasUsername, p.HasPassword
-	ci.RemoteAddr = c.remote()
 	if c.lis != nil {
 		ci.where = c.lis.where
 	}
-	if p.HasPassword {
-		ci.Password = string(p.Password)
-	}
 	if cfg.Authenticator != nil {
-		if code := cfg.Authenticator.Authenticate(ci); code != mqtt.Success {
+		var pw []byte // the packet's: valid during the call only
+		if p.HasPassword {
+			pw = p.Password
+		}
+		if code := cfg.Authenticator.Authenticate(ci, pw); code != mqtt.Success {
 			if !code.IsError() {
 				code = mqtt.NotAuthorized
 			}
-			ci.Password = ""
 			return refuse(code, code.String())
 		}
 	}
-	ci.Password = "" // never kept after authentication
 	if c.lis.cfg.UseUsernameAsClientID {
 		// mosquitto's use_username_as_clientid: the user name (after
 		// authentication, which may have set it from the certificate) is

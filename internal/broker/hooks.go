@@ -11,9 +11,8 @@ import "github.com/mqkit/mqkit/internal/mqtt"
 type ClientInfo struct {
 	ClientID string
 	Username string
-	// Password is only set during Authenticate (HasPassword: the CONNECT
-	// had one, maybe empty); never logged, never kept.
-	Password   string
+	// The password is given to Authenticate only (HasPassword: the
+	// CONNECT had one, maybe empty); never logged, never kept.
 	RemoteAddr string
 	// CertCommonName is the Common Name of a verified client certificate,
 	// "" when there is none.
@@ -55,8 +54,13 @@ func (ci *ClientInfo) SetListener(name, mountPoint string) {
 // mqtt.BadUserNameOrPassword (0x86) or mqtt.NotAuthorized (0x87), which the
 // broker maps to the 3.1.1 return code for older clients. It may change
 // ci.Username (e.g. to the certificate identity); the change is kept.
+//
+// password is the CONNECT's password (nil when it had none,
+// ci.HasPassword false): it shares the packet's memory, so it is only
+// valid during the call and must not be kept. The broker keeps no
+// password (issue 17: ClientInfo has no field for it).
 type Authenticator interface {
-	Authenticate(ci *ClientInfo) mqtt.ReasonCode
+	Authenticate(ci *ClientInfo, password []byte) mqtt.ReasonCode
 }
 
 // Access is what a client wants to do with a topic.
@@ -77,9 +81,11 @@ type Authorizer interface {
 }
 
 // AuthenticatorFunc adapts a function to Authenticator.
-type AuthenticatorFunc func(ci *ClientInfo) mqtt.ReasonCode
+type AuthenticatorFunc func(ci *ClientInfo, password []byte) mqtt.ReasonCode
 
-func (f AuthenticatorFunc) Authenticate(ci *ClientInfo) mqtt.ReasonCode { return f(ci) }
+func (f AuthenticatorFunc) Authenticate(ci *ClientInfo, password []byte) mqtt.ReasonCode {
+	return f(ci, password)
+}
 
 // AuthorizerFunc adapts a function to Authorizer.
 type AuthorizerFunc func(ci *ClientInfo, topic string, acc Access) bool

@@ -17,9 +17,9 @@ func TestIdleSizes(t *testing.T) {
 		next      int
 	}{
 		{"conn", unsafe.Sizeof(conn{}), 224, 240},
-		{"ClientInfo", unsafe.Sizeof(ClientInfo{}), 96, 112},
+		{"ClientInfo", unsafe.Sizeof(ClientInfo{}), 80, 96},
 		{"session", unsafe.Sizeof(session{}), 128, 144},
-		{"fdConn", unsafe.Sizeof(fdConn{}), 32, 48},
+		{"fdConn", unsafe.Sizeof(fdConn{}), 16, 24},
 	} {
 		if tc.size > tc.max {
 			t.Errorf("%s is %d bytes, above the %d-byte size class (next: %d)", tc.name, tc.size, tc.max, tc.next)

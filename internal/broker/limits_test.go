@@ -119,7 +119,7 @@ func TestShutdown(t *testing.T) {
 	ws.expectClosed()
 	// ...and queued for the durable offline session.
 	b.mu.Lock()
-	s := b.sessions["sd-durable"]
+	s := b.sessions.get("sd-durable")
 	b.mu.Unlock()
 	if s == nil || s.queuedCount() != 1 {
 		t.Errorf("will not queued for the durable session")

@@ -117,7 +117,7 @@ func (l *listener) serve() {
 			continue
 		}
 		backoff = 0
-		l.accept(nc)
+		l.accept(nc, "")
 	}
 }
 
@@ -154,7 +154,10 @@ func (l *listener) rawAccept() bool {
 // accept applies MaxConnections and TLS, then serves nc. A PROXY header
 // is read later, by the connection's first job (readLoop), before the TLS
 // handshake: a slow header does not hold up the accept loop.
-func (l *listener) accept(nc net.Conn) {
+//
+// remote is the client's address when the caller has it (the loop's
+// accept), "" to ask nc.
+func (l *listener) accept(nc net.Conn, remote string) {
 	if max := l.cfg.MaxConnections; max > 0 && l.active.Load() >= int64(max) {
 		l.b.logc("Client connection from %s denied: max_connections exceeded.", nc.RemoteAddr())
 		nc.Close()
@@ -170,7 +173,7 @@ func (l *listener) accept(nc net.Conn) {
 			nc = tls.Server(nc, l.cfg.TLS)
 		}
 	}
-	_ = l.b.startConn(nc, l)
+	_ = l.b.startConn(nc, l, remote)
 }
 
 // removeStaleSocket deletes a unix socket file that nobody accepts on

@@ -226,10 +226,7 @@ func (b *Broker) Metrics() Metrics {
 		return true
 	})
 	b.mu.Lock()
-	sessions := make([]*session, 0, len(b.sessions))
-	for _, s := range b.sessions {
-		sessions = append(sessions, s)
-	}
+	sessions := b.sessions.list()
 	m.Listeners = map[string]ListenerM{}
 	for _, l := range b.listeners {
 		m.Listeners[l.cfg.Name] = ListenerM{Kind: l.kind(), Active: l.active.Load()}

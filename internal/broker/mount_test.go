@@ -34,7 +34,7 @@ func newMountBroker(t *testing.T, opts Options) (b *Broker, plain, mounted strin
 // holds (inflight and queued).
 func queuedFor(b *Broker, id string) int {
 	b.mu.Lock()
-	s := b.sessions[id]
+	s := b.sessions.get(id)
 	b.mu.Unlock()
 	return s.queuedCount()
 }

@@ -308,10 +308,7 @@ type ClientSnapshot struct {
 // Clients returns every session, sorted by client id.
 func (b *Broker) Clients() []ClientSnapshot {
 	b.mu.Lock()
-	sessions := make([]*session, 0, len(b.sessions))
-	for _, s := range b.sessions {
-		sessions = append(sessions, s)
-	}
+	sessions := b.sessions.list()
 	b.mu.Unlock()
 	out := make([]ClientSnapshot, 0, len(sessions))
 	for _, s := range sessions {

@@ -368,12 +368,10 @@ func (c *conn) readProxy() error {
 	if err != nil {
 		return err
 	}
-	c.x.remote = addr
-	if cn != "" {
-		// Before CONNECT, info only carries the proxy's certificate
-		// identity to handleConnect (certCommonName).
-		c.info = &ClientInfo{CertCommonName: cn}
-	}
+	// Before CONNECT, info carries the address and the proxy's
+	// certificate identity to handleConnect (certCommonName).
+	c.info.RemoteAddr = addr
+	c.info.CertCommonName = cn
 	if c.b.cfg.ConnectionMessages {
 		c.logNewConnection()
 	}

@@ -193,7 +193,7 @@ func newInfoRecorder() *infoRecorder {
 	return &infoRecorder{auth: map[string]ClientInfo{}, authz: map[string]ClientInfo{}}
 }
 
-func (r *infoRecorder) Authenticate(ci *ClientInfo) mqtt.ReasonCode {
+func (r *infoRecorder) Authenticate(ci *ClientInfo, _ []byte) mqtt.ReasonCode {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.auth[ci.ClientID] = *ci

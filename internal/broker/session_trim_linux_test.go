@@ -16,7 +16,7 @@ import (
 func sessOf(t *testing.T, b *Broker, clientID string) *session {
 	t.Helper()
 	b.mu.Lock()
-	s := b.sessions[clientID]
+	s := b.sessions.get(clientID)
 	b.mu.Unlock()
 	if s == nil {
 		t.Fatalf("no session %q", clientID)

@@ -43,11 +43,11 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 		c.enqueuePacket(&mqtt.Connack{Code: mqtt.ServerUnavailable}, c)
 		return &closeError{reason: CloseShutdown}
 	}
-	if max := b.cfg.MaxClients; max > 0 && b.sessions[c.clientID()] == nil && len(b.sessions) >= max {
+	if max := b.cfg.MaxClients; max > 0 && b.sessions.get(c.clientID()) == nil && b.sessions.len() >= max {
 		return errTooManyClients // nothing changed: the caller refuses c
 	}
 	var s *session
-	if old := b.sessions[c.clientID()]; old != nil {
+	if old := b.sessions.get(c.clientID()); old != nil {
 		old.mu.Lock()
 		resume := !clean && old.durable() // [MQTT-3.1.2-6]
 		if oc := old.conn; oc != nil {
@@ -71,7 +71,7 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 	present := s != nil
 	if s == nil {
 		s = &session{b: b, id: b.nextSessionID.Add(1), clientID: c.clientID()}
-		b.sessions[c.clientID()] = s
+		b.sessions.put(s)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -141,9 +141,7 @@ func (b *Broker) storeDeleteSession(id string) {
 func (b *Broker) endLocked(s *session) (pendingWill, bool, []orphan) {
 	s.ended = true
 	orphans := s.sharedOrphans()
-	if b.sessions[s.clientID] == s {
-		delete(b.sessions, s.clientID)
-	}
+	b.sessions.del(s)
 	for key, sub := range s.subs {
 		b.subs.Unsubscribe(s, sub.Filter, sub.Group)
 		delete(s.subs, key)

@@ -65,10 +65,7 @@ func (b *Broker) Stats() Stats {
 		SharedSubscriptionCount: int64(b.subs.SharedLen()),
 	}
 	b.mu.Lock()
-	sessions := make([]*session, 0, len(b.sessions))
-	for _, s := range b.sessions {
-		sessions = append(sessions, s)
-	}
+	sessions := b.sessions.list()
 	b.mu.Unlock()
 	for _, s := range sessions {
 		s.mu.Lock()

@@ -67,7 +67,7 @@ func expireInWriteQueue(t *testing.T, b *Broker, addr string, clock *fakeClock, 
 
 	// Some of them wait in the subscriber's write queue (the socket is full).
 	b.mu.Lock()
-	c := b.sessions[id].conn
+	c := b.sessions.get(id).conn
 	b.mu.Unlock()
 	c.qmu.Lock()
 	if c.oq != nil {
@@ -297,7 +297,7 @@ func waitOffline(t *testing.T, b *Broker, id string) {
 	deadline := time.Now().Add(testTimeout)
 	for time.Now().Before(deadline) {
 		b.mu.Lock()
-		s := b.sessions[id]
+		s := b.sessions.get(id)
 		b.mu.Unlock()
 		if s != nil {
 			s.mu.Lock()
@@ -318,7 +318,7 @@ func waitGone(t *testing.T, b *Broker, id string) {
 	deadline := time.Now().Add(testTimeout)
 	for time.Now().Before(deadline) {
 		b.mu.Lock()
-		_, ok := b.sessions[id]
+		ok := b.sessions.get(id) != nil
 		b.mu.Unlock()
 		if !ok {
 			return

@@ -76,7 +76,7 @@ func (p *testPKI) clientConfig() *tls.Config {
 func TestTLSListener(t *testing.T) {
 	pki := newTestPKI(t)
 	var gotCN string
-	auth := AuthenticatorFunc(func(ci *ClientInfo) mqtt.ReasonCode {
+	auth := AuthenticatorFunc(func(ci *ClientInfo, password []byte) mqtt.ReasonCode {
 		gotCN = ci.CertCommonName
 		return mqtt.Success
 	})

@@ -358,20 +358,25 @@ func TestGuardCodes(t *testing.T) {
 	tests := []struct {
 		name   string
 		ci     broker.ClientInfo
+		pw     string
 		want   mqtt.ReasonCode
 		wantV3 byte
 	}{
-		{"right password v3", broker.ClientInfo{Username: "alice", HasUsername: true, Password: "secret", HasPassword: true, Version: mqtt.V311}, mqtt.Success, 0},
-		{"wrong password v3 is 5 like mosquitto", broker.ClientInfo{Username: "alice", HasUsername: true, Password: "x", HasPassword: true, Version: mqtt.V311}, mqtt.NotAuthorized, 5},
-		{"wrong password v5", broker.ClientInfo{Username: "alice", HasUsername: true, Password: "x", HasPassword: true, Version: mqtt.V5}, mqtt.BadUserNameOrPassword, 4},
-		{"anonymous refused", broker.ClientInfo{Version: mqtt.V311}, mqtt.NotAuthorized, 5},
-		{"unknown user", broker.ClientInfo{Username: "eve", HasUsername: true, Password: "secret", HasPassword: true, Version: mqtt.V5}, mqtt.BadUserNameOrPassword, 4},
+		{"right password v3", broker.ClientInfo{Username: "alice", HasUsername: true, HasPassword: true, Version: mqtt.V311}, "secret", mqtt.Success, 0},
+		{"wrong password v3 is 5 like mosquitto", broker.ClientInfo{Username: "alice", HasUsername: true, HasPassword: true, Version: mqtt.V311}, "x", mqtt.NotAuthorized, 5},
+		{"wrong password v5", broker.ClientInfo{Username: "alice", HasUsername: true, HasPassword: true, Version: mqtt.V5}, "x", mqtt.BadUserNameOrPassword, 4},
+		{"anonymous refused", broker.ClientInfo{Version: mqtt.V311}, "", mqtt.NotAuthorized, 5},
+		{"unknown user", broker.ClientInfo{Username: "eve", HasUsername: true, HasPassword: true, Version: mqtt.V5}, "secret", mqtt.BadUserNameOrPassword, 4},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ci := tc.ci
 			ci.SetListener(p.names[0], "")
-			got := p.guard.Authenticate(&ci)
+			var pw []byte
+			if ci.HasPassword {
+				pw = []byte(tc.pw)
+			}
+			got := p.guard.Authenticate(&ci, pw)
 			if got != tc.want || mqtt.ConnackCodeV3(got) != tc.wantV3 {
 				t.Fatalf("got %v (v3 %d), want %v (v3 %d)", got, mqtt.ConnackCodeV3(got), tc.want, tc.wantV3)
 			}

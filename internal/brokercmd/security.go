@@ -84,7 +84,7 @@ func (g *guard) Reload() error {
 	return errors.Join(errs...)
 }
 
-func (g *guard) Authenticate(ci *broker.ClientInfo) mqtt.ReasonCode {
+func (g *guard) Authenticate(ci *broker.ClientInfo, password []byte) mqtt.ReasonCode {
 	if ci.Listener() == bridgeListener {
 		return mqtt.Success // our own bridges, in process
 	}
@@ -104,7 +104,7 @@ func (g *guard) Authenticate(ci *broker.ClientInfo) mqtt.ReasonCode {
 		ci.Username, ci.HasUsername = ci.CertCommonName, true
 		return mqtt.Success
 	}
-	err := sc.authenticate(ci.Username, ci.HasUsername, []byte(ci.Password), ci.HasPassword)
+	err := sc.authenticate(ci.Username, ci.HasUsername, password, ci.HasPassword)
 	switch {
 	case err == nil:
 		return mqtt.Success

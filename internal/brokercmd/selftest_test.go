@@ -82,8 +82,8 @@ func TestSelftestTLSCredentials(t *testing.T) {
 		Listeners: []broker.ListenerConfig{{Name: "tls", Addr: "127.0.0.1:0",
 			TLS: &tls.Config{Certificates: []tls.Certificate{pair}}}},
 		SysInterval: broker.DefaultSysInterval,
-		Authenticator: broker.AuthenticatorFunc(func(ci *broker.ClientInfo) mqtt.ReasonCode {
-			if ci.Username != "alice" || string(ci.Password) != "s3cret" {
+		Authenticator: broker.AuthenticatorFunc(func(ci *broker.ClientInfo, password []byte) mqtt.ReasonCode {
+			if ci.Username != "alice" || string(password) != "s3cret" {
 				return mqtt.BadUserNameOrPassword
 			}
 			return mqtt.Success

@@ -78,8 +78,8 @@ var secureKinds = []struct {
 				{Name: "tcp", Addr: "127.0.0.1:0"},
 				{Name: "tls", Addr: "127.0.0.1:0", TLS: &tls.Config{Certificates: []tls.Certificate{pair}}},
 			},
-			Authenticator: broker.AuthenticatorFunc(func(ci *broker.ClientInfo) mqtt.ReasonCode {
-				if ci.Username == "alice" && string(ci.Password) == "secret" {
+			Authenticator: broker.AuthenticatorFunc(func(ci *broker.ClientInfo, password []byte) mqtt.ReasonCode {
+				if ci.Username == "alice" && string(password) == "secret" {
 					return mqtt.Success
 				}
 				return mqtt.NotAuthorized // as mosquitto, also for a wrong password

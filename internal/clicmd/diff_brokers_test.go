@@ -167,8 +167,8 @@ func startDiffMqbroker(_ context.Context, _ *diffEnv, auth bool) (*diffBroker, e
 		Logger:    logger, Verbose: true,
 	}
 	if auth {
-		opts.Authenticator = broker.AuthenticatorFunc(func(ci *broker.ClientInfo) mqtt.ReasonCode {
-			if p, ok := diffUsers[ci.Username]; ok && ci.HasUsername && string(ci.Password) == p {
+		opts.Authenticator = broker.AuthenticatorFunc(func(ci *broker.ClientInfo, password []byte) mqtt.ReasonCode {
+			if p, ok := diffUsers[ci.Username]; ok && ci.HasUsername && string(password) == p {
 				return mqtt.Success
 			}
 			return mqtt.NotAuthorized

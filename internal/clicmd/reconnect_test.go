@@ -110,7 +110,7 @@ func TestSubReconnectRefused(t *testing.T) {
 			lost := tl.errb.when("reconnecting")
 			stop()
 			waitFor(t, lost, done, tl, "the warning")
-			rb.start(t, port, broker.Options{Authenticator: broker.AuthenticatorFunc(func(*broker.ClientInfo) mqtt.ReasonCode {
+			rb.start(t, port, broker.Options{Authenticator: broker.AuthenticatorFunc(func(*broker.ClientInfo, []byte) mqtt.ReasonCode {
 				return mqtt.NotAuthorized
 			})})
 			select {

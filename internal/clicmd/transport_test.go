@@ -19,7 +19,7 @@ type remoteLog struct {
 	addrs []string // "listener remote-host"
 }
 
-func (l *remoteLog) Authenticate(ci *broker.ClientInfo) mqtt.ReasonCode {
+func (l *remoteLog) Authenticate(ci *broker.ClientInfo, _ []byte) mqtt.ReasonCode {
 	host, _, _ := net.SplitHostPort(ci.RemoteAddr)
 	l.mu.Lock()
 	defer l.mu.Unlock()

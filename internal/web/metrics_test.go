@@ -65,7 +65,7 @@ func value(fams map[string]*dto.MetricFamily, name, labels string) float64 {
 // /metrics reports, parsed with the Prometheus text parser.
 func TestMetricsAfterWorkload(t *testing.T) {
 	bo := broker.Options{
-		Authenticator: broker.AuthenticatorFunc(func(ci *broker.ClientInfo) mqtt.ReasonCode {
+		Authenticator: broker.AuthenticatorFunc(func(ci *broker.ClientInfo, password []byte) mqtt.ReasonCode {
 			if ci.Username == "mallory" {
 				return mqtt.BadUserNameOrPassword
 			}

@@ -473,8 +473,8 @@ var mutations = []mutation{
 		Name:     "i12.4-client-id-not-copied",
 		File:     "internal/broker/handle_connect.go",
 		Why:      "the session table's client id aliases the CONNECT packet: it pins the packet (and its password bytes)",
-		Original: `ci := &ClientInfo{ClientID: strings.Clone(p.ClientID),`,
-		Replace:  `ci := &ClientInfo{ClientID: p.ClientID,`,
+		Original: `ci.ClientID, ci.CertCommonName, ci.Version = strings.Clone(p.ClientID), cn, p.Version`,
+		Replace:  `ci.ClientID, ci.CertCommonName, ci.Version = p.ClientID, cn, p.Version`,
 	},
 	{
 		Name:     "i12.4b-outbound-alias-not-copied",
