@@ -58,7 +58,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Usage:   "MQTT load generator: throughput, loss, latency and memory of a broker",
 		Version: version.Version,
 		UsageText: "mqbench [flags] p2p|fanout|latency|idle|slow\n" +
-			"mqbench table RESULTS.jsonl...   (medians and ratios of --json results by --label)",
+			"mqbench table RESULTS.jsonl...   (medians and ratios of --json results by --label)\n" +
+			"mqbench [-d D] webview URL       (make the requests of an open mqbroker web view page, without a browser)",
 		Description: "Scenarios:\n" +
 			"  p2p      N publishers -> N subscribers, publisher i on topic bench/i (default 10 pairs, 200000 msgs)\n" +
 			"  fanout   1 publisher -> M subscribers of one topic, QoS 0 or 1 (default 100 subscribers, 10000 msgs)\n" +
@@ -97,6 +98,9 @@ func action(c *cli.Context) error {
 	scenario := c.Args().First()
 	if scenario == "table" {
 		return tableAction(c, c.Args().Tail())
+	}
+	if scenario == "webview" {
+		return webviewAction(c, c.Args().Tail())
 	}
 	if c.NArg() > 1 {
 		if c.App.Metadata["reparsed"] != nil {

@@ -152,6 +152,10 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"bad protocol", []string{"-V", "7", "p2p"}, "protocol version"},
 		{"extra argument", []string{"p2p", "latency"}, "unexpected arguments"},
 		{"table without files", []string{"table"}, "table"},
+		{"webview without a URL", []string{"webview"}, "web view's URL"},
+		{"webview of a remote host", []string{"webview", "http://192.0.2.1:8080"}, "loopback"},
+		{"webview of no URL", []string{"webview", "127.0.0.1:8080"}, "not an http"},
+		{"webview with nothing listening", []string{"-d", "5s", "webview", "http://127.0.0.1:1"}, "refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
