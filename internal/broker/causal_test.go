@@ -42,8 +42,12 @@ func causalTries(def int) int {
 // mosquitto limitation (no specification clause requires this order; the
 // conformance issue does, from what users' test suites assume), so for
 // mosquitto those modes are run a few times and logged, not failed.
+//
+// It runs in parallel with the other long causal test, and its two
+// servers' runs at the same time (test time, issue 14).
 func TestCausalOrder(t *testing.T) {
-	eachServer(t, anonConf, func(t *testing.T, s *server) {
+	t.Parallel()
+	eachServerParallel(t, anonConf, func(t *testing.T, s *server) {
 		for _, v := range []mqtt.Version{mqtt.V311, mqtt.V5} {
 			for _, qos := range []mqtt.QoS{0, 1, 2} {
 				for _, mode := range []selftest.CausalMode{selftest.CausalFresh, selftest.CausalHot, selftest.CausalBusy} {
@@ -77,6 +81,7 @@ func TestCausalOrder(t *testing.T) {
 // joins the event loop after its handshake (loop_tls.go), a WebSocket
 // after its upgrade (loop_ws.go).
 func TestCausalOrderTransports(t *testing.T) {
+	t.Parallel()
 	files := clienttest.NewTLSFiles(t)
 	pem, err := os.ReadFile(files.CACert)
 	if err != nil {
@@ -93,9 +98,9 @@ func TestCausalOrderTransports(t *testing.T) {
 		t.Run(tr.scheme, func(t *testing.T) {
 			// mosquitto 2.0.11 starts a websockets listener only after a
 			// plain one ("Unable to start any listening sockets" otherwise).
-			conf := fmt.Sprintf("listener %d 127.0.0.1\nlistener {port} 127.0.0.1\n", clienttest.FreePort(t)) +
+			conf := "listener {freeport} 127.0.0.1\nlistener {port} 127.0.0.1\n" +
 				tr.conf + "allow_anonymous true\nsys_interval 0\n"
-			eachServer(t, conf, func(t *testing.T, s *server) {
+			eachServerParallel(t, conf, func(t *testing.T, s *server) {
 				for _, v := range []mqtt.Version{mqtt.V311, mqtt.V5} {
 					for _, mode := range []selftest.CausalMode{selftest.CausalFresh, selftest.CausalHot, selftest.CausalBusy} {
 						tries := causalTries(100)

@@ -104,6 +104,9 @@ func newServer(t *testing.T, name, conf string) *server {
 	t.Helper()
 	s := &server{name: name, port: clienttest.FreePort(t), dir: t.TempDir()}
 	conf = strings.ReplaceAll(conf, "{dir}", s.dir)
+	for strings.Contains(conf, "{freeport}") { // another port of this server's own
+		conf = strings.Replace(conf, "{freeport}", strconv.Itoa(clienttest.FreePort(t)), 1)
+	}
 	s.conf = strings.ReplaceAll(conf, "{port}", strconv.Itoa(s.port))
 	s.start(t)
 	t.Cleanup(func() {
@@ -158,6 +161,24 @@ func eachServer(t *testing.T, conf string, body func(t *testing.T, s *server)) {
 	t.Helper()
 	for _, name := range []string{"mqbroker", "mosquitto"} {
 		t.Run(name, func(t *testing.T) {
+			if name == "mosquitto" {
+				testtool.Require(t, "mosquitto")
+			}
+			body(t, newServer(t, name, conf))
+		})
+	}
+}
+
+// eachServerParallel is eachServer with the two servers' runs at the
+// same time (t.Parallel), for long tests that spend much of their time
+// waiting (the causal-order probes: mosquitto's documented losses cost a
+// second each). Its caller must be parallel or not depend on ordering
+// with other tests.
+func eachServerParallel(t *testing.T, conf string, body func(t *testing.T, s *server)) {
+	t.Helper()
+	for _, name := range []string{"mqbroker", "mosquitto"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			if name == "mosquitto" {
 				testtool.Require(t, "mosquitto")
 			}
