@@ -62,10 +62,18 @@ run: build
 	./$(BIN)/mqbroker --data data
 
 # vet + the whole suite under the race detector + each fuzzer briefly (CI runs exactly this).
+# The fuzzers run alongside the suite, whose long tests mostly wait (its
+# CPU use averages about one core of two); their output follows the
+# suite's. Either failing fails the target.
 test: build
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 15m ./...
-	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
+	@fuzzlog=$$(mktemp); \
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME) >"$$fuzzlog" 2>&1 & fuzz=$$!; \
+	rc=0; $(GO) test -race -count=1 -timeout 15m ./... || rc=$$?; \
+	frc=0; wait $$fuzz || frc=$$?; \
+	cat "$$fuzzlog"; rm -f "$$fuzzlog"; \
+	if [ $$frc != 0 ]; then echo "make test: the fuzzers failed (exit $$frc)"; fi; \
+	[ $$rc = 0 ] && [ $$frc = 0 ]
 
 test-short:
 	$(GO) test -count=1 ./...
