@@ -250,29 +250,19 @@ func (f *fdConn) opErr(op string, err error) error {
 
 // RemoteAddr asks the kernel (nothing calls it on the hot path; the
 // connection's ClientInfo keeps the address from accept).
-func (f *fdConn) RemoteAddr() net.Addr {
-	if !f.hold() {
-		return nil
-	}
-	defer f.release()
-	sa, err := syscall.Getpeername(int(f.fd))
-	if err != nil {
-		return nil
-	}
-	ap, err := netip.ParseAddrPort(sockaddrString(sa))
-	if err != nil {
-		return nil
-	}
-	return net.TCPAddrFromAddrPort(ap)
-}
+func (f *fdConn) RemoteAddr() net.Addr { return f.kernelAddr(syscall.Getpeername) }
 
 // LocalAddr asks the kernel (nothing calls it on the hot path).
-func (f *fdConn) LocalAddr() net.Addr {
+func (f *fdConn) LocalAddr() net.Addr { return f.kernelAddr(syscall.Getsockname) }
+
+// kernelAddr is the address name (getpeername or getsockname) gives for
+// the socket, nil once it is closed or on an error.
+func (f *fdConn) kernelAddr(name func(fd int) (syscall.Sockaddr, error)) net.Addr {
 	if !f.hold() {
 		return nil
 	}
 	defer f.release()
-	sa, err := syscall.Getsockname(int(f.fd))
+	sa, err := name(int(f.fd))
 	if err != nil {
 		return nil
 	}
