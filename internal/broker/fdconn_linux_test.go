@@ -84,9 +84,13 @@ func TestFDConnRemoteAddr(t *testing.T) {
 // at the write deadline with a timeout (the slow-consumer close).
 func TestFDConnWriteDeadline(t *testing.T) {
 	f, _ := rawPair(t, "tcp4", "127.0.0.1:0")
+	// The buffer is made before the deadline is set: zeroing 64 MiB can
+	// take longer than the deadline on a busy machine, and a write that
+	// starts after its deadline writes nothing.
+	buf := make([]byte, 64<<20)
 	f.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
 	start := time.Now()
-	n, err := f.Write(make([]byte, 64<<20))
+	n, err := f.Write(buf)
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Write: %d, %v; want a timeout", n, err)
