@@ -570,4 +570,11 @@ var mutations = []mutation{
 		Original: "\t\t\t\tc.sess.trimIdle()\n",
 		Replace:  "\t\t\t\t_ = c.sess\n",
 	},
+	{
+		Name:     "i17-sesstable-shift-off-by-one",
+		File:     "internal/broker/sesstable.go",
+		Why:      "deleting a session leaves a later one of its probe run where lookups stop before it: a reconnecting client gets a fresh session",
+		Original: "if (j-home)&mask >= (j-i)&mask {",
+		Replace:  "if (j-home)&mask > (j-i)&mask {",
+	},
 }
