@@ -159,14 +159,7 @@ func startInProcess(t *testing.T, opts broker.Options, port int) (stop func(kill
 // installed (fails under CI=true).
 func eachServer(t *testing.T, conf string, body func(t *testing.T, s *server)) {
 	t.Helper()
-	for _, name := range []string{"mqbroker", "mosquitto"} {
-		t.Run(name, func(t *testing.T) {
-			if name == "mosquitto" {
-				testtool.Require(t, "mosquitto")
-			}
-			body(t, newServer(t, name, conf))
-		})
-	}
+	forEachServer(t, conf, false, body)
 }
 
 // eachServerParallel is eachServer with the two servers' runs at the
@@ -176,9 +169,16 @@ func eachServer(t *testing.T, conf string, body func(t *testing.T, s *server)) {
 // with other tests.
 func eachServerParallel(t *testing.T, conf string, body func(t *testing.T, s *server)) {
 	t.Helper()
+	forEachServer(t, conf, true, body)
+}
+
+func forEachServer(t *testing.T, conf string, parallel bool, body func(t *testing.T, s *server)) {
+	t.Helper()
 	for _, name := range []string{"mqbroker", "mosquitto"} {
 		t.Run(name, func(t *testing.T) {
-			t.Parallel()
+			if parallel {
+				t.Parallel()
+			}
 			if name == "mosquitto" {
 				testtool.Require(t, "mosquitto")
 			}
