@@ -26,10 +26,6 @@ func (c *conn) handleConnect(p *mqtt.Connect) error {
 	// is filled in here (clientID reads it); the Authenticator sees it
 	// before the connection is attached.
 	ci := c.info
-	if ci == nil { // a test's conn, not made by newConn
-		ci = new(ClientInfo)
-		c.info = ci
-	}
 	cn := c.certCommonName()
 	ci.ClientID, ci.CertCommonName, ci.Version = strings.Clone(p.ClientID), cn, p.Version
 	v5 := p.Version == mqtt.V5
