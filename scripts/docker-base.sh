@@ -14,7 +14,9 @@
 # builds the image without Docker Hub. The final stage is FROM scratch and
 # needs no base image. Needs root, buildah and debootstrap.
 #
-# Environment: MIRROR (default http://deb.debian.org/debian).
+# It does nothing when the image is already there (FORCE=1 makes it again).
+#
+# Environment: MIRROR (default http://deb.debian.org/debian), FORCE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -23,12 +25,17 @@ log() { printf '%s\n' "docker-base.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, buildah's storage)"
-for tool in buildah debootstrap go; do
-  command -v "$tool" >/dev/null 2>&1 || die "$tool not found (apt-get install $tool)"
-done
+command -v buildah >/dev/null 2>&1 || die "buildah not found (apt-get install buildah)"
 
 image=$(awk '$1 == "FROM" { print $2; exit }' Dockerfile)
 [[ $image =~ ^golang:([0-9.]+)-([a-z]+)$ ]] || die "the Dockerfile's first FROM is $image, not golang:VERSION-SUITE"
+if [ "${FORCE:-0}" != 1 ] && buildah inspect --type image "docker.io/library/$image" >/dev/null 2>&1; then
+  log "docker.io/library/$image is already there (FORCE=1 makes it again)"
+  exit 0
+fi
+for tool in debootstrap go; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool not found (apt-get install $tool)"
+done
 goversion=${BASH_REMATCH[1]}
 suite=${BASH_REMATCH[2]}
 have=$(go env GOVERSION)

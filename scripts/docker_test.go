@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/mqkit/mqkit/internal/testtool"
 )
 
 // imageConfig is the part of `buildah inspect --type image` this test reads
@@ -50,9 +48,9 @@ func TestDockerImage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a container image (about 2 minutes the first time)")
 	}
-	testtool.RequireAll(t, "buildah", "unshare", "nsenter", "chroot", "ip")
+	requireTools(t, "apt-get install buildah debootstrap iproute2 util-linux", "buildah", "debootstrap", "unshare", "nsenter", "chroot", "ip")
 	if os.Geteuid() != 0 {
-		testtool.SkipOrFail(t, "building and mounting images needs root")
+		skipOrFail(t, "building and mounting images needs root")
 	}
 	root := repoRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
@@ -69,11 +67,7 @@ func TestDockerImage(t *testing.T) {
 		return strings.TrimSpace(out.String())
 	}
 
-	base := "docker.io/library/" + strings.Fields(strings.SplitN(readRepoFile(t, root, "Dockerfile"), "\nFROM ", 2)[1])[0]
-	if exec.CommandContext(ctx, "buildah", "inspect", "--type", "image", base).Run() != nil { // not made yet
-		testtool.RequireAll(t, "debootstrap")
-		run("scripts/docker-base.sh")
-	}
+	run("scripts/docker-base.sh") // the golang base image, unless it is there already
 	const tag = "localhost/mqkit-test:image"
 	const version = "v9.9.9-imagetest"
 	run("buildah", "bud", "--pull=never", "--isolation", "chroot", "--format", "docker",
