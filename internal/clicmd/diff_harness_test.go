@@ -360,6 +360,27 @@ func runDiff(ctx context.Context, e *diffEnv, c *dcase, fam diffFamily, start br
 	return run, nil
 }
 
+// subAcks is the number of SUBACK and UNSUBACK packets a subscriber with
+// args gets before it settles: one SUBSCRIBE for all its -t, then one
+// UNSUBSCRIBE for all its -U (both tools send them in that order, the
+// UNSUBSCRIBE once the SUBACK came). The feed waits for both, or a message
+// published between them reaches one tool and not the other by timing.
+func subAcks(args []string) int {
+	var sub, unsub bool
+	for _, a := range args {
+		switch a {
+		case "-t", "--topic":
+			sub = true
+		case "-U", "--unsubscribe":
+			unsub = true
+		}
+	}
+	if sub && unsub {
+		return 2
+	}
+	return 1
+}
+
 // runStep runs one tool invocation; a subscriber that subscribes gets the
 // step's messages once its SUBACK is sent, then runs to its end (or is
 // killed with SIGKILL when the step says so).
@@ -391,13 +412,14 @@ func runStep(ctx context.Context, e *diffEnv, b *diffBroker, fam diffFamily, s d
 		return res, err
 	}
 	if s.tool == "sub" && (s.feed != nil || s.kill) {
+		acks := subAcks(args)
 		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 		err := until(wctx, func() bool {
 			select {
 			case <-p.exited:
 				return true
 			default:
-				return b.subacks() > before
+				return b.subacks() >= before+acks
 			}
 		})
 		wcancel()
