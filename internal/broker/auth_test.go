@@ -72,7 +72,7 @@ func TestAuthenticatorSeesClientInfo(t *testing.T) {
 	c, _ := mustConnect(t, addr, p)
 	mu.Lock()
 	if seen.ClientID != "who" || seen.Username != "alice" || !seen.HasUsername || seen.Listener() != "tcp" ||
-		seen.Version != mqtt.V311 || !strings.HasPrefix(seen.RemoteAddr, "127.0.0.1:") {
+		seen.Version != mqtt.V311 || !strings.HasPrefix(seen.RemoteAddr(), "127.0.0.1:") {
 		t.Errorf("ClientInfo %+v", seen)
 	}
 	mu.Unlock()

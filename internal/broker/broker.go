@@ -171,14 +171,14 @@ func (b *Broker) Serve(ctx context.Context) error {
 // listener called listenerName. It returns at once; the connection is
 // served until it ends or the broker shuts down.
 func (b *Broker) ServeConn(nc net.Conn, listenerName string) error {
-	return b.startConn(nc, newListenerOf(nil, ListenerConfig{Name: listenerName}), "")
+	return b.startConn(nc, newListenerOf(nil, ListenerConfig{Name: listenerName}), peerAddr{})
 }
 
 // ServeBridgeConn is ServeConn for the local side of one of the broker's
 // own bridges (a mosquitto "connection"): as mosquitto's bridges, it may
 // publish to $SYS and $share topics, which clients may not (dollar.go).
 func (b *Broker) ServeBridgeConn(nc net.Conn, listenerName string) error {
-	return b.startConn(nc, newListenerOf(nil, ListenerConfig{Name: listenerName, bridge: true}), "")
+	return b.startConn(nc, newListenerOf(nil, ListenerConfig{Name: listenerName, bridge: true}), peerAddr{})
 }
 
 // errTooManyConnections refuses a connection beyond Options.MaxConnections.
@@ -192,7 +192,7 @@ var errTooManyConnections = errors.New("broker: too many connections")
 // time cannot overshoot it).
 //
 // remote is the client's address, "" to ask nc.
-func (b *Broker) startConn(nc net.Conn, l *listener, remote string) error {
+func (b *Broker) startConn(nc net.Conn, l *listener, remote peerAddr) error {
 	b.mu.Lock()
 	if b.shuttingDown {
 		b.mu.Unlock()

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -50,10 +52,9 @@ type conn struct {
 	started     bool // CONNECT handled
 	// set during CONNECT, read-only afterwards (with the fields below;
 	// placed here to fill the padding before the atomics)
-	version  mqtt.Version
-	bridge   bool        // 3.1/3.1.1 CONNECT with mosquitto's try_private bit
-	onLoop   atomic.Bool // read by the event loop (close posts to it); here, in padding
-	deferred *[]*conn    // during a read job: its worker's list of connections to flush (kick)
+	version mqtt.Version
+	bridge  bool        // 3.1/3.1.1 CONNECT with mosquitto's try_private bit
+	onLoop  atomic.Bool // read by the event loop (close posts to it); here, in padding
 
 	// set during CONNECT, read-only afterwards; published by connected.
 	sendWindow  int32  // outgoing QoS 1/2 inflight limit for this client
@@ -84,19 +85,30 @@ type conn struct {
 
 	// closeCode is the v5 DISCONNECT close queued (0: none), for the flow
 	// view; it and reason (a CloseReason, set once by close: closeReason)
-	// take the padding before closeOnce (TestConnSizeClass).
+	// take the padding before closeState (TestConnSizeClass).
 	closeCode mqtt.ReasonCode
 	reason    uint8
-
-	closeOnce sync.Once
+	// closeState is close's sync.Once in 4 bytes instead of 12 (issue 17):
+	// closeOpen, closeRunning, closeDone.
+	closeState atomic.Uint32
 }
+
+const (
+	closeOpen    = iota // close has not been called
+	closeRunning        // the first close call is running
+	closeDone           // it returned
+)
 
 // connExtra is what a connection needs that a bare socket read by the
 // event loop (fdConn) does not.
 type connExtra struct {
-	g    *goReader  // goroutine path: its reader (nil on the loop)
-	src  *tlsSource // TLS that can join the loop: the socket under it (loop_tls.go)
-	wsIn *wsIn      // WebSocket the loop can read: its frame decoder (loop_ws.go)
+	// deferred: during a read job on a worker, the worker's list of
+	// connections to flush (kick); on the loop, deferredList gives the
+	// loop's.
+	deferred *[]*conn
+	g        *goReader  // goroutine path: its reader (nil on the loop)
+	src      *tlsSource // TLS that can join the loop: the socket under it (loop_tls.go)
+	wsIn     *wsIn      // WebSocket the loop can read: its frame decoder (loop_ws.go)
 }
 
 // outQueue is a connection's outbound queue (conn_write.go) and the
@@ -130,16 +142,29 @@ func (c *conn) queue() *outQueue {
 	return c.oq
 }
 
-// newConn makes the connection of nc; remote is the client's address,
-// "" to ask nc. The ClientInfo is made here, holding the address (and
+// peerAddr is a client's address as accept has it: an IPv4 address and
+// port kept as they are, with no string made (issue 17), or any other as
+// text; the zero value asks the socket.
+type peerAddr struct {
+	ip4  netip.AddrPort
+	text string
+}
+
+// newConn makes the connection of nc; remote is the client's address
+// (zero: ask nc). The ClientInfo is made here, holding the address (and
 // any certificate name of a PROXY header) until CONNECT fills it in.
-func newConn(b *Broker, nc net.Conn, lis *listener, remote string) *conn {
-	if remote == "" {
+func newConn(b *Broker, nc net.Conn, lis *listener, remote peerAddr) *conn {
+	c := &conn{b: b, nc: nc, lis: lis, problemInfo: true, info: new(ClientInfo)}
+	switch {
+	case remote.ip4.Addr().Is4():
+		c.info.ip4, c.info.port, c.info.isIP4 = remote.ip4.Addr().As4(), remote.ip4.Port(), true
+	case remote.text != "":
+		c.info.SetRemoteAddr(remote.text)
+	default:
 		if a := nc.RemoteAddr(); a != nil {
-			remote = a.String()
+			c.info.SetRemoteAddr(a.String())
 		}
 	}
-	c := &conn{b: b, nc: nc, lis: lis, problemInfo: true, info: &ClientInfo{RemoteAddr: remote}}
 	c.lp.lastPkt = time.Now().UnixNano() // accepted: the connect timeout counts from here
 	if _, ok := nc.(*fdConn); ok {       // accepted for the loop (fdconn_linux.go)
 		c.tcp = true
@@ -169,7 +194,7 @@ func (c *conn) clientID() string {
 // remote is the client's address (PROXY: the one in the header).
 func (c *conn) remote() string {
 	if ci := c.info; ci != nil {
-		return ci.RemoteAddr
+		return ci.RemoteAddr()
 	}
 	return ""
 }
@@ -469,11 +494,29 @@ func (c *conn) kick(by *conn) {
 	if !c.writing.CompareAndSwap(false, true) {
 		return // a write job or a deferred flush will see the item
 	}
-	if by == nil || by.deferred == nil || !c.tcp {
+	var list *[]*conn
+	if by != nil && c.tcp {
+		list = by.deferredList()
+	}
+	if list == nil {
 		c.b.workers.submit(job{c: c, kind: jobWrite})
 		return
 	}
-	*by.deferred = append(*by.deferred, c)
+	*list = append(*list, c)
+}
+
+// deferredList is the list of the connections whose writes c's running
+// read job defers (kick): its loop's or its worker's; nil outside a read
+// job. Only c's reader calls it. (Not a conn field: issue 17, an idle
+// connection's memory.)
+func (c *conn) deferredList() *[]*conn {
+	if c.lp.handling {
+		return c.b.loop.deferredList()
+	}
+	if c.x != nil {
+		return c.x.deferred
+	}
+	return nil
 }
 
 // flushDeferred writes the queues of the connections kicked during this
@@ -481,15 +524,16 @@ func (c *conn) kick(by *conn) {
 // before the job waits for anything (flow.wait), so a deferred write never
 // waits for the reader.
 func (c *conn) flushDeferred() {
-	if c.deferred == nil {
+	dl := c.deferredList()
+	if dl == nil {
 		return
 	}
-	list := *c.deferred
+	list := *dl
 	for i, x := range list {
 		list[i] = nil
 		x.flushInline()
 	}
-	*c.deferred = list[:0]
+	*dl = list[:0]
 }
 
 // flushInline writes c's queue on the calling goroutine without ever
@@ -688,42 +732,50 @@ func (c *conn) closeFor(err error) {
 // It never blocks and may be called from any goroutine, also with the
 // broker or a session lock held.
 func (c *conn) close(reason CloseReason, code mqtt.ReasonCode) {
-	c.closeOnce.Do(func() {
-		c.reason = uint8(reason) // CloseReason values are small (closereason.go)
-		if code == 0 {
-			code = reason.disconnectCode()
+	if !c.closeState.CompareAndSwap(closeOpen, closeRunning) {
+		// As with sync.Once, a caller that lost the race returns once the
+		// close it lost to is complete. That close never waits (a few
+		// locks, a post to the loop), so yielding until then is brief.
+		for c.closeState.Load() != closeDone {
+			runtime.Gosched()
 		}
-		var final mqtt.Packet
-		if code.IsError() && c.connected.Load() && c.version == mqtt.V5 {
-			d := &mqtt.Disconnect{Code: code}
-			if c.problemInfo && reason == CloseProtocolError {
-				// Reason String is allowed on DISCONNECT whatever Request
-				// Problem Information says.
-				d.Props.SetReasonString(code.String())
-			}
-			final = d
+		return
+	}
+	defer c.closeState.Store(closeDone) // even if the close panics, as sync.Once
+	c.reason = uint8(reason)            // CloseReason values are small (closereason.go)
+	if code == 0 {
+		code = reason.disconnectCode()
+	}
+	var final mqtt.Packet
+	if code.IsError() && c.connected.Load() && c.version == mqtt.V5 {
+		d := &mqtt.Disconnect{Code: code}
+		if c.problemInfo && reason == CloseProtocolError {
+			// Reason String is allowed on DISCONNECT whatever Request
+			// Problem Information says.
+			d.Props.SetReasonString(code.String())
 		}
-		c.qmu.Lock()
-		if final != nil {
-			q := c.queue()
-			q.items = append(q.items, outItem{kind: itemPacket, pkt: final})
-			c.closeCode = code
-		}
-		c.closed = true
-		c.qmu.Unlock()
-		c.qmu.Lock()
-		c.closingNow.Store(true)
-		if c.oq != nil && c.oq.closed != nil {
-			close(c.oq.closed)
-		}
-		c.qmu.Unlock()
-		if c.onLoop.Load() {
-			c.b.loop.post(loopPost{c: c, kind: postClose})
-		} else {
-			_ = c.nc.SetReadDeadline(time.Now())
-		}
-		c.limitWrite()
-	})
+		final = d
+	}
+	c.qmu.Lock()
+	if final != nil {
+		q := c.queue()
+		q.items = append(q.items, outItem{kind: itemPacket, pkt: final})
+		c.closeCode = code
+	}
+	c.closed = true
+	c.qmu.Unlock()
+	c.qmu.Lock()
+	c.closingNow.Store(true)
+	if c.oq != nil && c.oq.closed != nil {
+		close(c.oq.closed)
+	}
+	c.qmu.Unlock()
+	if c.onLoop.Load() {
+		c.b.loop.post(loopPost{c: c, kind: postClose})
+	} else {
+		_ = c.nc.SetReadDeadline(time.Now())
+	}
+	c.limitWrite()
 }
 
 // finalFlush is the write time allowed after close: a slow consumer

@@ -50,8 +50,8 @@ func TestInlineFlushNeverBlocks(t *testing.T) {
 	}
 	t.Cleanup(func() { close(b.done) })
 	srv, cli := tcpPair(t)
-	c := newConn(b, srv, &listener{}, "")
-	by := &conn{b: b, deferred: new([]*conn)} // a read job
+	c := newConn(b, srv, &listener{}, peerAddr{})
+	by := &conn{b: b, x: &connExtra{deferred: new([]*conn)}} // a read job
 	// 64 KiB payloads until the socket buffers are certainly full: each
 	// round is one deferred flush, which must return while nobody reads.
 	payload := make([]byte, 64<<10)

@@ -64,6 +64,20 @@ func newFDConn(fd int) *fdConn {
 	return &fdConn{fd: int32(fd)}
 }
 
+// sockaddrPeer is sa as a peerAddr: an IPv4 peer (or an IPv4-mapped
+// IPv6 one, which net.TCPAddr formats as IPv4) without formatting it.
+func sockaddrPeer(sa syscall.Sockaddr) peerAddr {
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return peerAddr{ip4: netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))}
+	case *syscall.SockaddrInet6:
+		if ip := netip.AddrFrom16(a.Addr); ip.Is4In6() {
+			return peerAddr{ip4: netip.AddrPortFrom(ip.Unmap(), uint16(a.Port))}
+		}
+	}
+	return peerAddr{text: sockaddrString(sa)}
+}
+
 // sockaddrString formats sa exactly as the net package's TCPAddr.String
 // does for the same peer (mosquitto's log lines show it).
 func sockaddrString(sa syscall.Sockaddr) string {
@@ -412,6 +426,6 @@ func (l *listener) serveRaw() bool {
 			continue
 		}
 		backoff = 0
-		l.accept(newFDConn(nfd), sockaddrString(sa))
+		l.accept(newFDConn(nfd), sockaddrPeer(sa))
 	}
 }

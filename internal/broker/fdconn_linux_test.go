@@ -52,7 +52,44 @@ func rawPair(t *testing.T, network, addr string) (*fdConn, net.Conn) {
 	if got, want := sockaddrString(sa), cli.LocalAddr().String(); got != want {
 		t.Errorf("accept's address %q, want %q", got, want)
 	}
+	if got, want := peerString(sockaddrPeer(sa)), cli.LocalAddr().String(); got != want {
+		t.Errorf("accept's address through the ClientInfo %q, want %q", got, want)
+	}
 	return f, cli
+}
+
+// peerString is the RemoteAddr of a ClientInfo made from p, as newConn
+// makes it.
+func peerString(p peerAddr) string {
+	c := newConn(nil, nil, nil, p)
+	return c.info.RemoteAddr()
+}
+
+// The loop's accept keeps an IPv4 peer, and an IPv4-mapped IPv6 one,
+// without a string (issue 17), and gives back what the net package
+// would show: sockaddrString.
+func TestSockaddrPeer(t *testing.T) {
+	mapped := syscall.SockaddrInet6{Port: 1883}
+	copy(mapped.Addr[:], net.ParseIP("192.0.2.1").To16())
+	v6 := syscall.SockaddrInet6{Port: 8883}
+	copy(v6.Addr[:], net.ParseIP("2001:db8::7"))
+	for _, tc := range []struct {
+		sa     syscall.Sockaddr
+		inline bool
+	}{
+		{&syscall.SockaddrInet4{Addr: [4]byte{198, 51, 100, 7}, Port: 40000}, true},
+		{&syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: 0}, true},
+		{&mapped, true},
+		{&v6, false},
+	} {
+		p := sockaddrPeer(tc.sa)
+		if got, want := peerString(p), sockaddrString(tc.sa); got != want {
+			t.Errorf("%+v: %q, want %q", tc.sa, got, want)
+		}
+		if inline := p.text == ""; inline != tc.inline {
+			t.Errorf("%+v: kept inline %v, want %v", tc.sa, inline, tc.inline)
+		}
+	}
 }
 
 // The client's address is formatted as net.TCPConn's RemoteAddr().String()

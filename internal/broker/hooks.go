@@ -1,26 +1,80 @@
 package broker
 
-import "github.com/mqkit/mqkit/internal/mqtt"
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/mqkit/mqkit/internal/mqtt"
+)
 
 // ClientInfo describes a connecting or connected client to the
-// Authenticator and Authorizer. It must be treated as read-only.
+// Authenticator and Authorizer. It must be treated as read-only but
+// through SetRemoteAddr and SetListener.
 //
 // Every connection keeps one (issue 17: an idle connection's memory):
-// it is 96 bytes, a Go size class; the listener's name and mount point
-// are shared by its clients (Listener, MountPoint).
+// it is 80 bytes, a Go size class, and an IPv4 client's address is kept
+// in it without a string of its own (RemoteAddr formats it); the
+// listener's name and mount point are shared by its clients (Listener,
+// MountPoint).
 type ClientInfo struct {
 	ClientID string
 	Username string
 	// The password is given to Authenticate only (HasPassword: the
 	// CONNECT had one, maybe empty); never logged, never kept.
-	RemoteAddr string
+	//
 	// CertCommonName is the Common Name of a verified client certificate,
 	// "" when there is none.
 	CertCommonName string
 	where          *listenerInfo // Listener, MountPoint
-	Version        mqtt.Version
-	HasUsername    bool // the CONNECT had a user name (it may be empty)
-	HasPassword    bool
+	// The address (RemoteAddr): ip4 and port when isIP4, else *other
+	// (nil: none). A ClientInfo may be copied: SetRemoteAddr replaces
+	// other rather than change it.
+	other       *string
+	ip4         [4]byte
+	port        uint16
+	isIP4       bool
+	Version     mqtt.Version
+	HasUsername bool // the CONNECT had a user name (it may be empty)
+	HasPassword bool
+}
+
+// RemoteAddr is the client's address as net.TCPAddr.String formats it
+// ("192.0.2.1:1883", "[2001:db8::1]:1883"), or the PROXY header's; ""
+// when there is none (an in-process connection).
+func (ci *ClientInfo) RemoteAddr() string {
+	switch {
+	case ci.isIP4:
+		return netip.AddrPortFrom(netip.AddrFrom4(ci.ip4), ci.port).String()
+	case ci.other != nil:
+		return *ci.other
+	}
+	return ""
+}
+
+// SetRemoteAddr sets RemoteAddr. An IPv4 address in its canonical form
+// is kept inline, anything else as given.
+func (ci *ClientInfo) SetRemoteAddr(addr string) {
+	ci.ip4, ci.port, ci.isIP4, ci.other = [4]byte{}, 0, false, nil
+	if ap, ok := canonicalIP4(addr); ok {
+		ci.ip4, ci.port, ci.isIP4 = ap.Addr().As4(), ap.Port(), true
+	} else if addr != "" {
+		other := addr // not &addr: that would move addr to the heap on every call
+		ci.other = &other
+	}
+}
+
+// canonicalIP4 parses addr when it is an IPv4 address and port that
+// RemoteAddr gives back byte for byte.
+func canonicalIP4(addr string) (netip.AddrPort, bool) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || !ap.Addr().Is4() {
+		return netip.AddrPort{}, false
+	}
+	// netip rejects leading zeros in the address but not in the port.
+	if p := addr[strings.LastIndexByte(addr, ':')+1:]; len(p) > 1 && p[0] == '0' {
+		return netip.AddrPort{}, false
+	}
+	return ap, true
 }
 
 // listenerInfo is a listener's name and mount point, shared by the

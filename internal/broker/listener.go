@@ -117,7 +117,7 @@ func (l *listener) serve() {
 			continue
 		}
 		backoff = 0
-		l.accept(nc, "")
+		l.accept(nc, peerAddr{})
 	}
 }
 
@@ -156,8 +156,8 @@ func (l *listener) rawAccept() bool {
 // handshake: a slow header does not hold up the accept loop.
 //
 // remote is the client's address when the caller has it (the loop's
-// accept), "" to ask nc.
-func (l *listener) accept(nc net.Conn, remote string) {
+// accept), the zero peerAddr to ask nc.
+func (l *listener) accept(nc net.Conn, remote peerAddr) {
 	if max := l.cfg.MaxConnections; max > 0 && l.active.Load() >= int64(max) {
 		l.b.logc("Client connection from %s denied: max_connections exceeded.", nc.RemoteAddr())
 		nc.Close()

@@ -87,6 +87,9 @@ type loopConn struct {
 	dead    bool   // ended: finish runs or ran
 	trimmed bool   // trimIdle ran since its last packet
 	rare    bool   // its last packets came after a silence: drop its queue's arrays after the flush
+	// handling: the loop is running its packets (handle): kick defers
+	// the writes they queue to the end of the pass (deferredList).
+	handling bool
 	// reg is not the loop's: its position in Broker.conns (connSet),
 	// under Broker.mu, for every connection; here, in padding.
 	reg     int32

@@ -490,10 +490,10 @@ func (l *loop) handle(c *conn, now int64) {
 		return
 	}
 	c.lp.handled = l.pass
-	c.deferred = &l.deferred
+	c.lp.handling = true // deferredList: l.deferred
 	prev := c.lp.lastPkt
 	err := c.loopPackets(now)
-	c.deferred = nil
+	c.lp.handling = false
 	switch {
 	case err == errPaused:
 		l.unwatch(c)
@@ -515,6 +515,10 @@ func (l *loop) handle(c *conn, now int64) {
 		}
 	}
 }
+
+// deferredList is the list of the connections kicked by this pass's
+// handlers (conn.deferredList).
+func (l *loop) deferredList() *[]*conn { return &l.deferred }
 
 // flush writes what the pass queued (step 3 above).
 func (l *loop) flush() {

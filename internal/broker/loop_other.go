@@ -21,4 +21,6 @@ func (l *loop) post(loopPost) {}
 
 func (b *Broker) startLoop() *loop { return nil }
 
+func (l *loop) deferredList() *[]*conn { return nil }
+
 func (l *loop) add(c *conn) bool { return false }

@@ -370,7 +370,7 @@ func (c *conn) readProxy() error {
 	}
 	// Before CONNECT, info carries the address and the proxy's
 	// certificate identity to handleConnect (certCommonName).
-	c.info.RemoteAddr = addr
+	c.info.SetRemoteAddr(addr)
 	c.info.CertCommonName = cn
 	if c.b.cfg.ConnectionMessages {
 		c.logNewConnection()

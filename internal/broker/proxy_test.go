@@ -280,8 +280,8 @@ func TestProxyProtocolClientAddress(t *testing.T) {
 				want = nc.LocalAddr().String()
 			}
 			auth, authz := rec.seen(tc.id)
-			if auth.RemoteAddr != want || authz.RemoteAddr != want {
-				t.Errorf("Authenticator saw %q, Authorizer %q, want %q", auth.RemoteAddr, authz.RemoteAddr, want)
+			if auth.RemoteAddr() != want || authz.RemoteAddr() != want {
+				t.Errorf("Authenticator saw %q, Authorizer %q, want %q", auth.RemoteAddr(), authz.RemoteAddr(), want)
 			}
 			_, port, _ := net.SplitHostPort(addr)
 			logs.waitLine(t, "New connection from "+want+" on port "+port+".")
@@ -403,8 +403,8 @@ func TestProxyProtocolTLS(t *testing.T) {
 	}
 	c.roundTrip()
 	auth, _ := rec.seen("tls-proxied")
-	if auth.RemoteAddr != "[2001:db8::42]:4100" || auth.CertCommonName != "device-7" {
-		t.Errorf("ClientInfo: remote %q, certificate %q", auth.RemoteAddr, auth.CertCommonName)
+	if auth.RemoteAddr() != "[2001:db8::42]:4100" || auth.CertCommonName != "device-7" {
+		t.Errorf("ClientInfo: remote %q, certificate %q", auth.RemoteAddr(), auth.CertCommonName)
 	}
 	logs.wait(t, "New connection from [2001:db8::42]:4100 on port")
 
@@ -461,8 +461,8 @@ func TestProxyProtocolWebSocket(t *testing.T) {
 	if ack := sc.connect(connectPacket(mqtt.V311, "wss-proxied", true)); ack.Code != mqtt.Success {
 		t.Fatalf("CONNACK %s", ack.Code)
 	}
-	if auth, _ := rec.seen("wss-proxied"); auth.RemoteAddr != "[2001:db8::5]:443" || auth.CertCommonName != "device-7" {
-		t.Errorf("wss ClientInfo: remote %q, certificate %q", auth.RemoteAddr, auth.CertCommonName)
+	if auth, _ := rec.seen("wss-proxied"); auth.RemoteAddr() != "[2001:db8::5]:443" || auth.CertCommonName != "device-7" {
+		t.Errorf("wss ClientInfo: remote %q, certificate %q", auth.RemoteAddr(), auth.CertCommonName)
 	}
 	c, err := dialWS("PROXY TCP4 198.51.100.4 192.0.2.1 1234 80\r\n")
 	if err != nil {
@@ -472,8 +472,8 @@ func TestProxyProtocolWebSocket(t *testing.T) {
 		t.Fatalf("CONNACK %s", ack.Code)
 	}
 	c.roundTrip()
-	if auth, _ := rec.seen("ws-proxied"); auth.RemoteAddr != "198.51.100.4:1234" {
-		t.Errorf("RemoteAddr %q", auth.RemoteAddr)
+	if auth, _ := rec.seen("ws-proxied"); auth.RemoteAddr() != "198.51.100.4:1234" {
+		t.Errorf("RemoteAddr %q", auth.RemoteAddr())
 	}
 	_, port, _ := net.SplitHostPort(addr)
 	logs.waitLine(t, "New connection from 198.51.100.4:1234 on port "+port+".")
@@ -501,8 +501,8 @@ func TestProxyProtocolSSLTLV(t *testing.T) {
 	if ack := c.connect(connectPacket(mqtt.V5, "behind-tls", true)); ack.Code != mqtt.Success {
 		t.Fatalf("CONNACK %s", ack.Code)
 	}
-	if auth, _ := rec.seen("behind-tls"); auth.CertCommonName != "device-9" || auth.RemoteAddr != "203.0.113.50:5050" {
-		t.Errorf("ClientInfo: certificate %q, remote %q", auth.CertCommonName, auth.RemoteAddr)
+	if auth, _ := rec.seen("behind-tls"); auth.CertCommonName != "device-9" || auth.RemoteAddr() != "203.0.113.50:5050" {
+		t.Errorf("ClientInfo: certificate %q, remote %q", auth.CertCommonName, auth.RemoteAddr())
 	}
 	for _, tc := range []struct {
 		name string

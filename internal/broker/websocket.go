@@ -54,7 +54,7 @@ func (b *Broker) newWSServer(l *listener) *http.Server {
 		if err != nil {
 			return // Upgrade has replied with an HTTP error
 		}
-		_ = b.startConn(wsconn.New(ws, r.TLS, 100*time.Millisecond), l, "")
+		_ = b.startConn(wsconn.New(ws, r.TLS, 100*time.Millisecond), l, peerAddr{})
 	})
 	// The HTTP phase is bounded like a CONNECT (issue 12 item 5): headers
 	// within the connect timeout and wsMaxHeaderBytes, a socket left idle

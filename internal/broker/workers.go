@@ -32,9 +32,9 @@ func (j job) run(w *worker) {
 	c := j.c
 	switch j.kind {
 	case jobRead:
-		c.deferred = &w.deferred
+		c.x.deferred = &w.deferred
 		c.x.g.jobErr = c.readJob()
-		c.deferred = nil
+		c.x.deferred = nil
 		if cap(w.deferred) > 1024 {
 			w.deferred = nil // do not keep a burst's array for ever
 		}

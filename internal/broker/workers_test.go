@@ -40,7 +40,7 @@ func TestWriteJobsLoseNothing(t *testing.T) {
 				srv, cli = tcpPair(t)
 			}
 			defer cli.Close()
-			c := newConn(b, srv, &listener{}, "")
+			c := newConn(b, srv, &listener{}, peerAddr{})
 			defer srv.Close()
 			if tt.tcp && !c.tcp {
 				t.Fatal("no raw connection for a TCP socket: inline flushes are not tested")
@@ -55,7 +55,7 @@ func TestWriteJobsLoseNothing(t *testing.T) {
 					// end), sometimes pushing without deferral in between.
 					var by *conn
 					if tt.tcp {
-						by = &conn{b: b, deferred: new([]*conn)} // a read job: only its deferred list is used
+						by = &conn{b: b, x: &connExtra{deferred: new([]*conn)}} // a read job: only its deferred list is used
 						defer by.flushDeferred()
 					}
 					for i := range tt.each {
@@ -117,7 +117,7 @@ func TestWorkersEndOnShutdown(t *testing.T) {
 	start := func() (*conn, net.Conn) {
 		srv, cli := net.Pipe()
 		t.Cleanup(func() { srv.Close(); cli.Close() })
-		c := newConn(b, srv, &listener{}, "")
+		c := newConn(b, srv, &listener{}, peerAddr{})
 		c.x.g = &goReader{r: mqtt.NewReader(countingReader{c}, 0)} // as serve does
 		c.x.g.jobDone.Add(1)
 		b.workers.submit(job{c: c, kind: jobRead})
