@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
 	"github.com/mqkit/mqkit/internal/wsconn"
@@ -91,6 +92,18 @@ type conn struct {
 	// closeState is close's sync.Once in 4 bytes instead of 12 (issue 17):
 	// closeOpen, closeRunning, closeDone.
 	closeState atomic.Uint32
+
+	// sock is the socket of a connection the loop reads (nc is &sock),
+	// made with the conn by newFDConn; unused otherwise. Last, so that
+	// the fields above keep their padding.
+	sock fdConn
+}
+
+// connOf is the conn f was made in by newFDConn (every fdConn is).
+func (f *fdConn) connOf() *conn {
+	// f is &c.sock: stepping back by the field's offset stays inside c's
+	// allocation (unsafe.Pointer rule 3; -race's checkptr verifies it).
+	return (*conn)(unsafe.Add(unsafe.Pointer(f), -int(unsafe.Offsetof(conn{}.sock))))
 }
 
 const (
@@ -154,7 +167,13 @@ type peerAddr struct {
 // (zero: ask nc). The ClientInfo is made here, holding the address (and
 // any certificate name of a PROXY header) until CONNECT fills it in.
 func newConn(b *Broker, nc net.Conn, lis *listener, remote peerAddr) *conn {
-	c := &conn{b: b, nc: nc, lis: lis, problemInfo: true, info: new(ClientInfo)}
+	var c *conn
+	if f, ok := nc.(*fdConn); ok {
+		c = f.connOf() // made with it: newFDConn
+	} else {
+		c = new(conn)
+	}
+	c.b, c.nc, c.lis, c.problemInfo, c.info = b, nc, lis, true, new(ClientInfo)
 	switch {
 	case remote.ip4.Addr().Is4():
 		c.info.ip4, c.info.port, c.info.isIP4 = remote.ip4.Addr().As4(), remote.ip4.Port(), true

@@ -55,13 +55,19 @@ const fdWaitSlice = 50 * time.Millisecond
 // newFDConn sets up an accepted socket as net.Conn.Accept would: no
 // Nagle, and Go's TCP keep-alive defaults (on, 15 s idle, 15 s interval,
 // 9 probes; net.ListenConfig.KeepAlive).
+//
+// The fdConn is made inside the conn that will serve it (conn.sock): one
+// allocation per connection instead of two (issue 17); newConn takes
+// that conn (connOf).
 func newFDConn(fd int) *fdConn {
 	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1)
 	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, 15)
 	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, 15)
 	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, 9)
-	return &fdConn{fd: int32(fd)}
+	f := &new(conn).sock
+	f.fd = int32(fd)
+	return f
 }
 
 // sockaddrPeer is sa as a peerAddr: an IPv4 peer (or an IPv4-mapped

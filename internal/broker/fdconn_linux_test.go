@@ -264,3 +264,17 @@ func TestFDConnWriterWakesWhenPeerReads(t *testing.T) {
 		t.Fatal("Write still waiting after the peer read everything")
 	}
 }
+
+// The loop's socket is made inside its connection (issue 17: one
+// allocation, not two): newConn serves it from the conn newFDConn made.
+func TestFDConnInsideConn(t *testing.T) {
+	f, _ := rawPair(t, "tcp4", "127.0.0.1:0")
+	c := newConn(nil, f, nil, peerAddr{})
+	if &c.sock != f || c.nc != net.Conn(f) || !c.tcp {
+		t.Errorf("newConn made a conn of its own for an fdConn (sock %p, fdConn %p, tcp %v)", &c.sock, f, c.tcp)
+	}
+	p := sockaddrPeer(&syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: 1883})
+	if n := testing.AllocsPerRun(20, func() { newConn(nil, f, nil, p) }); n != 1 {
+		t.Errorf("newConn of an fdConn: %v allocations, want 1 (the ClientInfo)", n)
+	}
+}
