@@ -176,7 +176,7 @@ func BenchmarkFanout(b *testing.B) {
 			}
 			var conns []*conn
 			for i := 0; i < fan; i++ {
-				s := &session{b: br, id: uint64(i + 1), clientID: fmt.Sprint("s", i)}
+				s := &session{b: br, clientID: fmt.Sprint("s", i)}
 				c := &conn{b: br, oq: &outQueue{closed: make(chan struct{})}, sendWindow: 20}
 				c.writing.Store(true) // as if a write job were running: none starts
 				s.conn = c

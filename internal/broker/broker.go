@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mqkit/mqkit/internal/broker/topics"
@@ -23,15 +22,14 @@ type Broker struct {
 	retainMu  sync.Mutex
 	matchPool sync.Pool
 
-	durable       DurableStore // store with deferred acks, or nil
-	mu            sync.Mutex   // guards the fields below
-	sessions      sessTable
-	conns         connSet
-	listeners     []*listener
-	started       bool
-	shuttingDown  bool
-	closedDone    bool
-	nextSessionID atomic.Uint64
+	durable      DurableStore // store with deferred acks, or nil
+	mu           sync.Mutex   // guards the fields below
+	sessions     sessTable
+	conns        connSet
+	listeners    []*listener
+	started      bool
+	shuttingDown bool
+	closedDone   bool
 
 	wg       sync.WaitGroup // every goroutine the broker starts (but workers)
 	workers  workerPool     // run connections' handlers and writes (workers.go)
@@ -359,7 +357,7 @@ func (b *Broker) load() error {
 			b.storeDeleteSession(ss.ClientID)
 			continue
 		}
-		s := &session{b: b, id: b.nextSessionID.Add(1), clientID: ss.ClientID, version: ss.Version,
+		s := &session{b: b, clientID: ss.ClientID, version: ss.Version,
 			expiry: ss.ExpiryInterval, off: &sessOff{disconnectedAt: unixTimeOf(ss.DisconnectedAt)}}
 		if s.off.disconnectedAt == 0 {
 			s.off.disconnectedAt = unixTimeOf(now)

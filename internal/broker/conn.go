@@ -133,6 +133,12 @@ type outQueue struct {
 	pubs   int           // QoS 0 publishes in items
 	room   chan struct{} // closed when publishers waiting for room may go on (flow.go)
 	closed chan struct{} // closed when the connection closes; made by closingChan
+	// first is items' array when the queue is made (queue): a CONNACK, a
+	// PUBACK or a rare client's one delivery costs one allocation, not
+	// two. It also keeps outQueue (144 bytes) out of ClientInfo's size
+	// class: outQueues made while clients connect and dropped when they
+	// go idle would leave holes among the ClientInfos (issue 17).
+	first [1]outItem
 }
 
 // Nil-safe readers, as sessOut's: a nil outQueue is empty.
@@ -150,7 +156,11 @@ func (q *outQueue) empty() bool { return q == nil || len(q.items) == 0 }
 // queue returns c's outQueue, making it. qmu held.
 func (c *conn) queue() *outQueue {
 	if c.oq == nil {
-		c.oq = new(outQueue)
+		q := new(outQueue)
+		// Only a new queue takes first: drain may still be writing an
+		// array it took from an older one.
+		q.items = q.first[:0]
+		c.oq = q
 	}
 	return c.oq
 }

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"cmp"
 	"slices"
 	"sync/atomic"
 
@@ -68,7 +67,7 @@ func (b *Broker) fanout(m *message, subs []*subscription, f *flow) (int, error) 
 	shared := subs[plain:]
 	subs = subs[:plain]
 	if len(subs) > 1 {
-		slices.SortFunc(subs, func(a, b *subscription) int { return cmp.Compare(a.Owner.id, b.Owner.id) })
+		slices.SortFunc(subs, func(a, b *subscription) int { return a.Owner.compare(b.Owner) })
 	}
 	var firstErr error
 	delivered := 0
@@ -185,7 +184,7 @@ func (b *Broker) deliverFlow(s *session, m *message, subQoS mqtt.QoS, retain boo
 		// there [MQTT-3.3.2-5] is measured and shown in the flow view
 		// when it is written (writePublish), and its count taken back if
 		// it expires.
-		b.metrics.notePublishOut(0, m, s.id)
+		b.metrics.notePublishOut(0, m, s.stripe())
 		if m.expiry.IsZero() {
 			b.metrics.noteDelivered(0, m)
 			c.tracePublish(true, m, 0, retain, false, 0)

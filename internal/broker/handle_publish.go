@@ -43,7 +43,7 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 		topic = t
 	}
 	b.stats.publishReceived.Add(1)
-	b.metrics.notePublishIn(p.QoS, len(p.Payload), c.sess.id)
+	b.metrics.notePublishIn(p.QoS, len(p.Payload), c.sess.stripe())
 	if b.observe.watched.Load() != nil {
 		c.trace(PacketEvent{Packet: "PUBLISH", PacketID: p.PacketID, QoS: byte(p.QoS), Retain: p.Retain, Dup: p.Dup,
 			Topic: topic, Detail: payloadPreview(p.Payload)})

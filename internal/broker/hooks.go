@@ -36,6 +36,10 @@ type ClientInfo struct {
 	Version     mqtt.Version
 	HasUsername bool // the CONNECT had a user name (it may be empty)
 	HasPassword bool
+	// connectedAt is when the client's session took the connection, in
+	// Unix seconds (Broker.Clients' ConnectedSince), in what would be
+	// padding: the session's 8 bytes (issue 17).
+	connectedAt uint32
 }
 
 // RemoteAddr is the client's address as net.TCPAddr.String formats it

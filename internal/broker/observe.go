@@ -322,7 +322,7 @@ func (b *Broker) Clients() []ClientSnapshot {
 		if c := s.conn; c != nil {
 			cs.Connected = true
 			cs.RemoteAddr = c.remote()
-			cs.ConnectedSince = s.connectedAt.Time()
+			cs.ConnectedSince = time.Unix(int64(c.info.connectedAt), 0)
 			if w := c.will.Load(); w != nil {
 				cs.Will = willInfo(w, false)
 			}

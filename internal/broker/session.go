@@ -1,10 +1,12 @@
 package broker
 
 import (
+	"cmp"
 	"math"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/mqkit/mqkit/internal/broker/topics"
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -32,7 +34,6 @@ type subscription = topics.Subscription[*session]
 // per message; off: when a client resumes the session).
 type session struct {
 	b        *Broker
-	id       uint64 // unique per session, orders sessions when merging matches
 	clientID string
 
 	online  atomic.Bool  // conn != nil; read under the trie lock (shared groups)
@@ -59,11 +60,9 @@ type session struct {
 	off *sessOff
 	seq uint64 // last outMsg.seq (store key); not in out: numbering goes on after a trim
 
-	// Shown by Broker.Clients: the CONNECT of the current (or last)
-	// connection (and cleanStart, keepAlive below).
-	connectedAt unixTime
-
-	// Small fields together.
+	// Small fields together. cleanStart and keepAlive are shown by
+	// Broker.Clients: the CONNECT of the current (or last) connection
+	// (the time it connected is in its ClientInfo).
 	keepAlive  uint16
 	cleanStart bool
 	dropping   bool // offline queue full: its drops were logged (push)
@@ -191,6 +190,19 @@ func (s *session) disconnectedAt() unixTime {
 type obsCell struct{ atomic.Value }
 
 func (s *session) durable() bool { return s.expiry > 0 }
+
+// compare orders sessions (merging a message's matches, fanout): by
+// address, which Go's collector never moves. A session counter would
+// take 8 bytes a session (issue 17).
+func (s *session) compare(o *session) int {
+	return cmp.Compare(uintptr(unsafe.Pointer(s)), uintptr(unsafe.Pointer(o)))
+}
+
+// stripe spreads the sessions over the metrics' counter stripes
+// (metrics.go): a hash of the address.
+func (s *session) stripe() uint64 {
+	return uint64(uintptr(unsafe.Pointer(s))) * 0x9E3779B97F4A7C15 >> 60
+}
 
 // unixTime is an instant in Unix nanoseconds, 0 = none: 8 bytes where a
 // time.Time takes 24 (the session of an idle client, issue 17).
@@ -551,7 +563,7 @@ func (s *session) queuedCount() int {
 // DUP) and reports it to a watcher of the client. s.mu held.
 func (s *session) sending(c *conn, om *outMsg, dup bool) {
 	if !dup {
-		s.b.metrics.notePublishOut(om.qos, om.msg, s.id)
+		s.b.metrics.notePublishOut(om.qos, om.msg, s.stripe())
 	}
 	c.tracePublish(true, om.msg, om.qos, om.retain, dup, om.pid)
 }

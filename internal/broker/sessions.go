@@ -70,7 +70,7 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 	}
 	present := s != nil
 	if s == nil {
-		s = &session{b: b, id: b.nextSessionID.Add(1), clientID: c.clientID()}
+		s = &session{b: b, clientID: c.clientID()}
 		b.sessions.put(s)
 	}
 	s.mu.Lock()
@@ -94,7 +94,8 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 		c.trace(PacketEvent{Out: true, Packet: "CONNACK", Code: byte(ack.Code), Detail: fmt.Sprintf("session present %d", b2i(present))})
 	}
 	b.metrics.connects.Add(1)
-	s.cleanStart, s.keepAlive, s.connectedAt = clean, c.keepAlive, unixTimeOf(time.Now())
+	s.cleanStart, s.keepAlive = clean, c.keepAlive
+	c.info.connectedAt = uint32(time.Now().Unix()) // before s.conn = c: read under s.mu
 	c.sess = s
 	c.connected.Store(true)
 	s.conn = c

@@ -109,7 +109,7 @@ func (b *Broker) publishWill(w pendingWill) {
 	b.stats.publishReceived.Add(1)
 	var stripe uint64
 	if w.s != nil {
-		stripe = w.s.id
+		stripe = w.s.stripe()
 	}
 	b.metrics.notePublishIn(m.qos, len(m.payload), stripe)
 	b.metrics.stamp(m)
