@@ -54,7 +54,7 @@ type ListenerConfig struct {
 	// make every connection start with a PROXY protocol header of that
 	// version (HAProxy's proxy-protocol.txt), sent by a proxy in front of
 	// the broker: the client address it gives replaces the socket's in
-	// logs and ClientInfo.RemoteAddr. The header comes before the TLS
+	// logs and ClientInfo.RemoteAddr(). The header comes before the TLS
 	// handshake and before the HTTP request of a WebSocket; a connection
 	// without a valid one within ConnectTimeout is closed (logged).
 	// Version 1 is the text line "PROXY TCP4|TCP6 SRC DST SPORT DPORT"

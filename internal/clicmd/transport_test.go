@@ -20,7 +20,7 @@ type remoteLog struct {
 }
 
 func (l *remoteLog) Authenticate(ci *broker.ClientInfo, _ []byte) mqtt.ReasonCode {
-	host, _, _ := net.SplitHostPort(ci.RemoteAddr)
+	host, _, _ := net.SplitHostPort(ci.RemoteAddr())
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.addrs = append(l.addrs, ci.Listener()+" "+host)
