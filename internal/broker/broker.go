@@ -309,7 +309,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		// Force: close every socket so the goroutines end.
 		b.mu.Lock()
 		for _, c := range b.conns.list {
-			c.nc.Close()
+			c.netConn().Close()
 		}
 		b.mu.Unlock()
 		<-waited

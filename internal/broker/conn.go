@@ -36,7 +36,6 @@ import (
 // by qmu.
 type conn struct {
 	b   *Broker
-	nc  net.Conn
 	lis *listener
 	// x: what a connection other than a bare socket of the event loop
 	// (fdConn) needs; nil for those (issue 17: an idle connection's
@@ -99,6 +98,16 @@ type conn struct {
 	sock fdConn
 }
 
+// netConn is c's net.Conn: its own socket (sock) when the loop reads it
+// raw, else x.nc. Not a field: the 16 bytes of an interface are the
+// difference between two size classes (issue 17).
+func (c *conn) netConn() net.Conn {
+	if c.x == nil {
+		return &c.sock
+	}
+	return c.x.nc
+}
+
 // connOf is the conn f was made in by newFDConn (every fdConn is).
 func (f *fdConn) connOf() *conn {
 	// f is &c.sock: stepping back by the field's offset stays inside c's
@@ -115,6 +124,7 @@ const (
 // connExtra is what a connection needs that a bare socket read by the
 // event loop (fdConn) does not.
 type connExtra struct {
+	nc net.Conn // the connection's net.Conn (netConn)
 	// deferred: during a read job on a worker, the worker's list of
 	// connections to flush (kick); on the loop, deferredList gives the
 	// loop's.
@@ -183,7 +193,7 @@ func newConn(b *Broker, nc net.Conn, lis *listener, remote peerAddr) *conn {
 	} else {
 		c = new(conn)
 	}
-	c.b, c.nc, c.lis, c.problemInfo, c.info = b, nc, lis, true, new(ClientInfo)
+	c.b, c.lis, c.problemInfo, c.info = b, lis, true, new(ClientInfo)
 	switch {
 	case remote.ip4.Addr().Is4():
 		c.info.ip4, c.info.port, c.info.isIP4 = remote.ip4.Addr().As4(), remote.ip4.Port(), true
@@ -199,7 +209,7 @@ func newConn(b *Broker, nc net.Conn, lis *listener, remote peerAddr) *conn {
 		c.tcp = true
 		return c
 	}
-	c.x = new(connExtra)
+	c.x = &connExtra{nc: nc}
 	switch x := nc.(type) {
 	case *net.TCPConn:
 		c.tcp = true
@@ -283,7 +293,7 @@ type goReader struct {
 type countingReader struct{ c *conn }
 
 func (cr countingReader) Read(p []byte) (int, error) {
-	n, err := cr.c.nc.Read(p)
+	n, err := cr.c.netConn().Read(p)
 	cr.c.b.stats.bytesReceived.Add(int64(n))
 	return n, err
 }
@@ -325,8 +335,8 @@ func (c *conn) serve() {
 	// The socket is closed only after the session is detached and the
 	// will handled: a client that sees the close sees settled state.
 	c.b.connGone(c)
-	_ = c.nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	c.nc.Close()
+	_ = c.netConn().SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	c.netConn().Close()
 }
 
 // classify turns a read error into a close reason.
@@ -375,7 +385,7 @@ var closedChan = func() chan struct{} { ch := make(chan struct{}); close(ch); re
 // on a worker, so this goroutine's stack stays at its minimum size.
 func (c *conn) readLoop() error {
 	deadline := time.Now().Add(c.b.cfg.ConnectTimeout)
-	if err := c.nc.SetReadDeadline(deadline); err != nil {
+	if err := c.netConn().SetReadDeadline(deadline); err != nil {
 		return err
 	}
 	if c.lis.proxyFirst() {
@@ -385,7 +395,7 @@ func (c *conn) readLoop() error {
 			return err
 		}
 	}
-	if tc, ok := c.nc.(*tls.Conn); ok {
+	if tc, ok := c.netConn().(*tls.Conn); ok {
 		// The handshake (reads and writes) is bounded by the connect timeout.
 		_ = tc.SetDeadline(deadline)
 		if err := c.runJob(jobHandshake); err != nil {
@@ -394,7 +404,7 @@ func (c *conn) readLoop() error {
 		if c.x.src != nil && c.b.loop != nil && !c.isClosing() {
 			// Encrypted, the rest of the connection is read by the loop
 			// (loop_tls.go).
-			_ = c.nc.SetReadDeadline(time.Time{})
+			_ = c.netConn().SetReadDeadline(time.Time{})
 			g := c.x.g
 			c.x.g = nil
 			if c.b.loop.add(c) {
@@ -425,7 +435,7 @@ func (c *conn) runJob(k jobKind) error {
 }
 
 func (c *conn) handshake() error {
-	if err := c.nc.(*tls.Conn).Handshake(); err != nil {
+	if err := c.netConn().(*tls.Conn).Handshake(); err != nil {
 		return &closeError{reason: CloseNetwork, err: err}
 	}
 	return nil
@@ -504,12 +514,12 @@ func (c *conn) armDeadline() error {
 			return nil
 		}
 		c.x.g.deadlineOff = true
-		return c.nc.SetReadDeadline(time.Time{})
+		return c.netConn().SetReadDeadline(time.Time{})
 	}
 	// [MQTT-3.1.2-24] one and a half times the keep alive.
 	d := time.Now().Add(c.keepAliveDur() * 3 / 2)
 	c.x.g.readDeadline = d.UnixNano()
-	return c.nc.SetReadDeadline(d)
+	return c.netConn().SetReadDeadline(d)
 }
 
 // kick makes sure the queue gets written; push calls it after queueing.
@@ -660,7 +670,7 @@ func (w rawWriter) Write(p []byte) (int, error) { return w.c.writeRaw(p) }
 // the proxy verified (a v2 SSL TLV, proxy.go).
 func (c *conn) certCommonName() string {
 	var st tls.ConnectionState
-	switch nc := c.nc.(type) {
+	switch nc := c.netConn().(type) {
 	case *tls.Conn:
 		st = nc.ConnectionState()
 	case *wsconn.Conn:
@@ -802,7 +812,7 @@ func (c *conn) close(reason CloseReason, code mqtt.ReasonCode) {
 	if c.onLoop.Load() {
 		c.b.loop.post(loopPost{c: c, kind: postClose})
 	} else {
-		_ = c.nc.SetReadDeadline(time.Now())
+		_ = c.netConn().SetReadDeadline(time.Now())
 	}
 	c.limitWrite()
 }
@@ -822,9 +832,9 @@ func (c *conn) finalFlush() time.Duration {
 // It is safe from any goroutine (for WebSocket it goes to the socket).
 func (c *conn) limitWrite() {
 	t := time.Now().Add(c.finalFlush())
-	if wc, ok := c.nc.(*wsconn.Conn); ok {
+	if wc, ok := c.netConn().(*wsconn.Conn); ok {
 		_ = wc.WebSocket().UnderlyingConn().SetWriteDeadline(t)
 		return
 	}
-	_ = c.nc.SetWriteDeadline(t)
+	_ = c.netConn().SetWriteDeadline(t)
 }

@@ -8,11 +8,11 @@ import "syscall"
 // fdConn it is one write(2) and no allocation; through a net.TCPConn's
 // RawConn, the callback and what it captures are allocated.
 func (c *conn) writeSome(p []byte) int {
-	if f, ok := c.nc.(*fdConn); ok {
+	if f, ok := c.netConn().(*fdConn); ok {
 		return f.writeNow(p)
 	}
 	var n int
-	rc, err := c.nc.(syscall.Conn).SyscallConn()
+	rc, err := c.netConn().(syscall.Conn).SyscallConn()
 	if err == nil {
 		err = rc.Write(func(fd uintptr) bool {
 			n, _ = syscall.Write(int(fd), p)

@@ -221,7 +221,7 @@ func (c *conn) drain() (closed bool, err error) {
 			c.w.bw.Reset(rawWriter{c})
 		}
 		if !c.nonblock { // an inline flush never waits: no deadline needed
-			_ = c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.WriteTimeout))
+			_ = c.netConn().SetWriteDeadline(time.Now().Add(c.b.cfg.WriteTimeout))
 			if c.isClosing() {
 				c.closingDeadline()
 			}
@@ -268,7 +268,7 @@ var bufPool = sync.Pool{New: func() any { return &writeBuf{Writer: *bufio.NewWri
 // deadline, so a concurrent close (which calls limitWrite itself) cannot
 // be undone by it.
 func (c *conn) closingDeadline() {
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.finalFlush()))
+	_ = c.netConn().SetWriteDeadline(time.Now().Add(c.finalFlush()))
 	c.limitWrite()
 }
 
@@ -285,7 +285,7 @@ func (c *conn) writeRaw(p []byte) (int, error) {
 	if c.nonblock {
 		return c.writeNow(p)
 	}
-	n, err := c.nc.Write(p)
+	n, err := c.netConn().Write(p)
 	c.b.stats.bytesSent.Add(int64(n))
 	return n, err
 }
@@ -314,7 +314,7 @@ func (c *conn) writeBacklog() error {
 	if bw == nil || len(bw.backlog) == 0 {
 		return nil
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.WriteTimeout))
+	_ = c.netConn().SetWriteDeadline(time.Now().Add(c.b.cfg.WriteTimeout))
 	if c.isClosing() {
 		c.closingDeadline()
 	}

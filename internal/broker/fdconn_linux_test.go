@@ -270,7 +270,7 @@ func TestFDConnWriterWakesWhenPeerReads(t *testing.T) {
 func TestFDConnInsideConn(t *testing.T) {
 	f, _ := rawPair(t, "tcp4", "127.0.0.1:0")
 	c := newConn(nil, f, nil, peerAddr{})
-	if &c.sock != f || c.nc != net.Conn(f) || !c.tcp {
+	if &c.sock != f || c.netConn() != net.Conn(f) || !c.tcp {
 		t.Errorf("newConn made a conn of its own for an fdConn (sock %p, fdConn %p, tcp %v)", &c.sock, f, c.tcp)
 	}
 	p := sockaddrPeer(&syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: 1883})

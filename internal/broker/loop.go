@@ -260,8 +260,8 @@ func (c *conn) finish() {
 	defer c.b.wg.Done()
 	c.flushAtClose()
 	c.b.connGone(c)
-	_ = c.nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	c.nc.Close()
+	_ = c.netConn().SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	c.netConn().Close()
 }
 
 // loopable reports whether c can be read by the loop: plain TCP, no

@@ -74,7 +74,7 @@ func (l *loop) add(c *conn) bool {
 	case c.tlsSrc() != nil: // TLS: the socket under it
 		sc = c.tlsSrc()
 	default:
-		sc = c.nc.(syscall.Conn)
+		sc = c.netConn().(syscall.Conn)
 	}
 	fd := -1
 	rc, err := sc.SyscallConn()
@@ -84,7 +84,7 @@ func (l *loop) add(c *conn) bool {
 	if err != nil || fd < 0 {
 		return false
 	}
-	if x, ok := c.nc.(*fdConn); ok && !x.hold() { // the loop's use, until end
+	if x, ok := c.netConn().(*fdConn); ok && !x.hold() { // the loop's use, until end
 		return false
 	}
 	// The loop reads the socket itself, between its own polls; the fd
@@ -383,7 +383,7 @@ func (l *loop) readTLS(c *conn) bool {
 			l.more = append(l.more, c)
 			break
 		}
-		n, err := c.nc.Read(sp) // crypto/tls, from s
+		n, err := c.netConn().Read(sp) // crypto/tls, from s
 		if n > 0 {
 			c.fr.Commit(n)
 			got = true
@@ -573,7 +573,7 @@ func (l *loop) end(c *conn, err error) {
 	l.unwatch(c)
 	l.conns[c.lp.fd] = nil
 	l.nconns--
-	if x, ok := c.nc.(*fdConn); ok {
+	if x, ok := c.netConn().(*fdConn); ok {
 		x.release() // finish closes it (after a forced Close: now)
 	}
 	if c.fr != nil {

@@ -23,7 +23,7 @@ import (
 // of that version, sent by a proxy, that gives the address of the client
 // it relays. The header comes before anything else (a TLS handshake, an
 // HTTP request); a connection without a valid one is closed. The client
-// address replaces the socket's in logs and in ClientInfo.RemoteAddr.
+// address replaces the socket's in logs and in ClientInfo.RemoteAddr().
 //
 // The header is read exactly, never a byte beyond it, so that the socket
 // itself is handed on (raw TCP connections keep the inline write path)
@@ -360,7 +360,7 @@ func (l *listener) proxyAccept(nc net.Conn, remote string) (addr, cn string, err
 // started yet, then takes the client's address and logs the new
 // connection. The connect timeout's read deadline is set.
 func (c *conn) readProxy() error {
-	nc := c.nc
+	nc := c.netConn()
 	if tc, ok := nc.(*tls.Conn); ok {
 		nc = tc.NetConn()
 	}
