@@ -214,7 +214,11 @@ func TestFDConnWaitersBoundThreads(t *testing.T) {
 			t.Fatalf("%d of %d writes still waiting 10s after a 1s deadline", n-done, n)
 		}
 	}
-	if limit := before + 16; most > limit {
+	// A thread per waiting write would be 600 more. The runtime adds a
+	// few of its own on a busy machine (GC workers, syscalls of the
+	// package's other tests winding down): CI once saw 20 more, so the
+	// bound leaves room for those and still fails for a thread per write.
+	if limit := before + n/8; most > limit {
 		t.Errorf("%d threads while %d writes waited (%d before): want at most %d", most, n, before, limit)
 	}
 }
