@@ -178,7 +178,7 @@ func BenchmarkFanout(b *testing.B) {
 			for i := 0; i < fan; i++ {
 				s := &session{b: br, clientID: fmt.Sprint("s", i)}
 				c := &conn{b: br, oq: &outQueue{closed: make(chan struct{})}, sendWindow: 20}
-				c.writing.Store(true) // as if a write job were running: none starts
+				c.flags.set(flagWriting) // as if a write job were running: none starts
 				s.conn = c
 				conns = append(conns, c)
 				s.subscribe("bench/+", &subscription{Owner: s, Filter: "bench/+", QoS: 0})

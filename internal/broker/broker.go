@@ -287,7 +287,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 			l.close()
 		}
 		for _, c := range conns {
-			if w := c.will.Swap(nil); w != nil && c.connected.Load() {
+			if w := c.will.Swap(nil); w != nil && c.flags.has(flagConnected) {
 				wills = append(wills, pendingWill{s: c.sess, info: c.info, will: w})
 			}
 		}

@@ -53,17 +53,22 @@ type conn struct {
 	// set during CONNECT, read-only afterwards (with the fields below;
 	// placed here to fill the padding before the atomics)
 	version mqtt.Version
-	bridge  bool        // 3.1/3.1.1 CONNECT with mosquitto's try_private bit
-	onLoop  atomic.Bool // read by the event loop (close posts to it); here, in padding
+	bridge  bool // 3.1/3.1.1 CONNECT with mosquitto's try_private bit
+	// flags: onLoop, connected, closing, resumed and writing (connFlags).
+	flags connFlags
 
 	// set during CONNECT, read-only afterwards; published by connected.
 	sendWindow  int32  // outgoing QoS 1/2 inflight limit for this client
 	maxOut      uint32 // client's Maximum Packet Size (0 = none)
 	aliasMaxOut uint16 // client's Topic Alias Maximum
 	keepAlive   uint16 // seconds, 0 = none (keepAliveDur)
-	connected   atomic.Bool
-	closingNow  atomic.Bool // close has begun (isClosing); here, in padding
-	resumed     atomic.Bool // closed by a takeover that resumed the session
+
+	// writer's plain flags (with closed, a queue flag), here in what
+	// would be padding before will.
+	tcp      bool // plain TCP: inline flushes (flushInline) possible
+	nonblock bool // an inline flush is writing (writeNow)
+	wfailed  bool // a write failed: write no more
+	closed   bool // queue: guarded by qmu, not a writer field
 
 	will atomic.Pointer[mqtt.Will] // cleared by a normal DISCONNECT
 
@@ -72,16 +77,11 @@ type conn struct {
 	// (trimIdle) or it is rare (loop.go).
 	qmu sync.Mutex
 	oq  *outQueue
-	// closed (under qmu) is with the writer's flags below, to save padding.
+	// closed (under qmu) is with the writer's flags above, to save padding.
 
-	// writer
-	tcp      bool        // plain TCP: inline flushes (flushInline) possible
-	nonblock bool        // an inline flush is writing (writeNow)
-	wfailed  bool        // a write failed: write no more
-	closed   bool        // queue: guarded by qmu, not a writer field
-	writing  atomic.Bool // a write job or an inline flush is due or running
-	wmu      sync.Mutex  // held by the write job (and the final flush)
-	w        writerState
+	// writer (its flags are above; writing is in flags)
+	wmu sync.Mutex // held by the write job (and the final flush)
+	w   writerState
 
 	// closeCode is the v5 DISCONNECT close queued (0: none), for the flow
 	// view; it and reason (a CloseReason, set once by close: closeReason)
@@ -349,7 +349,7 @@ func (c *conn) classify(err error) *closeError {
 	case errors.As(err, &me):
 		return &closeError{reason: CloseProtocolError, code: mqtt.CodeOf(err), err: err}
 	case errors.As(err, &ne) && ne.Timeout():
-		if !c.connected.Load() {
+		if !c.flags.has(flagConnected) {
 			return &closeError{reason: CloseConnectTimeout, err: err}
 		}
 		return &closeError{reason: CloseKeepAlive, code: mqtt.KeepAliveTimeout, err: err}
@@ -360,14 +360,14 @@ func (c *conn) classify(err error) *closeError {
 	return &closeError{reason: CloseNetwork, err: err}
 }
 
-func (c *conn) isClosing() bool { return c.closingNow.Load() }
+func (c *conn) isClosing() bool { return c.flags.has(flagClosing) }
 
 // closingChan returns a channel closed when c closes. It is made only when
 // someone waits (flow.wait), so an idle connection holds none.
 func (c *conn) closingChan() <-chan struct{} {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
-	if c.closingNow.Load() {
+	if c.flags.has(flagClosing) {
 		return closedChan
 	}
 	q := c.queue()
@@ -530,7 +530,7 @@ func (c *conn) armDeadline() error {
 // which is what publish->deliver latency and small batches pay for.
 // Without by, a write job is started.
 func (c *conn) kick(by *conn) {
-	if !c.writing.CompareAndSwap(false, true) {
+	if !c.flags.testAndSet(flagWriting) {
 		return // a write job or a deferred flush will see the item
 	}
 	var list *[]*conn
@@ -622,11 +622,11 @@ func (c *conn) writeJob() {
 // nothing: if something is queued and writing can be set again, again
 // reports true (to a write job, which loops) or a write job is started.
 func (c *conn) writeDone(again bool) bool {
-	c.writing.Store(false)
+	c.flags.clear(flagWriting)
 	c.qmu.Lock()
 	more := !c.oq.empty()
 	c.qmu.Unlock()
-	if !more || !c.writing.CompareAndSwap(false, true) {
+	if !more || !c.flags.testAndSet(flagWriting) {
 		return false
 	}
 	if !again {
@@ -786,7 +786,7 @@ func (c *conn) close(reason CloseReason, code mqtt.ReasonCode) {
 		code = reason.disconnectCode()
 	}
 	var final mqtt.Packet
-	if code.IsError() && c.connected.Load() && c.version == mqtt.V5 {
+	if code.IsError() && c.flags.has(flagConnected) && c.version == mqtt.V5 {
 		d := &mqtt.Disconnect{Code: code}
 		if c.problemInfo && reason == CloseProtocolError {
 			// Reason String is allowed on DISCONNECT whatever Request
@@ -804,12 +804,12 @@ func (c *conn) close(reason CloseReason, code mqtt.ReasonCode) {
 	c.closed = true
 	c.qmu.Unlock()
 	c.qmu.Lock()
-	c.closingNow.Store(true)
+	c.flags.set(flagClosing)
 	if c.oq != nil && c.oq.closed != nil {
 		close(c.oq.closed)
 	}
 	c.qmu.Unlock()
-	if c.onLoop.Load() {
+	if c.flags.has(flagOnLoop) {
 		c.b.loop.post(loopPost{c: c, kind: postClose})
 	} else {
 		_ = c.netConn().SetReadDeadline(time.Now())
@@ -820,7 +820,7 @@ func (c *conn) close(reason CloseReason, code mqtt.ReasonCode) {
 // finalFlush is the write time allowed after close: a slow consumer
 // gets no more writes, others a short final flush; this also ends a
 // write blocked on a full socket. Only once isClosing is true (reason is
-// set before closingNow, which orders it).
+// set before the closing flag, which orders it).
 func (c *conn) finalFlush() time.Duration {
 	if c.closeReason() == CloseSlowConsumer {
 		return time.Millisecond

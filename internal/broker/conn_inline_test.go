@@ -86,14 +86,14 @@ func TestInlineFlushNeverBlocks(t *testing.T) {
 	}
 	// Nothing more, and the writer is idle with no backlog.
 	deadline := time.Now().Add(testTimeout)
-	for c.writing.Load() && time.Now().Before(deadline) {
+	for c.flags.has(flagWriting) && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	c.wmu.Lock()
 	held := c.w.bw != nil
 	c.wmu.Unlock()
-	if c.writing.Load() || held {
-		t.Fatalf("writer still busy (%v) or still holding its buffer and backlog (%v)", c.writing.Load(), held)
+	if c.flags.has(flagWriting) || held {
+		t.Fatalf("writer still busy (%v) or still holding its buffer and backlog (%v)", c.flags.has(flagWriting), held)
 	}
 	cli.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	if n, err := cli.Read(make([]byte, 1)); n != 0 || err == io.EOF {

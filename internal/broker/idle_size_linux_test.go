@@ -18,7 +18,7 @@ func TestIdleSizes(t *testing.T) {
 		size, max uintptr
 		next      int
 	}{
-		{"conn", unsafe.Sizeof(conn{}), 208, 224},
+		{"conn", unsafe.Sizeof(conn{}), 192, 208},
 		{"ClientInfo", unsafe.Sizeof(ClientInfo{}), 80, 96},
 		{"session", unsafe.Sizeof(session{}), 112, 128},
 		{"fdConn", unsafe.Sizeof(fdConn{}), 16, 24},

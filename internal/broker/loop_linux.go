@@ -100,7 +100,7 @@ func (l *loop) add(c *conn) bool {
 		c.ws().src.onLoop = true
 		c.lp.more = true
 	}
-	c.onLoop.Store(true)
+	c.flags.set(flagOnLoop)
 	l.post(loopPost{c: c, kind: postAdd})
 	return true
 }

@@ -53,7 +53,7 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 		if oc := old.conn; oc != nil {
 			old.conn = nil
 			old.online.Store(false)
-			oc.resumed.Store(resume)
+			oc.flags.put(flagResumed, resume)
 			oc.close(CloseTakenOver, 0)
 			b.logc("Client %s already connected, closing old connection.", c.clientID())
 		}
@@ -97,7 +97,7 @@ func (b *Broker) attach(c *conn, clean bool, expiry uint32, ack *mqtt.Connack) e
 	s.cleanStart, s.keepAlive = clean, c.keepAlive
 	c.info.connectedAt = uint32(time.Now().Unix()) // before s.conn = c: read under s.mu
 	c.sess = s
-	c.connected.Store(true)
+	c.flags.set(flagConnected)
 	s.conn = c
 	s.online.Store(true)
 	b.stats.connected.Add(1)
@@ -183,7 +183,7 @@ func (b *Broker) connGone(c *conn) {
 	if c.lis != nil {
 		c.lis.active.Add(-1)
 	}
-	if !c.connected.Load() {
+	if !c.flags.has(flagConnected) {
 		if c.closeReason() == CloseConnectTimeout {
 			b.logc("Client %s disconnected: connect timeout.", c.remote())
 		}
@@ -237,7 +237,7 @@ func (b *Broker) connGone(c *conn) {
 	default:
 		// Taken over. A will with a delay is not sent when the session
 		// was resumed by the new connection [MQTT-3.1.3-9].
-		if will != nil && !(c.resumed.Load() && willDelay(will, c.version) > 0) {
+		if will != nil && !(c.flags.has(flagResumed) && willDelay(will, c.version) > 0) {
 			now = append(now, pendingWill{s: s, info: c.info, will: will})
 		}
 	}

@@ -92,14 +92,14 @@ func TestWriteJobsLoseNothing(t *testing.T) {
 			wg.Wait()
 			// The last job ends and gives its buffer back.
 			deadline := time.Now().Add(testTimeout)
-			for c.writing.Load() && time.Now().Before(deadline) {
+			for c.flags.has(flagWriting) && time.Now().Before(deadline) {
 				runtime.Gosched()
 			}
 			c.wmu.Lock()
 			held := c.w.bw != nil
 			c.wmu.Unlock()
-			if c.writing.Load() || held {
-				t.Fatalf("write job still running (%v) or buffer held (%v) with an empty queue", c.writing.Load(), held)
+			if c.flags.has(flagWriting) || held {
+				t.Fatalf("write job still running (%v) or buffer held (%v) with an empty queue", c.flags.has(flagWriting), held)
 			}
 		})
 	}
