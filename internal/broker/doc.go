@@ -10,15 +10,16 @@
 // handlers, in the order the input arrived (see "Order" below). An idle
 // connection on the loop costs no goroutine and no buffer; a plain TCP
 // one not even a net.Conn: it is accepted as a bare descriptor
-// (fdconn_linux.go), and its conn (224 bytes with that descriptor inside
-// it: its outbound queue is made when something is queued and dropped
-// when idle), session (128: its QoS state and offline timers are out of
-// line, allocated when needed and released when idle, session.go),
-// ClientInfo (80: it holds an IPv4 client's address from accept on,
-// without a string; the password is never kept), client id and an
-// 8-byte slot in the sessions table (sesstable.go) are most of what it
-// keeps, about 0.75 KiB of RSS at 10,000 connections (PERFORMANCE.md,
-// issue 17). The loop never
+// (fdconn_linux.go), and its conn (192 bytes with that descriptor inside
+// it, its atomic flags in one word, conn_flags.go: its outbound queue is
+// made when something is queued and dropped when idle), session (112:
+// its QoS state and offline timers are out of line, allocated when
+// needed and released when idle, session.go), ClientInfo (80: it holds
+// an IPv4 client's address from accept on, without a string; the
+// password is never kept), client id and an 8-byte slot in the sessions
+// table (sesstable.go) are most of what it keeps, about 0.68 KiB of RSS
+// at 10,000 connections (PERFORMANCE.md, issue 17; TestIdleSizes keeps
+// each struct in its size class). The loop never
 // waits for anything but epoll (and a wait of up to 2 ms is a raw system
 // call that keeps the loop's P, loop_raw_linux.go: latency): a publisher
 // that must wait for a

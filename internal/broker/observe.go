@@ -301,7 +301,7 @@ type ClientSnapshot struct {
 	Subscriptions  []Subscription
 	Inflight       int
 	Queued         int
-	ConnectedSince time.Time // zero when offline
+	ConnectedSince time.Time // zero when offline; whole seconds (ClientInfo.connectedAt)
 	DisconnectedAt time.Time // zero when connected
 }
 
