@@ -49,6 +49,17 @@ func TestBrowserBusy(t *testing.T) {
 		t.Errorf("%d rows after more, want 400", n)
 	}
 
+	// While the tree refreshes (once a second during the stream below),
+	// the open branch keeps its 400 rows: the page swaps in a subtree
+	// only once it is rendered. A MutationObserver records the fewest
+	// rows the branch ever had in the DOM (CI once read 0 here, between
+	// a refresh's new root and its children).
+	if _, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](`window.bigRows = [];
+		new MutationObserver(() => window.bigRows.push(document.querySelectorAll('.row[data-topic^="big/"]').length))
+			.observe(document.getElementById("tree"), {childList: true, subtree: true}); true`)); err != nil {
+		t.Fatal(err)
+	}
+
 	// 10,000 msg/s for 3 s over 100 topics: 100 QoS 0 messages every
 	// 10 ms.
 	const rate, secs = 10_000, 3
@@ -96,6 +107,18 @@ func TestBrowserBusy(t *testing.T) {
 	if _, err := chromedp.Run(p.ctx, chromedp.Poll[bool](fmt.Sprintf(
 		`(document.querySelector('.row[data-topic="busy"] .count') || {}).textContent === %q`, want))); err != nil {
 		t.Errorf("busy branch never showed %q: %v (shows %q)", want, err, p.text(`.row[data-topic="busy"] .count`))
+	}
+	seen, err := chromedp.Run(p.ctx, chromedp.Evaluate[[]int](`window.bigRows`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) == 0 {
+		t.Fatal("the tree never changed during the stream: no refresh to check")
+	}
+	for _, n := range seen {
+		if n != 400 {
+			t.Fatalf("the open branch had %d rows during a refresh, want 400 throughout (%d changes seen)", n, len(seen))
+		}
 	}
 }
 

@@ -70,6 +70,7 @@ async function renderBranch(ul, state) {
   const now = Date.now();
   if (state === rootState) $("topic-count").textContent = data.topics + " topics";
   const items = [];
+  const subs = []; // open branches, rendered before they replace the old ones
   for (const c of data.children) {
     const levels = state.levels.concat([c.name]);
     const key = keyOf(levels);
@@ -99,7 +100,7 @@ async function renderBranch(ul, state) {
     if (open && c.children > 0) {
       const sub = el("ul");
       li.appendChild(sub);
-      renderBranch(sub, expanded.get(key));
+      subs.push(renderBranch(sub, expanded.get(key)));
     }
     items.push(li);
   }
@@ -108,6 +109,9 @@ async function renderBranch(ul, state) {
     more.addEventListener("click", () => { state.limit += 200; refreshTree(); });
     items.push(more);
   }
+  // The new subtree replaces the old one complete: an open branch never
+  // shows empty while its children load (TestBrowserBusy).
+  await Promise.all(subs);
   ul.replaceChildren(...items);
 }
 
