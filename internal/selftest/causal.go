@@ -28,7 +28,12 @@ import (
 // After its PUBLISH, B's side also writes PINGREQ: a message that has not
 // arrived LateGrace after the PINGRESP is counted lost (one that arrives
 // after the PINGRESP but within the grace is counted late, for
-// information: the order held, the delivery was slow).
+// information: the order held, the delivery was slow). At QoS 2 the
+// grace starts once A also has its PUBCOMP: a broker may deliver the
+// message when A's PUBREL arrives rather than its PUBLISH (mosquitto does;
+// both are allowed, MQTT 5.0 4.3.3, "Method B"), so the delivery waits
+// for A's round trip, which on a loaded machine can take longer than the
+// grace.
 
 // CausalMode is how the connections look when a try starts.
 type CausalMode string
@@ -85,6 +90,9 @@ type rawClient struct {
 	v   mqtt.Version
 	buf []byte
 	mu  sync.Mutex // writes
+	// comps receives the packet id of each PUBCOMP drainLoop reads
+	// (publisher A: try waits for its QoS 2 exchange); nil: none kept.
+	comps chan uint16
 }
 
 func (cfg *CausalConfig) dial(ctx context.Context, id string) (*rawClient, error) {
@@ -160,6 +168,12 @@ func (c *rawClient) drainLoop(count *atomic.Int64) {
 		if _, ok := p.(*mqtt.Publish); ok && count != nil {
 			count.Add(1)
 		}
+		if q, ok := p.(*mqtt.Ack); ok && q.Kind == mqtt.PUBCOMP && c.comps != nil {
+			select {
+			case c.comps <- q.PacketID:
+			default: // try drains the old ones before each PUBLISH
+			}
+		}
 		if c.ackInbound(p) != nil {
 			return
 		}
@@ -188,6 +202,7 @@ func CausalOrder(ctx context.Context, cfg CausalConfig) (CausalResult, error) {
 	}
 	closers = append(closers, func() { a.nc.Close() })
 	_ = a.nc.SetReadDeadline(time.Time{})
+	a.comps = make(chan uint16, 16)
 	go a.drainLoop(nil) // A's acks (PUBACK, PUBREC -> PUBREL, PUBCOMP)
 
 	if cfg.Mode == CausalBusy {
@@ -314,6 +329,7 @@ func (cfg *CausalConfig) try(a, b *rawClient, i int) (lost, late bool, err error
 	if cfg.QoS > 0 {
 		pub.PacketID = uint16(i%60000) + 10
 	}
+	a.dropComps()
 	if err := a.write(pub); err != nil {
 		return false, false, err
 	}
@@ -334,12 +350,44 @@ func (cfg *CausalConfig) try(a, b *rawClient, i int) (lost, late bool, err error
 	if got {
 		return false, false, nil
 	}
+	if cfg.QoS == 2 {
+		if err := a.awaitComp(pub.PacketID, cfg.Timeout); err != nil {
+			return false, false, err
+		}
+	}
 	// ... then LateGrace for it, no more: a lost try costs LateGrace.
 	_, err = b.until(LateGrace, func(p mqtt.Packet) bool {
 		q, ok := p.(*mqtt.Publish)
 		return ok && q.Topic == topic
 	})
 	return err != nil, err == nil, nil
+}
+
+// dropComps forgets the PUBCOMPs received so far (earlier tries').
+func (c *rawClient) dropComps() {
+	for {
+		select {
+		case <-c.comps:
+		default:
+			return
+		}
+	}
+}
+
+// awaitComp waits up to d for the PUBCOMP of packet id pid.
+func (c *rawClient) awaitComp(pid uint16, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case got := <-c.comps:
+			if got == pid {
+				return nil
+			}
+		case <-timer.C:
+			return fmt.Errorf("no PUBCOMP for the QoS 2 PUBLISH (packet id %d) within %v", pid, d)
+		}
+	}
 }
 
 // until reads (answering as a client must) until match is true, for at
