@@ -577,4 +577,18 @@ var mutations = []mutation{
 		Original: "if (j-home)&mask >= (j-i)&mask {",
 		Replace:  "if (j-home)&mask > (j-i)&mask {",
 	},
+	{
+		Name:     "i17-connflags-set-replaces-word",
+		File:     "internal/broker/conn_flags.go",
+		Why:      "setting one of a conn's flags clears the others: a closing connection looks open again, a running write job unstarted",
+		Original: "func (f *connFlags) set(flag uint32) { f.v.Or(flag) }",
+		Replace:  "func (f *connFlags) set(flag uint32) { f.v.Store(flag) }",
+	},
+	{
+		Name:     "i17-connflags-testandset-always-wins",
+		File:     "internal/broker/conn_flags.go",
+		Why:      "two goroutines both start a write job for one connection: its writes interleave",
+		Original: "func (f *connFlags) testAndSet(flag uint32) bool { return f.v.Or(flag)&flag == 0 }",
+		Replace:  "func (f *connFlags) testAndSet(flag uint32) bool { f.v.Or(flag); return true }",
+	},
 }
