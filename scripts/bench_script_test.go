@@ -47,7 +47,7 @@ func TestBenchScriptQuick(t *testing.T) {
 			t.Errorf("output has %q:\n%s", bad, res.out)
 		}
 	}
-	rows := []string{"idle 1000 conns", "p2p q0 10->10 64B", "p2p q1 10->10 64B", "p2p q2 10->10 64B",
+	rows := []string{"idle 1000 conns", "idle 1000 conns, q1 1/s each", "p2p q0 10->10 64B", "p2p q1 10->10 64B", "p2p q2 10->10 64B",
 		"fanout q0 1->100 64B", "fanout q1 1->100 64B", "latency q0 1000/s",
 		"slow q0 64B 0.5s/0.1s: no slow sub", "slow q0 64B 0.5s/0.1s: with slow sub", "slow q0 64B 0.5s/0.1s: longest stall"}
 	for _, row := range rows {

@@ -46,6 +46,9 @@ func rowKey(r *Result) string {
 		n := r.Pubs
 		if r.Idle != nil {
 			n = r.Idle.Requested
+			if r.Idle.RatePerConn > 0 { // lightly busy: a row of its own
+				return fmt.Sprintf("idle %d conns, q%d %g/s each", n, r.Idle.QoS, r.Idle.RatePerConn)
+			}
 		}
 		return fmt.Sprintf("idle %d conns", n)
 	case Latency:

@@ -37,6 +37,10 @@ func TestSummarizeAndTable(t *testing.T) {
 	idle := func(label string, per float64) *Result {
 		return &Result{Scenario: Idle, Label: label, Idle: &IdleStats{Requested: 10000, BytesPerConn: per}}
 	}
+	// --rate-per-conn: the same connections lightly busy, a row apart.
+	idleBusy := func(label string, per float64) *Result {
+		return &Result{Scenario: Idle, Label: label, Idle: &IdleStats{Requested: 10000, BytesPerConn: per, RatePerConn: 1, QoS: 1}}
+	}
 	// Interleaved as bench.sh runs them: A, B, A, B, ...
 	results := []*Result{
 		p2p("mqbroker", 150e3, 0), p2p("mosquitto", 50e3, 3),
@@ -46,6 +50,7 @@ func TestSummarizeAndTable(t *testing.T) {
 		p2p("mqbroker", 170e3, 0), p2p("mosquitto", 60e3, 1),
 		lat("mqbroker", 110), lat("mosquitto", 125),
 		idle("mqbroker", 4096), idle("mosquitto", 700),
+		idleBusy("mqbroker", 1200), idleBusy("mosquitto", 750),
 	}
 	// Through JSON, as the script does.
 	var buf bytes.Buffer
@@ -63,8 +68,8 @@ func TestSummarizeAndTable(t *testing.T) {
 	if strings.Join(labels, ",") != "mqbroker,mosquitto" {
 		t.Fatalf("labels = %v", labels)
 	}
-	if len(rows) != 3 {
-		t.Fatalf("%d rows, want 3 (p2p, latency, idle)", len(rows))
+	if len(rows) != 4 {
+		t.Fatalf("%d rows, want 4 (p2p, latency, idle, idle with --rate-per-conn)", len(rows))
 	}
 	if m := Median(rows[0].Values["mqbroker"]); m != 160e3 {
 		t.Errorf("p2p mqbroker median = %v", m)
@@ -82,7 +87,8 @@ func TestSummarizeAndTable(t *testing.T) {
 		"mqbroker/mosquitto",
 		"p2p q1 10->10 64B", "3.20x", // 160k / 50k
 		"latency q0 1000/s", "0.88x", // 110 / 125
-		"idle 10000 conns", "5.85x", // 4096 / 700
+		"idle 10000 conns ", "5.85x", // 4096 / 700
+		"idle 10000 conns, q1 1/s each", "1.60x", // 1200 / 750
 		"3 (0.30%) max", "3/3",
 		"50.0k/s !", "! messages were lost",
 	} {
