@@ -15,6 +15,8 @@
 # durable subscribers (PERSIST=0 skips it).
 #
 # Environment: REPS, QUICK, PERSIST, ONLY, MQB_PORT (default 21883), MOSQ_PORT (21884),
+# STALL (mqbench --stall: how long a blocked publisher or stopped deliveries
+# end a run; 1s with QUICK=1, else 3s),
 # MOSQUITTO (the mosquitto binary), MQBROKER (the broker under test,
 # default bin/mqbroker, built here; anything taking -p PORT), MAX_SECONDS (overall budget; runs that
 # would start after it are skipped), OUT (results directory, scripts/out).
@@ -45,7 +47,7 @@ OUT=${OUT:-scripts/out}
 if [ "$QUICK" = 1 ]; then
   MAX_SECONDS=${MAX_SECONDS:-55}
   RUN_TIMEOUT=20
-  COMMON=(--stall 1s)
+  COMMON=(--stall "${STALL:-1s}")
   SCENARIOS=(
     "idle|idle -c 1000 --hold 1s"
     "idle-pub|idle -c 1000 --hold 1s -q 1 --rate-per-conn 1"
@@ -61,7 +63,7 @@ if [ "$QUICK" = 1 ]; then
 else
   MAX_SECONDS=${MAX_SECONDS:-1800}
   RUN_TIMEOUT=150
-  COMMON=(--stall 3s)
+  COMMON=(--stall "${STALL:-3s}")
   SCENARIOS=(
     "idle|idle -c 10000 --hold 3s"
     "idle-pub|idle -c 10000 --hold 3s -q 1 --rate-per-conn 1"

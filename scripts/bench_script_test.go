@@ -36,7 +36,13 @@ func TestBenchScriptQuick(t *testing.T) {
 	requireTools(t, "apt-get install mosquitto", "mosquitto", "timeout")
 	root := repoRoot(t)
 	ports := freePorts(t, 2)
-	env := cleanEnv("QUICK=1", "MAX_SECONDS=90", "OUT="+t.TempDir(),
+	// STALL=4s: on a loaded CI machine mosquitto once left the slow
+	// scenario's publisher blocked past QUICK's 1 s stall bound (plus the
+	// pause), which ends that run with no figure to compare; the stall
+	// bound has its own tests (internal/bench). Not more: a run that
+	// loses messages (mosquitto at QoS 2) waits that long for them, hence
+	// the budget of 120 s.
+	env := cleanEnv("QUICK=1", "MAX_SECONDS=120", "STALL=4s", "OUT="+t.TempDir(),
 		"MQB_PORT="+ports[0], "MOSQ_PORT="+ports[1])
 	res := runBash(t, 5*time.Minute, env, filepath.Join(root, "scripts", "bench.sh"))
 	if res.code != 0 {
