@@ -86,14 +86,33 @@ const AnonymousConf = "listener {port} 127.0.0.1\nallow_anonymous true\n"
 // StartMosquitto runs mosquitto with conf, where each "{port}" is replaced
 // by a free port and "{port2}" by a second one, and waits until it reports
 // it is running. The broker is stopped when the test ends.
+//
+// A port that was free may be taken before mosquitto binds it (another
+// test's outgoing connection gets its local port from the same range):
+// on "Address already in use" it starts again on new ports, up to three
+// times (CI saw it once).
 func StartMosquitto(t testing.TB, conf string) *Mosquitto {
 	t.Helper()
-	return StartMosquittoOn(t, conf, FreePort(t))
+	for try := 1; ; try++ {
+		m, inUse := startMosquitto(t, conf, FreePort(t), try < 3)
+		if !inUse {
+			return m
+		}
+		t.Logf("mosquitto: a port was taken before it bound it (try %d): again on new ports", try)
+	}
 }
 
 // StartMosquittoOn is StartMosquitto on a given first port (to restart a
 // broker where its clients expect it).
 func StartMosquittoOn(t testing.TB, conf string, port int) *Mosquitto {
+	t.Helper()
+	m, _ := startMosquitto(t, conf, port, false)
+	return m
+}
+
+// startMosquitto starts mosquitto on port; with retry, a start that failed
+// because a port was in use returns nil and true instead of failing t.
+func startMosquitto(t testing.TB, conf string, port int, retry bool) (*Mosquitto, bool) {
 	t.Helper()
 	bin := RequireBinary(t, "mosquitto")
 	m := &Mosquitto{Port: port, Dir: t.TempDir(), exited: make(chan struct{})}
@@ -154,12 +173,15 @@ func StartMosquittoOn(t testing.TB, conf string, port int) *Mosquitto {
 	select {
 	case ok := <-ready:
 		if !ok {
+			if retry && strings.Contains(m.Log(), "Address already in use") {
+				return nil, true
+			}
 			t.Fatalf("mosquitto exited during start-up:\n%s\nconfiguration:\n%s", m.Log(), conf)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("mosquitto did not start within 10s:\n%s", m.Log())
 	}
-	return m
+	return m, false
 }
 
 // Path returns a file name inside the broker's directory.
