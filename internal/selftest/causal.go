@@ -93,6 +93,9 @@ type rawClient struct {
 	// comps receives the packet id of each PUBCOMP drainLoop reads
 	// (publisher A: try waits for its QoS 2 exchange); nil: none kept.
 	comps chan uint16
+	// pings is told of each PINGRESP drainLoop reads (a flood publisher
+	// paces itself by them); nil: not told.
+	pings chan struct{}
 }
 
 func (cfg *CausalConfig) dial(ctx context.Context, id string) (*rawClient, error) {
@@ -167,6 +170,12 @@ func (c *rawClient) drainLoop(count *atomic.Int64) {
 		}
 		if _, ok := p.(*mqtt.Publish); ok && count != nil {
 			count.Add(1)
+		}
+		if p.Type() == mqtt.PINGRESP && c.pings != nil {
+			select {
+			case c.pings <- struct{}{}:
+			default:
+			}
 		}
 		if q, ok := p.(*mqtt.Ack); ok && q.Kind == mqtt.PUBCOMP && c.comps != nil {
 			select {
@@ -266,15 +275,17 @@ func (cfg *CausalConfig) flood(ctx context.Context, tag string) (func(), error) 
 		return nil, err
 	}
 	_ = pub.nc.SetReadDeadline(time.Time{})
+	pub.pings = make(chan struct{}, 1)
 	go pub.drainLoop(nil)
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		batch := make([]mqtt.Packet, 32)
-		for i := range batch {
+		batch := make([]mqtt.Packet, 33)
+		for i := range 32 {
 			batch[i] = &mqtt.Publish{Topic: topic, Payload: []byte("background load")}
 		}
+		batch[32] = &mqtt.Pingreq{}
 		for {
 			select {
 			case <-done:
@@ -282,6 +293,20 @@ func (cfg *CausalConfig) flood(ctx context.Context, tag string) (func(), error) 
 			default:
 			}
 			if pub.write(batch...) != nil {
+				return
+			}
+			// A batch at a time (the broker answers the PINGREQ once it
+			// has read the PUBLISHes before it): the broker stays busy,
+			// and holds at most a batch when the flood stops. Unpaced,
+			// the flood filled the broker's socket buffer with seconds of
+			// work that carried over into the next tries (CI saw
+			// mosquitto, logging each message, miss the next
+			// subscriber's CONNACK deadline).
+			select {
+			case <-pub.pings:
+			case <-done:
+				return
+			case <-time.After(cfg.Timeout):
 				return
 			}
 		}
