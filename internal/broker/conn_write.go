@@ -106,6 +106,9 @@ func (c *conn) push(it outItem, qos0, mayExceed bool, by *conn) pushResult {
 			res = pushFull
 		}
 	}
+	if it.msg != nil {
+		it.msg.hold() // released when written (drain)
+	}
 	q.items = append(q.items, it)
 	q.bytes += it.size
 	slow := q.bytes > cfg.maxOutbound
@@ -227,7 +230,11 @@ func (c *conn) drain() (closed bool, err error) {
 			}
 		}
 		for i := range items {
-			if err := c.writeItem(&items[i]); err != nil {
+			err := c.writeItem(&items[i])
+			if m := items[i].msg; m != nil {
+				m.release() // encoded (or not sent): push's reference
+			}
+			if err != nil {
 				return closed, err
 			}
 		}

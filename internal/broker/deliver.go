@@ -220,6 +220,8 @@ func (s *session) sharedOrphans() []orphan {
 	for _, q := range [][]*outMsg{s.out.inflight, s.out.pending} {
 		for _, om := range q {
 			if om.share != nil && om.state != StateReleased {
+				// om's reference stays: an ended session's outMsgs
+				// are never released (message_ref.go).
 				out = append(out, orphan{om.msg, om.share})
 			}
 		}

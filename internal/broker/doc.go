@@ -51,6 +51,17 @@
 // by its last user, never under a write. Read and write buffers are borrowed from pools only while a connection has
 // data in flight. Every complete packet is answered in the pass or job
 // that read it, whatever input follows it.
+//
+// Messages: a small PUBLISH read by the loop is decoded into a body that
+// shares one allocation with its message (pubAlloc), taken from a pool
+// and put back when its last holder releases it (message_ref.go): the
+// handler, each outbound queue item until written, each session outMsg
+// until acknowledged, an Observer that holds it. What keeps a message
+// for an unknown time (the retained tree) pins it instead, and the
+// collector frees it; with a Store no message is reused. A
+// message routed and written at once thus costs no allocation; anything
+// that keeps part of a message without holding it (a topic string as a
+// map key) copies it.
 // "The reader" below is the loop while it handles a connection, or the
 // connection's goroutine with its read jobs.
 //

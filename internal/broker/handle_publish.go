@@ -46,7 +46,7 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 	b.metrics.notePublishIn(p.QoS, len(p.Payload), c.sess.stripe())
 	if b.observe.watched.Load() != nil {
 		c.trace(PacketEvent{Packet: "PUBLISH", PacketID: p.PacketID, QoS: byte(p.QoS), Retain: p.Retain, Dup: p.Dup,
-			Topic: topic, Detail: payloadPreview(p.Payload)})
+			Topic: strings.Clone(topic), Detail: payloadPreview(p.Payload)}) // kept: not the body's (message_ref.go)
 	}
 	if cfg.Verbose {
 		c.logv("Received PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
@@ -108,9 +108,22 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 		return nil
 	}
 	m := c.newMessage()
-	*m = message{topic: topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, from: s, fromID: c.clientID(), src: c.info}
+	err := c.routePublish(m, p, topic)
+	m.release() // handlePublish's own reference (newMessage)
+	return err
+}
+
+// routePublish routes the message m of PUBLISH p, to topic, and
+// acknowledges p (or pauses c until a subscriber has room).
+func (c *conn) routePublish(m *message, p *mqtt.Publish, topic string) error {
+	b := c.b
+	pooled := m.pooled()
+	*m = message{topic: topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, from: c.sess, fromID: c.clientID(), src: c.info}
+	if pooled {
+		m.setPooled()
+	}
 	b.metrics.stamp(m)
-	if v5 {
+	if c.version == mqtt.V5 {
 		m.props = forwardedProps(&p.Props)
 		m.expiry = expiryFrom(&p.Props, b.now())
 	}
@@ -214,10 +227,14 @@ func (c *conn) resolveAlias(p *mqtt.Publish, topic *string) error {
 
 // newMessage allocates the message of the PUBLISH being handled: on the
 // event loop it comes with the PUBLISH's body when that was small (one
-// allocation for both, loop_linux.go pubAlloc).
+// allocation for both, reused: message_ref.go). The caller holds it and
+// releases it.
 func (c *conn) newMessage() *message {
 	if c.fr != nil { // the loop handles c's input (loopPackets)
 		if m := c.b.loop.takeMessage(); m != nil {
+			if c.b.reuseMessages {
+				m.setPooled()
+			}
 			return m
 		}
 	}

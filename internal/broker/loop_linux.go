@@ -656,19 +656,6 @@ func (l *loop) afterBurst(now int64) {
 	}
 }
 
-// pubAlloc is a message and the body of the PUBLISH it came from in one
-// allocation: the loop's Framer takes a small PUBLISH body from it
-// (nextPacket) and handlePublish takes the message (takeMessage), so a
-// routed PUBLISH costs one allocation, not two.
-type pubAlloc struct {
-	m   message
-	buf [pubInline]byte
-}
-
-// pubInline is the largest PUBLISH body (topic, packet id, properties,
-// payload) kept with its message: 240 bytes in all, a size class.
-const pubInline = 112
-
 // nextPacket is c's next complete packet (loop goroutine): a PUBLISH
 // body of at most pubInline bytes is put in a pubAlloc, whose message
 // takeMessage hands to handlePublish.
@@ -679,7 +666,7 @@ func (l *loop) nextPacket(c *conn) (mqtt.Packet, error) {
 			if n > pubInline {
 				return make([]byte, n)
 			}
-			pa := new(pubAlloc)
+			pa := pubPool.Get().(*pubAlloc)
 			l.pa = pa
 			return pa.buf[:n:n]
 		}

@@ -17,6 +17,7 @@ type message struct {
 	payload []byte
 	qos     mqtt.QoS // as published
 	retain  bool     // as published
+	refs    int32    // holders of a reusable message, and flags (message_ref.go); atomic
 	// props are the properties forwarded unchanged to v5 subscribers
 	// [MQTT-3.3.2-17] [MQTT-3.3.2-18]: payload format, content type,
 	// response topic, correlation data, user properties. Topic alias,
@@ -112,13 +113,16 @@ type outMsg struct {
 var outMsgPool = sync.Pool{New: func() any { return new(outMsg) }}
 
 func newOutMsg(m *message, qos mqtt.QoS, retain bool, subIDs []uint32) *outMsg {
+	m.hold() // released by putOutMsg
 	om := outMsgPool.Get().(*outMsg)
 	*om = outMsg{msg: m, qos: qos, retain: retain, subIDs: subIDs}
 	return om
 }
 
-// putOutMsg recycles om, which nothing references any more.
+// putOutMsg recycles om, which nothing references any more, and
+// releases its message.
 func putOutMsg(om *outMsg) {
+	om.msg.release()
 	*om = outMsg{}
 	outMsgPool.Put(om)
 }

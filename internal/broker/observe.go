@@ -18,10 +18,19 @@ import (
 // client is watched.
 
 // Message is an application message the broker routed: a client's
-// PUBLISH, a will, or one of the broker's own ($SYS). It is immutable, so
-// an Observer may keep it (the broker passes the message it routes: no
-// copy, no allocation); its payload must not be modified.
+// PUBLISH, a will, or one of the broker's own ($SYS). It is immutable
+// and must not be modified. The broker passes the message it routes (no
+// copy, no allocation), whose memory it reuses once routed, written and
+// acknowledged (message_ref.go): an Observer may use it, its topic and
+// its payload during the call only, unless it holds it (Hold, then
+// Release once done with it).
 type Message message
+
+// Hold keeps m (its topic and payload too) valid until Release.
+func (m *Message) Hold() { (*message)(m).hold() }
+
+// Release ends a Hold: m may be reused from then on.
+func (m *Message) Release() { (*message)(m).release() }
 
 func (m *Message) Topic() string   { return m.topic }
 func (m *Message) Payload() []byte { return m.payload }
@@ -179,7 +188,7 @@ func (c *conn) tracePublish(out bool, m *message, qos mqtt.QoS, retain, dup bool
 		return
 	}
 	c.trace(PacketEvent{Out: out, Packet: "PUBLISH", PacketID: pid, QoS: byte(qos), Retain: retain, Dup: dup,
-		Topic: m.topic, Detail: payloadPreview(m.payload)})
+		Topic: strings.Clone(m.topic), Detail: payloadPreview(m.payload)}) // kept: not the body's (message_ref.go)
 }
 
 // traceLog turns the -v log lines of packets that are handled in the

@@ -22,7 +22,8 @@ func (b *Broker) setRetained(m *message) error {
 		}
 		return nil
 	}
-	r := *m
+	m.pin() // the tree's copy shares its body (message_ref.go)
+	r := m.unpooled()
 	r.from = nil // do not keep the publisher's session alive
 	b.retained.Set(m.topic, &r)
 	if persist {

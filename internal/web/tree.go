@@ -14,12 +14,14 @@ import (
 // message was routed to since the broker started (and every retained
 // one), with message counts, the last value and the retained marker.
 //
-// Routing a message to a known topic costs one atomic add and one atomic
-// store, its only locked instructions (full memory barriers, dearer in
-// the broker's store-heavy routing path than in a micro benchmark; so
-// the view keeps no byte count per topic). The last value is the
-// broker's own immutable message, kept by pointer (no copy, no
-// allocation). The topic's entry comes from the publisher's cache (broker.TopicCacher: its previous message's entry,
+// Routing a message to a known topic costs an atomic add, the topic's
+// lock and the hold and release of the last value, its only locked
+// instructions (full memory barriers, dearer in the broker's store-heavy
+// routing path than in a micro benchmark; so the view keeps no byte
+// count per topic). The last value is the broker's own immutable
+// message, kept by pointer (no copy, no allocation) and held
+// (broker.Message.Hold: the broker reuses a message's memory once nobody
+// holds it) until the next one replaces it. The topic's entry comes from the publisher's cache (broker.TopicCacher: its previous message's entry,
 // when the topic is the same) or else a lock-free map lookup. Only a
 // topic seen for the first time takes the tree's lock. Counts per branch
 // are summed when a branch is listed, not when messages arrive.
@@ -36,10 +38,11 @@ const (
 type topicStat struct {
 	topic    string // its key in tree.stats
 	count    atomic.Int64
-	retained atomic.Bool // the broker holds a retained message for it
-	last     atomic.Pointer[broker.Message]
-	lastAt   atomic.Int64 // Unix ns (coarse); 0 = restored at start
-	size     atomic.Int64 // the last payload's real size when it was cut, else 0
+	retained atomic.Bool     // the broker holds a retained message for it
+	mu       sync.Mutex      // guards last
+	last     *broker.Message // held until replaced (setLast)
+	lastAt   atomic.Int64    // Unix ns (coarse); 0 = restored at start
+	size     atomic.Int64    // the last payload's real size when it was cut, else 0
 }
 
 type node struct {
@@ -90,7 +93,7 @@ func (t *tree) addCached(m *broker.Message, last any) any {
 	} else if st.size.Load() != 0 {
 		st.size.Store(0)
 	}
-	st.last.Store(m)
+	st.setLast(m)
 	at := t.clock.Load()
 	if at == 0 {
 		at = time.Now().UnixNano()
@@ -120,7 +123,7 @@ func (t *tree) setRetained(m *broker.Message) {
 		st.size.Store(int64(n))
 		m = m.Trimmed(maxKept)
 	}
-	st.last.Store(m)
+	st.setLast(m)
 	st.retained.Store(true)
 }
 
@@ -133,6 +136,9 @@ func (t *tree) create(topic string) any {
 	if t.ntopics.Load() >= maxTopics {
 		return nil
 	}
+	// Kept: a copy, not the routed message's topic, whose memory the
+	// broker reuses (broker.Message).
+	topic = strings.Clone(topic)
 	v, loaded := t.stats.LoadOrStore(topic, &topicStat{topic: topic})
 	if loaded {
 		return v
@@ -187,9 +193,24 @@ type topicV struct {
 	Cut      bool   `json:"cut,omitempty"`
 }
 
+// setLast makes m the topic's last value, held until the next one.
+func (st *topicStat) setLast(m *broker.Message) {
+	m.Hold()
+	st.mu.Lock()
+	old := st.last
+	st.last = m
+	st.mu.Unlock()
+	if old != nil {
+		old.Release()
+	}
+}
+
 func (st *topicStat) view(topic string, withPayload bool) *topicV {
 	v := &topicV{Topic: topic, Count: st.count.Load(), Retained: st.retained.Load()}
-	if m := st.last.Load(); m != nil {
+	// Copied under the lock: once replaced, the message may be reused.
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if m := st.last; m != nil {
 		p := m.Payload()
 		v.QoS, v.Retain, v.Size = m.QoS(), m.Retain(), len(p)
 		if n := st.size.Load(); n > 0 {
@@ -197,7 +218,7 @@ func (st *topicStat) view(topic string, withPayload bool) *topicV {
 		}
 		v.At = st.lastAt.Load() / 1e6
 		if withPayload {
-			v.Payload = p
+			v.Payload = slices.Clone(p)
 			v.Cut = len(p) < v.Size
 		} else {
 			v.Preview = preview(p)

@@ -22,6 +22,7 @@ const (
 	pkgBrokercmd = "./internal/brokercmd/"
 	pkgMQTT      = "./internal/mqtt/"
 	pkgAuth      = "./internal/auth/"
+	pkgWeb       = "./internal/web/"
 )
 
 var mutations = []mutation{
@@ -590,5 +591,80 @@ var mutations = []mutation{
 		Why:      "two goroutines both start a write job for one connection: its writes interleave",
 		Original: "func (f *connFlags) testAndSet(flag uint32) bool { return f.v.Or(flag)&flag == 0 }",
 		Replace:  "func (f *connFlags) testAndSet(flag uint32) bool { f.v.Or(flag); return true }",
+	},
+	// Issue 17: reusable messages (message_ref.go). Each holder that
+	// forgets its reference reads memory the next message reuses.
+	{
+		Name:     "i17-reuse-queue-no-hold",
+		File:     "internal/broker/conn_write.go",
+		Why:      "a queued delivery does not hold its message: the subscriber gets the next message's bytes (or the poison)",
+		Original: "\t\tit.msg.hold() // released when written (drain)\n",
+		Replace:  "",
+	},
+	{
+		Name:     "i17-reuse-outmsg-no-hold",
+		File:     "internal/broker/message.go",
+		Why:      "a QoS 1/2 message in a session's queue or inflight window does not hold its message: a resend or an offline session's delivery carries another message",
+		Original: "\tm.hold() // released by putOutMsg\n",
+		Replace:  "",
+	},
+	{
+		Name:     "i17-reuse-retained-no-pin",
+		File:     "internal/broker/retained.go",
+		Why:      "the retained tree's copy shares a body that is reused: a late subscriber gets another message as the retained one [MQTT-3.3.1-5]",
+		Original: "\tm.pin() // the tree's copy shares its body (message_ref.go)\n",
+		Replace:  "",
+	},
+	{
+		Name:     "i17-reuse-with-store",
+		File:     "internal/broker/broker.go",
+		Why:      "messages are reused with a Store too: a stored message's payload (written later by a DurableStore) is another message's after a restart",
+		Original: "\t\tb.reuseMessages = true\n\t}\n",
+		Replace:  "\t}\n\tb.reuseMessages = true\n",
+		Packages: []string{pkgBroker, "./internal/store/"},
+	},
+	{
+		Name:     "i17-reuse-release-early",
+		File:     "internal/broker/message_ref.go",
+		Why:      "a message goes back to the pool while it still has a holder",
+		Original: "\tif atomic.AddInt32(&m.refs, -1) != refPooled {",
+		Replace:  "\tif atomic.AddInt32(&m.refs, -1) > refPooled+1 {",
+	},
+	{
+		Name:     "i17-reuse-trace-topic-kept",
+		File:     "internal/broker/observe.go",
+		Why:      "the flow view keeps a PUBLISH event whose topic points into a reused body",
+		Original: "Topic: strings.Clone(m.topic), Detail: payloadPreview(m.payload)}) // kept",
+		Replace:  "Topic: m.topic, Detail: payloadPreview(m.payload)}) // kept",
+	},
+	{
+		Name:     "i17-reuse-trace-in-topic-kept",
+		File:     "internal/broker/handle_publish.go",
+		Why:      "the flow view keeps an inbound PUBLISH event whose topic points into a reused body",
+		Original: "Topic: strings.Clone(topic), Detail: payloadPreview(p.Payload)})",
+		Replace:  "Topic: topic, Detail: payloadPreview(p.Payload)})",
+	},
+	{
+		Name:     "i17-reuse-never",
+		File:     "internal/broker/handle_publish.go",
+		Why:      "no message is ever reused: every PUBLISH costs an allocation and the collector's work again (issue 17)",
+		Original: "\tm.release() // handlePublish's own reference (newMessage)\n",
+		Replace:  "",
+	},
+	{
+		Name:     "i17-reuse-web-no-hold",
+		File:     "internal/web/tree.go",
+		Why:      "the web view shows a topic's last value from memory the broker reused: another message's bytes",
+		Original: "\tm.Hold()\n\tst.mu.Lock()",
+		Replace:  "\tst.mu.Lock()",
+		Packages: []string{pkgWeb},
+	},
+	{
+		Name:     "i17-reuse-web-topic-kept",
+		File:     "internal/web/tree.go",
+		Why:      "the web view keys a topic by a string in a reused body: the topic changes under it",
+		Original: "\ttopic = strings.Clone(topic)\n",
+		Replace:  "",
+		Packages: []string{pkgWeb},
 	},
 }
