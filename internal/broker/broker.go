@@ -22,18 +22,14 @@ type Broker struct {
 	retainMu  sync.Mutex
 	matchPool sync.Pool
 
-	durable DurableStore // store with deferred acks, or nil
-	// reuseMessages: a routed message's memory is reused once written
-	// or acknowledged (message_ref.go); not with a Store, whose
-	// StoredMessages share the payload.
-	reuseMessages bool
-	mu            sync.Mutex // guards the fields below
-	sessions      sessTable
-	conns         connSet
-	listeners     []*listener
-	started       bool
-	shuttingDown  bool
-	closedDone    bool
+	durable      DurableStore // store with deferred acks, or nil
+	mu           sync.Mutex   // guards the fields below
+	sessions     sessTable
+	conns        connSet
+	listeners    []*listener
+	started      bool
+	shuttingDown bool
+	closedDone   bool
 
 	wg       sync.WaitGroup // every goroutine the broker starts (but workers)
 	workers  workerPool     // run connections' handlers and writes (workers.go)
@@ -71,7 +67,6 @@ func New(opts Options) (*Broker, error) {
 	}
 	if b.store == nil {
 		b.store = nopStore{}
-		b.reuseMessages = true
 	}
 	// Shared subscriptions go to connected members first (MQTT 5.0
 	// section 4.8.2); offline durable members get messages only when no

@@ -58,7 +58,7 @@
 // handler, each outbound queue item until written, each session outMsg
 // until acknowledged, an Observer that holds it. What keeps a message
 // for an unknown time (the retained tree) pins it instead, and the
-// collector frees it; with a Store no message is reused. A
+// collector frees it. A
 // message routed and written at once thus costs no allocation; anything
 // that keeps part of a message without holding it (a topic string as a
 // map key) copies it.

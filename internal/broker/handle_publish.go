@@ -232,9 +232,7 @@ func (c *conn) resolveAlias(p *mqtt.Publish, topic *string) error {
 func (c *conn) newMessage() *message {
 	if c.fr != nil { // the loop handles c's input (loopPackets)
 		if m := c.b.loop.takeMessage(); m != nil {
-			if c.b.reuseMessages {
-				m.setPooled()
-			}
+			m.setPooled()
 			return m
 		}
 	}

@@ -25,9 +25,12 @@ import (
 //
 // What keeps a message for an unknown time pins it instead (pin): it is
 // then never reused and the collector frees it as before: the retained
-// tree does (its copy shares the body). With a Store no message is
-// reused at all (Broker.reuseMessages: a StoredMessage shares the
-// payload, and a DurableStore writes it later). An ended
+// tree does (its copy shares the body, and so may a Store's copy of it).
+// A Store may keep a session message's StoredMessage, payload included,
+// without copying it (MemoryStore does; Bolt encodes it during the call):
+// the message is held by its outMsg until acknowledged, and the broker
+// deletes it from the store then (session.complete), so nothing reads a
+// stored payload after its release. An ended
 // session's outMsgs are dropped, not released: their messages, which a
 // shared subscription's orphans still use (redeliverShared), keep their
 // references and are left to the collector too. A holder that forgets to release only costs the

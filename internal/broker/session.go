@@ -496,6 +496,8 @@ func (s *session) complete(om *outMsg) {
 	if len(o.inflight) == 0 {
 		o.inflight = nil
 	}
+	// Out of the store before its message is released: a Store may keep
+	// the payload it was given (message_ref.go).
 	s.persist("delete message", func(st Store) error { return st.DeleteMessage(s.clientID, om.seq) })
 	putOutMsg(om)
 }

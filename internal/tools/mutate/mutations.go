@@ -616,14 +616,6 @@ var mutations = []mutation{
 		Replace:  "",
 	},
 	{
-		Name:     "i17-reuse-with-store",
-		File:     "internal/broker/broker.go",
-		Why:      "messages are reused with a Store too: a stored message's payload (written later by a DurableStore) is another message's after a restart",
-		Original: "\t\tb.reuseMessages = true\n\t}\n",
-		Replace:  "\t}\n\tb.reuseMessages = true\n",
-		Packages: []string{pkgBroker, "./internal/store/"},
-	},
-	{
 		Name:     "i17-reuse-release-early",
 		File:     "internal/broker/message_ref.go",
 		Why:      "a message goes back to the pool while it still has a holder",
