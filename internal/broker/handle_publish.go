@@ -2,6 +2,7 @@ package broker
 
 import (
 	"strings"
+	"unsafe"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
 )
@@ -107,22 +108,23 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 		c.ackPublish(p, code)
 		return nil
 	}
-	m := c.newMessage()
-	err := c.routePublish(m, p, topic)
+	m, key := c.newMessage()
+	err := c.routePublish(m, key, p, topic)
 	m.release() // handlePublish's own reference (newMessage)
 	return err
 }
 
 // routePublish routes the message m of PUBLISH p, to topic, and
-// acknowledges p (or pauses c until a subscriber has room).
-func (c *conn) routePublish(m *message, p *mqtt.Publish, topic string) error {
+// acknowledges p (or pauses c until a subscriber has room). key chooses
+// the messages the latency histogram samples (newMessage).
+func (c *conn) routePublish(m *message, key uint64, p *mqtt.Publish, topic string) error {
 	b := c.b
 	pooled := m.pooled()
 	*m = message{topic: topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, from: c.sess, fromID: c.clientID(), src: c.info}
 	if pooled {
 		m.setPooled()
 	}
-	b.metrics.stamp(m)
+	b.metrics.stampKey(m, key)
 	if c.version == mqtt.V5 {
 		m.props = forwardedProps(&p.Props)
 		m.expiry = expiryFrom(&p.Props, b.now())
@@ -228,13 +230,16 @@ func (c *conn) resolveAlias(p *mqtt.Publish, topic *string) error {
 // newMessage allocates the message of the PUBLISH being handled: on the
 // event loop it comes with the PUBLISH's body when that was small (one
 // allocation for both, reused: message_ref.go). The caller holds it and
-// releases it.
-func (c *conn) newMessage() *message {
+// releases it. key is what the latency histogram samples by
+// (metricsState.stampKey): the loop's count of messages for a reused
+// one, whose address recurs.
+func (c *conn) newMessage() (m *message, key uint64) {
 	if c.fr != nil { // the loop handles c's input (loopPackets)
-		if m := c.b.loop.takeMessage(); m != nil {
+		if m, n := c.b.loop.takeMessage(); m != nil {
 			m.setPooled()
-			return m
+			return m, n
 		}
 	}
-	return new(message)
+	m = new(message)
+	return m, uint64(uintptr(unsafe.Pointer(m)) >> 4)
 }

@@ -39,6 +39,7 @@ type loop struct {
 	plain     []byte // wss: what crypto/tls decrypted, before decoding
 	lastSweep int64
 	pa        *pubAlloc          // the body of the PUBLISH being handled is in it (nextPacket)
+	msgs      uint64             // messages takeMessage handed out (their latency sampling key)
 	bodyAlloc func(n int) []byte // the Framer's allocator for PUBLISH bodies (nextPacket)
 	rawWait   bool               // wait in raw system calls (loop_raw_linux.go)
 	pausing   *pausedPublish     // set by pausePublish for handle
@@ -675,12 +676,14 @@ func (l *loop) nextPacket(c *conn) (mqtt.Packet, error) {
 }
 
 // takeMessage returns the message allocated with the body of the PUBLISH
-// being handled, nil if it has none (loop goroutine).
-func (l *loop) takeMessage() *message {
+// being handled, nil if it has none (loop goroutine), and its number:
+// the loop's count of the messages it took.
+func (l *loop) takeMessage() (*message, uint64) {
 	pa := l.pa
 	if pa == nil {
-		return nil
+		return nil, 0
 	}
 	l.pa = nil
-	return &pa.m
+	l.msgs++
+	return &pa.m, l.msgs
 }

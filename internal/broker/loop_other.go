@@ -12,7 +12,7 @@ type loop struct {
 }
 
 // takeMessage: without a loop every message is allocated on its own.
-func (l *loop) takeMessage() *message { return nil }
+func (l *loop) takeMessage() (*message, uint64) { return nil, 0 }
 
 // nextPacket: never called without a loop.
 func (l *loop) nextPacket(c *conn) (mqtt.Packet, error) { return c.fr.Next() }

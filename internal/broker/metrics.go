@@ -123,11 +123,18 @@ func (m *metricsState) unnotePublishOut(q mqtt.QoS, msg *message) {
 // histogram: one message in EnableLatency's every (one clock reading
 // per sampled message, none for the others).
 func (m *metricsState) stamp(msg *message) {
+	m.stampKey(msg, uint64(uintptr(unsafe.Pointer(msg))>>4))
+}
+
+// stampKey is stamp choosing by key: one in every e by a hash of it (a
+// multiply), without the random number (5 ns) a message would cost. The
+// key is the message's address when it has one of its own (consecutive
+// messages take consecutive slots of their size class), a count when
+// its memory is reused (handle_publish.go newMessage: the same few
+// addresses come back).
+func (m *metricsState) stampKey(msg *message, key uint64) {
 	e := m.every.Load()
-	// One in every e by a hash of the message's address (a multiply),
-	// without the random number (5 ns) a message would cost; consecutive
-	// messages take consecutive slots of their size class.
-	if e == 0 || (e > 1 && uint32(uint64(uintptr(unsafe.Pointer(msg))>>4)*0x9E3779B97F4A7C15>>32)%e != 0) {
+	if e == 0 || (e > 1 && uint32(key*0x9E3779B97F4A7C15>>32)%e != 0) {
 		return
 	}
 	msg.at = time.Now().UnixNano()
