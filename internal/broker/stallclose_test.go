@@ -40,7 +40,6 @@ func TestStalledPublisherStaysConnected(t *testing.T) {
 			go func() {
 				w := bufio.NewWriter(pub.nc)
 				raw, _ := mqtt.Append(nil, &mqtt.Publish{Topic: "stall/t", Payload: make([]byte, 61)}, mqtt.V311)
-				_ = pub.nc.SetWriteDeadline(time.Now().Add(testTimeout))
 				for {
 					select {
 					case <-stop:
@@ -48,6 +47,11 @@ func TestStalledPublisherStaysConnected(t *testing.T) {
 						return
 					default:
 					}
+					// No write may block for testTimeout (the broker
+					// stopped reading); the whole flood may take longer
+					// on a loaded machine under the race detector (CI
+					// saw 5 s pass with the flood still going).
+					_ = pub.nc.SetWriteDeadline(time.Now().Add(testTimeout))
 					if _, err := w.Write(raw); err != nil {
 						done <- err
 						return
