@@ -90,9 +90,9 @@ type rawClient struct {
 	v   mqtt.Version
 	buf []byte
 	mu  sync.Mutex // writes
-	// comps receives the packet id of each PUBCOMP drainLoop reads
+	// comps holds the packet ids of the PUBCOMPs drainLoop has read
 	// (publisher A: try waits for its QoS 2 exchange); nil: none kept.
-	comps chan uint16
+	comps *compSet
 	// pings is told of each PINGRESP drainLoop reads (a flood publisher
 	// paces itself by them); nil: not told.
 	pings chan struct{}
@@ -178,10 +178,7 @@ func (c *rawClient) drainLoop(count *atomic.Int64) {
 			}
 		}
 		if q, ok := p.(*mqtt.Ack); ok && q.Kind == mqtt.PUBCOMP && c.comps != nil {
-			select {
-			case c.comps <- q.PacketID:
-			default: // try drains the old ones before each PUBLISH
-			}
+			c.comps.add(q.PacketID)
 		}
 		if c.ackInbound(p) != nil {
 			return
@@ -211,7 +208,7 @@ func CausalOrder(ctx context.Context, cfg CausalConfig) (CausalResult, error) {
 	}
 	closers = append(closers, func() { a.nc.Close() })
 	_ = a.nc.SetReadDeadline(time.Time{})
-	a.comps = make(chan uint16, 16)
+	a.comps = newCompSet()
 	go a.drainLoop(nil) // A's acks (PUBACK, PUBREC -> PUBREL, PUBCOMP)
 
 	if cfg.Mode == CausalBusy {
@@ -388,31 +385,62 @@ func (cfg *CausalConfig) try(a, b *rawClient, i int) (lost, late bool, err error
 	return err != nil, err == nil, nil
 }
 
+// compSet is the PUBCOMPs a publisher has received, by packet id. A
+// set, not a channel: when A's acks are held up (a TCP segment lost and
+// sent again later), the PUBCOMPs of many tries arrive at once, and a
+// bounded channel dropped the one a try was waiting for (CI:
+// TestCausalOrder/mqbroker/*/qos2/busy, "no PUBCOMP ... within 5s" with
+// the PUBCOMP already read).
+type compSet struct {
+	mu     sync.Mutex
+	ids    map[uint16]bool
+	notify chan struct{} // told of each PUBCOMP (capacity 1)
+}
+
+func newCompSet() *compSet {
+	return &compSet{ids: make(map[uint16]bool), notify: make(chan struct{}, 1)}
+}
+
+func (s *compSet) add(pid uint16) {
+	s.mu.Lock()
+	s.ids[pid] = true
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default: // already told
+	}
+}
+
+// take reports whether pid's PUBCOMP was received, forgetting it.
+func (s *compSet) take(pid uint16) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ids[pid] {
+		return false
+	}
+	delete(s.ids, pid)
+	return true
+}
+
 // dropComps forgets the PUBCOMPs received so far (earlier tries').
 func (c *rawClient) dropComps() {
-	for {
-		select {
-		case <-c.comps:
-		default:
-			return
-		}
-	}
+	c.comps.mu.Lock()
+	clear(c.comps.ids)
+	c.comps.mu.Unlock()
 }
 
 // awaitComp waits up to d for the PUBCOMP of packet id pid.
 func (c *rawClient) awaitComp(pid uint16, d time.Duration) error {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
-	for {
+	for !c.comps.take(pid) {
 		select {
-		case got := <-c.comps:
-			if got == pid {
-				return nil
-			}
+		case <-c.comps.notify:
 		case <-timer.C:
 			return fmt.Errorf("no PUBCOMP for the QoS 2 PUBLISH (packet id %d) within %v", pid, d)
 		}
 	}
+	return nil
 }
 
 // until reads (answering as a client must) until match is true, for at
