@@ -24,19 +24,23 @@ import (
 //   - an Observer that keeps it (Message.Hold, the web view's topic tree).
 //
 // What keeps a message for an unknown time pins it instead (pin): it is
-// then never reused and the collector frees it as before: the retained
+// then never reused and the collector frees it as before. The retained
 // tree does (its copy shares the body, and so may a Store's copy of it).
 // A Store may keep a session message's StoredMessage, payload included,
-// without copying it (MemoryStore does; Bolt encodes it during the call):
-// the message is held by its outMsg until acknowledged, and the broker
-// deletes it from the store then (session.complete), so nothing reads a
-// stored payload after its release. An ended
-// session's outMsgs are dropped, not released: their messages, which a
-// shared subscription's orphans still use (redeliverShared), keep their
-// references and are left to the collector too. A holder that forgets to release only costs the
-// reuse (the collector frees the message); one that reads a message it
-// does not hold reads another message's bytes. Under test the released
-// memory is poisoned so that such a read shows (poisonReleased).
+// without copying it (MemoryStore does; Bolt encodes it during the
+// call): the message is held by its outMsg until acknowledged, and the
+// broker deletes it from the store then (session.complete), so nothing
+// reads a stored payload after its release. An ended session's outMsgs
+// are dropped, not released: their messages, which a shared
+// subscription's orphans still use (redeliverShared), keep their
+// references and are left to the collector too.
+//
+// A holder that forgets to release only costs the reuse (the collector
+// frees the message); one that reads a message it does not hold reads
+// another message's bytes. Under test the released memory is poisoned
+// so that such a read shows (poisonReleased). Nothing may tell messages
+// apart by address either: the same few come back (the latency
+// histogram samples by the loop's count, metricsState.stampKey).
 //
 // Anything kept from a message must therefore be copied unless its
 // holder is listed above: topic strings point into the body (the
