@@ -20,7 +20,8 @@
 #   QUICK=1 scripts/bench-web.sh    # smoke run, REPS=2, small counts
 #
 # Environment: REPS, QUICK, VARIANTS (default "plain requests web"; plain
-# must be one), MQB_PORT (default 21883; the web listener is
+# must be one), ONLY (only the scenarios whose name matches it, a regex:
+# ONLY=latency VARIANTS="plain web" REPS=25 for the latency bound alone), MQB_PORT (default 21883; the web listener is
 # on MQB_PORT+100), CHROMIUM (default chromium), OUT (results directory,
 # scripts/out). Raw results stay in $OUT/bench-web-*.jsonl.
 set -euo pipefail
@@ -185,6 +186,7 @@ for rep in $(seq "$REPS"); do
     [ "$variant" = plain ] || label=mqbroker+$variant
     for entry in "${SCENARIOS[@]}"; do
       name=${entry%%|*}
+      [[ $name =~ ${ONLY:-.} ]] || continue
       read -r -a args <<<"${entry#*|}"
       log "[rep $rep/$REPS] $name on $label"
       timeout -k 5 120 bin/mqbench --json --no-progress -p "$PORT" --pid "$BROKER_PID" \
