@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -92,7 +93,11 @@ func (p browserPage) text(sel string) string {
 	p.t.Helper()
 	ctx, cancel := p.step()
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	// One evaluation finds the node and reads it: the page re-renders its
+	// lists every second, and a node looked up first and read after may
+	// be gone by then (CI: "No node with given id found").
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? e.innerText : null })()`, sel)
+	v, err := chromedp.Run(ctx, chromedp.Poll[string](js))
 	if err != nil {
 		p.t.Fatalf("text of %s: %v", sel, err)
 	}
