@@ -2,6 +2,7 @@ package broker
 
 import (
 	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/mqkit/mqkit/internal/mqtt"
@@ -119,11 +120,8 @@ func (c *conn) handlePublish(p *mqtt.Publish) error {
 // the messages the latency histogram samples (newMessage).
 func (c *conn) routePublish(m *message, key uint64, p *mqtt.Publish, topic string) error {
 	b := c.b
-	pooled := m.pooled()
-	*m = message{topic: topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, from: c.sess, fromID: c.clientID(), src: c.info}
-	if pooled {
-		m.setPooled()
-	}
+	// Every field anew but the reference count newMessage set.
+	*m = message{refs: atomic.LoadInt32(&m.refs), topic: topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, from: c.sess, fromID: c.clientID(), src: c.info}
 	b.metrics.stampKey(m, key)
 	if c.version == mqtt.V5 {
 		m.props = forwardedProps(&p.Props)

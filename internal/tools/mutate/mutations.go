@@ -651,6 +651,13 @@ var mutations = []mutation{
 		Replace:  "",
 	},
 	{
+		Name:     "i17-reuse-refs-reset",
+		File:     "internal/broker/handle_publish.go",
+		Why:      "routePublish clears the reference count newMessage set: the message is never given back and every PUBLISH allocates again",
+		Original: "*m = message{refs: atomic.LoadInt32(&m.refs), topic: topic,",
+		Replace:  "_ = atomic.LoadInt32\n\t*m = message{topic: topic,",
+	},
+	{
 		Name:     "i17-reuse-web-no-hold",
 		File:     "internal/web/tree.go",
 		Why:      "the web view shows a topic's last value from memory the broker reused: another message's bytes",
