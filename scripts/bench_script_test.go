@@ -90,25 +90,42 @@ func hasRowWithRatio(out, row, ratio string) bool {
 }
 
 // TestBenchWebScriptQuick runs scripts/bench-web.sh (mqbroker alone
-// against mqbroker with a browser on its web view) as a smoke test
-// (QUICK=1): both variants start, the browser attaches, and the table
-// has a plain/web ratio per scenario. The figures belong to
-// PERFORMANCE.md.
+// against mqbroker with a browser on its web view, on about:blank, and
+// serving the view's requests without a browser) as a smoke test
+// (QUICK=1): every variant starts, the browser attaches, and the table has
+// a ratio per scenario and variant. Then once with PIN=1 (the browser on
+// a CPU of its own; the script checks each process's CPUs itself). The
+// figures belong to PERFORMANCE.md.
 func TestBenchWebScriptQuick(t *testing.T) {
-	requireTools(t, "apt-get install chromium curl procps", "chromium", "curl", "pgrep", "timeout")
+	requireTools(t, "apt-get install chromium curl procps util-linux", "chromium", "curl", "pgrep", "timeout", "taskset")
 	root := repoRoot(t)
-	ports := freePorts(t, 1)
-	env := cleanEnv("QUICK=1", "OUT="+t.TempDir(), "MQB_PORT="+ports[0])
-	res := runBash(t, 3*time.Minute, env, filepath.Join(root, "scripts", "bench-web.sh"))
-	if res.code != 0 {
-		t.Fatalf("bench-web.sh exit %d:\n%s", res.code, res.out)
-	}
-	if strings.Contains(res.out, "failed") {
-		t.Errorf("a run failed:\n%s", res.out)
-	}
-	for _, row := range []string{"p2p q0 10->10 64B", "latency q0 1000/s"} {
-		if !hasRowWithRatio(res.out, row, "mqbroker/mqbroker+web") {
-			t.Errorf("no %q row with a mqbroker/mqbroker+web ratio:\n%s", row, res.out)
-		}
+	for _, tc := range []struct {
+		name, pin, variants string
+		ratios              []string
+	}{
+		{"shared", "0", "plain requests blank web", []string{"mqbroker/mqbroker+requests", "mqbroker/mqbroker+blank", "mqbroker/mqbroker+web"}},
+		{"pinned", "1", "plain web", []string{"mqbroker/mqbroker+web"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ports := freePorts(t, 1)
+			env := cleanEnv("QUICK=1", "PIN="+tc.pin, "VARIANTS="+tc.variants, "OUT="+t.TempDir(), "MQB_PORT="+ports[0])
+			res := runBash(t, 3*time.Minute, env, filepath.Join(root, "scripts", "bench-web.sh"))
+			if res.code != 0 {
+				t.Fatalf("bench-web.sh exit %d:\n%s", res.code, res.out)
+			}
+			if strings.Contains(res.out, "failed") {
+				t.Errorf("a run failed:\n%s", res.out)
+			}
+			if !strings.Contains(res.out, "PIN="+tc.pin+")") {
+				t.Errorf("the table does not say PIN=%s:\n%s", tc.pin, res.out)
+			}
+			for _, row := range []string{"p2p q0 10->10 64B", "latency q0 1000/s"} {
+				for _, ratio := range tc.ratios {
+					if !hasRowWithRatio(res.out, row, ratio) {
+						t.Errorf("no %q row with a %s ratio:\n%s", row, ratio, res.out)
+					}
+				}
+			}
+		})
 	}
 }

@@ -7,7 +7,11 @@
 # listener on 127.0.0.1:PORT+100 (WEB_PORT to choose another) and headless
 # Chromium (CHROMIUM, default chromium) showing http://127.0.0.1:WEB_PORT/
 # for as long as the broker runs: the page follows /api/live and refreshes
-# its topic tree every second. Stops both on SIGTERM/SIGINT.
+# its topic tree every second. WEB_PAGE opens another page instead
+# (scripts/bench-web.sh's "blank" variant: WEB_PAGE=about:blank, the
+# browser's cost without the view). BROKER_CPUS and BROWSER_CPUS (taskset
+# CPU lists) pin the broker and the browser to CPUs of their own
+# (bench-web.sh PIN=1). Stops both on SIGTERM/SIGINT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=""
@@ -33,13 +37,20 @@ stop() {
 }
 trap 'stop; exit 0' TERM INT
 trap stop EXIT
-"$MQBROKER_BIN" -p "$port" --listen "http://127.0.0.1:$web" &
+# pinned CPUS CMD...: CMD, on the CPUs CPUS when that is set (taskset
+# execs CMD: the process ID is CMD's).
+pinned() {
+  local cpus=$1
+  shift
+  if [ -n "$cpus" ]; then exec taskset -c "$cpus" "$@"; else exec "$@"; fi
+}
+pinned "${BROKER_CPUS:-}" "$MQBROKER_BIN" -p "$port" --listen "http://127.0.0.1:$web" &
 broker_pid=$!
 for _ in $(seq 50); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$web") 2>/dev/null; then break; fi
   sleep 0.1
 done
-"${CHROMIUM:-chromium}" --headless --no-sandbox --disable-gpu --user-data-dir="$profile" \
-  --remote-debugging-port=0 "http://127.0.0.1:$web/" >/dev/null 2>&1 &
+pinned "${BROWSER_CPUS:-}" "${CHROMIUM:-chromium}" --headless --no-sandbox --disable-gpu --user-data-dir="$profile" \
+  --remote-debugging-port=0 "${WEB_PAGE:-http://127.0.0.1:$web/}" >/dev/null 2>&1 &
 browser_pid=$!
 wait "$broker_pid"
