@@ -52,8 +52,8 @@ func webviewAction(c *cli.Context, args []string) error {
 		return cli.Exit("webview: "+err.Error(), exitError)
 	}
 	if c.Bool(flagJSON) {
-		return json.NewEncoder(c.App.Writer).Encode(map[string]int{"ticks": st.Ticks, "branches": st.Branches})
+		return json.NewEncoder(c.App.Writer).Encode(map[string]int{"ticks": st.Ticks, "roots": st.Roots, "branches": st.Branches})
 	}
-	fmt.Fprintf(c.App.Writer, "webview: %d ticks, %d fetches of the topic tree\n", st.Ticks, st.Branches)
+	fmt.Fprintf(c.App.Writer, "webview: %d ticks (%d with the topic tree's root), %d fetches of the tree\n", st.Ticks, st.Roots, st.Branches)
 	return nil
 }

@@ -13,15 +13,18 @@ import (
 // WebViewStats counts what FollowWebView did.
 type WebViewStats struct {
 	Ticks    int // "tick" events of /api/live
-	Branches int // fetches of the topic tree's root branch
+	Roots    int // root branch listings the ticks carried
+	Branches int // fetches of the topic tree's root branch (/api/topics)
 }
 
 // FollowWebView makes the requests mqbroker's web view page makes in its
 // default state (the Topics tab, no branch open, no topic selected;
 // internal/web/static/app.js): the page and its files, /api/info and
-// /api/history once, then the /api/live stream and, on each tick whose
-// tree generation changed, the root branch of the topic tree
-// (/api/topics?limit=200), as refreshTree does. It is the broker's work
+// /api/history and the root branch of the topic tree
+// (/api/topics?limit=200) once, then the /api/live?limit=200 stream, whose
+// ticks carry the root branch when the tree's generation changed (the
+// page redraws it from the tick, as refreshTree does; a tick without it
+// after a change would make the page fetch it). It is the broker's work
 // of serving an open page without a browser's rendering, so that
 // scripts/bench-web.sh can tell the two apart. It returns when ctx ends
 // (nil) or the stream fails; tick, if not nil, is called after each
@@ -52,7 +55,8 @@ func FollowWebView(ctx context.Context, base string, tick func(WebViewStats)) (W
 			return st, ignoreDone(ctx, err)
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/live", nil)
+	st.Branches++
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/live?limit=200", nil)
 	if err != nil {
 		return st, err
 	}
@@ -74,7 +78,8 @@ func FollowWebView(ctx context.Context, base string, tick func(WebViewStats)) (W
 			event = strings.TrimPrefix(line, "event: ")
 		case strings.HasPrefix(line, "data: ") && event == "tick":
 			var d struct {
-				Gen int64 `json:"gen"`
+				Gen  int64           `json:"gen"`
+				Root json.RawMessage `json:"root"`
 			}
 			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &d); err != nil {
 				return st, fmt.Errorf("/api/live tick: %w", err)
@@ -82,10 +87,14 @@ func FollowWebView(ctx context.Context, base string, tick func(WebViewStats)) (W
 			st.Ticks++
 			if d.Gen != gen {
 				gen = d.Gen
-				if err := get("/api/topics?limit=200"); err != nil {
-					return st, ignoreDone(ctx, err)
+				if d.Root != nil {
+					st.Roots++
+				} else {
+					if err := get("/api/topics?limit=200"); err != nil {
+						return st, ignoreDone(ctx, err)
+					}
+					st.Branches++
 				}
-				st.Branches++
 			}
 			if tick != nil {
 				tick(st)

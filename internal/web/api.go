@@ -242,7 +242,15 @@ func (s *Server) stream(w http.ResponseWriter) (send func(event string, v any) b
 // topics, and a generation number that changes when messages arrived
 // (the page then refreshes what it shows). Nothing is sent per message, so a 10,000 msg/s stream costs the
 // browser one small event a second.
+//
+// A tick whose generation differs from the previous tick's carries the
+// root branch of the topic tree too ("root": what GET /api/topics?limit=
+// answers, limit as given to /api/live, 200 by default), so a page that
+// shows the root alone redraws without a request of its own each second:
+// in a browser a fetch costs more than the event (issue 15, the page on
+// the broker's machine).
 func (s *Server) live(w http.ResponseWriter, r *http.Request) {
+	_, limit := page(r.URL.Query())
 	send, ok := s.stream(w)
 	if !ok {
 		return
@@ -250,6 +258,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	defer s.streams.Add(-1)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	sentGen := int64(-1) // the generation of the last root sent
 	if !send("hello", map[string]any{"version": version.Version}) {
 		return
 	}
@@ -264,7 +273,14 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 			if h := s.history(); len(h) > 0 {
 				last = h[len(h)-1]
 			}
-			if !send("tick", map[string]any{"sample": last, "topics": s.tree.ntopics.Load(), "gen": s.treeGen.Load()}) {
+			gen := s.treeGen.Load()
+			tick := map[string]any{"sample": last, "topics": s.tree.ntopics.Load(), "gen": gen}
+			if gen != sentGen {
+				sentGen = gen
+				list, total, _ := s.tree.list(nil, 0, limit)
+				tick["root"] = map[string]any{"children": list, "total": total, "offset": 0, "limit": limit, "topics": s.tree.ntopics.Load()}
+			}
+			if !send("tick", tick) {
 				return
 			}
 		}

@@ -37,6 +37,20 @@ func (s *sseReader) next() (event, data string) {
 	}
 }
 
+// nextOf reads events up to the next one named event and decodes its
+// data into v.
+func (s *sseReader) nextOf(event string, v any) {
+	s.t.Helper()
+	for {
+		if ev, data := s.next(); ev == event {
+			if err := json.Unmarshal([]byte(data), v); err != nil {
+				s.t.Fatalf("%s event %s: %v", event, data, err)
+			}
+			return
+		}
+	}
+}
+
 func openStream(t *testing.T, url string) *sseReader {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
@@ -161,14 +175,8 @@ func flowUntilClosed(t *testing.T, s *sseReader) []flowEvent {
 	t.Helper()
 	var evs []flowEvent
 	for {
-		ev, data := s.next()
-		if ev != "packet" {
-			continue
-		}
 		var fe flowEvent
-		if err := json.Unmarshal([]byte(data), &fe); err != nil {
-			t.Fatal(err)
-		}
+		s.nextOf("packet", &fe)
 		evs = append(evs, fe)
 		if fe.Packet == "CLOSED" {
 			return evs

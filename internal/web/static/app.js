@@ -1,8 +1,9 @@
 // mqbroker web view. Every value from the broker is put in the page with
 // textContent (never as HTML). The page pulls what it shows: one small
-// "tick" event a second from /api/live, then the open branches of the
-// topic tree, so a busy broker cannot flood or freeze it; a branch lists
-// at most 200 children at a time ("more" loads the next ones).
+// "tick" event a second from /api/live (with the tree's root listing when
+// it changed), then the open branches of the topic tree, so a busy broker
+// cannot flood or freeze it; a branch lists at most 200 children at a
+// time ("more" loads the next ones).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -59,68 +60,138 @@ async function loadBranch(levels, limit) {
   return getJSON("/api/topics?" + q.toString());
 }
 
-async function renderBranch(ul, state) {
-  let data;
-  try {
-    data = await loadBranch(state.levels, state.limit);
-  } catch (e) {
-    ul.replaceChildren(el("li", "hint", "branch gone"));
-    return;
-  }
-  const now = Date.now();
-  if (state === rootState) $("topic-count").textContent = data.topics + " topics";
-  const items = [];
-  const subs = []; // open branches, rendered before they replace the old ones
-  for (const c of data.children) {
-    const levels = state.levels.concat([c.name]);
-    const key = keyOf(levels);
-    const li = el("li");
-    const row = el("div", "row");
+// The tree's rows by key, kept from one refresh to the next: a refresh
+// writes only the text that changed, and moves nodes only when a branch's
+// list changed, so following a busy broker costs the browser (which may
+// share the broker's machine) little more than an idle page (issue 15).
+const rows = new Map(); // key -> row record (treeRow)
+const moreOf = new WeakMap(); // ul -> {li, state}: its "more" entry
+let rowsPass = 0; // refreshTree's count: rows not shown in a pass are dropped
+
+function setText(e, t) { if (e.textContent !== t) e.textContent = t; }
+// setChildren makes kids parent's children, in order, moving only the
+// nodes out of place: a row that appears between others leaves them be.
+function setChildren(parent, kids) {
+  const now = parent.childNodes;
+  kids.forEach((k, i) => { if (now[i] !== k) parent.insertBefore(k, now[i] || null); });
+  while (now.length > kids.length) parent.lastChild.remove();
+}
+
+function treeRow(key, levels) {
+  let r = rows.get(key);
+  if (!r) {
+    r = {
+      li: el("li"), row: el("div", "row"), tog: el("span", "tog"), name: el("span", "name"),
+      retained: el("span", "badge retained", "R"), topics: el("span", "badge"),
+      count: el("span", "badge count"), rate: el("span", "rate"), preview: el("span", "preview"),
+      sub: null, c: null, pass: 0,
+    };
     const full = levels.join("/");
-    row.dataset.topic = full;
-    const open = expanded.has(key);
-    row.appendChild(el("span", "tog", c.children > 0 ? (open ? "▾" : "▸") : ""));
-    row.appendChild(el("span", "name", c.name === "" ? "(empty)" : c.name));
-    if (c.own && c.own.retained) row.appendChild(el("span", "badge retained", "R"));
-    if (c.children > 0) row.appendChild(el("span", "badge", c.topics + " topics"));
-    row.appendChild(el("span", "badge count", c.messages + " msgs"));
-    const rate = rateOf(key, c.messages, now);
-    row.appendChild(el("span", "rate", fmtRate(rate)));
-    if (c.own) row.appendChild(el("span", "preview", c.own.preview || ""));
-    if (selected === full) row.classList.add("sel");
-    row.addEventListener("click", () => {
-      if (c.children > 0) {
+    r.row.dataset.topic = full;
+    r.row.addEventListener("click", () => {
+      if (r.c.children > 0) {
         if (expanded.has(key)) expanded.delete(key);
         else expanded.set(key, { levels, limit: 200 });
       }
-      if (c.own) selectTopic(full);
+      if (r.c.own) selectTopic(full);
       refreshTree();
     });
-    li.appendChild(row);
-    if (open && c.children > 0) {
-      const sub = el("ul");
-      li.appendChild(sub);
-      subs.push(renderBranch(sub, expanded.get(key)));
+    r.li.appendChild(r.row);
+    rows.set(key, r);
+  }
+  r.pass = rowsPass;
+  return r;
+}
+
+function moreEntry(ul, state) {
+  let m = moreOf.get(ul);
+  if (!m) {
+    m = { li: el("li", "more"), state };
+    m.li.addEventListener("click", () => {
+      m.state.limit += 200;
+      if (m.state === rootState) connectLive(); // the stream's root listing grows too
+      refreshTree();
+    });
+    moreOf.set(ul, m);
+  }
+  m.state = state;
+  return m.li;
+}
+
+// renderBranch shows the branch of state in ul: data when given (the
+// live stream's root listing), else fetched.
+async function renderBranch(ul, state, data) {
+  if (!data) {
+    try {
+      data = await loadBranch(state.levels, state.limit);
+    } catch (e) {
+      ul.replaceChildren(el("li", "hint", "branch gone"));
+      return;
     }
-    items.push(li);
+  }
+  const now = Date.now();
+  if (state === rootState) setText($("topic-count"), data.topics + " topics");
+  const items = [];
+  const subs = []; // open branches, rendered before this list changes
+  const lis = []; // [row record, its li's children], set once subs are done
+  for (const c of data.children) {
+    const levels = state.levels.concat([c.name]);
+    const key = keyOf(levels);
+    const r = treeRow(key, levels);
+    r.c = c;
+    const open = expanded.has(key) && c.children > 0;
+    setText(r.tog, c.children > 0 ? (open ? "▾" : "▸") : "");
+    setText(r.name, c.name === "" ? "(empty)" : c.name);
+    const parts = [r.tog, r.name];
+    if (c.own && c.own.retained) parts.push(r.retained);
+    if (c.children > 0) {
+      setText(r.topics, c.topics + " topics");
+      parts.push(r.topics);
+    }
+    setText(r.count, c.messages + " msgs");
+    setText(r.rate, fmtRate(rateOf(key, c.messages, now)));
+    parts.push(r.count, r.rate);
+    if (c.own) {
+      setText(r.preview, c.own.preview || "");
+      parts.push(r.preview);
+    }
+    setChildren(r.row, parts);
+    r.row.classList.toggle("sel", selected === r.row.dataset.topic);
+    if (open) {
+      if (!r.sub) r.sub = el("ul");
+      subs.push(renderBranch(r.sub, expanded.get(key)));
+      lis.push([r, [r.row, r.sub]]);
+    } else {
+      r.sub = null; // closed: its rows go (refreshTree drops them)
+      lis.push([r, [r.row]]);
+    }
+    items.push(r.li);
   }
   if (data.total > data.children.length) {
-    const more = el("li", "more", "… " + (data.total - data.children.length) + " more (show 200 more)");
-    more.addEventListener("click", () => { state.limit += 200; refreshTree(); });
+    const more = moreEntry(ul, state);
+    setText(more, "… " + (data.total - data.children.length) + " more (show 200 more)");
     items.push(more);
   }
-  // The new subtree replaces the old one complete: an open branch never
-  // shows empty while its children load (TestBrowserBusy).
+  // An open branch shows its new list complete: it never shows empty
+  // while its children load (TestBrowserBusy).
   await Promise.all(subs);
-  ul.replaceChildren(...items);
+  for (const [r, kids] of lis) setChildren(r.li, kids);
+  setChildren(ul, items);
 }
 
 let treeBusy = false, treeAgain = false;
-async function refreshTree() {
+// refreshTree redraws the tree: its root from root (a live tick's listing)
+// when that is given and as long as the page shows, else fetched, and each
+// open branch fetched.
+async function refreshTree(root) {
   if (treeBusy) { treeAgain = true; return; } // once more when this one ends
   treeBusy = true;
+  rowsPass++;
   try {
-    await renderBranch($("tree"), rootState);
+    await renderBranch($("tree"), rootState, root && root.limit === rootState.limit ? root : null);
+    for (const [key, r] of rows) {
+      if (r.pass !== rowsPass) { rows.delete(key); prevCounts.delete(key); }
+    }
     if (selected) await showDetail(selected, false);
   } finally {
     treeBusy = false;
@@ -327,20 +398,26 @@ $("publish-form").addEventListener("submit", async (e) => {
 });
 
 // ---- live stream
+// The live stream: one tick a second, with the tree's root listing when
+// it changed (no request of the page's own for a tree shown closed).
+let live = null;
 function connectLive() {
-  const src = new EventSource("/api/live");
-  src.addEventListener("tick", (e) => {
+  if (live) live.close();
+  const src = new EventSource("/api/live?limit=" + rootState.limit);
+  live = src;
+  src.addEventListener("tick", async (e) => {
     const d = JSON.parse(e.data);
-    $("live-dot").classList.add("on");
     const s = d.sample;
-    $("live-rates").textContent = Math.round(s.in || 0) + "/s in, " + Math.round(s.out || 0) + "/s out, " + (s.conns || 0) + " clients";
-    $("topic-count").textContent = d.topics + " topics";
     if (s.t) {
       history.push(s);
       if (history.length > 600) history.shift();
     }
     drawCharts();
-    if (activeTab === "topics" && d.gen !== treeGen) { treeGen = d.gen; refreshTree(); }
+    // The header changes with the tree, after it: one redraw a tick.
+    if (activeTab === "topics" && d.gen !== treeGen) { treeGen = d.gen; await refreshTree(d.root); }
+    if (!$("live-dot").classList.contains("on")) $("live-dot").classList.add("on");
+    setText($("live-rates"), Math.round(s.in || 0) + "/s in, " + Math.round(s.out || 0) + "/s out, " + (s.conns || 0) + " clients");
+    setText($("topic-count"), d.topics + " topics");
     if (activeTab === "clients") loadClients();
   });
   src.onerror = () => { $("live-dot").classList.remove("on"); $("live-rates").textContent = "reconnecting…"; };
