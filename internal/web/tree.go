@@ -30,6 +30,14 @@ const (
 	// maxKept is the longest payload kept as a topic's last value; a
 	// longer one is copied, cut (the view says so).
 	maxKept = 16 << 10
+	// copyMax is the longest last value copied into the topic's own
+	// buffer (setLast); a longer one is held. Copying a short payload
+	// costs the routing path less than holding its message: holding
+	// touches the message's reference count, which another goroutine has
+	// just written, and the tree then gives the message back to the pool
+	// on the event loop when the next one replaces it. Every message the
+	// broker reuses is this short (its body fits pubInline).
+	copyMax = 256
 	// maxTopics bounds the topics the view tracks (memory); messages to
 	// new topics beyond it are counted in overflow only.
 	maxTopics = 1_000_000
@@ -39,10 +47,14 @@ type topicStat struct {
 	topic    string // its key in tree.stats
 	count    atomic.Int64
 	retained atomic.Bool     // the broker holds a retained message for it
-	mu       sync.Mutex      // guards last
-	last     *broker.Message // held until replaced (setLast)
-	lastAt   atomic.Int64    // Unix ns (coarse); 0 = restored at start
-	size     atomic.Int64    // the last payload's real size when it was cut, else 0
+	mu       sync.Mutex      // guards last, value, qos, retain, has
+	last     *broker.Message // a long last value: held until replaced (setLast)
+	value    []byte          // a short last value: copied, in memory of its own
+	qos      byte            // the last value's (short ones)
+	retain   bool
+	has      bool         // a value has been set
+	lastAt   atomic.Int64 // Unix ns (coarse); 0 = restored at start
+	size     atomic.Int64 // the last payload's real size when it was cut, else 0
 }
 
 type node struct {
@@ -195,10 +207,23 @@ type topicV struct {
 
 // setLast makes m the topic's last value, held until the next one.
 func (st *topicStat) setLast(m *broker.Message) {
+	if p := m.Payload(); len(p) <= copyMax {
+		st.mu.Lock()
+		old := st.last
+		st.last = nil
+		st.value = append(st.value[:0], p...) // grows once per topic, then reused
+		st.qos, st.retain, st.has = m.QoS(), m.Retain(), true
+		st.mu.Unlock()
+		if old != nil {
+			old.Release()
+		}
+		return
+	}
 	m.Hold()
 	st.mu.Lock()
 	old := st.last
 	st.last = m
+	st.value, st.has = nil, true
 	st.mu.Unlock()
 	if old != nil {
 		old.Release()
@@ -210,9 +235,12 @@ func (st *topicStat) view(topic string, withPayload bool) *topicV {
 	// Copied under the lock: once replaced, the message may be reused.
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if m := st.last; m != nil {
-		p := m.Payload()
-		v.QoS, v.Retain, v.Size = m.QoS(), m.Retain(), len(p)
+	if st.has {
+		p, qos, retain := st.value, st.qos, st.retain
+		if m := st.last; m != nil {
+			p, qos, retain = m.Payload(), m.QoS(), m.Retain()
+		}
+		v.QoS, v.Retain, v.Size = qos, retain, len(p)
 		if n := st.size.Load(); n > 0 {
 			v.Size = int(n)
 		}

@@ -689,11 +689,11 @@ var mutations = []mutation{
 		Replace:  "\t\t\tif gen != sentGen || true {\n",
 	},
 	{
-		Name:     "i17-reuse-web-no-hold",
+		Name:     "i17-reuse-web-aliased",
 		File:     "internal/web/tree.go",
-		Why:      "the web view shows a topic's last value from memory the broker reused: another message's bytes",
-		Original: "\tm.Hold()\n\tst.mu.Lock()",
-		Replace:  "\tst.mu.Lock()",
+		Why:      "the web view keeps a topic's short last value in memory the broker reuses, not a copy: it shows another message's bytes",
+		Original: "st.value = append(st.value[:0], p...)",
+		Replace:  "st.value = p",
 		Packages: []string{pkgWeb},
 	},
 	{
