@@ -21,7 +21,8 @@ import (
 //   - a connection's outbound queue item (conn_write.go push), until the
 //     writer has encoded it (drain);
 //   - a session's outMsg (newOutMsg), until it is acknowledged (putOutMsg);
-//   - an Observer that keeps it (Message.Hold, the web view's topic tree).
+//   - an Observer that keeps it (Message.Hold; the web view's topic tree
+//     holds a long last value, and copies a short one).
 //
 // What keeps a message for an unknown time pins it instead (pin): it is
 // then never reused and the collector frees it as before. The retained

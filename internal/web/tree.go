@@ -14,14 +14,14 @@ import (
 // message was routed to since the broker started (and every retained
 // one), with message counts, the last value and the retained marker.
 //
-// Routing a message to a known topic costs an atomic add, the topic's
-// lock and the hold and release of the last value, its only locked
-// instructions (full memory barriers, dearer in the broker's store-heavy
-// routing path than in a micro benchmark; so the view keeps no byte
-// count per topic). The last value is the broker's own immutable
-// message, kept by pointer (no copy, no allocation) and held
-// (broker.Message.Hold: the broker reuses a message's memory once nobody
-// holds it) until the next one replaces it. The topic's entry comes from the publisher's cache (broker.TopicCacher: its previous message's entry,
+// Routing a message to a known topic costs an atomic add and the topic's
+// lock, its only locked instructions (full memory barriers, dearer in the
+// broker's store-heavy routing path than in a micro benchmark; so the
+// view keeps no byte count per topic). A short last value (copyMax) is
+// copied into the topic's own buffer, reused from one message to the
+// next (no allocation); a longer one is the broker's own message, kept by
+// pointer and held (broker.Message.Hold: the broker reuses a message's
+// memory once nobody holds it) until the next one replaces it. The topic's entry comes from the publisher's cache (broker.TopicCacher: its previous message's entry,
 // when the topic is the same) or else a lock-free map lookup. Only a
 // topic seen for the first time takes the tree's lock. Counts per branch
 // are summed when a branch is listed, not when messages arrive.
