@@ -114,9 +114,11 @@ var badCases = []badCase{
 	{"connect v5 will props session expiry", allV, hx("10 18 00 04", "'MQTT", "05 06 00 05 00 00 00 05 11 00 00 00 01 00 01", "'w", "00 00"), ErrInvalidProperty, 0},
 
 	// CONNACK.
-	{"connack reserved flags", allV, hx("20 02 02 00"), nil, MalformedPacket},               // [MQTT-3.2.2-1]
-	{"connack v3 reserved return code", v3s, hx("20 02 00 06"), nil, ProtocolError},         // [MQTT-3.2.2-6]
-	{"connack v3 refusal with session present", v3s, hx("20 02 01 05"), nil, ProtocolError}, // [MQTT-3.2.2-4]
+	{"connack reserved flags", allV, hx("20 02 02 00"), nil, MalformedPacket},       // [MQTT-3.2.2-1]
+	{"connack v3 reserved return code", v3s, hx("20 02 00 06"), nil, ProtocolError}, // [MQTT-3.2.2-6]
+	// [MQTT-3.2.2-4] is 3.1.1's: in 3.1 the flag byte is "not used" (bit 0
+	// ignored: TestConnackV31NoSessionPresent).
+	{"connack v3 refusal with session present", []Version{V311}, hx("20 02 01 05"), nil, ProtocolError}, // [MQTT-3.2.2-4]
 	// v5 reason codes outside each packet's list are Protocol Errors.
 	{"v5 puback with a disconnect code", v5s, hx("40 03 00 01 04"), nil, ProtocolError},
 	{"v5 pubrel with 0x80", v5s, hx("62 03 00 01 80"), nil, ProtocolError},

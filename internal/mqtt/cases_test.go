@@ -470,10 +470,25 @@ func TestAppendHeaderCases(t *testing.T) {
 
 // TestConnackV31NoSessionPresent: MQTT 3.1 has no Session Present flag
 // (the CONNACK's first variable header byte is reserved, "Not used"): it
-// is encoded as 0 whatever SessionPresent says. (Decoding stays lenient.)
+// is encoded as 0 whatever SessionPresent says, and a 3.1 CONNACK with
+// bit 0 set is accepted (lenient) without reporting a session present, so
+// that it re-encodes to the same packet (FuzzDecode found the mismatch:
+// testdata/fuzz/FuzzDecode/5cd047b7f85eb7a0). 3.1.1 reports the flag.
 func TestConnackV31NoSessionPresent(t *testing.T) {
 	got, err := Append(nil, &Connack{SessionPresent: true}, V31)
 	if err != nil || !bytes.Equal(got, hx("20 02 00 00")) {
 		t.Fatalf("Append(3.1, session present) = % x, %v; want 20 02 00 00", got, err)
+	}
+	for _, tc := range []struct {
+		v    Version
+		want bool
+	}{{V31, false}, {V311, true}} {
+		p, err := Decode(hx("20 02 01 00"), tc.v)
+		if err != nil {
+			t.Fatalf("Decode(%v, 20 02 01 00): %v", tc.v, err)
+		}
+		if sp := p.(*Connack).SessionPresent; sp != tc.want {
+			t.Errorf("Decode(%v, 20 02 01 00): session present %v, want %v", tc.v, sp, tc.want)
+		}
 	}
 }

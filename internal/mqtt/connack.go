@@ -46,7 +46,10 @@ func (p *Connack) decode(flags byte, c *cursor, v Version) error {
 	if f&^1 != 0 {
 		return Errorf(ErrMalformedPacket, "reserved connack flags set")
 	}
-	p.SessionPresent = f&1 != 0
+	// 3.1 has no Session Present flag: its bit 0 is accepted and not
+	// used ("Reserved values. Not used."), as Append sends it (0): a
+	// decoded 3.1 CONNACK re-encodes to the same packet (FuzzDecode).
+	p.SessionPresent = f&1 != 0 && v != V31
 	rc, err := c.u8("return code")
 	if err != nil {
 		return err

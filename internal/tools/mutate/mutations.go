@@ -658,6 +658,13 @@ var mutations = []mutation{
 		Replace:  "_ = atomic.LoadInt32\n\t*m = message{topic: topic,",
 	},
 	{
+		Name:     "connack-v31-session-present",
+		File:     "internal/mqtt/connack.go",
+		Why:      "a 3.1 CONNACK's unused bit 0 read as Session Present, which Append does not send: the packet does not round-trip (FuzzDecode, CI 2026-12-07)",
+		Original: "p.SessionPresent = f&1 != 0 && v != V31",
+		Replace:  "p.SessionPresent = f&1 != 0",
+	},
+	{
 		Name:     "i15-web-tree-rebuilt",
 		File:     "internal/web/static/app.js",
 		Why:      "each refresh of the web view's topic tree replaces every row it shows: the browser redraws the whole tree each second (issue 15: a browser on the broker's machine)",
