@@ -422,12 +422,15 @@ func (s *compSet) take(pid uint16) bool {
 	return true
 }
 
-// dropComps forgets the PUBCOMPs received so far (earlier tries').
-func (c *rawClient) dropComps() {
-	c.comps.mu.Lock()
-	clear(c.comps.ids)
-	c.comps.mu.Unlock()
+// reset forgets the PUBCOMPs received so far.
+func (s *compSet) reset() {
+	s.mu.Lock()
+	clear(s.ids)
+	s.mu.Unlock()
 }
+
+// dropComps forgets the PUBCOMPs received so far (earlier tries').
+func (c *rawClient) dropComps() { c.comps.reset() }
 
 // awaitComp waits up to d for the PUBCOMP of packet id pid.
 func (c *rawClient) awaitComp(pid uint16, d time.Duration) error {

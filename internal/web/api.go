@@ -132,12 +132,22 @@ func (s *Server) topics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	offset, limit := page(q)
-	list, total, ok := s.tree.list(levels, offset, limit)
+	b, ok := s.branch(levels, offset, limit)
 	if !ok {
 		http.Error(w, "no such branch", http.StatusNotFound)
 		return
 	}
-	writeJSON(w, map[string]any{"children": list, "total": total, "offset": offset, "topics": s.tree.ntopics.Load()})
+	writeJSON(w, b)
+}
+
+// branch is one branch of the topic tree as /api/topics answers and a
+// live tick carries it ("root"); false if there is no such branch.
+func (s *Server) branch(levels []string, offset, limit int) (map[string]any, bool) {
+	list, total, ok := s.tree.list(levels, offset, limit)
+	if !ok {
+		return nil, false
+	}
+	return map[string]any{"children": list, "total": total, "offset": offset, "limit": limit, "topics": s.tree.ntopics.Load()}, true
 }
 
 // topic returns one topic's figures and last value: GET /api/topic?t=a/b.
@@ -245,7 +255,7 @@ func (s *Server) stream(w http.ResponseWriter) (send func(event string, v any) b
 //
 // A tick whose generation differs from the previous tick's carries the
 // root branch of the topic tree too ("root": what GET /api/topics?limit=
-// answers, limit as given to /api/live, 200 by default), so a page that
+// answers, branch; limit as given to /api/live, 200 by default), so a page that
 // shows the root alone redraws without a request of its own each second:
 // in a browser a fetch costs more than the event (issue 15, the page on
 // the broker's machine).
@@ -277,8 +287,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 			tick := map[string]any{"sample": last, "topics": s.tree.ntopics.Load(), "gen": gen}
 			if gen != sentGen {
 				sentGen = gen
-				list, total, _ := s.tree.list(nil, 0, limit)
-				tick["root"] = map[string]any{"children": list, "total": total, "offset": 0, "limit": limit, "topics": s.tree.ntopics.Load()}
+				tick["root"], _ = s.branch(nil, 0, limit)
 			}
 			if !send("tick", tick) {
 				return

@@ -50,7 +50,7 @@ type topicStat struct {
 	mu       sync.Mutex      // guards last, value, qos, retain, has
 	last     *broker.Message // a long last value: held until replaced (setLast)
 	value    []byte          // a short last value: copied, in memory of its own
-	qos      byte            // the last value's (short ones)
+	qos      byte            // the last value's
 	retain   bool
 	has      bool         // a value has been set
 	lastAt   atomic.Int64 // Unix ns (coarse); 0 = restored at start
@@ -205,25 +205,22 @@ type topicV struct {
 	Cut      bool   `json:"cut,omitempty"`
 }
 
-// setLast makes m the topic's last value, held until the next one.
+// setLast makes m the topic's last value: a short one copied, a long one
+// held, until the next one.
 func (st *topicStat) setLast(m *broker.Message) {
-	if p := m.Payload(); len(p) <= copyMax {
-		st.mu.Lock()
-		old := st.last
-		st.last = nil
-		st.value = append(st.value[:0], p...) // grows once per topic, then reused
-		st.qos, st.retain, st.has = m.QoS(), m.Retain(), true
-		st.mu.Unlock()
-		if old != nil {
-			old.Release()
-		}
-		return
+	p := m.Payload()
+	short := len(p) <= copyMax
+	if !short {
+		m.Hold()
 	}
-	m.Hold()
 	st.mu.Lock()
 	old := st.last
-	st.last = m
-	st.value, st.has = nil, true
+	if short {
+		st.last, st.value = nil, append(st.value[:0], p...) // grows once per topic, then reused
+	} else {
+		st.last, st.value = m, nil
+	}
+	st.qos, st.retain, st.has = m.QoS(), m.Retain(), true
 	st.mu.Unlock()
 	if old != nil {
 		old.Release()
@@ -236,11 +233,11 @@ func (st *topicStat) view(topic string, withPayload bool) *topicV {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.has {
-		p, qos, retain := st.value, st.qos, st.retain
-		if m := st.last; m != nil {
-			p, qos, retain = m.Payload(), m.QoS(), m.Retain()
+		p := st.value
+		if st.last != nil {
+			p = st.last.Payload()
 		}
-		v.QoS, v.Retain, v.Size = qos, retain, len(p)
+		v.QoS, v.Retain, v.Size = st.qos, st.retain, len(p)
 		if n := st.size.Load(); n > 0 {
 			v.Size = int(n)
 		}

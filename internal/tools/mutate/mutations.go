@@ -699,8 +699,8 @@ var mutations = []mutation{
 		Name:     "i17-reuse-web-aliased",
 		File:     "internal/web/tree.go",
 		Why:      "the web view keeps a topic's short last value in memory the broker reuses, not a copy: it shows another message's bytes",
-		Original: "st.value = append(st.value[:0], p...)",
-		Replace:  "st.value = p",
+		Original: "st.last, st.value = nil, append(st.value[:0], p...)",
+		Replace:  "st.last, st.value = nil, p",
 		Packages: []string{pkgWeb},
 	},
 	{
