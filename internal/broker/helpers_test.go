@@ -117,7 +117,19 @@ func (l *logCapture) match(f func(string) bool) bool {
 
 func (l *logCapture) waitFor(t *testing.T, sub string, f func(string) bool) {
 	t.Helper()
-	deadline := time.NewTimer(testTimeout)
+	l.waitForWithin(t, sub, f, testTimeout)
+}
+
+// waitWithin is wait with its own deadline, for a line that comes after
+// work that grows with the machine's load (a flood).
+func (l *logCapture) waitWithin(t *testing.T, sub string, d time.Duration) {
+	t.Helper()
+	l.waitForWithin(t, sub, func(s string) bool { return strings.Contains(s, sub) }, d)
+}
+
+func (l *logCapture) waitForWithin(t *testing.T, sub string, f func(string) bool, d time.Duration) {
+	t.Helper()
+	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	for !l.match(f) {
 		select {

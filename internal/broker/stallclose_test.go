@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bufio"
+	"net"
 	"testing"
 	"time"
 
@@ -29,6 +30,13 @@ func TestStalledPublisherStaysConnected(t *testing.T) {
 			_, addr := newTestBroker(t, Options{MaxQueued: 50, StallTimeout: 500 * time.Millisecond,
 				ConnectionMessages: true, Logger: logs.logger(), noEventLoop: tc.noLoop})
 			sub := connectClient(t, addr, mqtt.V311, "stall-sub") // never reads
+			// A small receive window: the broker's queue fills after
+			// kilobytes, not the megabytes the kernel's buffers would
+			// take first (CI, under the race detector on a busy machine,
+			// saw 5 s pass before the subscriber was marked slow).
+			if tc, ok := sub.nc.(*net.TCPConn); ok {
+				_ = tc.SetReadBuffer(4096)
+			}
 			sub.subscribe("stall/t", 0)
 			cp := connectPacket(mqtt.V311, "stall-pub", true)
 			cp.KeepAlive = 0
@@ -58,7 +66,10 @@ func TestStalledPublisherStaysConnected(t *testing.T) {
 					}
 				}
 			}()
-			logs.wait(t, "Slow consumer: publishers no longer wait")
+			// The flood's length depends on the machine's load: a
+			// deadline of its own (the per-write deadline above still
+			// fails a broker that stopped reading).
+			logs.waitWithin(t, "Slow consumer: publishers no longer wait", 4*testTimeout)
 			close(stop)
 			if err := <-done; err != nil {
 				t.Fatalf("publisher: %v", err)
