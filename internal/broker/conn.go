@@ -444,6 +444,7 @@ func (c *conn) handshake() error {
 // readJob handles the buffered input (a read job; goroutine path).
 func (c *conn) readJob() error {
 	err := c.handleBuffered()
+	c.observeFlush()
 	c.flushDeferred()
 	return err
 }
@@ -471,6 +472,7 @@ func (c *conn) handleBuffered() error {
 			return nil
 		}
 		if !c.x.g.r.HasPacket() {
+			c.observeFlush()
 			c.flushDeferred()
 		}
 	}

@@ -24,7 +24,11 @@ func (b *Broker) publishFlow(m *message, f *flow) (int, error) {
 		m.routed = new(atomic.Uint64)
 		err = b.setRetained(m)
 	}
-	b.observeMessage(m)
+	var c *conn
+	if f != nil {
+		c = f.c
+	}
+	b.observeMessage(m, c)
 	n, rerr := b.route(m, f)
 	if err == nil {
 		err = rerr

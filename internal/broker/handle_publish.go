@@ -143,6 +143,9 @@ func (c *conn) routePublish(m *message, key uint64, p *mqtt.Publish, topic strin
 		// On the event loop nobody waits: c pauses (loop.go).
 		return c.pausePublish(&f, p, code)
 	}
+	if f.len() > 0 {
+		c.observeFlush() // before the reader waits
+	}
 	f.wait()
 	c.ackPublish(p, code)
 	return nil

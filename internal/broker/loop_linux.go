@@ -495,6 +495,7 @@ func (l *loop) handle(c *conn, now int64) {
 	prev := c.lp.lastPkt
 	err := c.loopPackets(now)
 	c.lp.handling = false
+	c.observeFlush()
 	switch {
 	case err == errPaused:
 		l.unwatch(c)

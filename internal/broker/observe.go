@@ -78,15 +78,22 @@ type Observer interface {
 }
 
 // TopicCacher is an Observer that keeps something per topic (the web
-// view's topic tree) and would otherwise look it up for every message.
-// The broker calls MessageCached instead of Message for a client's
-// PUBLISH and its will, with what MessageCached returned for that
-// client's previous message (nil at first; a client may have changed
-// topics since): a client publishing to one topic costs no lookup. The
-// value returned must always be of one concrete type (or nil: keep
-// nothing new).
+// view's topic tree) and would otherwise look it up, and write memory
+// other goroutines read, for every message. The broker calls
+// MessageCached instead of Message for each PUBLISH a client's
+// connection handles, with what MessageCached returned for that
+// client's previous one (nil at first; a client may have changed topics
+// since), and FlushCached with that value once the connection's reader
+// has handled the input it had (before it waits for more, or for room
+// for a paused publish). Between the two, MessageCached may keep what it
+// learns in that value alone, which only this reader touches: a client
+// publishing to one topic costs no lookup and no shared write per
+// message, and what it published is published to the Observer's own
+// readers once per batch. The value returned must always be of one
+// concrete type (or nil: keep nothing new).
 type TopicCacher interface {
 	MessageCached(m *Message, last any) any
+	FlushCached(last any)
 }
 
 // obsBox boxes an Observer for atomic.Pointer.
@@ -239,24 +246,98 @@ func payloadPreview(p []byte) string {
 	return string(p)
 }
 
-// observeMessage reports a routed message to the Observer.
-func (b *Broker) observeMessage(m *message) {
+// observeMessage reports a routed message to the Observer. c is the
+// connection whose reader handles the client's PUBLISH (nil for the
+// messages the broker makes: wills, $SYS, the http publish form): its
+// messages go to the TopicCacher with the value kept for its client
+// (obsCell), flushed by observeFlush.
+func (b *Broker) observeMessage(m *message, c *conn) {
 	x := b.observe.obs.Load()
 	if x == nil {
 		return
 	}
-	if s := m.from; s != nil && x.c != nil {
-		var last any
-		cell := s.obsLast.Load()
-		if cell != nil {
-			last = cell.Load()
-		}
-		if v := x.c.MessageCached((*Message)(m), last); v != nil && v != last {
-			s.obsStore(cell, v)
-		}
+	if c == nil || x.c == nil {
+		x.o.Message((*Message)(m))
 		return
 	}
-	x.o.Message((*Message)(m))
+	cell := c.sess.obsLast.Load()
+	if cell == nil || cell.owner.Load() != c {
+		if cell = c.claimObs(cell); cell == nil {
+			x.o.Message((*Message)(m)) // another connection's reader has it
+			return
+		}
+	}
+	if cell.box != x { // a new Observer: the old one's value is of no use to it
+		cell.flush()
+		cell.box, cell.v = x, nil
+	}
+	if v := x.c.MessageCached((*Message)(m), cell.v); v != nil {
+		cell.v = v
+	}
+	cell.pending = true
+}
+
+// obsCell is what a client's session keeps for the TopicCacher
+// (session.obsLast): its value for the client's last message, owned by
+// the reader of one connection at a time, the one in owner. A new
+// connection of the client (a takeover) takes it only once the old one's
+// reader has ended (releaseObs); until then it reports its messages
+// uncached. One allocation per publishing client, once.
+type obsCell struct {
+	owner   atomic.Pointer[conn]
+	box     *obsBox // the Observer v belongs to
+	v       any
+	pending bool // messages given to MessageCached since the last FlushCached
+}
+
+// flush hands the pending messages to the Observer (cell's owner only).
+func (cell *obsCell) flush() {
+	if cell.pending {
+		cell.pending = false
+		cell.box.c.FlushCached(cell.v)
+	}
+}
+
+// claimObs makes c's reader the owner of its session's cell (cell, the
+// one there now, or a new one), and returns it; nil when the reader of
+// another connection of the client still owns it.
+func (c *conn) claimObs(cell *obsCell) *obsCell {
+	if cell == nil {
+		cell = new(obsCell)
+		cell.owner.Store(c)
+		if c.sess.obsLast.CompareAndSwap(nil, cell) {
+			return cell
+		}
+		cell = c.sess.obsLast.Load()
+	}
+	if cell.owner.CompareAndSwap(nil, c) {
+		return cell
+	}
+	return nil
+}
+
+// observeFlush hands what c's reader gave the TopicCacher since the last
+// call to it (reader only; at the end of a batch of input, and before the
+// reader waits).
+func (c *conn) observeFlush() {
+	if c.sess == nil {
+		return
+	}
+	if cell := c.sess.obsLast.Load(); cell != nil && cell.owner.Load() == c {
+		cell.flush()
+	}
+}
+
+// releaseObs flushes c's cell and gives it up, for the client's next
+// connection (once c's reader has ended).
+func (c *conn) releaseObs() {
+	if c.sess == nil {
+		return
+	}
+	if cell := c.sess.obsLast.Load(); cell != nil && cell.owner.Load() == c {
+		cell.flush()
+		cell.owner.Store(nil)
+	}
 }
 
 // Ready reports whether the broker serves: Start has loaded the store and

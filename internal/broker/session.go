@@ -38,8 +38,8 @@ type session struct {
 
 	online  atomic.Bool  // conn != nil; read under the trie lock (shared groups)
 	stalled atomic.Int32 // readers of this session waiting for room elsewhere (flow.go)
-	// obsLast holds the Observer's TopicCacher value for this client's
-	// last message (observe.go): nil until the observer returned one.
+	// obsLast holds the TopicCacher's value for this client's last
+	// message (obsCell, observe.go): nil until it observed one.
 	obsLast atomic.Pointer[obsCell]
 
 	mu      sync.Mutex
@@ -184,10 +184,6 @@ func (s *session) disconnectedAt() unixTime {
 	}
 	return s.off.disconnectedAt
 }
-
-// obsCell holds the Observer's per-client value (session.obsLast): one
-// allocation per publishing client, once, while a TopicCacher observes.
-type obsCell struct{ atomic.Value }
 
 func (s *session) durable() bool { return s.expiry > 0 }
 
@@ -568,16 +564,4 @@ func (s *session) sending(c *conn, om *outMsg, dup bool) {
 		s.b.metrics.notePublishOut(om.qos, om.msg, s.stripe())
 	}
 	c.tracePublish(true, om.msg, om.qos, om.retain, dup, om.pid)
-}
-
-// obsStore keeps v as the Observer's value for this client (observe.go):
-// in cell, or in a new one the first time (one allocation per client).
-func (s *session) obsStore(cell *obsCell, v any) {
-	if cell == nil {
-		cell = new(obsCell)
-		if !s.obsLast.CompareAndSwap(nil, cell) {
-			cell = s.obsLast.Load()
-		}
-	}
-	cell.Store(v)
 }

@@ -177,6 +177,7 @@ func (s *session) stopTimers() {
 // connGone runs once per connection after both goroutines are done: it
 // detaches the session, handles the will and logs.
 func (b *Broker) connGone(c *conn) {
+	c.releaseObs() // c's reader has ended
 	b.mu.Lock()
 	b.conns.remove(c)
 	b.mu.Unlock()

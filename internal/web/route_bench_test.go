@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -27,8 +28,15 @@ import (
 // without an http listener. ns/op is per message delivered;
 // cpu-ns/op is the process's CPU time (broker and the test clients) per
 // message: the difference between the two cases is the view's cost.
+// MQKIT_ROUTE_PART splits it: "obs" switches only the Observer on in the
+// view case, "lat" only the latency sample, "aa" neither (an A/A run:
+// the difference is this host's noise).
 //
 //	go test -run '^$' -bench RouteWithView -benchtime 300000x ./internal/web/
+//
+// Paired medians of many interleaved rounds (MQKIT_ROUTE_ROUNDS=30, a
+// built test binary run several times) are what to compare; one run of a
+// few rounds moves by several per cent.
 func BenchmarkRouteWithView(b *testing.B) {
 	bo := broker.Options{Listeners: []broker.ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}}}
 	br, err := broker.New(bo)
@@ -65,7 +73,10 @@ func BenchmarkRouteWithView(b *testing.B) {
 	if n, err := strconv.Atoi(os.Getenv("MQKIT_ROUTE_ROUNDS")); err == nil && n > 0 {
 		rounds = n
 	}
+	part := os.Getenv("MQKIT_ROUTE_PART")
+	var cost [2][]routeCost // none, view: one per round
 	for round := range rounds {
+		cost[0], cost[1] = append(cost[0], routeCost{}), append(cost[1], routeCost{})
 		for k := range 2 {
 			view := (k == 1) != (round%2 == 1)
 			name := "none"
@@ -76,6 +87,15 @@ func BenchmarkRouteWithView(b *testing.B) {
 				if view {
 					br.SetObserver(observer{ws})
 					br.EnableLatency(16)
+					switch part {
+					case "obs":
+						br.EnableLatency(0)
+					case "lat":
+						br.SetObserver(nil)
+					case "aa":
+						br.SetObserver(nil)
+						br.EnableLatency(0)
+					}
 				} else {
 					br.SetObserver(nil)
 					br.EnableLatency(0)
@@ -84,10 +104,44 @@ func BenchmarkRouteWithView(b *testing.B) {
 					br.SetObserver(observer{ws})
 					br.EnableLatency(16)
 				}()
-				routePairs(b, addr, pairs)
+				c := routePairs(b, addr, pairs)
+				cost[b2i(view)][round] = c // the last run of the round's case (b.N=1 comes first)
 			})
 		}
 	}
+	// Printed, not logged: a parent benchmark's log is not shown.
+	fmt.Printf("BenchmarkRouteWithView: view - none over %d rounds, paired medians: %s\n", rounds, pairedCost(cost[0], cost[1]))
+}
+
+// routeCost is one case's cost per message delivered.
+type routeCost struct{ wall, cpu float64 } // ns
+
+// pairedCost compares view with none round by round: the median of the
+// differences, and of the ratios as a percentage.
+func pairedCost(none, view []routeCost) string {
+	med := func(f func(n, v routeCost) float64) float64 {
+		x := make([]float64, len(none))
+		for i := range none {
+			x[i] = f(none[i], view[i])
+		}
+		slices.Sort(x)
+		if len(x)%2 == 1 {
+			return x[len(x)/2]
+		}
+		return (x[len(x)/2-1] + x[len(x)/2]) / 2
+	}
+	return fmt.Sprintf("wall %+.1f ns (%+.1f%%), CPU %+.1f ns (%+.1f%%)",
+		med(func(n, v routeCost) float64 { return v.wall - n.wall }),
+		med(func(n, v routeCost) float64 { return (v.wall/n.wall - 1) * 100 }),
+		med(func(n, v routeCost) float64 { return v.cpu - n.cpu }),
+		med(func(n, v routeCost) float64 { return (v.cpu/n.cpu - 1) * 100 }))
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func cpuNow() time.Duration {
@@ -97,8 +151,9 @@ func cpuNow() time.Duration {
 }
 
 // routePairs sends b.N QoS 0 messages over pairs publisher/subscriber
-// pairs and waits for every one to arrive.
-func routePairs(b *testing.B, addr string, pairs int) {
+// pairs and waits for every one to arrive. It returns the wall and CPU
+// time per message.
+func routePairs(b *testing.B, addr string, pairs int) routeCost {
 	per := max(b.N/pairs, 1)
 	type pair struct{ pub, sub net.Conn }
 	ps := make([]pair, pairs)
@@ -164,11 +219,13 @@ func routePairs(b *testing.B, addr string, pairs int) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	b.ReportMetric(float64(cpuNow()-cpu0)/float64(per*pairs), "cpu-ns/op")
+	c := routeCost{wall: float64(b.Elapsed()) / float64(per*pairs), cpu: float64(cpuNow()-cpu0) / float64(per*pairs)}
+	b.ReportMetric(c.cpu, "cpu-ns/op")
 	close(errs)
 	for err := range errs {
 		b.Fatal(err)
 	}
+	return c
 }
 
 // rawConnect dials addr and connects as a 3.1.1 client with this id.

@@ -154,10 +154,16 @@ type observer struct{ s *Server }
 
 func (o observer) Message(m *broker.Message) { o.s.tree.add(m) }
 
-// MessageCached is Message for a client's message: last is the topic
-// entry of the client's previous message (broker.TopicCacher).
+// MessageCached is Message for a client's message: last is the client's
+// cell (broker.TopicCacher), flushed by FlushCached.
 func (o observer) MessageCached(m *broker.Message, last any) any {
 	return o.s.tree.addCached(m, last)
+}
+
+func (o observer) FlushCached(last any) {
+	if c, ok := last.(*pubCell); ok {
+		o.s.tree.flushCell(c)
+	}
 }
 
 func (o observer) Packet(ev broker.PacketEvent) { o.s.flows.packet(ev) }

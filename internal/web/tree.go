@@ -14,17 +14,23 @@ import (
 // message was routed to since the broker started (and every retained
 // one), with message counts, the last value and the retained marker.
 //
-// Routing a message to a known topic costs an atomic add and the topic's
-// lock, its only locked instructions (full memory barriers, dearer in the
-// broker's store-heavy routing path than in a micro benchmark; so the
-// view keeps no byte count per topic). A short last value (copyMax) is
-// copied into the topic's own buffer, reused from one message to the
-// next (no allocation); a longer one is the broker's own message, kept by
-// pointer and held (broker.Message.Hold: the broker reuses a message's
-// memory once nobody holds it) until the next one replaces it. The topic's entry comes from the publisher's cache (broker.TopicCacher: its previous message's entry,
-// when the topic is the same) or else a lock-free map lookup. Only a
-// topic seen for the first time takes the tree's lock. Counts per branch
-// are summed when a branch is listed, not when messages arrive.
+// A client's messages are batched (broker.TopicCacher): each is counted
+// and its payload copied into the client's own cell (pubCell), memory
+// only the reader of the client's connection touches, so a message costs
+// no shared write, no lock and no atomic add (each a full memory barrier,
+// dear in the broker's store-heavy routing path). Once the reader has
+// handled the input it had, the cell is flushed into the topic's entry:
+// one atomic add and the topic's lock per batch, the last value's buffer
+// swapped with the entry's (no allocation). The cell keeps the entry of
+// the client's topic, so a client publishing to one topic costs no map
+// lookup either. A long last value (beyond copyMax) is the broker's own
+// message, kept by pointer and held (broker.Message.Hold: the broker
+// reuses a message's memory once nobody holds it) until the next one
+// replaces it; it and the messages the broker makes (wills, $SYS) are
+// recorded at once (addTo). A topic's entry is found by a lock-free map
+// lookup; only a topic seen for the first time takes the tree's lock.
+// Counts per branch are summed when a branch is listed, not when
+// messages arrive.
 
 const (
 	// maxKept is the longest payload kept as a topic's last value; a
@@ -78,25 +84,29 @@ type tree struct {
 
 func newTree() *tree { return &tree{} }
 
-// add records a routed message.
-func (t *tree) add(m *broker.Message) { t.addCached(m, nil) }
-
-// addCached records a routed message. last is the publisher's previous
-// result (broker.TopicCacher): when it is the message's topic, the map
-// lookup is saved. It returns the topic's entry (nil: beyond maxTopics).
-func (t *tree) addCached(m *broker.Message, last any) any {
-	topic := m.Topic()
-	st, _ := last.(*topicStat)
-	if st == nil || st.topic != topic {
-		v, ok := t.stats.Load(topic)
-		if !ok {
-			if v = t.create(topic); v == nil {
-				t.overflow.Add(1)
-				return nil
-			}
-		}
-		st = v.(*topicStat)
+// add records a routed message that no connection's reader batches (a
+// will, $SYS, the publish form).
+func (t *tree) add(m *broker.Message) {
+	if st := t.stat(m.Topic()); st != nil {
+		t.addTo(st, m)
 	}
+}
+
+// stat returns the topic's entry, made when new; nil (and the message
+// counted in overflow) beyond maxTopics.
+func (t *tree) stat(topic string) *topicStat {
+	v, ok := t.stats.Load(topic)
+	if !ok {
+		if v = t.create(topic); v == nil {
+			t.overflow.Add(1)
+			return nil
+		}
+	}
+	return v.(*topicStat)
+}
+
+// addTo records m in its topic's entry st at once.
+func (t *tree) addTo(st *topicStat, m *broker.Message) {
 	p := m.Payload()
 	st.count.Add(1)
 	if len(p) > maxKept {
@@ -105,7 +115,18 @@ func (t *tree) addCached(m *broker.Message, last any) any {
 	} else if st.size.Load() != 0 {
 		st.size.Store(0)
 	}
-	st.setLast(m)
+	st.mu.Lock()
+	old := st.setLast(m)
+	st.mu.Unlock()
+	if old != nil {
+		old.Release()
+	}
+	t.touched(st, m.Retain(), len(p) > 0)
+}
+
+// touched marks st as just written (its time, its retained marker when
+// a retained message set or deleted it) and the tree as changed.
+func (t *tree) touched(st *topicStat, retain, nonEmpty bool) {
 	at := t.clock.Load()
 	if at == 0 {
 		at = time.Now().UnixNano()
@@ -115,13 +136,81 @@ func (t *tree) addCached(m *broker.Message, last any) any {
 	}
 	// A retained message with an empty payload deletes the retained one
 	// [MQTT-3.3.1-10].
-	if r := len(p) > 0; m.Retain() && st.retained.Load() != r {
-		st.retained.Store(r)
+	if retain && st.retained.Load() != nonEmpty {
+		st.retained.Store(nonEmpty)
 	}
 	if !t.changed.Load() {
 		t.changed.Store(true)
 	}
-	return st
+}
+
+// pubCell is what the tree keeps per publishing client
+// (broker.TopicCacher), used by one connection's reader at a time: the
+// entry of the client's topic, and the messages routed to it since the
+// last flush, counted and the last one copied here, in memory no other
+// goroutine reads, so that a message costs no shared write (no lock, no
+// atomic add: each is a full memory barrier). flushCell publishes them
+// to the entry once per batch of the reader's input.
+type pubCell struct {
+	st       *topicStat
+	n        int64  // messages since the last flush
+	value    []byte // the last one's payload (short: copyMax)
+	qos      byte
+	retain   bool
+	retained int8 // the last retained message set (1) or deleted (-1) the retained one
+}
+
+// addCached records a routed message of the client whose cell is last
+// (nil at first) and returns the cell.
+func (t *tree) addCached(m *broker.Message, last any) any {
+	c, _ := last.(*pubCell)
+	if c == nil {
+		c = new(pubCell)
+	}
+	topic, p := m.Topic(), m.Payload()
+	if c.st == nil || c.st.topic != topic || len(p) > copyMax {
+		t.flushCell(c)
+		c.st = t.stat(topic)
+		if c.st == nil || len(p) > copyMax {
+			if c.st != nil {
+				t.addTo(c.st, m) // held, not copied (setLast)
+			}
+			return c
+		}
+	}
+	c.n++
+	c.value = append(c.value[:0], p...) // grows once, then reused
+	c.qos, c.retain = m.QoS(), m.Retain()
+	if c.retain {
+		c.retained = 1
+		if len(p) == 0 {
+			c.retained = -1
+		}
+	}
+	return c
+}
+
+// flushCell publishes c's messages to its topic's entry: the count, and
+// the last value, whose buffer is swapped with the entry's.
+func (t *tree) flushCell(c *pubCell) {
+	if c.n == 0 {
+		return
+	}
+	st := c.st
+	st.count.Add(c.n)
+	if st.size.Load() != 0 {
+		st.size.Store(0)
+	}
+	st.mu.Lock()
+	old := st.last
+	st.last, st.value, c.value = nil, c.value, st.value
+	st.qos, st.retain, st.has = c.qos, c.retain, true
+	st.mu.Unlock()
+	if old != nil {
+		old.Release()
+	}
+	t.touched(st, c.retained != 0, c.retained > 0)
+	c.n, c.retained = 0, 0
 }
 
 // setRetained seeds a retained message (at start).
@@ -135,7 +224,12 @@ func (t *tree) setRetained(m *broker.Message) {
 		st.size.Store(int64(n))
 		m = m.Trimmed(maxKept)
 	}
-	st.setLast(m)
+	st.mu.Lock()
+	old := st.setLast(m)
+	st.mu.Unlock()
+	if old != nil {
+		old.Release()
+	}
 	st.retained.Store(true)
 }
 
@@ -205,26 +299,20 @@ type topicV struct {
 	Cut      bool   `json:"cut,omitempty"`
 }
 
-// setLast makes m the topic's last value: a short one copied, a long one
-// held, until the next one.
-func (st *topicStat) setLast(m *broker.Message) {
+// setLast makes m the topic's last value (st.mu held): a short one
+// copied, a long one held, until the next one. It returns the value it
+// replaced that the caller must release (once the lock is let go).
+func (st *topicStat) setLast(m *broker.Message) (old *broker.Message) {
 	p := m.Payload()
-	short := len(p) <= copyMax
-	if !short {
-		m.Hold()
-	}
-	st.mu.Lock()
-	old := st.last
-	if short {
+	old = st.last
+	if len(p) <= copyMax {
 		st.last, st.value = nil, append(st.value[:0], p...) // grows once per topic, then reused
 	} else {
+		m.Hold()
 		st.last, st.value = m, nil
 	}
 	st.qos, st.retain, st.has = m.QoS(), m.Retain(), true
-	st.mu.Unlock()
-	if old != nil {
-		old.Release()
-	}
+	return old
 }
 
 func (st *topicStat) view(topic string, withPayload bool) *topicV {

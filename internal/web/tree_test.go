@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -67,8 +68,9 @@ func BenchmarkTreeAdd(b *testing.B) {
 }
 
 // BenchmarkTreeAddCached is BenchmarkTreeAdd for publishers that each
-// keep to one topic, with the broker's per-client cache (TopicCacher):
-// no map lookup.
+// keep to one topic, with the broker's per-client cell (TopicCacher): no
+// map lookup, and the entry written once per batch (flushed every 64
+// messages here).
 func BenchmarkTreeAddCached(b *testing.B) {
 	tr := newTree()
 	tr.clock.Store(time.Now().UnixNano())
@@ -82,8 +84,11 @@ func BenchmarkTreeAddCached(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		m := msgs[next.Add(1)%int64(len(msgs))]
 		var last any
-		for pb.Next() {
+		for i := 0; pb.Next(); i++ {
 			last = tr.addCached(m, last)
+			if i%64 == 63 {
+				tr.flushCell(last.(*pubCell))
+			}
 		}
 	})
 }
@@ -105,4 +110,55 @@ func TestTreeTopicCache(t *testing.T) {
 			t.Errorf("%s: %+v, want count %d last %q", topic, v, want.n, want.last)
 		}
 	}
+}
+
+// TestTreeCellBatch: a publisher's messages kept in its cell
+// (broker.TopicCacher) reach the tree with their count, last value, QoS
+// and retained marker when the cell is flushed, when the publisher moves
+// to another topic, and around a long value (held, not batched); what the
+// tree shows is a copy, not the message's memory (which the broker
+// reuses).
+func TestTreeCellBatch(t *testing.T) {
+	tr := newTree()
+	var last any
+	var bodies [][]byte
+	pub := func(topic, payload string, qos byte, retain bool) {
+		body := []byte(payload)
+		bodies = append(bodies, body)
+		last = tr.addCached(broker.NewMessage(topic, body, qos, retain), last)
+	}
+	check := func(topic string, count int64, payload string, qos byte, retained bool) {
+		t.Helper()
+		v := tr.get(topic)
+		if v == nil || v.Count != count || string(v.Payload) != payload || v.QoS != qos || v.Retained != retained {
+			t.Errorf("%s: %+v, want count %d, last %.20q, QoS %d, retained %v", topic, v, count, payload, qos, retained)
+		}
+	}
+	pub("c/a", "1", 0, false)
+	pub("c/a", "2", 1, true)
+	pub("c/b", "3", 2, false) // c/a's batch published
+	check("c/a", 2, "2", 1, true)
+	long := strings.Repeat("L", copyMax+1)
+	pub("c/b", long, 0, false) // held at once, after c/b's batch
+	check("c/b", 2, long, 0, false)
+	pub("c/b", "4", 1, true)
+	pub("c/b", "", 0, true) // deletes the retained message [MQTT-3.3.1-10]
+	pub("c/b", "5", 2, false)
+	tr.flushCell(last.(*pubCell))
+	check("c/b", 5, "5", 2, false)
+	pub("c/b", "6", 0, true)
+	tr.flushCell(last.(*pubCell))
+	check("c/b", 6, "6", 0, true)
+	for _, b := range bodies { // the broker reuses the memory of a message
+		for i := range b {
+			b[i] = '#'
+		}
+	}
+	check("c/a", 2, "2", 1, true)
+	check("c/b", 6, "6", 0, true)
+	// A message of a client no reader batches (a will): copied too.
+	body := []byte("will")
+	tr.add(broker.NewMessage("c/w", body, 1, false))
+	body[0] = '#'
+	check("c/w", 1, "will", 1, false)
 }
