@@ -264,6 +264,14 @@ var mutations = []mutation{
 		Replace:  `var noEventLoop = os.Getenv("MQKIT_NO_EVENT_LOOP") == ""`,
 	},
 	{
+		Name:     "i11.1-causal-grace-at-pingresp",
+		File:     "internal/selftest/causal.go",
+		Why:      "the causal-order probe starts its grace at the subscriber's PINGRESP at QoS 1: a broker slow to handle the PUBLISH is counted as losing it",
+		Original: "\tif cfg.QoS > 0 {\n\t\tif err := a.awaitComp(",
+		Replace:  "\tif cfg.QoS == 2 {\n\t\tif err := a.awaitComp(",
+		Packages: []string{"./internal/selftest/"},
+	},
+	{
 		Name:     "i11.1b-subscribers-not-first",
 		File:     "internal/broker/loop_linux.go",
 		Why:      "a pass handles connections in readiness order only: a SUBSCRIBE read in the same pass as a PUBLISH may come after it",
