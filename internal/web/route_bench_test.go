@@ -28,6 +28,8 @@ import (
 // without an http listener. ns/op is per message delivered;
 // cpu-ns/op is the process's CPU time (broker and the test clients) per
 // message: the difference between the two cases is the view's cost.
+// MQKIT_ROUTE_SHAPE=fanout has one publisher send to 100 subscribers
+// instead (costs per delivery).
 // MQKIT_ROUTE_PART splits it: "obs" switches only the Observer on in the
 // view case, "lat" only the latency sample, "aa" neither (an A/A run:
 // the difference is this host's noise).
@@ -66,7 +68,12 @@ func BenchmarkRouteWithView(b *testing.B) {
 	go func() { _, _ = io.Copy(io.Discard, resp.Body) }()
 
 	addr := br.Addr("tcp").String()
-	const pairs = 10
+	// MQKIT_ROUTE_SHAPE: p2p (10 publishers, each to a subscriber of its
+	// own; the default) or fanout (one publisher to 100 subscribers).
+	topics, subs := 10, 1
+	if os.Getenv("MQKIT_ROUTE_SHAPE") == "fanout" {
+		topics, subs = 1, 100
+	}
 	// Interleaved rounds (MQKIT_ROUTE_ROUNDS, default 6): none, view,
 	// view, none, ... (-count would run all the rounds of one case first).
 	rounds := 6
@@ -104,7 +111,7 @@ func BenchmarkRouteWithView(b *testing.B) {
 					br.SetObserver(observer{ws})
 					br.EnableLatency(16)
 				}()
-				c := routePairs(b, addr, pairs)
+				c := routeTopics(b, addr, topics, subs)
 				cost[b2i(view)][round] = c // the last run of the round's case (b.N=1 comes first)
 			})
 		}
@@ -150,56 +157,67 @@ func cpuNow() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// routePairs sends b.N QoS 0 messages over pairs publisher/subscriber
-// pairs and waits for every one to arrive. It returns the wall and CPU
-// time per message.
-func routePairs(b *testing.B, addr string, pairs int) routeCost {
-	per := max(b.N/pairs, 1)
-	type pair struct{ pub, sub net.Conn }
-	ps := make([]pair, pairs)
-	for i := range ps {
+// routeTopics sends QoS 0 messages on topics topics, each from one
+// publisher to subs subscribers, b.N deliveries in all, and waits for
+// every one to arrive. It returns the wall and CPU time per delivery.
+func routeTopics(b *testing.B, addr string, topics, subs int) routeCost {
+	per := max(b.N/(topics*subs), 1) // messages per publisher
+	type topic struct {
+		pub  net.Conn
+		subs []net.Conn
+	}
+	ts := make([]topic, topics)
+	for i := range ts {
 		id := fmt.Sprintf("rb%d-%d", i, time.Now().UnixNano())
-		ps[i].sub = rawConnect(b, addr, id+"s")
-		buf, _ := mqtt.Append(nil, &mqtt.Subscribe{PacketID: 1, Subscriptions: []mqtt.Subscription{{Filter: fmt.Sprintf("rb/%d", i)}}}, mqtt.V311)
-		if _, err := ps[i].sub.Write(buf); err != nil {
-			b.Fatal(err)
+		for k := range subs {
+			sc := rawConnect(b, addr, fmt.Sprintf("%ss%d", id, k))
+			buf, _ := mqtt.Append(nil, &mqtt.Subscribe{PacketID: 1, Subscriptions: []mqtt.Subscription{{Filter: fmt.Sprintf("rb/%d", i)}}}, mqtt.V311)
+			if _, err := sc.Write(buf); err != nil {
+				b.Fatal(err)
+			}
+			r := mqtt.NewReader(sc, 0)
+			r.Version = mqtt.V311
+			if _, err := r.ReadPacket(); err != nil { // SUBACK
+				b.Fatal(err)
+			}
+			ts[i].subs = append(ts[i].subs, sc)
 		}
-		r := mqtt.NewReader(ps[i].sub, 0)
-		r.Version = mqtt.V311
-		if _, err := r.ReadPacket(); err != nil { // SUBACK
-			b.Fatal(err)
-		}
-		ps[i].pub = rawConnect(b, addr, id+"p")
+		ts[i].pub = rawConnect(b, addr, id+"p")
 	}
 	defer func() {
-		for _, p := range ps {
-			p.pub.Close()
-			p.sub.Close()
+		for _, t := range ts {
+			t.pub.Close()
+			for _, sc := range t.subs {
+				sc.Close()
+			}
 		}
 	}()
 	var wg sync.WaitGroup
-	errs := make(chan error, 2*pairs)
+	errs := make(chan error, topics*(subs+1))
 	b.SetBytes(64)
 	b.ResetTimer()
 	cpu0 := cpuNow()
-	for i := range ps {
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			r := mqtt.NewReader(bufio.NewReaderSize(ps[i].sub, 64<<10), 0)
-			r.Version = mqtt.V311
-			_ = ps[i].sub.SetReadDeadline(time.Now().Add(time.Minute))
-			for n := 0; n < per; {
-				p, err := r.ReadPacket()
-				if err != nil {
-					errs <- fmt.Errorf("subscriber %d after %d: %w", i, n, err)
-					return
+	for i := range ts {
+		for k, sc := range ts[i].subs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := mqtt.NewReader(bufio.NewReaderSize(sc, 64<<10), 0)
+				r.Version = mqtt.V311
+				_ = sc.SetReadDeadline(time.Now().Add(time.Minute))
+				for n := 0; n < per; {
+					p, err := r.ReadPacket()
+					if err != nil {
+						errs <- fmt.Errorf("subscriber %d/%d after %d: %w", i, k, n, err)
+						return
+					}
+					if _, ok := p.(*mqtt.Publish); ok {
+						n++
+					}
 				}
-				if _, ok := p.(*mqtt.Publish); ok {
-					n++
-				}
-			}
-		}()
+			}()
+		}
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			one, _ := mqtt.Append(nil, &mqtt.Publish{Topic: fmt.Sprintf("rb/%d", i), Payload: make([]byte, 64)}, mqtt.V311)
@@ -210,7 +228,7 @@ func routePairs(b *testing.B, addr string, pairs int) routeCost {
 			}
 			for sent := 0; sent < per; sent += batch {
 				k := min(batch, per-sent)
-				if _, err := ps[i].pub.Write(buf[:k*len(one)]); err != nil {
+				if _, err := ts[i].pub.Write(buf[:k*len(one)]); err != nil {
 					errs <- err
 					return
 				}
@@ -219,7 +237,8 @@ func routePairs(b *testing.B, addr string, pairs int) routeCost {
 	}
 	wg.Wait()
 	b.StopTimer()
-	c := routeCost{wall: float64(b.Elapsed()) / float64(per*pairs), cpu: float64(cpuNow()-cpu0) / float64(per*pairs)}
+	n := float64(per * topics * subs)
+	c := routeCost{wall: float64(b.Elapsed()) / n, cpu: float64(cpuNow()-cpu0) / n}
 	b.ReportMetric(c.cpu, "cpu-ns/op")
 	close(errs)
 	for err := range errs {
