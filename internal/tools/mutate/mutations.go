@@ -357,8 +357,8 @@ var mutations = []mutation{
 		Name:     "i11.10-reply-waits-for-next-packet",
 		File:     "internal/broker/conn.go",
 		Why:      "PINGRESP/PUBACK not sent until the next packet completes when a partial packet follows (goroutine path)",
-		Original: "\t\tif !c.x.g.r.HasPacket() {\n\t\t\tc.flushDeferred()",
-		Replace:  "\t\tif false && !c.x.g.r.HasPacket() {\n\t\t\tc.flushDeferred()",
+		Original: "\t\tif !c.x.g.r.HasPacket() {\n\t\t\tc.observeFlush()\n\t\t\tc.flushDeferred()",
+		Replace:  "\t\tif false && !c.x.g.r.HasPacket() {\n\t\t\tc.observeFlush()\n\t\t\tc.flushDeferred()",
 	},
 	{
 		Name:     "i11.10b-empty-unsubscribe-filter",
