@@ -63,17 +63,13 @@ func waitWriterBlocked(t *testing.T, b *Broker, id string) {
 	t.Helper()
 	deadline := time.Now().Add(testTimeout)
 	for time.Now().Before(deadline) {
-		b.mu.Lock()
-		s := b.sessions.get(id)
-		b.mu.Unlock()
-		s.mu.Lock()
-		c := s.conn
-		s.mu.Unlock()
-		c.qmu.Lock()
-		taken := c.oq == nil || c.oq.empty()
-		c.qmu.Unlock()
-		if taken && c.flags.has(flagWriting) {
-			return
+		if _, c := sessionConn(b, id); c != nil {
+			c.qmu.Lock()
+			taken := c.oq == nil || c.oq.empty()
+			c.qmu.Unlock()
+			if taken && c.flags.has(flagWriting) {
+				return
+			}
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -291,21 +291,27 @@ func TestSysDroppedEveryReason(t *testing.T) {
 	}
 }
 
+// sessionConn returns client id's session (nil: none) and its
+// connection (nil: offline).
+func sessionConn(b *Broker, id string) (*session, *conn) {
+	b.mu.Lock()
+	s := b.sessions.get(id)
+	b.mu.Unlock()
+	if s == nil {
+		return nil, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s, s.conn
+}
+
 // waitOffline waits until the session of client id is offline.
 func waitOffline(t *testing.T, b *Broker, id string) {
 	t.Helper()
 	deadline := time.Now().Add(testTimeout)
 	for time.Now().Before(deadline) {
-		b.mu.Lock()
-		s := b.sessions.get(id)
-		b.mu.Unlock()
-		if s != nil {
-			s.mu.Lock()
-			off := s.conn == nil
-			s.mu.Unlock()
-			if off {
-				return
-			}
+		if s, c := sessionConn(b, id); s != nil && c == nil {
+			return
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
