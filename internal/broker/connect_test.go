@@ -166,16 +166,27 @@ func TestSecondConnect(t *testing.T) {
 	}
 }
 
+// TestConnectTimeout: a connection that sends nothing is closed after
+// ConnectTimeout (300 ms here), well before 2 s, on the event loop (its
+// sweep) and on the goroutine path (readLoop's read deadline).
 func TestConnectTimeout(t *testing.T) {
-	logs := newLogCapture()
-	_, addr := newTestBroker(t, Options{ConnectTimeout: 100 * time.Millisecond, ConnectionMessages: true, Logger: logs.logger()})
-	c := dial(t, addr, mqtt.V311)
-	start := time.Now()
-	c.expectClosed()
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("closed after %v", d)
+	for _, tc := range []struct {
+		name   string
+		noLoop bool
+	}{{"loop", false}, {"goroutine", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := newLogCapture()
+			_, addr := newTestBroker(t, Options{ConnectTimeout: 300 * time.Millisecond, ConnectionMessages: true,
+				Logger: logs.logger(), noEventLoop: tc.noLoop})
+			c := dial(t, addr, mqtt.V311)
+			start := time.Now()
+			c.expectClosed()
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("closed after %v", d)
+			}
+			logs.wait(t, "connect timeout")
+		})
 	}
-	logs.wait(t, "connect timeout")
 }
 
 func TestMaxKeepAliveV5(t *testing.T) {
