@@ -170,23 +170,18 @@ func TestSecondConnect(t *testing.T) {
 // ConnectTimeout (300 ms here), well before 2 s, on the event loop (its
 // sweep) and on the goroutine path (readLoop's read deadline).
 func TestConnectTimeout(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		noLoop bool
-	}{{"loop", false}, {"goroutine", true}} {
-		t.Run(tc.name, func(t *testing.T) {
-			logs := newLogCapture()
-			_, addr := newTestBroker(t, Options{ConnectTimeout: 300 * time.Millisecond, ConnectionMessages: true,
-				Logger: logs.logger(), noEventLoop: tc.noLoop})
-			c := dial(t, addr, mqtt.V311)
-			start := time.Now()
-			c.expectClosed()
-			if d := time.Since(start); d > 2*time.Second {
-				t.Errorf("closed after %v", d)
-			}
-			logs.wait(t, "connect timeout")
-		})
-	}
+	eachReadPath(t, func(t *testing.T, noLoop bool) {
+		logs := newLogCapture()
+		_, addr := newTestBroker(t, Options{ConnectTimeout: 300 * time.Millisecond, ConnectionMessages: true,
+			Logger: logs.logger(), noEventLoop: noLoop})
+		c := dial(t, addr, mqtt.V311)
+		start := time.Now()
+		c.expectClosed()
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("closed after %v", d)
+		}
+		logs.wait(t, "connect timeout")
+	})
 }
 
 func TestMaxKeepAliveV5(t *testing.T) {

@@ -463,3 +463,12 @@ var versions = []struct {
 }{{"v3.1.1", mqtt.V311}, {"v5", mqtt.V5}}
 
 func qosPtr(q mqtt.QoS) *mqtt.QoS { return &q }
+
+// eachReadPath runs body as two subtests: with connections read by the
+// event loop ("loop"), and by a goroutine each ("goroutine", body's
+// noLoop true: Options.noEventLoop).
+func eachReadPath(t *testing.T, body func(t *testing.T, noLoop bool)) {
+	t.Helper()
+	t.Run("loop", func(t *testing.T) { body(t, false) })
+	t.Run("goroutine", func(t *testing.T) { body(t, true) })
+}

@@ -64,74 +64,69 @@ func (o *cacheObserver) seen() (flushed, direct []string, cells int) {
 // Message; a new Observer starts with no cell of the old one's. On the
 // event loop and on the goroutine path.
 func TestTopicCacherFlushedPerBatch(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		noLoop bool
-	}{{"loop", false}, {"goroutine", true}} {
-		t.Run(tc.name, func(t *testing.T) {
-			b, addr := newTestBroker(t, Options{noEventLoop: tc.noLoop})
-			o := &cacheObserver{}
-			b.SetObserver(o)
-			conn := func(id string, clean bool, will *mqtt.Will) *tclient {
-				p := connectPacket(mqtt.V5, id, clean)
-				p.Props.SetSessionExpiry(60)
-				p.Will = will
-				c, _ := mustConnect(t, addr, p)
-				return c
+	eachReadPath(t, func(t *testing.T, noLoop bool) {
+		b, addr := newTestBroker(t, Options{noEventLoop: noLoop})
+		o := &cacheObserver{}
+		b.SetObserver(o)
+		conn := func(id string, clean bool, will *mqtt.Will) *tclient {
+			p := connectPacket(mqtt.V5, id, clean)
+			p.Props.SetSessionExpiry(60)
+			p.Will = will
+			c, _ := mustConnect(t, addr, p)
+			return c
+		}
+		want := func(what string, flushed []string, cells int, direct ...string) {
+			t.Helper()
+			f, d, n := o.seen()
+			if !slices.Equal(f, flushed) || n != cells || !slices.Equal(d, direct) {
+				t.Fatalf("%s: flushed %q (%d cells), direct %q; want %q (%d), %q", what, f, n, d, flushed, cells, direct)
 			}
-			want := func(what string, flushed []string, cells int, direct ...string) {
-				t.Helper()
-				f, d, n := o.seen()
-				if !slices.Equal(f, flushed) || n != cells || !slices.Equal(d, direct) {
-					t.Fatalf("%s: flushed %q (%d cells), direct %q; want %q (%d), %q", what, f, n, d, flushed, cells, direct)
-				}
-			}
-			pub := conn("cp", true, nil)
-			var all []string
-			for i := range 3 {
-				all = append(all, fmt.Sprint(i))
-				pub.publish("cache/a", all[i], 1, false)
-				want(fmt.Sprintf("after PUBACK %d", i), all, 1)
-			}
-			// A batch: 100 QoS 0 messages on two topics and a QoS 1, in
-			// one write.
-			var buf []byte
-			for i := range 100 {
-				all = append(all, fmt.Sprint("q0-", i))
-				buf, _ = mqtt.Append(buf, &mqtt.Publish{Topic: fmt.Sprint("cache/", i%2), Payload: []byte(all[len(all)-1])}, mqtt.V5)
-			}
-			all = append(all, "last")
-			buf, _ = mqtt.Append(buf, &mqtt.Publish{Topic: "cache/a", Payload: []byte("last"), QoS: 1, PacketID: 77}, mqtt.V5)
-			pub.sendRaw(buf)
-			pub.expectAck(mqtt.PUBACK, 77)
-			want("after a batch's PUBACK", all, 1)
+		}
+		pub := conn("cp", true, nil)
+		var all []string
+		for i := range 3 {
+			all = append(all, fmt.Sprint(i))
+			pub.publish("cache/a", all[i], 1, false)
+			want(fmt.Sprintf("after PUBACK %d", i), all, 1)
+		}
+		// A batch: 100 QoS 0 messages on two topics and a QoS 1, in
+		// one write.
+		var buf []byte
+		for i := range 100 {
+			all = append(all, fmt.Sprint("q0-", i))
+			buf, _ = mqtt.Append(buf, &mqtt.Publish{Topic: fmt.Sprint("cache/", i%2), Payload: []byte(all[len(all)-1])}, mqtt.V5)
+		}
+		all = append(all, "last")
+		buf, _ = mqtt.Append(buf, &mqtt.Publish{Topic: "cache/a", Payload: []byte("last"), QoS: 1, PacketID: 77}, mqtt.V5)
+		pub.sendRaw(buf)
+		pub.expectAck(mqtt.PUBACK, 77)
+		want("after a batch's PUBACK", all, 1)
 
-			// A takeover: once the old connection is closed, the new one
-			// has the client's cell.
-			pub2 := conn("cp", false, nil)
-			pub.expectClosed()
-			all = append(all, "resumed")
-			pub2.publish("cache/a", "resumed", 1, false)
-			want("after the takeover", all, 1)
+		// A takeover: once the old connection is closed, the new one
+		// has the client's cell.
+		pub2 := conn("cp", false, nil)
+		pub.expectClosed()
+		all = append(all, "resumed")
+		pub2.publish("cache/a", "resumed", 1, false)
+		want("after the takeover", all, 1)
 
-			// A will is the broker's message: Message (observed before it
-			// is routed).
-			sub := conn("cs", true, nil)
-			sub.subscribe("cache/will", 1)
-			wp := conn("cw", true, &mqtt.Will{Topic: "cache/will", Payload: []byte("will"), QoS: 1})
-			all = append(all, "w")
-			wp.publish("cache/w", "w", 1, false)
-			wp.nc.Close()
-			sub.expectPublish("cache/will", "will")
-			want("after the will", all, 2, "will")
+		// A will is the broker's message: Message (observed before it
+		// is routed).
+		sub := conn("cs", true, nil)
+		sub.subscribe("cache/will", 1)
+		wp := conn("cw", true, &mqtt.Will{Topic: "cache/will", Payload: []byte("will"), QoS: 1})
+		all = append(all, "w")
+		wp.publish("cache/w", "w", 1, false)
+		wp.nc.Close()
+		sub.expectPublish("cache/will", "will")
+		want("after the will", all, 2, "will")
 
-			// A new Observer: the client's cell starts anew.
-			o2 := &cacheObserver{}
-			b.SetObserver(o2)
-			pub2.publish("cache/a", "new", 1, false)
-			if f, d, n := o2.seen(); !slices.Equal(f, []string{"new"}) || n != 1 || len(d) != 0 {
-				t.Fatalf("new observer: flushed %q (%d cells), direct %q", f, n, d)
-			}
-		})
-	}
+		// A new Observer: the client's cell starts anew.
+		o2 := &cacheObserver{}
+		b.SetObserver(o2)
+		pub2.publish("cache/a", "new", 1, false)
+		if f, d, n := o2.seen(); !slices.Equal(f, []string{"new"}) || n != 1 || len(d) != 0 {
+			t.Fatalf("new observer: flushed %q (%d cells), direct %q", f, n, d)
+		}
+	})
 }
