@@ -115,12 +115,7 @@ func (t *tree) addTo(st *topicStat, m *broker.Message) {
 	} else if st.size.Load() != 0 {
 		st.size.Store(0)
 	}
-	st.mu.Lock()
-	old := st.setLast(m)
-	st.mu.Unlock()
-	if old != nil {
-		old.Release()
-	}
+	st.setLast(m)
 	t.touched(st, m.Retain(), len(p) > 0)
 }
 
@@ -224,12 +219,7 @@ func (t *tree) setRetained(m *broker.Message) {
 		st.size.Store(int64(n))
 		m = m.Trimmed(maxKept)
 	}
-	st.mu.Lock()
-	old := st.setLast(m)
-	st.mu.Unlock()
-	if old != nil {
-		old.Release()
-	}
+	st.setLast(m)
 	st.retained.Store(true)
 }
 
@@ -299,20 +289,26 @@ type topicV struct {
 	Cut      bool   `json:"cut,omitempty"`
 }
 
-// setLast makes m the topic's last value (st.mu held): a short one
-// copied, a long one held, until the next one. It returns the value it
-// replaced that the caller must release (once the lock is let go).
-func (st *topicStat) setLast(m *broker.Message) (old *broker.Message) {
+// setLast makes m the topic's last value: a short one copied, a long
+// one held, until the next one.
+func (st *topicStat) setLast(m *broker.Message) {
 	p := m.Payload()
-	old = st.last
-	if len(p) <= copyMax {
+	short := len(p) <= copyMax
+	if !short {
+		m.Hold()
+	}
+	st.mu.Lock()
+	old := st.last
+	if short {
 		st.last, st.value = nil, append(st.value[:0], p...) // grows once per topic, then reused
 	} else {
-		m.Hold()
 		st.last, st.value = m, nil
 	}
 	st.qos, st.retain, st.has = m.QoS(), m.Retain(), true
-	return old
+	st.mu.Unlock()
+	if old != nil {
+		old.Release()
+	}
 }
 
 func (st *topicStat) view(topic string, withPayload bool) *topicV {
